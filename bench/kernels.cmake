@@ -1,0 +1,4 @@
+# Convolution benchmark (run by hand or by bench/run_conv_bench.sh; results in
+# docs/bench-conv.md). An executable, never a test.
+add_executable(bench_conv ${CMAKE_CURRENT_LIST_DIR}/bench_conv.c)
+target_link_libraries(bench_conv PRIVATE ctxpar_kernels_cpu)

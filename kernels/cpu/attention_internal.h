@@ -1,0 +1,45 @@
+/* Private interface between the attention dispatcher (attention.c) and its
+ * SIMD paths (attention_avx512.c, attention_avx2.c, portable in attention.c).
+ *
+ * The dispatcher owns threading, scratch and the n_kv == 0 case; a path only
+ * knows how to run ONE work item, a (head, query tile) pair, against all keys.
+ * That split keeps every path free of OpenMP and lets the tests force any
+ * path the CPU supports. Not installed, not part of transformer_cpu.h. */
+#pragma once
+#include <stdint.h>
+
+struct ctxpar_attention_args {
+    const float *q, *k, *v;
+    float *o, *lse;
+    int64_t ldq, ldk, ldv, ldo;
+    int64_t n_q, n_kv;
+    int heads, head_dim;
+    float scale;
+};
+
+struct ctxpar_attention_path {
+    const char *name;
+    int64_t q_tile;                             /* queries per work item */
+    int64_t (*scratch_floats)(int head_dim);    /* per-thread scratch, in floats */
+    /* Queries [q_begin, q_begin + q_count) of head `head`, q_count <= q_tile,
+     * against all n_kv > 0 keys; scratch is 64-byte aligned. */
+    void (*run_tile)(const struct ctxpar_attention_args *args, int head, int64_t q_begin,
+                     int64_t q_count, float *scratch);
+};
+
+extern const struct ctxpar_attention_path ctxpar_attention_path_portable;
+extern const struct ctxpar_attention_path ctxpar_attention_path_avx2;
+extern const struct ctxpar_attention_path ctxpar_attention_path_avx512;
+
+/* 2^x for x <= 0 as a degree-5 polynomial on the fraction (relative error
+ * 2.4e-7 on [-0.5, 0.5], fitted for relative error); shared by all paths so
+ * they agree to the last bits that matter. */
+#define CTXPAR_EXP2_C5 0.001327643753029406f
+#define CTXPAR_EXP2_C4 0.009675540961325169f
+#define CTXPAR_EXP2_C3 0.05550713464617729f
+#define CTXPAR_EXP2_C2 0.24022120237350464f
+#define CTXPAR_EXP2_C1 0.6931469440460205f
+#define CTXPAR_EXP2_C0 1.0000001192092896f
+/* Below this, 2^x is flushed to exactly 0: the clamp keeps -inf (the running
+ * max before any key) away from the polynomial. */
+#define CTXPAR_EXP2_MIN (-127.0f)

@@ -1,0 +1,47 @@
+/* The spatial downsample: per-frame 3x3 convolution, stride 2, zero padding 1.
+ *
+ * Design: a frame's temporal kernel is 1, so all frames of the call share one
+ * im2col buffer col[cin*9][n_frames*(h/2)*(w/2)] and a single GEMM writes the
+ * whole chunk of output frames into y (channel-major, ldc = y_cstride). Stride
+ * 2 means the im2col is already 4x smaller than the input per row, so the
+ * expansion costs 9/4 of the input size. */
+#include "kernels/cpu/kernels_cpu.h"
+
+#include <cblas.h>
+
+#include "kernels/cpu/conv_im2col.h"
+
+int64_t ctxpar_cpu_conv2d_stride2_scratch_floats(int64_t cin, int64_t h, int64_t w,
+                                                 int64_t n_frames) {
+    return cin * 9 * n_frames * (h / 2) * (w / 2);
+}
+
+void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
+                               const float *weight, const float *bias, int64_t cin, int64_t cout,
+                               int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
+                               float *scratch) {
+    int64_t n_frames = t_end - t_begin;
+    if (n_frames <= 0) return;
+    int64_t out_h = h / 2, out_w = w / 2;
+    int64_t out_hw = out_h * out_w, in_hw = h * w;
+    int64_t n_cols = n_frames * out_hw;
+    int64_t n_items = cin * n_frames;
+#pragma omp parallel for schedule(static)
+    for (int64_t item = 0; item < n_items; item++) {
+        int64_t ci = item / n_frames, j = item % n_frames;
+        const float *frame = x + ci * x_cstride + (t_begin + j) * in_hw;
+        ctxpar_im2col_frame(scratch + ci * 9 * n_cols + j * out_hw, n_cols, frame, h, w, 3, 3, 2,
+                            out_h, out_w);
+    }
+    float *y_chunk = y + t_begin * out_hw;
+#pragma omp parallel for schedule(static)
+    for (int64_t co = 0; co < cout; co++) {
+        float *row = y_chunk + co * y_cstride;
+        float b = bias ? bias[co] : 0.0f;
+        for (int64_t i = 0; i < n_cols; i++) row[i] = b;
+    }
+    /* weight [cout][cin][1][3][3] is already the dense [cout][cin*9] operand. */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)n_cols, (int)(cin * 9),
+                1.0f, weight, (int)(cin * 9), scratch, (int)n_cols, 1.0f, y_chunk,
+                (int)y_cstride);
+}

@@ -1,0 +1,26 @@
+/* The two implementations behind ctxpar_cpu_conv3d_causal, internal to
+ * kernels/cpu (tests call both directly so the one a CPU does not dispatch to
+ * stays tested). Same arguments and aliasing rules as the public function;
+ * each has its own scratch size. */
+#pragma once
+#include <stdint.h>
+
+/* im2col + OpenBLAS sgemm (conv3d_gemm.c); any x86-64 or other CPU. */
+int64_t ctxpar_cpu_conv3d_gemm_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                              int64_t h, int64_t w, int64_t n_frames);
+void ctxpar_cpu_conv3d_causal_gemm(const float *x, int64_t x_cstride, const float *halo,
+                                   float *y, int64_t y_cstride, const float *weight,
+                                   const float *bias, int64_t cin, int64_t cout, int kt, int kh,
+                                   int kw, int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
+                                   float *scratch);
+
+/* Direct convolution with an AVX-512 register-tile kernel (conv3d_avx512.c).
+ * Only call when ctxpar_cpu_conv3d_have_avx512() says so. */
+int ctxpar_cpu_conv3d_have_avx512(void);
+int64_t ctxpar_cpu_conv3d_direct_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                                int64_t h, int64_t w, int64_t n_frames);
+void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const float *halo,
+                                     float *y, int64_t y_cstride, const float *weight,
+                                     const float *bias, int64_t cin, int64_t cout, int kt, int kh,
+                                     int kw, int64_t h, int64_t w, int64_t t_begin,
+                                     int64_t t_end, float *scratch);

@@ -1,0 +1,103 @@
+/* The CPU kernels: plain C over raw float32 buffers, no MPI and no HDF5, so
+ * each one is tested alone against a naive double-precision reference.
+ *
+ * Layouts. VAE activations are channel-major, [C][T][H][W] per rank, with a
+ * channel stride (cstride, in floats) that is at least T*H*W: a run of frames
+ * of one channel is contiguous, so a chunk of F frames is one GEMM operand
+ * whose columns are (t, y, x) and a temporal tap is a pointer shift of H*W.
+ * Tokens are row-major [n_tokens][d]. Conv weights follow PyTorch:
+ * [Cout][Cin][kt][kh][kw]; linear weights are [out][in] and y = x*W^T + b.
+ *
+ * Threads: GEMMs go to OpenBLAS (its own threads); element-wise loops use
+ * OpenMP. No kernel allocates: scratch comes from the caller, sized by the
+ * matching *_scratch_floats() function, so the runtime's allocator counts it. */
+#pragma once
+#include <stdint.h>
+
+/* ---- convolution ------------------------------------------------------- */
+
+/* Floats of scratch ctxpar_cpu_conv3d_causal needs for a chunk of n_frames. */
+int64_t ctxpar_cpu_conv3d_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                         int64_t h, int64_t w, int64_t n_frames);
+
+/* Causal 3D convolution, stride 1, spatial zero padding (kh-1)/2, (kw-1)/2:
+ *   y[:, t] = b + sum_dt W[:, :, dt] (*) x[t - (kt-1) + dt]
+ * for output frames t in [t_begin, t_end). Input frame indices below 0 read
+ * halo: [cin][kt-1][h][w] (contiguous), the kt-1 frames that precede x's
+ * frame 0 (the previous rank's last frames, or frame 0 replicated). halo may
+ * be NULL when kt == 1. x frame t of channel c is at x + c*x_cstride + t*h*w;
+ * y likewise with y_cstride. y may alias x (same cstride, cin == cout) when the
+ * caller processes chunks from the last to the first: the chunk's inputs are
+ * gathered into scratch before any output is written. */
+void ctxpar_cpu_conv3d_causal(const float *x, int64_t x_cstride, const float *halo, float *y,
+                              int64_t y_cstride, const float *weight, const float *bias,
+                              int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
+                              int64_t w, int64_t t_begin, int64_t t_end, float *scratch);
+
+/* Floats of scratch for ctxpar_cpu_conv2d_stride2 over n_frames input frames. */
+int64_t ctxpar_cpu_conv2d_stride2_scratch_floats(int64_t cin, int64_t h, int64_t w,
+                                                 int64_t n_frames);
+
+/* Per-frame 3x3 convolution, stride 2, zero padding 1 (the spatial downsample):
+ * weight [cout][cin][1][3][3]; input frames [t_begin, t_end) of x (h x w, both
+ * even) give the same frames of y (h/2 x w/2). */
+void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
+                               const float *weight, const float *bias, int64_t cin, int64_t cout,
+                               int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
+                               float *scratch);
+
+/* Pointwise (1x1x1) convolution over n columns: y[co][i] = b[co] + sum_ci W[co][ci] x[ci][i].
+ * bias may be NULL; y must not overlap x. */
+void ctxpar_cpu_conv1x1(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
+                        const float *weight, const float *bias, int64_t cin, int64_t cout,
+                        int64_t n);
+
+/* ---- normalisation and element-wise ------------------------------------ */
+
+/* Moments of a set of values: count, mean and M2 = sum (x - mean)^2. Combined
+ * with Chan's parallel update, in a fixed order, so results are reproducible. */
+typedef struct ctxpar_moments {
+    double count, mean, m2;
+} ctxpar_moments;
+
+/* acc := moments of (acc's values) u (b's values). Either may have count 0. */
+void ctxpar_moments_combine(ctxpar_moments *acc, const ctxpar_moments *b);
+
+/* Per-group moments of x (channels c, n values per channel at x + ch*cstride):
+ * group g covers channels [g*c/groups, (g+1)*c/groups). out has `groups` entries.
+ * Deterministic: the same inputs give bit-identical moments whatever the
+ * thread count. */
+void ctxpar_cpu_group_moments(const float *x, int64_t cstride, int64_t c, int64_t n, int groups,
+                              ctxpar_moments *out);
+
+/* y = (x - mean_g) / sqrt(var_g + eps) * weight[ch] + bias[ch], var = M2/count,
+ * then SiLU if silu != 0. y may alias x. */
+void ctxpar_cpu_group_norm_apply(float *y, int64_t y_cstride, const float *x, int64_t x_cstride,
+                                 int64_t c, int64_t n, int groups, const ctxpar_moments *moments,
+                                 const float *weight, const float *bias, float eps, int silu);
+
+/* y[c][t] = (x[c][2t] + x[c][2t+1]) / 2 for t in [0, frames_out); hw values per frame.
+ * y may alias x (same cstride): the pooled frames are written in place. */
+void ctxpar_cpu_pool_time2(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
+                           int64_t c, int64_t frames_out, int64_t hw);
+
+/* y[ch][i] += x[ch][i] for i < n. */
+void ctxpar_cpu_add(float *y, int64_t y_cstride, const float *x, int64_t x_cstride, int64_t c,
+                    int64_t n);
+
+/* ---- tokens ------------------------------------------------------------- */
+
+/* y[n][out] = x[n][in] * W^T + b (W [out][in]); b may be NULL. */
+void ctxpar_cpu_linear(float *y, const float *x, int64_t n, int64_t in, int64_t out,
+                       const float *weight, const float *bias);
+
+int64_t ctxpar_cpu_patch_embed_scratch_floats(int64_t z, int64_t frames, int64_t h, int64_t w,
+                                              int p);
+
+/* Patch embedding of latents [z][frames][h][w] (channel stride cstride) with
+ * patch p: token (t, y, x), row t*(h/p)*(w/p) + y*(w/p) + x of tokens [.][d],
+ * has input vector index (dy*p + dx)*z + c and is weight [d][p*p*z] times it
+ * plus bias. */
+void ctxpar_cpu_patch_embed(const float *latents, int64_t cstride, int64_t z, int64_t frames,
+                            int64_t h, int64_t w, int p, const float *weight, const float *bias,
+                            int64_t d, float *tokens, float *scratch);

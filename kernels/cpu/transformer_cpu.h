@@ -1,0 +1,53 @@
+/* CPU kernels of the transformer: tiled (flash-attention style) attention
+ * with a log-sum-exp per row so partial results over K/V blocks merge exactly
+ * (the ring attention of comm/ relies on it), LayerNorm, GELU and RoPE-3D.
+ *
+ * Layout: tokens are rows. q, k and v are [n][ld] with head hh's head_dim
+ * values at columns [hh*head_dim, (hh+1)*head_dim); o likewise; lse is
+ * [heads][n_q]. The attention kernel never materialises an n_q x n_kv matrix:
+ * scratch is O(tile^2) per thread, taken from the stack or a per-thread
+ * buffer it owns for the duration of the call. */
+#pragma once
+#include <stdint.h>
+
+/* o = softmax(scale * q k^T) v per head, lse[hh][i] = log sum_j exp(scale q_i.k_j)
+ * (natural log, over this call's n_kv keys). Bidirectional (no mask).
+ * n_kv == 0 gives o = 0 and lse = -INFINITY. head_dim: any multiple of 16
+ * (32, 64, 128 at least). SIMD path chosen at run time (AVX-512, AVX2, portable). */
+void ctxpar_cpu_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                          const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
+                          int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale);
+
+/* Merge a partial result (o_blk, lse_blk) over other keys into (o_acc, lse_acc):
+ * afterwards (o_acc, lse_acc) is attention over the union of both key sets.
+ * lse_acc = -INFINITY (nothing accumulated yet) is allowed. */
+void ctxpar_cpu_attention_merge(float *o_acc, int64_t ld_acc, float *lse_acc, const float *o_blk,
+                                int64_t ld_blk, const float *lse_blk, int64_t n_q, int heads,
+                                int head_dim);
+
+/* Which SIMD path ctxpar_cpu_attention uses on this CPU: "avx512", "avx2" or "portable". */
+const char *ctxpar_cpu_attention_isa(void);
+
+/* Test and benchmark hook: make ctxpar_cpu_attention use the named path
+ * ("avx512", "avx2", "portable"); NULL restores the automatic choice.
+ * Returns 0, or -1 (nothing changed) when the name is unknown or this CPU or
+ * build lacks that path. Process-wide: call it between attention calls, never
+ * concurrently with them. */
+int ctxpar_cpu_attention_force_isa(const char *isa);
+
+/* Row-wise LayerNorm over d: y = (x - mean) / sqrt(var + eps) * w + b. y may alias x. */
+void ctxpar_cpu_layer_norm(float *y, const float *x, int64_t n, int64_t d, const float *weight,
+                           const float *bias, float eps);
+
+/* In place GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+void ctxpar_cpu_gelu(float *x, int64_t n);
+
+/* RoPE-3D in place on n rows of x (row stride ld), heads of head_dim at
+ * columns hh*head_dim. Row i is global token first_token + i of a grid with
+ * grid_h x grid_w tokens per frame: t = g / (grid_h*grid_w), y, x the grid
+ * coordinates. Each head's dims split [t | y | x] with sizes head_dim/4,
+ * 3*head_dim/8, 3*head_dim/8; within a part of size m at position pos, pair
+ * (2i, 2i+1) rotates by pos * 10000^(-2i/m):
+ *   (a, b) -> (a cos - b sin, a sin + b cos). */
+void ctxpar_cpu_rope3d(float *x, int64_t ld, int64_t n, int heads, int head_dim,
+                       int64_t first_token, int64_t grid_h, int64_t grid_w);

@@ -1,0 +1,182 @@
+/* init-model, inspect and make-video. They are small serial jobs: rank 0 does
+ * the work and the others only agree on the outcome, so running them under
+ * mpirun by mistake is harmless. */
+#include "launch/commands.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/hdf5_check.h"
+#include "runtime/model.h"
+#include "runtime/source.h"
+
+ctxpar_status ctxpar_command_init_model(ctxpar_comm_t comm, const ctxpar_cli *cli) {
+    ctxpar_status status = CTXPAR_OK;
+    if (ctxpar_comm_rank(comm) == 0) {
+        ctxpar_model_config config;
+        ctxpar_model *model = NULL;
+        struct stat st;
+        if (stat(cli->file, &st) == 0 && !cli->run.overwrite)
+            status = ctxpar_error(CTXPAR_ERR_EXISTS, "%s already exists; pass --overwrite",
+                                  cli->file);
+        if (status == CTXPAR_OK) status = ctxpar_config_preset(cli->run.preset, &config);
+        if (status == CTXPAR_OK) status = ctxpar_model_create_seeded(&config, cli->run.seed, &model);
+        if (status == CTXPAR_OK) status = ctxpar_model_save(model, cli->file);
+        if (status == CTXPAR_OK && !cli->run.quiet)
+            printf("wrote %s: preset %s, seed %llu, %lld parameters\n", cli->file,
+                   cli->run.preset, (unsigned long long)cli->run.seed,
+                   (long long)ctxpar_model_parameter_count(model));
+        ctxpar_model_free(model);
+    }
+    return ctxpar_comm_agree(comm, status);
+}
+
+ctxpar_status ctxpar_command_make_video(ctxpar_comm_t comm, const ctxpar_cli *cli) {
+    ctxpar_status status = CTXPAR_OK;
+    if (ctxpar_comm_rank(comm) == 0) {
+        struct stat st;
+        const ctxpar_source *s = &cli->run.source;
+        if (stat(cli->file, &st) == 0 && !cli->run.overwrite)
+            status = ctxpar_error(CTXPAR_ERR_EXISTS, "%s already exists; pass --overwrite",
+                                  cli->file);
+        if (status == CTXPAR_OK)
+            status = ctxpar_source_write_synthetic(cli->file, "video", s->seed, s->frames,
+                                                   s->height, s->width);
+        if (status == CTXPAR_OK && !cli->run.quiet)
+            printf("wrote %s:video, uint8 [%lld, %lld, %lld, 3]\n", cli->file,
+                   (long long)s->frames, (long long)s->height, (long long)s->width);
+    }
+    return ctxpar_comm_agree(comm, status);
+}
+
+/* ---- inspect -------------------------------------------------------------- */
+
+static int read_string_attr(hid_t loc, const char *name, char *buf, size_t cap) {
+    if (H5Aexists(loc, name) <= 0) return -1;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t type = H5Aget_type(attr);
+    int rc = -1;
+    if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)) {
+        size_t size = H5Tget_size(type);
+        char *tmp = calloc(size + 1, 1);
+        hid_t mem = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mem, size + 1);
+        if (tmp && H5Aread(attr, mem, tmp) >= 0) {
+            snprintf(buf, cap, "%s", tmp);
+            rc = 0;
+        }
+        H5Tclose(mem);
+        free(tmp);
+    }
+    H5Tclose(type);
+    H5Aclose(attr);
+    return rc;
+}
+
+static int read_int_attr(hid_t loc, const char *name, long long *out) {
+    if (H5Aexists(loc, name) <= 0) return -1;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    int64_t v = 0;
+    int rc = H5Aread(attr, H5T_NATIVE_INT64, &v) >= 0 ? 0 : -1;
+    H5Aclose(attr);
+    *out = v;
+    return rc;
+}
+
+/* H5Lvisit callback (the link info type differs between HDF5 1.10 and 1.12,
+ * so the object is opened to learn whether it is a dataset). */
+static herr_t print_dataset(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    (void)info, (void)data;
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) return 0;
+    int is_dataset = H5Iget_type(obj) == H5I_DATASET;
+    H5Oclose(obj);
+    if (!is_dataset) return 0;
+    hid_t dset = H5Dopen2(group, name, H5P_DEFAULT);
+    hid_t space = H5Dget_space(dset), type = H5Dget_type(dset);
+    hsize_t dims[8];
+    int nd = H5Sget_simple_extent_dims(space, dims, NULL);
+    const char *tname = H5Tget_class(type) == H5T_FLOAT     ? "float"
+                        : H5Tget_class(type) == H5T_INTEGER ? "int"
+                                                            : "other";
+    printf("  %-44s %s%zu [", name, tname, 8 * H5Tget_size(type));
+    for (int i = 0; i < nd; i++) printf("%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+    printf("]\n");
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Dclose(dset);
+    return 0;
+}
+
+static ctxpar_status inspect_features(hid_t file) {
+    static const char *const ints[] = {"format_version", "frames", "height", "width",
+                                       "ranks", "tokens", "complete"};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        long long v;
+        if (read_int_attr(file, ints[i], &v) == 0) printf("%-16s %lld\n", ints[i], v);
+    }
+    if (H5Lexists(file, "tokens", H5P_DEFAULT) > 0 &&
+        H5Lexists(file, "tokens/size", H5P_DEFAULT) > 0) {
+        hid_t dset = H5Dopen2(file, "tokens/size", H5P_DEFAULT);
+        hid_t space = H5Dget_space(dset);
+        hssize_t n = H5Sget_simple_extent_npoints(space);
+        int32_t *size = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+        if (size && H5Dread(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, size) >= 0) {
+            long long covered = 0, hist[8] = {0};
+            for (hssize_t i = 0; i < n; i++) {
+                covered += size[i];
+                int b = 0;
+                while (b < 7 && (1 << (2 * (b + 1))) <= size[i]) b++;
+                hist[b]++;
+            }
+            printf("records          %lld covering %lld tokens (%.2fx reduction)\n",
+                   (long long)n, covered, n > 0 ? (double)covered / (double)n : 0.0);
+            printf("size histogram   ");
+            for (int b = 0; b < 8; b++)
+                if (hist[b]) printf("[%d..%d): %lld  ", 1 << (2 * b), 1 << (2 * (b + 1)), hist[b]);
+            printf("\n");
+        }
+        free(size);
+        H5Sclose(space);
+        H5Dclose(dset);
+    }
+    return CTXPAR_OK;
+}
+
+ctxpar_status ctxpar_command_inspect(ctxpar_comm_t comm, const ctxpar_cli *cli) {
+    ctxpar_status status = CTXPAR_OK;
+    if (ctxpar_comm_rank(comm) == 0) {
+        const char *path = cli->file;
+        struct stat st;
+        hid_t file = -1;
+        char format[64] = "", config[8192] = "";
+        if (stat(path, &st) != 0) {
+            status = ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", path);
+        } else if (H5Fis_hdf5(path) <= 0) {
+            status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: not an HDF5 file", path);
+        } else if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+            status = ctxpar_hdf5_error("H5Fopen", __FILE__, __LINE__);
+        } else if (read_string_attr(file, "format", format, sizeof format) != 0) {
+            status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                                  "%s: no 'format' attribute: not a ctxpar model or features "
+                                  "file",
+                                  path);
+        } else {
+            printf("%s: %s\n", path, format);
+            char version[64];
+            if (read_string_attr(file, "ctxpar_version", version, sizeof version) == 0)
+                printf("%-16s %s\n", "ctxpar_version", version);
+            if (read_string_attr(file, "config", config, sizeof config) == 0)
+                printf("%-16s %s\n", "config", config);
+            if (strcmp(format, "ctxpar-features") == 0) inspect_features(file);
+            printf("datasets:\n");
+            H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, print_dataset, NULL);
+        }
+        if (file >= 0) H5Fclose(file);
+    }
+    return ctxpar_comm_agree(comm, status);
+}

@@ -1,0 +1,96 @@
+/* The ctxpar program: MPI set-up, threads per rank, the subcommands, and the
+ * exit status. Only this file exits; everything below returns a status. */
+#include <cblas.h>
+#include <mpi.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "comm/comm.h"
+#include "ctxpar_version.h"
+#include "launch/cli.h"
+#include "launch/commands.h"
+#include "runtime/hdf5_check.h"
+#include "runtime/pipeline.h"
+
+/* Threads per rank: cores of the node shared among the node's ranks (the
+ * node-local rank count comes from MPI_COMM_TYPE_SHARED, whatever launched us). */
+static int default_threads(ctxpar_comm_t comm) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int per_rank = (int)(cores / ctxpar_comm_local_size(comm));
+    return per_rank > 0 ? per_rank : 1;
+}
+
+static int64_t default_mem_limit_mib(ctxpar_comm_t comm) {
+    int64_t bytes = (int64_t)sysconf(_SC_PHYS_PAGES) * (int64_t)sysconf(_SC_PAGESIZE);
+    return bytes / ctxpar_comm_local_size(comm) / (1024 * 1024);
+}
+
+static int report(ctxpar_comm_t comm, ctxpar_status status) {
+    if (status == CTXPAR_OK) return 0;
+    if (!comm || ctxpar_comm_rank(comm) == 0) {
+        fprintf(stderr, "ctxpar: error: %s\n", ctxpar_error_detail());
+        fflush(stderr);
+    }
+    return status == CTXPAR_ERR_ARGUMENT ? 2 : 1;
+}
+
+int main(int argc, char **argv) {
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    ctxpar_hdf5_quiet();
+    ctxpar_comm_t comm = NULL;
+    int rc = 0;
+    ctxpar_status status = ctxpar_comm_init(&comm, MPI_COMM_WORLD);
+    if (status != CTXPAR_OK) {
+        rc = report(NULL, status);
+        goto out;
+    }
+    int rank = ctxpar_comm_rank(comm);
+
+    ctxpar_cli cli;
+    status = ctxpar_cli_parse(argc, argv, &cli);
+    if (status != CTXPAR_OK) {
+        rc = report(comm, status);
+        goto out;
+    }
+    int threads = cli.run.threads > 0 ? cli.run.threads : default_threads(comm);
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+
+    switch (cli.command) {
+    case CTXPAR_CMD_HELP:
+        if (rank == 0) ctxpar_cli_print_help();
+        break;
+    case CTXPAR_CMD_VERSION:
+        if (rank == 0) printf("ctxpar %s\n", CTXPAR_VERSION_STRING);
+        break;
+    case CTXPAR_CMD_INIT_MODEL:
+        rc = report(comm, ctxpar_command_init_model(comm, &cli));
+        break;
+    case CTXPAR_CMD_INSPECT:
+        rc = report(comm, ctxpar_command_inspect(comm, &cli));
+        break;
+    case CTXPAR_CMD_MAKE_VIDEO:
+        rc = report(comm, ctxpar_command_make_video(comm, &cli));
+        break;
+    case CTXPAR_CMD_RUN: {
+        if (cli.run.mem_limit_mib == 0) cli.run.mem_limit_mib = default_mem_limit_mib(comm);
+        ctxpar_run_summary summary;
+        status = ctxpar_pipeline_run(comm, &cli.run, &summary);
+        if (status == CTXPAR_OK && rank == 0 && !cli.run.quiet && !summary.dry_run) {
+            summary.threads = threads;
+            ctxpar_summary_print(&summary);
+            printf("wrote %s\n", cli.run.out_path);
+        }
+        rc = report(comm, status);
+        break;
+    }
+    }
+out:
+    ctxpar_comm_free(comm);
+    MPI_Finalize();
+    return rc;
+}

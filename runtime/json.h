@@ -1,0 +1,36 @@
+/* A tiny JSON reader, only as big as the model config needs: objects, arrays,
+ * numbers and strings (no true/false/null, no \u escapes beyond ASCII). It
+ * builds a small tree so the config reader can look keys up in any order and
+ * reject unknown ones; every node remembers its line and column so an error
+ * can say where the text went wrong. */
+#pragma once
+#include <stdint.h>
+
+#include "runtime/status.h"
+
+typedef enum ctxpar_json_kind {
+    CTXPAR_JSON_NUMBER,
+    CTXPAR_JSON_STRING,
+    CTXPAR_JSON_ARRAY,
+    CTXPAR_JSON_OBJECT
+} ctxpar_json_kind;
+
+typedef struct ctxpar_json ctxpar_json;
+struct ctxpar_json {
+    ctxpar_json_kind kind;
+    double number;        /* NUMBER */
+    char *string;         /* STRING (NUL-terminated) */
+    int n_items;          /* ARRAY, OBJECT */
+    char **keys;          /* OBJECT: n_items keys, in text order */
+    ctxpar_json **items;  /* ARRAY, OBJECT */
+    int line, column;     /* where the value starts (1-based) */
+};
+
+/* Parse a whole document (trailing garbage is an error). Errors are
+ * CTXPAR_ERR_FORMAT "<source>: config JSON line L, column C: <what>". */
+ctxpar_status ctxpar_json_parse(const char *text, const char *source, ctxpar_json **out);
+void ctxpar_json_free(ctxpar_json *value);
+
+/* The member `key` of an object, or NULL. */
+const ctxpar_json *ctxpar_json_get(const ctxpar_json *object, const char *key);
+const char *ctxpar_json_kind_name(ctxpar_json_kind kind);

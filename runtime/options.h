@@ -1,0 +1,31 @@
+/* What the user asked for: the run's options after command-line parsing and
+ * before planning. Plain data; launch/ fills it, runtime/ reads it. */
+#pragma once
+#include <stdint.h>
+
+#include "runtime/source.h"
+
+typedef enum ctxpar_norm_mode { CTXPAR_NORM_EXACT, CTXPAR_NORM_CHUNK } ctxpar_norm_mode;
+typedef enum ctxpar_device { CTXPAR_DEVICE_CPU, CTXPAR_DEVICE_CUDA } ctxpar_device;
+
+typedef struct ctxpar_run_options {
+    ctxpar_source source;     /* frames, size, synthetic seed or HDF5 input */
+    char model_path[1024];    /* empty: seeded preset */
+    char preset[32];          /* "small" by default */
+    uint64_t seed;            /* model and synthetic video seed */
+    char out_path[1024];
+    int overwrite;
+    ctxpar_norm_mode norm;
+    int64_t chunk_frames;     /* 0: automatic */
+    double merge_spatial, merge_temporal; /* < 0: from the model config */
+    int merge_levels;                     /* < 0: from the model config */
+    int no_merge;
+    int save_latents;
+    ctxpar_device device;
+    int threads;              /* 0: cores on the node / ranks on the node */
+    int64_t mem_limit_mib;    /* 0: the node's memory divided among its ranks */
+    int dry_run;
+    int quiet;
+} ctxpar_run_options;
+
+void ctxpar_run_options_default(ctxpar_run_options *options);

@@ -1,0 +1,292 @@
+/* The job, stage by stage (see pipeline.h). Between stages every rank agrees
+ * on the outcome, so a bad input on any rank ends all ranks with one message
+ * before anyone waits on a neighbour. */
+#include "runtime/pipeline.h"
+
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/memory.h"
+#include "runtime/model.h"
+#include "runtime/plan.h"
+#include "runtime/progress.h"
+#include "runtime/tokens.h"
+#include "runtime/vae.h"
+#include "runtime/writer.h"
+
+static const char *stage_names[CTXPAR_STAGE_COUNT] = {"setup", "input", "vae", "tokens",
+                                                      "output"};
+
+const char *ctxpar_stage_name(ctxpar_stage stage) {
+    return (stage >= 0 && stage < CTXPAR_STAGE_COUNT) ? stage_names[stage] : "?";
+}
+
+void ctxpar_run_options_default(ctxpar_run_options *o) {
+    memset(o, 0, sizeof *o);
+    o->source.kind = CTXPAR_SOURCE_SYNTHETIC;
+    snprintf(o->source.dataset, sizeof o->source.dataset, "video");
+    o->source.frames = 64;
+    snprintf(o->preset, sizeof o->preset, "small");
+    o->seed = 1;
+    snprintf(o->out_path, sizeof o->out_path, "ctxpar_features.h5");
+    o->norm = CTXPAR_NORM_EXACT;
+    o->merge_spatial = o->merge_temporal = -1.0;
+    o->merge_levels = -1;
+    o->device = CTXPAR_DEVICE_CPU;
+}
+
+static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
+                                ctxpar_model **model) {
+    ctxpar_status status;
+    if (o->model_path[0]) {
+        status = ctxpar_model_load(comm, o->model_path, model);
+    } else {
+        /* Every rank generates the same seeded weights: no file, no broadcast. */
+        ctxpar_model_config config;
+        status = ctxpar_config_preset(o->preset, &config);
+        if (status == CTXPAR_OK) status = ctxpar_model_create_seeded(&config, o->seed, model);
+        status = ctxpar_comm_agree(comm, status);
+    }
+    if (status != CTXPAR_OK) return status;
+    ctxpar_merge_config *m = &(*model)->config.merge;
+    if (o->merge_spatial >= 0) m->spatial_threshold = o->merge_spatial;
+    if (o->merge_temporal >= 0) m->temporal_threshold = o->merge_temporal;
+    if (o->merge_levels >= 0) m->levels = o->merge_levels;
+    return CTXPAR_OK;
+}
+
+/* The features file's config attribute: the model config and the run options. */
+static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options *o,
+                             const ctxpar_plan *plan) {
+    int n = ctxpar_config_to_json(&model->config, NULL, 0);
+    char *model_json = malloc((size_t)n + 1);
+    if (!model_json) return NULL;
+    ctxpar_config_to_json(&model->config, model_json, (size_t)n + 1);
+    size_t cap = (size_t)n + 4096;
+    char *json = malloc(cap);
+    if (json) {
+        char input[1400];
+        if (o->source.kind == CTXPAR_SOURCE_HDF5)
+            snprintf(input, sizeof input, "%s:%s", o->source.path, o->source.dataset);
+        else
+            snprintf(input, sizeof input, "synthetic");
+        snprintf(json, cap,
+                 "{\"model\": %s, \"run\": {\"input\": \"%s\", \"model_file\": \"%s\", "
+                 "\"preset\": \"%s\", \"seed\": %llu, \"frames\": %lld, \"height\": %lld, "
+                 "\"width\": %lld, \"norm\": \"%s\", \"chunk_frames\": %lld, \"no_merge\": %d, "
+                 "\"ranks\": %d}}",
+                 model_json, input, o->model_path, o->model_path[0] ? "" : o->preset,
+                 (unsigned long long)o->seed, (long long)plan->frames, (long long)plan->height,
+                 (long long)plan->width, plan->norm == CTXPAR_NORM_EXACT ? "exact" : "chunk",
+                 (long long)(plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames
+                                                             : plan->conv_chunk_frames),
+                 o->no_merge, plan->ranks);
+    }
+    free(model_json);
+    return json;
+}
+
+static void vae_progress(void *user, int64_t done, int64_t total) {
+    ctxpar_progress_update(user, done, total);
+}
+
+ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *options,
+                                  ctxpar_run_summary *summary) {
+    ctxpar_status status = CTXPAR_OK;
+    const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
+    ctxpar_run_options o = *options;
+    ctxpar_model *model = NULL;
+    ctxpar_plan plan = {0};
+    ctxpar_tensor input = {0}, latents = {0}, tokens = {0}, latents_out = {0};
+    ctxpar_records records = {0};
+    ctxpar_vae_stats vae_stats = {0};
+    char *config_json = NULL;
+    double seconds[CTXPAR_STAGE_COUNT] = {0};
+    ctxpar_progress progress;
+    ctxpar_progress_init(&progress, rank == 0 && !o.quiet && !o.dry_run);
+    memset(summary, 0, sizeof *summary);
+    double t_start = MPI_Wtime(), t0 = t_start;
+
+    /* ---- setup: model, input probe, plan, memory and output checks ---- */
+    if (o.device != CTXPAR_DEVICE_CPU) {
+        status = ctxpar_error(CTXPAR_ERR_UNSUPPORTED,
+                              "--device cuda: the CUDA backend's kernels are not part of this "
+                              "build yet; use --device cpu");
+        goto fail;
+    }
+    CTXPAR_TRY_GOTO(load_model(comm, &o, &model));
+    if (o.source.kind == CTXPAR_SOURCE_HDF5) {
+        CTXPAR_TRY_GOTO(ctxpar_source_probe(comm, &o.source));
+    } else {
+        if (o.source.height == 0) o.source.height = 256;
+        if (o.source.width == 0) o.source.width = 256;
+    }
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, ctxpar_plan_make(&model->config, &o, ranks, &plan)));
+    if (o.mem_limit_mib > 0 && plan.max_rank_bytes > o.mem_limit_mib * 1024 * 1024) {
+        /* Find what would fit: more ranks, or the smallest conv chunk. */
+        char hint[256] = "";
+        ctxpar_run_options trial = o;
+        for (int p = ranks + 1; p <= plan.n_units && !hint[0]; p++) {
+            ctxpar_plan alt;
+            if (ctxpar_plan_make(&model->config, &trial, p, &alt) == CTXPAR_OK) {
+                if (alt.max_rank_bytes <= o.mem_limit_mib * 1024 * 1024)
+                    snprintf(hint, sizeof hint, "; %d ranks would fit", p);
+                ctxpar_plan_free(&alt);
+            }
+        }
+        ctxpar_error_clear();
+        status = ctxpar_error(CTXPAR_ERR_MEMORY_LIMIT,
+                              "the run needs about %.0f MiB on its largest rank but --mem-limit "
+                              "is %lld MiB%s%s",
+                              (double)plan.max_rank_bytes / (1 << 20),
+                              (long long)o.mem_limit_mib, hint,
+                              hint[0] ? "" : "; no rank count up to the number of shard units "
+                                             "fits: use fewer frames or a smaller size");
+        goto fail;
+    }
+    summary->planned_bytes = plan.max_rank_bytes;
+    if (o.dry_run) {
+        if (rank == 0) ctxpar_plan_print(stdout, &plan, &model->config);
+        summary->dry_run = 1;
+        goto done;
+    }
+    CTXPAR_TRY_GOTO(ctxpar_output_check(comm, o.out_path, o.overwrite));
+    config_json = run_config_json(model, &o, &plan);
+    if (!config_json) {
+        status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+        goto fail;
+    }
+    seconds[CTXPAR_STAGE_SETUP] = MPI_Wtime() - t0;
+
+    /* ---- input ---- */
+    t0 = MPI_Wtime();
+    ctxpar_progress_stage(&progress, "input");
+    status = ctxpar_tensor_alloc_video(&input, CTXPAR_MEM_INPUT, "input frames", 3,
+                                       plan.n_frames[rank], plan.height, plan.width);
+    if (status == CTXPAR_OK)
+        status = ctxpar_source_read(comm, &o.source, plan.first_frame[rank], plan.n_frames[rank],
+                                    input.data);
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+    ctxpar_progress_end_stage(&progress);
+    seconds[CTXPAR_STAGE_INPUT] = MPI_Wtime() - t0;
+
+    /* ---- VAE ---- */
+    t0 = MPI_Wtime();
+    ctxpar_progress_stage(&progress, "vae");
+    CTXPAR_TRY_GOTO(ctxpar_vae_encode(comm, model, &plan, &input, &latents, &vae_stats,
+                                      vae_progress, &progress));
+    ctxpar_progress_end_stage(&progress);
+    seconds[CTXPAR_STAGE_VAE] = MPI_Wtime() - t0;
+
+    /* ---- tokens ---- */
+    t0 = MPI_Wtime();
+    ctxpar_progress_stage(&progress, "tokens");
+    status = ctxpar_tokens_embed(model, &plan, &latents, &tokens);
+    if (status == CTXPAR_OK)
+        status = ctxpar_records_per_token(&plan, plan.first_latent[rank], plan.n_latent[rank],
+                                          &records);
+    if (status == CTXPAR_OK && o.save_latents)
+        status = ctxpar_latents_to_frame_major(&latents, &latents_out);
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+    ctxpar_tensor_free(&latents);
+    ctxpar_progress_end_stage(&progress);
+    seconds[CTXPAR_STAGE_TOKENS] = MPI_Wtime() - t0;
+
+    /* ---- output ---- */
+    t0 = MPI_Wtime();
+    ctxpar_progress_stage(&progress, "output");
+    {
+        static const char *const timing_names[] = {"setup", "input", "vae", "tokens"};
+        ctxpar_output out = {
+            .n_records = records.count, .dim = model->config.transformer.dim,
+            .features = tokens.data, .t_start = records.t_start, .t_end = records.t_end,
+            .level = records.level, .y = records.y, .x = records.x, .size = records.size,
+            .latents = o.save_latents ? latents_out.data : NULL,
+            .latent_first = plan.first_latent[rank], .latent_count = plan.n_latent[rank],
+            .latent_frames = plan.latent_frames, .latent_h = plan.latent_h,
+            .latent_w = plan.latent_w, .latent_z = model->config.vae.latent_channels,
+            .config_json = config_json, .frames = plan.frames, .height = plan.height,
+            .width = plan.width, .ranks = ranks, .n_timings = 4, .timing_names = timing_names,
+            .timings = seconds};
+        CTXPAR_TRY_GOTO(ctxpar_output_write(comm, o.out_path, o.overwrite, &out));
+    }
+    ctxpar_progress_end_stage(&progress);
+    seconds[CTXPAR_STAGE_OUTPUT] = MPI_Wtime() - t0;
+
+    /* ---- summary: max over ranks of times and memory, sums of bytes ---- */
+    {
+        ctxpar_comm_stats cs;
+        ctxpar_comm_get_stats(comm, &cs);
+        ctxpar_mem_stats ms;
+        ctxpar_mem_get_stats(&ms);
+        double maxes[CTXPAR_STAGE_COUNT + 3];
+        for (int s = 0; s < CTXPAR_STAGE_COUNT; s++) maxes[s] = seconds[s];
+        maxes[CTXPAR_STAGE_COUNT] = MPI_Wtime() - t_start;
+        maxes[CTXPAR_STAGE_COUNT + 1] = vae_stats.halo_wait_seconds;
+        maxes[CTXPAR_STAGE_COUNT + 2] = cs.exchange_seconds;
+        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_f64(comm, maxes, CTXPAR_STAGE_COUNT + 3));
+        int64_t imax[3] = {ms.peak_bytes, ctxpar_mem_peak_rss(), cs.bytes_sent};
+        int64_t isum[2] = {cs.bytes_sent, records.count};
+        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_i64(comm, imax, 3));
+        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_sum_i64(comm, isum, 2));
+        for (int s = 0; s < CTXPAR_STAGE_COUNT; s++) summary->seconds[s] = maxes[s];
+        summary->seconds_total = maxes[CTXPAR_STAGE_COUNT];
+        summary->comm_wait_max = maxes[CTXPAR_STAGE_COUNT + 1];
+        summary->comm_exchange_max = maxes[CTXPAR_STAGE_COUNT + 2];
+        summary->peak_tracked_max = imax[0];
+        summary->peak_rss_max = imax[1];
+        summary->bytes_sent_max = imax[2];
+        summary->bytes_sent_total = isum[0];
+        summary->records = isum[1];
+    }
+
+done:
+    summary->ranks = ranks;
+    summary->nodes = ctxpar_comm_node_count(comm);
+    summary->frames = plan.frames;
+    summary->height = plan.height;
+    summary->width = plan.width;
+    summary->tokens = plan.total_tokens;
+    summary->vae_flops = plan.vae_flops;
+    summary->embed_flops = plan.embed_flops;
+    status = CTXPAR_OK;
+fail:
+    ctxpar_records_free(&records);
+    ctxpar_tensor_free(&latents_out);
+    ctxpar_tensor_free(&tokens);
+    ctxpar_tensor_free(&latents);
+    ctxpar_tensor_free(&input);
+    free(config_json);
+    ctxpar_plan_free(&plan);
+    ctxpar_model_free(model);
+    return status;
+}
+
+void ctxpar_summary_print(const ctxpar_run_summary *s) {
+    const double mib = 1024.0 * 1024.0;
+    printf("# ctxpar summary: %d ranks on %d node(s), %d thread(s) per rank\n", s->ranks,
+           s->nodes, s->threads);
+    printf("frames %lld (%lldx%lld), tokens %lld, records written %lld\n", (long long)s->frames,
+           (long long)s->width, (long long)s->height, (long long)s->tokens,
+           (long long)s->records);
+    printf("wall %.2fs: %.2f frames/s, %.1f tokens/s\n", s->seconds_total,
+           s->frames / s->seconds_total, s->tokens / s->seconds_total);
+    printf("%-10s %10s\n", "stage", "seconds");
+    for (int i = 0; i < CTXPAR_STAGE_COUNT; i++)
+        printf("%-10s %10.3f\n", ctxpar_stage_name((ctxpar_stage)i), s->seconds[i]);
+    double vae_s = s->seconds[CTXPAR_STAGE_VAE];
+    printf("VAE: %.1f GFLOP/s (%.3f TFLOP in %.2fs, slowest rank)\n",
+           vae_s > 0 ? s->vae_flops / vae_s / 1e9 : 0.0, s->vae_flops / 1e12, vae_s);
+    double hidden = s->comm_exchange_max > 0
+                        ? 1.0 - s->comm_wait_max / s->comm_exchange_max
+                        : 1.0;
+    printf("communication: %.2f MiB sent in all, %.2f MiB by the busiest rank; halo waits "
+           "%.3fs of %.3fs in flight (%.0f%% hidden under compute)\n",
+           s->bytes_sent_total / mib, s->bytes_sent_max / mib, s->comm_wait_max,
+           s->comm_exchange_max, 100.0 * hidden);
+    printf("peak memory per rank (max over ranks): %.1f MiB counted by the allocator, %.1f "
+           "MiB resident; plan estimated %.1f MiB\n",
+           s->peak_tracked_max / mib, s->peak_rss_max / mib, s->planned_bytes / mib);
+}

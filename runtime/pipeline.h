@@ -1,0 +1,40 @@
+/* The whole job on one rank: model, plan, frames, VAE, tokens, output. Every
+ * rank calls ctxpar_pipeline_run with the same options; errors come back
+ * agreed (same status and message everywhere), except inside stages where
+ * neighbours exchange messages, which end the job (see comm.h). */
+#pragma once
+#include <stdint.h>
+
+#include "comm/comm.h"
+#include "runtime/options.h"
+#include "runtime/status.h"
+
+typedef enum ctxpar_stage {
+    CTXPAR_STAGE_SETUP,   /* model, plan, checks */
+    CTXPAR_STAGE_INPUT,   /* reading or generating frames */
+    CTXPAR_STAGE_VAE,
+    CTXPAR_STAGE_TOKENS,  /* patch embedding */
+    CTXPAR_STAGE_OUTPUT,
+    CTXPAR_STAGE_COUNT
+} ctxpar_stage;
+
+const char *ctxpar_stage_name(ctxpar_stage stage);
+
+typedef struct ctxpar_run_summary {
+    int ranks, nodes, threads;
+    int64_t frames, height, width, tokens, records;
+    double seconds[CTXPAR_STAGE_COUNT]; /* max over ranks */
+    double seconds_total;
+    double vae_flops, embed_flops;
+    int64_t bytes_sent_total, bytes_sent_max;
+    double comm_wait_max, comm_exchange_max; /* halo exchanges, seconds */
+    int64_t peak_tracked_max, peak_rss_max;  /* bytes, max over ranks */
+    int64_t planned_bytes;                   /* the plan's estimate for the largest rank */
+    int dry_run;
+} ctxpar_run_summary;
+
+ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *options,
+                                  ctxpar_run_summary *summary);
+
+/* Rank 0 prints the run summary to stdout. */
+void ctxpar_summary_print(const ctxpar_run_summary *summary);

@@ -1,0 +1,165 @@
+/* Sharding plan and cost estimates (see plan.h). Every refusal says what
+ * would work instead: the nearest valid frame count or size, the largest
+ * usable rank count. */
+#include "runtime/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/model.h"
+#include "runtime/vae.h"
+
+#define DEFAULT_NORM_CHUNK_FRAMES 16
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
+                               const ctxpar_run_options *options, int ranks, ctxpar_plan *out) {
+    memset(out, 0, sizeof *out);
+    ctxpar_plan *plan = out;
+    const int64_t ct = ctxpar_config_temporal_compression(config);
+    const int64_t cs = ctxpar_config_spatial_compression(config);
+    const int64_t p = config->transformer.patch;
+    const int64_t T = options->source.frames, H = options->source.height,
+                  W = options->source.width;
+    if (config->vae.groups > CTXPAR_MAX_GROUPS)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT, "model has %d norm groups; at most %d supported",
+                            config->vae.groups, CTXPAR_MAX_GROUPS);
+    if (T <= 0)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--frames must be positive (got %lld)",
+                            (long long)T);
+    if (T % ct != 0) {
+        int64_t lo = T / ct * ct, hi = lo + ct;
+        char alternatives[64];
+        if (lo > 0)
+            snprintf(alternatives, sizeof alternatives, "%lld or %lld", (long long)lo,
+                     (long long)hi);
+        else
+            snprintf(alternatives, sizeof alternatives, "%lld", (long long)hi);
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "--frames %lld is not a multiple of the model's temporal compression "
+                            "%lld; try --frames %s",
+                            (long long)T, (long long)ct, alternatives);
+    }
+    if (H <= 0 || W <= 0 || H % (cs * p) != 0 || W % (cs * p) != 0) {
+        int64_t m = cs * p;
+        int64_t sw = W > 0 ? round_up(W, m) : m, sh = H > 0 ? round_up(H, m) : m;
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "frame size %lldx%lld (WxH): width and height must be positive "
+                            "multiples of %lld (spatial compression %lld x patch %lld); try "
+                            "--size %lldx%lld",
+                            (long long)W, (long long)H, (long long)m, (long long)cs, (long long)p,
+                            (long long)sw, (long long)sh);
+    }
+    plan->ranks = ranks;
+    plan->frames = T, plan->height = H, plan->width = W;
+    plan->temporal_compression = ct, plan->spatial_compression = cs;
+    plan->latent_frames = T / ct, plan->latent_h = H / cs, plan->latent_w = W / cs;
+    plan->grid_h = plan->latent_h / p, plan->grid_w = plan->latent_w / p;
+    plan->tokens_per_frame = plan->grid_h * plan->grid_w;
+    plan->total_tokens = plan->tokens_per_frame * plan->latent_frames;
+    plan->norm = options->norm;
+    if (options->norm == CTXPAR_NORM_CHUNK) {
+        int64_t f = options->chunk_frames > 0 ? options->chunk_frames : DEFAULT_NORM_CHUNK_FRAMES;
+        if (f % ct != 0)
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                                "--chunk-frames %lld must be a multiple of the temporal "
+                                "compression %lld in chunk mode; try --chunk-frames %lld",
+                                (long long)f, (long long)ct, (long long)round_up(f, ct));
+        plan->norm_chunk_frames = f;
+        plan->unit_frames = f;
+        plan->conv_chunk_frames = 0;
+    } else {
+        plan->unit_frames = ct;
+        plan->conv_chunk_frames = options->chunk_frames;
+    }
+    plan->n_units = (T + plan->unit_frames - 1) / plan->unit_frames;
+    if (ranks > plan->n_units)
+        return ctxpar_error(
+            CTXPAR_ERR_PLAN,
+            "%d ranks but only %lld shard units (%s of %lld frames) in %lld frames: every rank "
+            "needs at least one; use at most %lld ranks, or more frames (at least %lld)",
+            ranks, (long long)plan->n_units,
+            options->norm == CTXPAR_NORM_CHUNK ? "norm chunks" : "latent frames",
+            (long long)plan->unit_frames, (long long)T, (long long)plan->n_units,
+            (long long)(ranks * plan->unit_frames));
+
+    plan->first_frame = calloc((size_t)ranks * 4, sizeof(int64_t));
+    if (!plan->first_frame) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory planning");
+    plan->n_frames = plan->first_frame + ranks;
+    plan->first_latent = plan->n_frames + ranks;
+    plan->n_latent = plan->first_latent + ranks;
+    int64_t base = plan->n_units / ranks, extra = plan->n_units % ranks, unit = 0;
+    for (int r = 0; r < ranks; r++) {
+        int64_t units = base + (r < extra ? 1 : 0);
+        int64_t first = unit * plan->unit_frames;
+        int64_t last = (unit + units) * plan->unit_frames;
+        if (last > T) last = T;
+        plan->first_frame[r] = first;
+        plan->n_frames[r] = last - first;
+        plan->first_latent[r] = first / ct;
+        plan->n_latent[r] = (last - first) / ct;
+        unit += units;
+    }
+
+    /* Estimates: the VAE walk per rank, plus weights, latents and tokens. */
+    ctxpar_model *layout = NULL;
+    CTXPAR_TRY(ctxpar_model_layout(config, &layout));
+    int64_t model_bytes = layout->blob_floats * (int64_t)sizeof(float);
+    ctxpar_model_free(layout);
+    const int64_t z = config->vae.latent_channels, d = config->transformer.dim;
+    for (int r = 0; r < ranks; r++) {
+        ctxpar_vae_estimate est;
+        ctxpar_vae_estimate_rank(config, plan, r, &est);
+        int64_t tokens = plan->n_latent[r] * plan->tokens_per_frame;
+        int64_t latent_bytes = plan->n_latent[r] * plan->latent_h * plan->latent_w * z * 4;
+        int64_t embed_scratch = tokens * p * p * z * 4;
+        int64_t after_vae = latent_bytes + embed_scratch + tokens * d * 4 * 2;
+        int64_t peak = model_bytes + (est.peak_bytes > after_vae ? est.peak_bytes : after_vae);
+        if (peak > plan->max_rank_bytes) plan->max_rank_bytes = peak;
+        if (est.bytes_sent > plan->max_rank_comm_bytes) plan->max_rank_comm_bytes = est.bytes_sent;
+        plan->vae_flops += est.flops;
+    }
+    plan->embed_flops = 2.0 * (double)plan->total_tokens * (double)(p * p * z) * (double)d;
+    return CTXPAR_OK;
+}
+
+void ctxpar_plan_free(ctxpar_plan *plan) {
+    free(plan->first_frame);
+    plan->first_frame = plan->n_frames = plan->first_latent = plan->n_latent = NULL;
+}
+
+void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_config *config) {
+    const double mib = 1024.0 * 1024.0;
+    fprintf(f, "# plan: %d ranks, %lld frames of %lldx%lld (WxH), norm %s", plan->ranks,
+            (long long)plan->frames, (long long)plan->width, (long long)plan->height,
+            plan->norm == CTXPAR_NORM_EXACT ? "exact" : "chunk");
+    if (plan->norm == CTXPAR_NORM_CHUNK)
+        fprintf(f, " (%lld frames per chunk)", (long long)plan->norm_chunk_frames);
+    fprintf(f, "\n# compression: temporal %lld, spatial %lld; latents [%lld, %lld, %lld, %d]\n",
+            (long long)plan->temporal_compression, (long long)plan->spatial_compression,
+            (long long)plan->latent_frames, (long long)plan->latent_h, (long long)plan->latent_w,
+            config->vae.latent_channels);
+    fprintf(f, "# tokens: %lld (%lld per latent frame, grid %lldx%lld)\n",
+            (long long)plan->total_tokens, (long long)plan->tokens_per_frame,
+            (long long)plan->grid_h, (long long)plan->grid_w);
+    fprintf(f, "%6s %21s %19s %10s\n", "rank", "input frames", "latent frames", "tokens");
+    for (int r = 0; r < plan->ranks; r++) {
+        char in[64], lat[64];
+        snprintf(in, sizeof in, "%lld-%lld (%lld)", (long long)plan->first_frame[r],
+                 (long long)(plan->first_frame[r] + plan->n_frames[r] - 1),
+                 (long long)plan->n_frames[r]);
+        snprintf(lat, sizeof lat, "%lld-%lld (%lld)", (long long)plan->first_latent[r],
+                 (long long)(plan->first_latent[r] + plan->n_latent[r] - 1),
+                 (long long)plan->n_latent[r]);
+        fprintf(f, "%6d %21s %19s %10lld\n", r, in, lat,
+                (long long)(plan->n_latent[r] * plan->tokens_per_frame));
+    }
+    fprintf(f, "memory per rank (estimate, largest rank): %.1f MiB\n",
+            (double)plan->max_rank_bytes / mib);
+    fprintf(f, "VAE: %.3f TFLOP (2*Cout*Cin*kt*kh*kw*T*H*W summed over convs)\n",
+            plan->vae_flops / 1e12);
+    fprintf(f, "patch embedding: %.3f GFLOP (2*N*p*p*z*d)\n", plan->embed_flops / 1e9);
+    fprintf(f, "communication: conv-cache halos %.1f MiB sent by the busiest rank\n",
+            (double)plan->max_rank_comm_bytes / mib);
+}

@@ -1,0 +1,41 @@
+/* The features file (DESIGN.md section 4), written by all ranks at once with
+ * parallel HDF5: one collective write per dataset, each rank's rows placed by
+ * an exclusive prefix sum of the row counts. The file is created under a
+ * temporary name beside the output and renamed only after the `complete`
+ * attribute went in last, so a failed or killed run never leaves a file at
+ * the output path that looks finished. */
+#pragma once
+#include <stdint.h>
+
+#include "comm/comm.h"
+#include "runtime/status.h"
+
+typedef struct ctxpar_output {
+    /* token records, this rank's rows, in output order */
+    int64_t n_records, dim;
+    const float *features; /* [n_records][dim] */
+    const int32_t *t_start, *t_end, *level, *y, *x, *size;
+    /* optional latents: this rank's frames of [latent_frames][latent_h][latent_w][latent_z] */
+    const float *latents; /* NULL: not saved */
+    int64_t latent_first, latent_count, latent_frames, latent_h, latent_w, latent_z;
+    /* root attributes */
+    const char *config_json;
+    int64_t frames, height, width;
+    int ranks;
+    /* optional per-rank timings (seconds), each written as timings/<name> [ranks] */
+    int n_timings;
+    const char *const *timing_names;
+    const double *timings;
+} ctxpar_output;
+
+/* Collective, before any work: refuse an existing output without overwrite
+ * and an output directory that cannot take a new file, with one agreed
+ * message. Nothing is left behind. */
+ctxpar_status ctxpar_output_check(ctxpar_comm_t comm, const char *path, int overwrite);
+
+/* Collective: write the file under a temporary name, then rename it to path. */
+ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int overwrite,
+                                  const ctxpar_output *out);
+
+/* The temporary name used for path (same directory, so the rename is atomic). */
+void ctxpar_output_temp_name(const char *path, char *buf, int cap);

@@ -1,0 +1,160 @@
+/* Causal conv3d against a naive double-accumulation reference: odd spatial
+ * sizes, kt 1 and 3, 3x3x3 and 1x1x1 kernels, a halo with arbitrary content,
+ * chunked computation (forward, and last-to-first in place with y aliasing x)
+ * equal to one call, and sentinels in the channel-stride gaps that must stay
+ * untouched. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/kernels_cpu.h"
+#include "test_util.h"
+
+typedef struct conv_case {
+    int64_t cin, cout;
+    int kt, kh, kw;
+    int64_t h, w, frames;
+} conv_case;
+
+static const float sentinel = 12345.0f;
+
+/* y[co][t] = b + sum W x[t-(kt-1)+dt], frames < 0 from halo, zero spatial pad. */
+static void reference_conv(double *ref, const float *x, int64_t x_cstride, const float *halo,
+                           const float *weight, const float *bias, const conv_case *cc) {
+    int64_t hw = cc->h * cc->w, halo_frames = cc->kt - 1;
+    int py = (cc->kh - 1) / 2, px = (cc->kw - 1) / 2;
+    for (int64_t co = 0; co < cc->cout; co++)
+        for (int64_t t = 0; t < cc->frames; t++)
+            for (int64_t oy = 0; oy < cc->h; oy++)
+                for (int64_t ox = 0; ox < cc->w; ox++) {
+                    double acc = bias[co];
+                    for (int64_t ci = 0; ci < cc->cin; ci++)
+                        for (int dt = 0; dt < cc->kt; dt++) {
+                            int64_t tin = t - halo_frames + dt;
+                            const float *frame =
+                                tin >= 0 ? x + ci * x_cstride + tin * hw
+                                         : halo + (ci * halo_frames + tin + halo_frames) * hw;
+                            for (int ky = 0; ky < cc->kh; ky++)
+                                for (int kx = 0; kx < cc->kw; kx++) {
+                                    int64_t iy = oy + ky - py, ix = ox + kx - px;
+                                    if (iy < 0 || iy >= cc->h || ix < 0 || ix >= cc->w) continue;
+                                    double wv = weight[(((co * cc->cin + ci) * cc->kt + dt) *
+                                                            cc->kh + ky) * cc->kw + kx];
+                                    acc += wv * frame[iy * cc->w + ix];
+                                }
+                        }
+                    ref[(co * cc->frames + t) * hw + oy * cc->w + ox] = acc;
+                }
+}
+
+/* Copy the frames of a strided [C][frames][hw] buffer into a dense one. */
+static void gather_dense(float *dense, const float *y, int64_t cstride, int64_t c, int64_t n) {
+    for (int64_t ch = 0; ch < c; ch++) memcpy(dense + ch * n, y + ch * cstride, n * sizeof(float));
+}
+
+static void check_gaps(const char *what, const float *y, int64_t cstride, int64_t c, int64_t n) {
+    int64_t bad = 0;
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int64_t i = n; i < cstride; i++) bad += y[ch * cstride + i] != sentinel;
+    if (bad) fprintf(stderr, "%s: %lld values written outside the frames\n", what, (long long)bad);
+    ASSERT_EQ_INT(bad, 0);
+}
+
+/* Chunked results against the one-call result. OpenBLAS picks its edge
+ * micro-kernels by the GEMM's N, so a different chunking may round the last
+ * bit differently; anything beyond float rounding is a bug. */
+static void expect_same(const char *what, const char *how, const float *one_call,
+                        const float *chunked, int64_t n) {
+    double max_err = 0.0;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double err = fabs((double)one_call[i] - chunked[i]);
+        if (!(err <= 1e-6 + 1e-6 * fabs(one_call[i]))) bad++;
+        if (err > max_err) max_err = err;
+    }
+    if (bad) {
+        fprintf(stderr, "%s: %s differ from one call in %lld values, max err %.3g\n", what, how,
+                (long long)bad, max_err);
+        test_failures++;
+    }
+}
+
+static void run_case(const conv_case *cc, uint64_t seed) {
+    char what[160];
+    snprintf(what, sizeof what, "conv %lldx%lld k%dx%dx%d %lldx%lld T%lld",
+             (long long)cc->cin, (long long)cc->cout, cc->kt, cc->kh, cc->kw, (long long)cc->h,
+             (long long)cc->w, (long long)cc->frames);
+    int64_t hw = cc->h * cc->w, n = cc->frames * hw;
+    int64_t cstride = n + 7; /* a gap between channels, filled with sentinels */
+    int64_t halo_frames = cc->kt - 1;
+    int64_t n_weight = cc->cout * cc->cin * cc->kt * cc->kh * cc->kw;
+    float *x = malloc(sizeof(float) * cc->cin * cstride);
+    float *halo = malloc(sizeof(float) * (cc->cin * halo_frames * hw + 1));
+    float *weight = malloc(sizeof(float) * n_weight);
+    float *bias = malloc(sizeof(float) * cc->cout);
+    float *y = malloc(sizeof(float) * cc->cout * cstride);
+    float *y_chunked = malloc(sizeof(float) * cc->cout * cstride);
+    double *ref = malloc(sizeof(double) * cc->cout * n);
+    float *dense = malloc(sizeof(float) * cc->cout * n);
+    for (int64_t i = 0; i < cc->cin * cstride; i++) x[i] = sentinel;
+    for (int64_t ch = 0; ch < cc->cin; ch++) test_fill(x + ch * cstride, n, seed * 100 + ch, 1.0f);
+    test_fill(halo, cc->cin * halo_frames * hw, seed + 1, 2.0f); /* not a replicated frame */
+    test_fill(weight, n_weight, seed + 2, 0.3f);
+    test_fill(bias, cc->cout, seed + 3, 1.0f);
+    reference_conv(ref, x, cstride, halo, weight, bias, cc);
+
+    /* Scratch sized for the whole range, reused for smaller chunks. */
+    int64_t n_scratch = ctxpar_cpu_conv3d_scratch_floats(cc->cin, cc->cout, cc->kt, cc->kh, cc->kw,
+                                                         cc->h, cc->w, cc->frames);
+    float *scratch = malloc(sizeof(float) * n_scratch);
+    const float *halo_arg = cc->kt > 1 ? halo : NULL;
+
+    /* One call over [0, frames). */
+    for (int64_t i = 0; i < cc->cout * cstride; i++) y[i] = sentinel;
+    ctxpar_cpu_conv3d_causal(x, cstride, halo_arg, y, cstride, weight, bias, cc->cin, cc->cout,
+                             cc->kt, cc->kh, cc->kw, cc->h, cc->w, 0, cc->frames, scratch);
+    gather_dense(dense, y, cstride, cc->cout, n);
+    test_compare(what, dense, ref, cc->cout * n, 1e-4, 1e-4);
+    check_gaps(what, y, cstride, cc->cout, n);
+
+    /* Forward chunks of uneven sizes 2, 1, 3, ... must give the same bits. */
+    for (int64_t i = 0; i < cc->cout * cstride; i++) y_chunked[i] = sentinel;
+    int64_t sizes[] = {2, 1, 3};
+    for (int64_t t = 0, k = 0; t < cc->frames; k++) {
+        int64_t t_end = t + sizes[k % 3] < cc->frames ? t + sizes[k % 3] : cc->frames;
+        ctxpar_cpu_conv3d_causal(x, cstride, halo_arg, y_chunked, cstride, weight, bias, cc->cin,
+                                 cc->cout, cc->kt, cc->kh, cc->kw, cc->h, cc->w, t, t_end,
+                                 scratch);
+        t = t_end;
+    }
+    expect_same(what, "forward chunks", y, y_chunked, cc->cout * cstride);
+
+    /* In place, last chunk first: y aliases x. */
+    if (cc->cin == cc->cout) {
+        float *xy = malloc(sizeof(float) * cc->cin * cstride);
+        memcpy(xy, x, sizeof(float) * cc->cin * cstride);
+        int64_t chunk = 2;
+        for (int64_t t_end = cc->frames; t_end > 0; t_end -= chunk) {
+            int64_t t_begin = t_end - chunk > 0 ? t_end - chunk : 0;
+            ctxpar_cpu_conv3d_causal(xy, cstride, halo_arg, xy, cstride, weight, bias, cc->cin,
+                                     cc->cout, cc->kt, cc->kh, cc->kw, cc->h, cc->w, t_begin,
+                                     t_end, scratch);
+        }
+        expect_same(what, "in-place last-to-first chunks", y, xy, cc->cout * cstride);
+        free(xy);
+    }
+    free(x), free(halo), free(weight), free(bias), free(y), free(y_chunked), free(ref);
+    free(dense), free(scratch);
+}
+
+int main(void) {
+    const conv_case cases[] = {
+        {3, 5, 3, 3, 3, 7, 5, 6},  /* conv_in-like, odd sizes */
+        {4, 4, 3, 3, 3, 7, 5, 7},  /* square: in-place chunks */
+        {6, 4, 1, 1, 1, 7, 5, 5},  /* 1x1x1, no halo */
+        {5, 5, 1, 3, 3, 6, 9, 4},  /* kt 1 with a spatial kernel */
+        {4, 4, 3, 1, 1, 3, 4, 5},  /* temporal only */
+        {8, 16, 3, 3, 3, 16, 12, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 10 + i);
+    return test_finish("test_conv3d");
+}
