@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/cpu/conv3d_internal.h"
 #include "kernels/cpu/kernels_cpu.h"
 
 void openblas_set_num_threads(int num_threads);
@@ -44,6 +45,11 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void sleep_s(double seconds) {
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9)};
+    nanosleep(&ts, NULL);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -147,6 +153,7 @@ int main(int argc, char **argv) {
     }
     printf("# bench_conv: ctxpar causal conv3d / stride-2 conv vs OpenBLAS sgemm\n");
     printf("# %s; repeat %d after 1 warm-up; median [min, max]\n", openblas_get_config(), repeat);
+    printf("# conv path: %s\n", ctxpar_cpu_conv3d_have_avx512() ? "AVX-512 direct" : "im2col + sgemm");
     printf("# GFLOP = 2*cout*cin*kt*kh*kw*frames*h_out*w_out; sgemm: M=cout K=cin*kt*kh*kw "
            "N=frames*h_out*w_out (N capped so B < 2^26 floats)\n");
     printf("# %-3s %-9s %4s %4s %-5s %-9s %3s %7s %9s %17s %8s %8s\n", "thr", "shape", "cin",
@@ -155,29 +162,36 @@ int main(int argc, char **argv) {
         int threads = thread_counts[ti];
         omp_set_num_threads(threads);
         openblas_set_num_threads(threads);
-        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        /* All ctxpar rows first, then all sgemm rows after a pause: OpenBLAS's
+         * idle threads spin for a while after a call and would steal the
+         * cores from the OpenMP threads of the next conv on a small machine. */
+        enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
+        timing ours[N_SHAPES], gemm[N_SHAPES];
+        int64_t n_sgemm[N_SHAPES];
+        for (int si = 0; si < N_SHAPES; si++) ours[si] = time_ours(&shapes[si], repeat);
+        sleep_s(0.5);
+        for (int si = 0; si < N_SHAPES; si++) gemm[si] = time_sgemm(&shapes[si], repeat, &n_sgemm[si]);
+        sleep_s(0.5);
+        for (int si = 0; si < N_SHAPES; si++) {
             const conv_shape *s = &shapes[si];
             double flops = shape_flops(s);
-            timing ours = time_ours(s, repeat);
-            int64_t n_sgemm;
-            timing gemm = time_sgemm(s, repeat, &n_sgemm);
             double k_sgemm = (double)s->cin * s->kt * s->kh * s->kw;
-            double gemm_rate = 2.0 * s->cout * k_sgemm * n_sgemm / gemm.median * 1e-9;
+            double gemm_rate = 2.0 * s->cout * k_sgemm * n_sgemm[si] / gemm[si].median * 1e-9;
             char kernel[16], size[16];
             snprintf(kernel, sizeof kernel, "%dx%dx%d", s->kt, s->kh, s->kw);
             snprintf(size, sizeof size, "%lldx%lld%s", (long long)s->h, (long long)s->w,
                      s->stride2 ? "/2" : "");
             printf("  %-3d %-9s %4lld %4lld %-5s %-9s %3lld %7.2f %9.2f [%7.2f, %7.2f] %8.1f %8.1f\n",
                    threads, s->name, (long long)s->cin, (long long)s->cout, kernel, size,
-                   (long long)s->frames, flops * 1e-9, ours.median * 1e3, ours.min * 1e3,
-                   ours.max * 1e3, flops / ours.median * 1e-9, gemm_rate);
+                   (long long)s->frames, flops * 1e-9, ours[si].median * 1e3, ours[si].min * 1e3,
+                   ours[si].max * 1e3, flops / ours[si].median * 1e-9, gemm_rate);
             printf("{\"bench\":\"conv\",\"impl\":\"ctxpar\",\"threads\":%d,\"shape\":\"%s\","
                    "\"gflop\":%.4f,\"ms\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
                    "\"gflops\":%.2f,\"sgemm_gflops\":%.2f}\n",
-                   threads, s->name, flops * 1e-9, ours.median * 1e3, ours.min * 1e3,
-                   ours.max * 1e3, flops / ours.median * 1e-9, gemm_rate);
-            fflush(stdout);
+                   threads, s->name, flops * 1e-9, ours[si].median * 1e3, ours[si].min * 1e3,
+                   ours[si].max * 1e3, flops / ours[si].median * 1e-9, gemm_rate);
         }
+        fflush(stdout);
     }
     return 0;
 }

@@ -259,7 +259,7 @@ static herr_t keep_innermost(unsigned n, const H5E_error2_t *err, void *data) {
 
 static const char *h5_cause(char *buf) {
     snprintf(buf, 256, "unknown HDF5 error");
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_innermost, buf);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, buf);
     H5Eclear2(H5E_DEFAULT);
     return buf;
 }

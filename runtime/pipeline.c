@@ -97,6 +97,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     ctxpar_status status = CTXPAR_OK;
     const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
     ctxpar_run_options o = *options;
+    const ctxpar_backend *backend = NULL;
     ctxpar_model *model = NULL;
     ctxpar_plan plan = {0};
     ctxpar_tensor input = {0}, latents = {0}, tokens = {0}, latents_out = {0};
@@ -110,12 +111,8 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     double t_start = MPI_Wtime(), t0 = t_start;
 
     /* ---- setup: model, input probe, plan, memory and output checks ---- */
-    if (o.device != CTXPAR_DEVICE_CPU) {
-        status = ctxpar_error(CTXPAR_ERR_UNSUPPORTED,
-                              "--device cuda: the CUDA backend's kernels are not part of this "
-                              "build yet; use --device cpu");
-        goto fail;
-    }
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(
+        comm, ctxpar_backend_select(o.device, ctxpar_comm_local_rank(comm), &backend)));
     CTXPAR_TRY_GOTO(load_model(comm, &o, &model));
     if (o.source.kind == CTXPAR_SOURCE_HDF5) {
         CTXPAR_TRY_GOTO(ctxpar_source_probe(comm, &o.source));
@@ -175,7 +172,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     /* ---- VAE ---- */
     t0 = MPI_Wtime();
     ctxpar_progress_stage(&progress, "vae");
-    CTXPAR_TRY_GOTO(ctxpar_vae_encode(comm, model, &plan, &input, &latents, &vae_stats,
+    CTXPAR_TRY_GOTO(ctxpar_vae_encode(backend, comm, model, &plan, &input, &latents, &vae_stats,
                                       vae_progress, &progress));
     ctxpar_progress_end_stage(&progress);
     seconds[CTXPAR_STAGE_VAE] = MPI_Wtime() - t0;
@@ -183,7 +180,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     /* ---- tokens ---- */
     t0 = MPI_Wtime();
     ctxpar_progress_stage(&progress, "tokens");
-    status = ctxpar_tokens_embed(model, &plan, &latents, &tokens);
+    status = ctxpar_tokens_embed(backend, model, &plan, &latents, &tokens);
     if (status == CTXPAR_OK)
         status = ctxpar_records_per_token(&plan, plan.first_latent[rank], plan.n_latent[rank],
                                           &records);
@@ -198,7 +195,6 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     t0 = MPI_Wtime();
     ctxpar_progress_stage(&progress, "output");
     {
-        static const char *const timing_names[] = {"setup", "input", "vae", "tokens"};
         ctxpar_output out = {
             .n_records = records.count, .dim = model->config.transformer.dim,
             .features = tokens.data, .t_start = records.t_start, .t_end = records.t_end,
@@ -208,8 +204,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
             .latent_frames = plan.latent_frames, .latent_h = plan.latent_h,
             .latent_w = plan.latent_w, .latent_z = model->config.vae.latent_channels,
             .config_json = config_json, .frames = plan.frames, .height = plan.height,
-            .width = plan.width, .ranks = ranks, .n_timings = 4, .timing_names = timing_names,
-            .timings = seconds};
+            .width = plan.width, .ranks = ranks};
         CTXPAR_TRY_GOTO(ctxpar_output_write(comm, o.out_path, o.overwrite, &out));
     }
     ctxpar_progress_end_stage(&progress);

@@ -5,9 +5,8 @@
 
 #include <string.h>
 
-#include "kernels/cpu/kernels_cpu.h"
 
-ctxpar_status ctxpar_tokens_embed(const ctxpar_model *model, const ctxpar_plan *plan,
+ctxpar_status ctxpar_tokens_embed(const ctxpar_backend *backend, const ctxpar_model *model, const ctxpar_plan *plan,
                                   const ctxpar_tensor *latents, ctxpar_tensor *tokens) {
     const int64_t z = latents->shape[0], frames = latents->shape[1], h = latents->shape[2],
                   w = latents->shape[3];
@@ -17,13 +16,13 @@ ctxpar_status ctxpar_tokens_embed(const ctxpar_model *model, const ctxpar_plan *
     CTXPAR_TRY(ctxpar_tensor_alloc(tokens, CTXPAR_MEM_TOKENS, "tokens", 2, shape));
     float *scratch = NULL;
     ctxpar_status status = ctxpar_mem_alloc_floats(
-        &scratch, ctxpar_cpu_patch_embed_scratch_floats(z, frames, h, w, p), CTXPAR_MEM_TOKENS,
+        &scratch, backend->patch_embed_scratch_floats(z, frames, h, w, p), CTXPAR_MEM_TOKENS,
         "patch scratch");
     if (status != CTXPAR_OK) {
         ctxpar_tensor_free(tokens);
         return status;
     }
-    ctxpar_cpu_patch_embed(latents->data, latents->stride[0], z, frames, h, w, p,
+    backend->patch_embed(latents->data, latents->stride[0], z, frames, h, w, p,
                            ctxpar_model_tensor(model, "embed/weight"),
                            ctxpar_model_tensor(model, "embed/bias"), d, tokens->data, scratch);
     ctxpar_mem_free(scratch);

@@ -4,12 +4,13 @@
 #pragma once
 #include <stdint.h>
 
+#include "kernels/backend.h"
 #include "runtime/model.h"
 #include "runtime/plan.h"
 #include "runtime/tensor.h"
 
 /* latents [z][n_latent][H'][W'] -> tokens [n_latent*grid_h*grid_w][d]. */
-ctxpar_status ctxpar_tokens_embed(const ctxpar_model *model, const ctxpar_plan *plan,
+ctxpar_status ctxpar_tokens_embed(const ctxpar_backend *backend, const ctxpar_model *model, const ctxpar_plan *plan,
                                   const ctxpar_tensor *latents, ctxpar_tensor *tokens);
 
 typedef struct ctxpar_records {

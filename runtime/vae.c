@@ -10,13 +10,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kernels/cpu/kernels_cpu.h"
 
 /* Conv scratch budget when --chunk-frames is not given (floats). */
 #define VAE_AUTO_SCRATCH_FLOATS ((int64_t)32 << 20)
 #define VAE_NORM_EPS 1e-6f
 
 typedef struct vae_run {
+    const ctxpar_backend *backend;
     ctxpar_comm_t comm;
     const ctxpar_model *model;
     const ctxpar_model_config *config;
@@ -109,7 +109,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
     const int64_t halo_floats = cin * halo_n * hw;
     float *halo = NULL, *send = NULL, *scratch = NULL;
     int64_t chunk = conv_chunk_frames(run, cin, kt, k, k, hw, frames);
-    int64_t scratch_floats = ctxpar_cpu_conv3d_scratch_floats(cin, cout, kt, k, k, h, w, chunk);
+    int64_t scratch_floats = run->backend->conv3d_scratch_floats(cin, cout, kt, k, k, h, w, chunk);
     const int has_prev = run->rank > 0, has_next = run->rank + 1 < run->ranks;
     ctxpar_comm_exchange recv_ex = {.n_requests = 0}, send_ex = {.n_requests = 0};
     int tag = run->tag++;
@@ -174,7 +174,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
                 CTXPAR_TRY_GOTO(ctxpar_comm_exchange_end(run->comm, &recv_ex));
                 run->stats->halo_wait_seconds += now() - wait0;
             }
-            ctxpar_cpu_conv3d_causal(x->data, x->stride[0], halo, y->data, y->stride[0], wgt,
+            run->backend->conv3d_causal(x->data, x->stride[0], halo, y->data, y->stride[0], wgt,
                                      bias, cin, cout, kt, k, k, h, w, t_begin, t_end, scratch);
             ctxpar_comm_exchange_poke(&send_ex);
             t_end = t_begin;
@@ -202,10 +202,10 @@ static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_ten
     const float *wgt = weight_of(run, op, "weight"), *bias = weight_of(run, op, "bias");
     ctxpar_moments moments[CTXPAR_MAX_GROUPS];
     if (run->plan->norm == CTXPAR_NORM_EXACT) {
-        ctxpar_cpu_group_moments(x->data, x->stride[0], c, frames * hw, groups, moments);
+        run->backend->group_moments(x->data, x->stride[0], c, frames * hw, groups, moments);
         ctxpar_status status = ctxpar_comm_combine_moments(run->comm, moments, groups);
         if (status != CTXPAR_OK) ctxpar_comm_abort(run->comm, status);
-        ctxpar_cpu_group_norm_apply(y->data, y->stride[0], x->data, x->stride[0], c, frames * hw,
+        run->backend->group_norm_apply(y->data, y->stride[0], x->data, x->stride[0], c, frames * hw,
                                     groups, moments, wgt, bias, VAE_NORM_EPS, silu);
     } else {
         /* Chunks start at shard edges (the shard unit is one chunk). */
@@ -213,8 +213,8 @@ static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_ten
         if (chunk < 1) chunk = 1;
         for (int64_t t = 0; t < frames; t += chunk) {
             int64_t n = frames - t < chunk ? frames - t : chunk;
-            ctxpar_cpu_group_moments(x->data + t * hw, x->stride[0], c, n * hw, groups, moments);
-            ctxpar_cpu_group_norm_apply(y->data + t * hw, y->stride[0], x->data + t * hw,
+            run->backend->group_moments(x->data + t * hw, x->stride[0], c, n * hw, groups, moments);
+            run->backend->group_norm_apply(y->data + t * hw, y->stride[0], x->data + t * hw,
                                         x->stride[0], c, n * hw, groups, moments, wgt, bias,
                                         VAE_NORM_EPS, silu);
         }
@@ -255,16 +255,16 @@ static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const char *prefi
     double t0 = now();
     if (cin == cout) {
         if (!run->estimate)
-            ctxpar_cpu_add(a.data, a.stride[0], x->data, x->stride[0], cout, frames * h * w);
+            run->backend->add(a.data, a.stride[0], x->data, x->stride[0], cout, frames * h * w);
     } else {
         CTXPAR_TRY_GOTO(act_alloc(run, &skip, "skip", cout, frames, h, w));
         snprintf(op, sizeof op, "%s/skip", prefix);
         run->stats->flops += 2.0 * (double)cin * (double)cout * (double)(frames * h * w);
         if (!run->estimate) {
-            ctxpar_cpu_conv1x1(x->data, x->stride[0], skip.data, skip.stride[0],
+            run->backend->conv1x1(x->data, x->stride[0], skip.data, skip.stride[0],
                                weight_of(run, op, "weight"), weight_of(run, op, "bias"), cin,
                                cout, frames * h * w);
-            ctxpar_cpu_add(a.data, a.stride[0], skip.data, skip.stride[0], cout, frames * h * w);
+            run->backend->add(a.data, a.stride[0], skip.data, skip.stride[0], cout, frames * h * w);
         }
         act_free(run, &skip);
     }
@@ -291,21 +291,21 @@ static ctxpar_status downsample(vae_run *run, ctxpar_tensor *x, int stage, int t
         ctxpar_tensor pooled;
         CTXPAR_TRY(act_alloc(run, &pooled, "pooled", c, x->shape[1] / 2, h, w));
         if (!run->estimate)
-            ctxpar_cpu_pool_time2(x->data, x->stride[0], pooled.data, pooled.stride[0], c,
+            run->backend->pool_time2(x->data, x->stride[0], pooled.data, pooled.stride[0], c,
                                   pooled.shape[1], h * w);
         act_free(run, x);
         *x = pooled;
         run->time_factor *= 2;
     }
     const int64_t frames = x->shape[1];
-    int64_t scratch_floats = ctxpar_cpu_conv2d_stride2_scratch_floats(c, h, w, frames);
+    int64_t scratch_floats = run->backend->conv2d_stride2_scratch_floats(c, h, w, frames);
     float *scratch = NULL;
     CTXPAR_TRY(act_alloc(run, out, "downsampled", c, frames, h / 2, w / 2));
     CTXPAR_TRY_GOTO(scratch_alloc(run, &scratch, scratch_floats, "downsample scratch"));
     snprintf(op, sizeof op, "vae/stages/%d/down", stage);
     run->stats->flops += 2.0 * (double)c * (double)c * 9.0 * (double)(frames * (h / 2) * (w / 2));
     if (!run->estimate)
-        ctxpar_cpu_conv2d_stride2(x->data, x->stride[0], out->data, out->stride[0],
+        run->backend->conv2d_stride2(x->data, x->stride[0], out->data, out->stride[0],
                                   weight_of(run, op, "weight"), weight_of(run, op, "bias"), c, c,
                                   h, w, 0, frames, scratch);
     scratch_free(run, scratch, scratch_floats);
@@ -352,12 +352,13 @@ static int64_t count_layers(const ctxpar_vae_config *vae) {
     return 1 + 2 * ((int64_t)vae->n_stages * vae->res_blocks + 1) + (vae->n_stages - 1) + 1;
 }
 
-ctxpar_status ctxpar_vae_encode(ctxpar_comm_t comm, const ctxpar_model *model,
+ctxpar_status ctxpar_vae_encode(const ctxpar_backend *backend, ctxpar_comm_t comm,
+                                const ctxpar_model *model,
                                 const ctxpar_plan *plan, ctxpar_tensor *input,
                                 ctxpar_tensor *latents, ctxpar_vae_stats *stats,
                                 ctxpar_vae_progress_fn progress, void *progress_user) {
     memset(stats, 0, sizeof *stats);
-    vae_run run = {.comm = comm, .model = model, .config = &model->config, .plan = plan,
+    vae_run run = {.backend = backend, .comm = comm, .model = model, .config = &model->config, .plan = plan,
                    .rank = ctxpar_comm_rank(comm), .ranks = ctxpar_comm_size(comm),
                    .stats = stats, .progress = progress, .progress_user = progress_user,
                    .layers_total = count_layers(&model->config.vae)};
@@ -370,7 +371,7 @@ ctxpar_status ctxpar_vae_encode(ctxpar_comm_t comm, const ctxpar_model *model,
 void ctxpar_vae_estimate_rank(const ctxpar_model_config *config, const ctxpar_plan *plan, int rank,
                               ctxpar_vae_estimate *out) {
     ctxpar_vae_stats stats = {0};
-    vae_run run = {.config = config, .plan = plan, .rank = rank, .ranks = plan->ranks,
+    vae_run run = {.backend = ctxpar_backend_cpu(), .config = config, .plan = plan, .rank = rank, .ranks = plan->ranks,
                    .estimate = 1, .stats = &stats, .layers_total = count_layers(&config->vae)};
     ctxpar_tensor input, latents = {0};
     act_alloc(&run, &input, "input", 3, plan->n_frames[rank], plan->height, plan->width);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "comm/comm.h"
+#include "kernels/backend.h"
 #include "runtime/model.h"
 #include "runtime/plan.h"
 #include "runtime/tensor.h"
@@ -33,7 +34,8 @@ typedef void (*ctxpar_vae_progress_fn)(void *user, int64_t done, int64_t total);
 /* Encode this rank's frames. input: [3][n_frames][H][W], consumed (freed).
  * latents out: [z][n_latent][H'][W'] (the posterior mean). Errors inside the
  * halo exchanges end the job (ctxpar_comm_abort): neighbours are waiting. */
-ctxpar_status ctxpar_vae_encode(ctxpar_comm_t comm, const ctxpar_model *model,
+ctxpar_status ctxpar_vae_encode(const ctxpar_backend *backend, ctxpar_comm_t comm,
+                                const ctxpar_model *model,
                                 const ctxpar_plan *plan, ctxpar_tensor *input,
                                 ctxpar_tensor *latents, ctxpar_vae_stats *stats,
                                 ctxpar_vae_progress_fn progress, void *progress_user);

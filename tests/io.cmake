@@ -3,3 +3,7 @@
 # themselves; test_source also runs on 3 ranks so a rank with no frames takes
 # part in the collective HDF5 open.
 ctxpar_add_unit_test(test_config LABELS unit LIBS ctxpar_core)
+ctxpar_add_unit_test(test_model LABELS unit LIBS ctxpar_core)
+ctxpar_add_unit_test(test_source LABELS unit LIBS ctxpar_core)
+ctxpar_add_mpi_test(test_source RANKS 3 LABELS unit)
+ctxpar_add_mpi_test(test_model_mpi RANKS 1 3 LABELS unit)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/conv3d_internal.h"
 #include "kernels/cpu/kernels_cpu.h"
 #include "test_util.h"
 
@@ -41,8 +42,9 @@ static void test_pool_and_add(void) {
     free(x), free(y), free(ref), free(a), free(b), free(sum);
 }
 
-static void test_conv2d_stride2(void) {
-    const int64_t cin = 3, cout = 4, h = 6, w = 10, frames = 4, t_begin = 1, t_end = 3;
+/* use_gemm: the portable path directly; otherwise the dispatching entry. */
+static void test_conv2d_stride2(int64_t cin, int64_t cout, int64_t h, int64_t w, int use_gemm) {
+    const int64_t frames = 4, t_begin = 1, t_end = 3;
     const int64_t ho = h / 2, wo = w / 2, x_cstride = frames * h * w + 3;
     const int64_t y_cstride = frames * ho * wo + 2;
     float *x = malloc(sizeof(float) * cin * x_cstride);
@@ -70,9 +72,14 @@ static void test_conv2d_stride2(void) {
                 }
     float *scratch = malloc(sizeof(float) *
                             ctxpar_cpu_conv2d_stride2_scratch_floats(cin, h, w, t_end - t_begin));
-    ctxpar_cpu_conv2d_stride2(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w, t_begin,
-                              t_end, scratch);
-    test_compare("conv2d_stride2", y, ref, cout * y_cstride, 1e-5, 1e-5);
+    if (use_gemm)
+        ctxpar_cpu_conv2d_stride2_gemm(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
+                                       t_begin, t_end, scratch);
+    else
+        ctxpar_cpu_conv2d_stride2(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
+                                  t_begin, t_end, scratch);
+    test_compare(use_gemm ? "conv2d_stride2 gemm" : "conv2d_stride2", y, ref, cout * y_cstride,
+                 1e-5, 1e-5);
     free(x), free(weight), free(bias), free(y), free(ref), free(scratch);
 }
 
@@ -154,7 +161,11 @@ static void test_patch_embed(void) {
 
 int main(void) {
     test_pool_and_add();
-    test_conv2d_stride2();
+    for (int use_gemm = 0; use_gemm <= 1; use_gemm++) {
+        test_conv2d_stride2(3, 4, 6, 10, use_gemm);
+        test_conv2d_stride2(5, 13, 4, 72, use_gemm); /* two column tiles, 12+1 rows */
+        test_conv2d_stride2(2, 20, 8, 64, use_gemm); /* exactly one full tile, 12+8 rows */
+    }
     test_conv1x1();
     test_linear();
     test_patch_embed();

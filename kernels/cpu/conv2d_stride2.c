@@ -4,11 +4,14 @@
  * im2col buffer col[cin*9][n_frames*(h/2)*(w/2)] and a single GEMM writes the
  * whole chunk of output frames into y (channel-major, ldc = y_cstride). Stride
  * 2 means the im2col is already 4x smaller than the input per row, so the
- * expansion costs 9/4 of the input size. */
+ * expansion costs 9/4 of the input size. That is the portable path; AVX-512
+ * CPUs run the direct register-tile kernel of conv3d_avx512.c instead (no
+ * expansion at all, measured faster in docs/bench-conv.md). */
 #include "kernels/cpu/kernels_cpu.h"
 
 #include <cblas.h>
 
+#include "kernels/cpu/conv3d_internal.h"
 #include "kernels/cpu/conv_im2col.h"
 
 int64_t ctxpar_cpu_conv2d_stride2_scratch_floats(int64_t cin, int64_t h, int64_t w,
@@ -16,10 +19,10 @@ int64_t ctxpar_cpu_conv2d_stride2_scratch_floats(int64_t cin, int64_t h, int64_t
     return cin * 9 * n_frames * (h / 2) * (w / 2);
 }
 
-void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
-                               const float *weight, const float *bias, int64_t cin, int64_t cout,
-                               int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
-                               float *scratch) {
+void ctxpar_cpu_conv2d_stride2_gemm(const float *x, int64_t x_cstride, float *y,
+                                    int64_t y_cstride, const float *weight, const float *bias,
+                                    int64_t cin, int64_t cout, int64_t h, int64_t w,
+                                    int64_t t_begin, int64_t t_end, float *scratch) {
     int64_t n_frames = t_end - t_begin;
     if (n_frames <= 0) return;
     int64_t out_h = h / 2, out_w = w / 2;
@@ -44,4 +47,16 @@ void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int6
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)n_cols, (int)(cin * 9),
                 1.0f, weight, (int)(cin * 9), scratch, (int)n_cols, 1.0f, y_chunk,
                 (int)y_cstride);
+}
+
+void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
+                               const float *weight, const float *bias, int64_t cin, int64_t cout,
+                               int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
+                               float *scratch) {
+    if (ctxpar_cpu_conv3d_have_avx512())
+        ctxpar_cpu_conv2d_stride2_direct(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
+                                         t_begin, t_end);
+    else
+        ctxpar_cpu_conv2d_stride2_gemm(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
+                                       t_begin, t_end, scratch);
 }

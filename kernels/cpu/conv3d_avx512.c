@@ -38,21 +38,32 @@ int64_t ctxpar_cpu_conv3d_direct_scratch_floats(int64_t cin, int64_t cout, int k
 }
 
 typedef struct tile_args {
-    const float *in;     /* gathered input, [cin][n_in][h*w] */
-    int64_t in_cstride;  /* n_in*h*w */
-    int64_t frame0;      /* first gathered frame this output frame reads */
-    int64_t cin, h, w;
+    const float *in;    /* input frames, channel stride in_cstride */
+    int64_t in_cstride;
+    int64_t frame0;     /* first input frame this output frame reads */
+    int64_t cin, h, w;  /* input frame size */
     int kt, kh, kw;
-    int64_t oy, x0;
-    const __mmask16 (*load_mask)[2];
+    int64_t oy, x0;     /* output row and first output column of the tile */
+    const __mmask16 (*load_mask)[4];
     __mmask16 store_mask[2];
+    int64_t k_total;
 } tile_args;
 
-/* One MR x 32 output tile; MR is a compile-time constant after inlining, so
- * the accumulators live in registers. */
+/* Lanes 0..15 of the even elements of (a, b): stride-2 columns. */
+__attribute__((target("avx512f"), always_inline)) static inline __m512 even_lanes(__m512 a,
+                                                                                   __m512 b) {
+    const __m512i idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2,
+                                         0);
+    return _mm512_permutex2var_ps(a, idx, b);
+}
+
+/* One MR x 32 output tile. mr, stride and packed are compile-time constants
+ * after inlining, so the accumulators live in registers. packed: weights are
+ * a [K][mr] panel; otherwise the original [cout][K] rows (stride-2 path,
+ * whose scratch size has no room for panels). */
 __attribute__((target("avx512f"), always_inline)) static inline void
-tile_kernel(const int mr, const tile_args *a, const float *panel, const float *bias_block,
-            float *out, int64_t y_cstride) {
+tile_kernel(const int mr, const int stride, const int packed, const tile_args *a,
+            const float *wblock, const float *bias_block, float *out, int64_t y_cstride) {
     __m512 acc[12][2];
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) {
@@ -65,16 +76,26 @@ tile_kernel(const int mr, const tile_args *a, const float *panel, const float *b
         for (int dt = 0; dt < a->kt; dt++) {
             const float *frame = a->in + ci * a->in_cstride + (a->frame0 + dt) * hw;
             for (int ky = 0; ky < a->kh; ky++) {
-                int64_t iy = a->oy + ky - pad_y;
+                int64_t iy = a->oy * stride + ky - pad_y;
                 if (iy < 0 || iy >= a->h) continue;
-                const float *row = frame + iy * a->w + a->x0 - pad_x;
-                const float *wk = panel + (((ci * a->kt + dt) * a->kh + ky) * a->kw) * mr;
+                const float *row = frame + iy * a->w + a->x0 * stride - pad_x;
+                int64_t k0 = ((ci * a->kt + dt) * a->kh + ky) * a->kw;
                 for (int kx = 0; kx < a->kw; kx++) {
-                    __m512 b0 = _mm512_maskz_loadu_ps(a->load_mask[kx][0], row + kx);
-                    __m512 b1 = _mm512_maskz_loadu_ps(a->load_mask[kx][1], row + kx + 16);
+                    __m512 b0, b1;
+                    if (stride == 1) {
+                        b0 = _mm512_maskz_loadu_ps(a->load_mask[kx][0], row + kx);
+                        b1 = _mm512_maskz_loadu_ps(a->load_mask[kx][1], row + kx + 16);
+                    } else {
+                        b0 = even_lanes(_mm512_maskz_loadu_ps(a->load_mask[kx][0], row + kx),
+                                        _mm512_maskz_loadu_ps(a->load_mask[kx][1], row + kx + 16));
+                        b1 = even_lanes(_mm512_maskz_loadu_ps(a->load_mask[kx][2], row + kx + 32),
+                                        _mm512_maskz_loadu_ps(a->load_mask[kx][3], row + kx + 48));
+                    }
 #pragma GCC unroll 12
                     for (int i = 0; i < mr; i++) {
-                        __m512 wv = _mm512_set1_ps(wk[kx * mr + i]);
+                        float wv_scalar = packed ? wblock[(k0 + kx) * mr + i]
+                                                 : wblock[i * a->k_total + k0 + kx];
+                        __m512 wv = _mm512_set1_ps(wv_scalar);
                         acc[i][0] = _mm512_fmadd_ps(wv, b0, acc[i][0]);
                         acc[i][1] = _mm512_fmadd_ps(wv, b1, acc[i][1]);
                     }
@@ -88,15 +109,80 @@ tile_kernel(const int mr, const tile_args *a, const float *panel, const float *b
     }
 }
 
-__attribute__((target("avx512f"))) static void
-tile_dispatch(int mr, const tile_args *a, const float *panel, const float *bias_block, float *out,
-              int64_t y_cstride) {
-    switch (mr) {
-    case 12: tile_kernel(12, a, panel, bias_block, out, y_cstride); break;
-    case 8: tile_kernel(8, a, panel, bias_block, out, y_cstride); break;
-    case 4: tile_kernel(4, a, panel, bias_block, out, y_cstride); break;
-    default: tile_kernel(1, a, panel, bias_block, out, y_cstride); break;
+#define CTXPAR_TILE_CASES(stride, packed)                                                  \
+    switch (mr) {                                                                          \
+    case 12: tile_kernel(12, stride, packed, a, wblock, bias_block, out, y_cstride); break; \
+    case 8: tile_kernel(8, stride, packed, a, wblock, bias_block, out, y_cstride); break;   \
+    case 4: tile_kernel(4, stride, packed, a, wblock, bias_block, out, y_cstride); break;   \
+    default: tile_kernel(1, stride, packed, a, wblock, bias_block, out, y_cstride); break;  \
     }
+
+__attribute__((target("avx512f"))) static void
+tile_dispatch(int mr, int stride, const tile_args *a, const float *wblock,
+              const float *bias_block, float *out, int64_t y_cstride) {
+    if (stride == 1) {
+        CTXPAR_TILE_CASES(1, 1)
+    } else {
+        CTXPAR_TILE_CASES(2, 0)
+    }
+}
+
+/* Output frames [0, n_out) of a direct conv: output frame t reads input
+ * frames frame0 + t + dt of `in`, and is written at y + (y_frame0 + t)*out_hw.
+ * stride 1: packed panels (see block_rows); stride 2: raw weight rows. */
+static void conv_direct(const float *in, int64_t in_cstride, int64_t frame0, int64_t n_out,
+                        const float *wmat, int stride, const float *bias, int64_t cin,
+                        int64_t cout, int kt, int kh, int kw, int64_t h, int64_t w, float *y,
+                        int64_t y_cstride, int64_t y_frame0) {
+    int64_t out_h = h / stride, out_w = w / stride, out_hw = out_h * out_w;
+    int64_t k_total = cin * kt * kh * kw;
+    int64_t pad_x = (kw - 1) / 2;
+    int64_t n_col_tiles = (out_w + TILE_COLS - 1) / TILE_COLS;
+    int64_t n_rows = n_out * out_h;
+#pragma omp parallel for schedule(static)
+    for (int64_t row_index = 0; row_index < n_rows; row_index++) {
+        int64_t t_local = row_index / out_h, oy = row_index % out_h;
+        for (int64_t tile = 0; tile < n_col_tiles; tile++) {
+            int64_t x0 = tile * TILE_COLS;
+            int64_t width = out_w - x0 < TILE_COLS ? out_w - x0 : TILE_COLS;
+            /* Load lane j of vector v reads input column x0*stride - pad_x + kx
+             * + 16v + j: it must lie inside the frame, and (stride 1) inside
+             * the tile, (stride 2) belong to an output column of the tile. */
+            __mmask16 load_mask[MAX_KW][4];
+            for (int kx = 0; kx < kw && kx < MAX_KW; kx++)
+                for (int v = 0; v < 4; v++) {
+                    uint32_t bits = 0;
+                    for (int j = 0; j < 16; j++) {
+                        int64_t lane = 16 * v + j;
+                        int64_t ix = x0 * stride - pad_x + kx + lane;
+                        int64_t out_col = lane / stride;
+                        if (ix >= 0 && ix < w && out_col < width) bits |= 1u << j;
+                    }
+                    load_mask[kx][v] = (__mmask16)bits;
+                }
+            uint32_t store_bits = width == 32 ? 0xffffffffu : (1u << width) - 1;
+            tile_args a = {in, in_cstride, frame0 + t_local, cin, h, w, kt, kh, kw, oy, x0,
+                           (const __mmask16(*)[4])load_mask,
+                           {(__mmask16)(store_bits & 0xffff), (__mmask16)(store_bits >> 16)},
+                           k_total};
+            float *out_row = y + (y_frame0 + t_local) * out_hw + oy * out_w + x0;
+            for (int64_t co0 = 0; co0 < cout;) {
+                int mr = block_rows(cout - co0);
+                tile_dispatch(mr, stride, &a, wmat + co0 * k_total, bias ? bias + co0 : NULL,
+                              out_row + co0 * y_cstride, y_cstride);
+                co0 += mr;
+            }
+        }
+    }
+}
+
+void ctxpar_cpu_conv2d_stride2_direct(const float *x, int64_t x_cstride, float *y,
+                                      int64_t y_cstride, const float *weight, const float *bias,
+                                      int64_t cin, int64_t cout, int64_t h, int64_t w,
+                                      int64_t t_begin, int64_t t_end) {
+    if (t_end <= t_begin) return;
+    conv_direct(x, x_cstride, t_begin, t_end - t_begin, weight, 2, bias, cin, cout, 1, 3, 3, h,
+                w, y, y_cstride, t_begin);
 }
 
 void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const float *halo,
@@ -132,40 +218,8 @@ void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const fl
         memcpy(in + ci * n_in * hw + j * hw, src, (size_t)hw * sizeof(float));
     }
 
-    /* Load masks per (column tile, kx): lane l reads input column
-     * x0 + l + kx - pad_x, which must lie inside [0, w) and inside the tile. */
-    int64_t pad_x = (kw - 1) / 2;
-    int64_t n_col_tiles = (w + TILE_COLS - 1) / TILE_COLS;
-    int64_t n_rows = n_out * h;
-#pragma omp parallel for schedule(static)
-    for (int64_t row_index = 0; row_index < n_rows; row_index++) {
-        int64_t t_local = row_index / h, oy = row_index % h;
-        for (int64_t tile = 0; tile < n_col_tiles; tile++) {
-            int64_t x0 = tile * TILE_COLS;
-            int64_t width = w - x0 < TILE_COLS ? w - x0 : TILE_COLS;
-            __mmask16 load_mask[MAX_KW][2];
-            for (int kx = 0; kx < kw && kx < MAX_KW; kx++) {
-                uint32_t bits = 0;
-                for (int64_t l = 0; l < width; l++) {
-                    int64_t ix = x0 + l + kx - pad_x;
-                    if (ix >= 0 && ix < w) bits |= 1u << l;
-                }
-                load_mask[kx][0] = (__mmask16)(bits & 0xffff);
-                load_mask[kx][1] = (__mmask16)(bits >> 16);
-            }
-            uint32_t store_bits = width == 32 ? 0xffffffffu : (1u << width) - 1;
-            tile_args a = {in, n_in * hw, t_local, cin, h, w, kt, kh, kw, oy, x0,
-                           (const __mmask16(*)[2])load_mask,
-                           {(__mmask16)(store_bits & 0xffff), (__mmask16)(store_bits >> 16)}};
-            float *out_row = y + (t_begin + t_local) * hw + oy * w + x0;
-            for (int64_t co0 = 0; co0 < cout;) {
-                int mr = block_rows(cout - co0);
-                tile_dispatch(mr, &a, panels + co0 * k_total, bias ? bias + co0 : NULL,
-                              out_row + co0 * y_cstride, y_cstride);
-                co0 += mr;
-            }
-        }
-    }
+    conv_direct(in, n_in * hw, 0, n_out, panels, 1, bias, cin, cout, kt, kh, kw, h, w, y,
+                y_cstride, t_begin);
 }
 
 #else /* not x86-64 with GCC/Clang: only the GEMM path exists */
@@ -183,4 +237,8 @@ void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const fl
     ctxpar_cpu_conv3d_causal_gemm(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt,
                                   kh, kw, h, w, t_begin, t_end, scratch);
 }
+void ctxpar_cpu_conv2d_stride2_direct(const float *x, int64_t x_cstride, float *y,
+                                      int64_t y_cstride, const float *weight, const float *bias,
+                                      int64_t cin, int64_t cout, int64_t h, int64_t w,
+                                      int64_t t_begin, int64_t t_end) {}
 #endif

@@ -1,0 +1,45 @@
+/* Backend registry: the CPU instance, and the one place that knows whether
+ * this build has a CUDA backend. */
+#include "kernels/backend.h"
+
+#include "kernels/cpu/transformer_cpu.h"
+#include "kernels/cuda/cuda_device.h"
+
+static const ctxpar_backend cpu_backend = {
+    .name = "cpu",
+    .conv3d_scratch_floats = ctxpar_cpu_conv3d_scratch_floats,
+    .conv3d_causal = ctxpar_cpu_conv3d_causal,
+    .conv2d_stride2_scratch_floats = ctxpar_cpu_conv2d_stride2_scratch_floats,
+    .conv2d_stride2 = ctxpar_cpu_conv2d_stride2,
+    .conv1x1 = ctxpar_cpu_conv1x1,
+    .group_moments = ctxpar_cpu_group_moments,
+    .group_norm_apply = ctxpar_cpu_group_norm_apply,
+    .pool_time2 = ctxpar_cpu_pool_time2,
+    .add = ctxpar_cpu_add,
+    .linear = ctxpar_cpu_linear,
+    .patch_embed_scratch_floats = ctxpar_cpu_patch_embed_scratch_floats,
+    .patch_embed = ctxpar_cpu_patch_embed,
+    .attention = ctxpar_cpu_attention,
+    .attention_merge = ctxpar_cpu_attention_merge,
+    .layer_norm = ctxpar_cpu_layer_norm,
+    .gelu = ctxpar_cpu_gelu,
+    .rope3d = ctxpar_cpu_rope3d,
+};
+
+const ctxpar_backend *ctxpar_backend_cpu(void) { return &cpu_backend; }
+
+ctxpar_status ctxpar_backend_select(ctxpar_device device, int local_rank,
+                                    const ctxpar_backend **out) {
+    *out = NULL;
+    if (device == CTXPAR_DEVICE_CPU) {
+        *out = &cpu_backend;
+        return CTXPAR_OK;
+    }
+    char why[512];
+    if (!ctxpar_cuda_probe(local_rank, why, sizeof why))
+        return ctxpar_error(CTXPAR_ERR_UNSUPPORTED, "--device cuda: %s; use --device cpu", why);
+    return ctxpar_error(CTXPAR_ERR_UNSUPPORTED,
+                        "--device cuda: %s, but the CUDA kernels are not part of this version "
+                        "yet; use --device cpu",
+                        why);
+}

@@ -1,0 +1,77 @@
+/* The one interface between the runtime and its kernels: a struct of function
+ * pointers, one instance per backend (CPU now, CUDA later), so the pipeline
+ * never says #ifdef. The CPU instance is the reference every other backend is
+ * checked against. Members marked optional may be NULL; a host-memory backend
+ * leaves the device-memory members NULL and the runtime then uses host buffers
+ * from its allocator directly.
+ *
+ * Buffers are in the backend's memory; layouts and semantics are those of
+ * kernels/cpu/kernels_cpu.h and kernels/cpu/transformer_cpu.h. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/cpu/kernels_cpu.h"
+#include "runtime/options.h"
+#include "runtime/status.h"
+
+typedef struct ctxpar_backend {
+    const char *name;
+
+    /* optional: device memory (NULL for host backends) */
+    ctxpar_status (*device_alloc)(void **ptr, size_t bytes);
+    void (*device_free)(void *ptr);
+    ctxpar_status (*copy_to_device)(void *dst, const void *src, size_t bytes);
+    ctxpar_status (*copy_to_host)(void *dst, const void *src, size_t bytes);
+
+    /* VAE */
+    int64_t (*conv3d_scratch_floats)(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                     int64_t h, int64_t w, int64_t n_frames);
+    void (*conv3d_causal)(const float *x, int64_t x_cstride, const float *halo, float *y,
+                          int64_t y_cstride, const float *weight, const float *bias, int64_t cin,
+                          int64_t cout, int kt, int kh, int kw, int64_t h, int64_t w,
+                          int64_t t_begin, int64_t t_end, float *scratch);
+    int64_t (*conv2d_stride2_scratch_floats)(int64_t cin, int64_t h, int64_t w,
+                                             int64_t n_frames);
+    void (*conv2d_stride2)(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
+                           const float *weight, const float *bias, int64_t cin, int64_t cout,
+                           int64_t h, int64_t w, int64_t t_begin, int64_t t_end, float *scratch);
+    void (*conv1x1)(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
+                    const float *weight, const float *bias, int64_t cin, int64_t cout, int64_t n);
+    void (*group_moments)(const float *x, int64_t cstride, int64_t c, int64_t n, int groups,
+                          ctxpar_moments *out);
+    void (*group_norm_apply)(float *y, int64_t y_cstride, const float *x, int64_t x_cstride,
+                             int64_t c, int64_t n, int groups, const ctxpar_moments *moments,
+                             const float *weight, const float *bias, float eps, int silu);
+    void (*pool_time2)(const float *x, int64_t x_cstride, float *y, int64_t y_cstride, int64_t c,
+                       int64_t frames_out, int64_t hw);
+    void (*add)(float *y, int64_t y_cstride, const float *x, int64_t x_cstride, int64_t c,
+                int64_t n);
+
+    /* tokens and transformer */
+    void (*linear)(float *y, const float *x, int64_t n, int64_t in, int64_t out,
+                   const float *weight, const float *bias);
+    int64_t (*patch_embed_scratch_floats)(int64_t z, int64_t frames, int64_t h, int64_t w, int p);
+    void (*patch_embed)(const float *latents, int64_t cstride, int64_t z, int64_t frames,
+                        int64_t h, int64_t w, int p, const float *weight, const float *bias,
+                        int64_t d, float *tokens, float *scratch);
+    void (*attention)(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v,
+                      int64_t ldv, float *o, int64_t ldo, float *lse, int64_t n_q, int64_t n_kv,
+                      int heads, int head_dim, float scale);
+    void (*attention_merge)(float *o_acc, int64_t ld_acc, float *lse_acc, const float *o_blk,
+                            int64_t ld_blk, const float *lse_blk, int64_t n_q, int heads,
+                            int head_dim);
+    void (*layer_norm)(float *y, const float *x, int64_t n, int64_t d, const float *weight,
+                       const float *bias, float eps);
+    void (*gelu)(float *x, int64_t n);
+    void (*rope3d)(float *x, int64_t ld, int64_t n, int heads, int head_dim, int64_t first_token,
+                   int64_t grid_h, int64_t grid_w);
+} ctxpar_backend;
+
+/* The CPU reference backend. */
+const ctxpar_backend *ctxpar_backend_cpu(void);
+
+/* The backend for a device, or a clear error when this build or this machine
+ * cannot provide it (no CUDA toolkit at build time, no GPU, no kernels yet). */
+ctxpar_status ctxpar_backend_select(ctxpar_device device, int local_rank,
+                                    const ctxpar_backend **out);

@@ -1,0 +1,73 @@
+"""Helpers shared by ctxpar's end-to-end tests: run the program under mpirun
+with a time bound, read a features file, compare with tolerances and report
+the first mismatches (abs_tol + rel_tol*|ref|, NaN/Inf always fail)."""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+CTXPAR = os.environ.get("CTXPAR_BIN", "ctxpar")
+MPIEXEC = os.environ.get("CTXPAR_MPIEXEC", "mpiexec")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
+
+failures = []
+
+
+def run(ranks, *args, timeout=300, check=True):
+    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), CTXPAR]
+    cmd += [str(a) for a in args] + ["--quiet", "--threads", "1"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
+    if check and p.returncode != 0:
+        raise RuntimeError("command failed (%d): %s\n%s%s" % (p.returncode, " ".join(cmd),
+                                                             p.stdout, p.stderr))
+    return p
+
+
+def read(path):
+    with h5py.File(path, "r") as f:
+        out = {k: f["tokens/" + k][()] for k in f["tokens"]}
+        if "latents" in f:
+            out["latents"] = f["latents"][()]
+        out["attrs"] = dict(f.attrs)
+    return out
+
+
+def check_close(what, got, ref, abs_tol=1e-5, rel_tol=1e-4):
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if got.shape != ref.shape:
+        fail("%s: shape %s, expected %s" % (what, got.shape, ref.shape))
+        return
+    err = np.abs(got - ref)
+    bad = ~(err <= abs_tol + rel_tol * np.abs(ref)) | ~np.isfinite(got)
+    if bad.any():
+        idx = np.argwhere(bad)[:5]
+        details = ", ".join("%s: got %.9g want %.9g" % (tuple(i), got[tuple(i)], ref[tuple(i)])
+                            for i in idx)
+        fail("%s: %d of %d mismatch (max err %.3g): %s" % (what, bad.sum(), bad.size,
+                                                           np.nanmax(err), details))
+
+
+def check_equal(what, got, ref):
+    if got.shape != ref.shape or not np.array_equal(got, ref):
+        fail("%s differs" % what)
+
+
+def check_records(what, a, b):
+    for k in ("t_start", "t_end", "level", "y", "x", "size"):
+        check_equal("%s %s" % (what, k), a[k], b[k])
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    failures.append(msg)
+
+
+def finish(name):
+    if failures:
+        print("%s: %d failure(s)" % (name, len(failures)), file=sys.stderr)
+        sys.exit(1)
+    print("%s: ok" % name)
