@@ -200,7 +200,8 @@ static ctxpar_status read_int_array(const reader *r, const ctxpar_json *v, const
                                     int max_items, int *out, int *n_out) {
     CTXPAR_TRY(expect_kind(r, v, key, CTXPAR_JSON_ARRAY));
     if (v->n_items > max_items)
-        return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: config key %s has %d entries, at most %d allowed",
+        return ctxpar_error(CTXPAR_ERR_FORMAT,
+                            "%s: config key %s has %d entries, at most %d allowed",
                             r->source, key, v->n_items, max_items);
     for (int i = 0; i < v->n_items; i++) {
         char item_key[64];

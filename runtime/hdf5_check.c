@@ -17,7 +17,7 @@ static herr_t keep_innermost(unsigned n, const H5E_error2_t *err, void *data) {
 
 ctxpar_status ctxpar_hdf5_error(const char *call, const char *file, int line) {
     char desc[512] = "no HDF5 error description";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_innermost, desc);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, desc);
     H5Eclear2(H5E_DEFAULT);
     int rank = 0, initialized = 0;
     MPI_Initialized(&initialized);

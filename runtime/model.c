@@ -42,7 +42,8 @@ static void add_tensor(layout_builder *b, const char *op, const char *param, int
         int capacity = b->capacity ? 2 * b->capacity : 64;
         ctxpar_weight *grown = realloc(m->tensors, sizeof *grown * (size_t)capacity);
         if (!grown) {
-            b->status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory building the tensor table");
+            b->status =
+                ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory building the tensor table");
             return;
         }
         m->tensors = grown;
@@ -223,7 +224,8 @@ ctxpar_status ctxpar_model_create_seeded(const ctxpar_model_config *config, uint
 const float *ctxpar_model_tensor(const ctxpar_model *model, const char *name) {
     if (!model || !model->blob || !name) return NULL;
     for (int t = 0; t < model->n_tensors; t++)
-        if (strcmp(model->tensors[t].name, name) == 0) return model->blob + model->tensors[t].offset;
+        if (strcmp(model->tensors[t].name, name) == 0)
+            return model->blob + model->tensors[t].offset;
     return NULL;
 }
 

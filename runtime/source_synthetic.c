@@ -259,7 +259,8 @@ ctxpar_status ctxpar_source_write_synthetic(const char *path, const char *datase
     /* One frame per chunk (a rank reads whole frames), split by rows if a
      * frame exceeds HDF5's 4 GiB chunk limit. */
     hsize_t chunk[4] = {1, (hsize_t)height, (hsize_t)width, 3};
-    while (chunk[1] > 1 && chunk[1] * chunk[2] * 3 > ((hsize_t)1 << 31)) chunk[1] = (chunk[1] + 1) / 2;
+    while (chunk[1] > 1 && chunk[1] * chunk[2] * 3 > ((hsize_t)1 << 31))
+        chunk[1] = (chunk[1] + 1) / 2;
     CTXPAR_H5_CHECK_GOTO(lcpl = H5Pcreate(H5P_LINK_CREATE));
     CTXPAR_H5_CHECK_GOTO(H5Pset_create_intermediate_group(lcpl, 1));
     CTXPAR_H5_CHECK_GOTO(dcpl = H5Pcreate(H5P_DATASET_CREATE));
@@ -274,7 +275,8 @@ ctxpar_status ctxpar_source_write_synthetic(const char *path, const char *datase
         hsize_t start[4] = {(hsize_t)t, 0, 0, 0};
         CTXPAR_H5_CHECK_GOTO(
             H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, frame_dims, NULL));
-        CTXPAR_H5_CHECK_GOTO(H5Dwrite(dset, H5T_NATIVE_UINT8, mem_space, file_space, H5P_DEFAULT, rgb));
+        CTXPAR_H5_CHECK_GOTO(
+            H5Dwrite(dset, H5T_NATIVE_UINT8, mem_space, file_space, H5P_DEFAULT, rgb));
     }
 fail:
     if (dset >= 0) H5Dclose(dset);

@@ -77,8 +77,9 @@ int main(int argc, char **argv) {
     ASSERT_EQ_INT(status, CTXPAR_OK);
     if (m) {
         ctxpar_mem_get_stats(&after);
-        ASSERT_EQ_INT(after.stage_current[CTXPAR_MEM_MODEL] - before.stage_current[CTXPAR_MEM_MODEL],
-                      m->blob_floats * (int64_t)sizeof(float));
+        const int64_t model_bytes =
+            after.stage_current[CTXPAR_MEM_MODEL] - before.stage_current[CTXPAR_MEM_MODEL];
+        ASSERT_EQ_INT(model_bytes, m->blob_floats * (int64_t)sizeof(float));
         ASSERT_EQ_INT(m->config.merge.levels, 3);
         ASSERT_EQ_INT(m->blob_floats, seeded->blob_floats);
         ASSERT_TRUE(memcmp(m->blob, seeded->blob, sizeof(float) * (size_t)m->blob_floats) == 0);

@@ -98,7 +98,8 @@ static void test_synthetic(void) {
     ASSERT_TRUE(moved > 20);
     for (int64_t f = 1; f < 8; f++) {
         int64_t diff = 0;
-        for (int64_t p = 0; p < plane; p++) diff += whole[f * plane + p] != whole[(f - 1) * plane + p];
+        for (int64_t p = 0; p < plane; p++)
+            diff += whole[f * plane + p] != whole[(f - 1) * plane + p];
         ASSERT_TRUE(diff > 0); /* every frame differs from the one before */
     }
     /* the seed matters */

@@ -95,7 +95,12 @@ TARGET_256 static void sub_block_step(const float *q_t, float *o_t, float *s_t, 
     for (int w = 0; w < W; w++) tile_max[w] = _mm256_set1_ps(-INFINITY);
     int64_t j = 0;
     for (; j + RK <= nk; j += RK) qk_micro(RK, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max);
-    for (; j < nk; j++) qk_micro(1, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max);
+    switch (nk - j) { /* the last keys of the tile in one narrower micro-tile */
+    case 3: qk_micro(3, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max); break;
+    case 2: qk_micro(2, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max); break;
+    case 1: qk_micro(1, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max); break;
+    default: break;
+    }
 
     __m256 m_new[W], alpha[W], sum[W];
     for (int w = 0; w < W; w++) {

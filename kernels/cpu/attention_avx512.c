@@ -3,14 +3,14 @@
  * generic flags and the dispatcher picks this path only on CPUs that have it.
  *
  * Design: S^T = K Q^T with 16 queries per zmm register. A query tile is split
- * into sub-blocks of 48 queries (3 registers); for every key tile each
+ * into sub-blocks of 64 queries (4 registers); for every key tile each
  * sub-block runs three passes that stay in L1:
- *   QK  8 keys x 48 queries of S^T in 24 accumulators: per head dimension,
- *       3 loads of q^T and 8 broadcasts of k (read in place, never packed);
+ *   QK  6 keys x 64 queries of S^T in 24 accumulators: per head dimension,
+ *       4 loads of q^T and 6 broadcasts of k (read in place, never packed);
  *       the tile max is a vertical max of the accumulators;
  *   exp p = 2^(s - m_new) in place, running sum added vertically;
- *   PV  8 output dims x 48 queries of o^T in 24 accumulators, rescaled by
- *       alpha as they are loaded: 3 loads of p^T and 8 broadcasts of v.
+ *   PV  4 output dims x 64 queries of o^T in 16 accumulators, rescaled by
+ *       alpha as they are loaded: 4 loads of p^T and 4 broadcasts of v.
  * Several sub-blocks share one key tile so K/V come from L2, not memory. */
 #include "kernels/cpu/attention_internal.h"
 
@@ -22,21 +22,18 @@
 #define TARGET_512 __attribute__((target("avx512f,avx512dq,fma")))
 #define INLINE_512 static inline __attribute__((always_inline)) TARGET_512
 
-#ifndef T_W
-#define T_W 3
-#define T_NSUB 4
-#define T_KV 64
-#define T_RK 8
-#define T_RC 8
-#endif
+/* Tuned on a 2-core AMD EPYC (Zen 4, AVX-512 on 256-bit units) at head_dim
+ * 32/64/128: 64 queries x 6 keys (QK) and 64 queries x 4 dims (PV) beat the
+ * 48 x 8 / 48 x 8 shapes by ~15%; key tiles of 32, 64 or 128 and 2 vs 4
+ * sub-blocks are within noise (docs/bench-attention.md). */
 enum {
-    W = T_W,            /* zmm registers of queries per sub-block */
+    W = 4,            /* zmm registers of queries per sub-block */
     SUB = 16 * W,     /* queries per sub-block */
-    N_SUB = T_NSUB,        /* sub-blocks per query tile (share a key tile) */
+    N_SUB = 4,        /* sub-blocks per query tile (share a key tile) */
     Q_TILE = SUB * N_SUB,
-    KV_TILE = T_KV,     /* keys per softmax step */
-    RK = T_RK,           /* keys per QK micro-tile */
-    RC = T_RC,           /* output dims per PV micro-tile */
+    KV_TILE = 64,     /* keys per softmax step: s^T is 16 KiB, half of L1 */
+    RK = 6,           /* keys per QK micro-tile: 24 accumulators */
+    RC = 4,           /* output dims per PV micro-tile: 16 accumulators */
 };
 
 INLINE_512 __m512 exp2_512(__m512 x) {
@@ -103,7 +100,14 @@ TARGET_512 static void sub_block_step(const float *q_t, float *o_t, float *s_t, 
     for (int w = 0; w < W; w++) tile_max[w] = _mm512_set1_ps(-INFINITY);
     int64_t j = 0;
     for (; j + RK <= nk; j += RK) qk_micro(RK, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max);
-    for (; j < nk; j++) qk_micro(1, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max);
+    switch (nk - j) { /* the last keys of the tile in one narrower micro-tile */
+    case 5: qk_micro(5, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max); break;
+    case 4: qk_micro(4, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max); break;
+    case 3: qk_micro(3, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max); break;
+    case 2: qk_micro(2, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max); break;
+    case 1: qk_micro(1, q_t, k0 + j * ldk, ldk, dh, s_t + j * SUB, tile_max); break;
+    default: break;
+    }
 
     __m512 m_new[W], alpha[W], sum[W];
     for (int w = 0; w < W; w++) {
