@@ -19,8 +19,26 @@ import sys
 import time
 
 
+def cap_address_space(margin_gib=1.0):
+    """Caps this process at MemAvailable minus a margin, so a point that does
+    not fit fails here with an allocation error instead of waking the OOM
+    killer, which might pick another process on a shared machine."""
+    try:
+        with open("/proc/meminfo") as f:
+            avail_kib = next(int(l.split()[1]) for l in f if l.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return
+    cur = 0
+    with open("/proc/self/status") as f:
+        cur = next((int(l.split()[1]) for l in f if l.startswith("VmSize:")), 0)
+    limit = (cur + avail_kib) * 1024 - int(margin_gib * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def measure(n, threads, heads, head_dim, repeat, warmup):
     import torch
+
+    cap_address_space()
 
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)
@@ -77,7 +95,8 @@ def main():
                    "--repeat", str(a.repeat), "--warmup", str(a.warmup)]
             p = subprocess.run(cmd, capture_output=True, text=True)
             if p.returncode != 0:
-                why = "killed (out of memory?)" if p.returncode < 0 else p.stderr.strip()[-200:]
+                err = p.stderr.strip().splitlines()
+                why = "killed (out of memory?)" if p.returncode < 0 else (err[-1] if err else "?")
                 print(f"{'torch':<8} {n:>6} {t:>3}  failed: {why}", flush=True)
                 continue
             r = json.loads(p.stdout.strip().splitlines()[-1])

@@ -7,7 +7,8 @@
  * machine. Peak memory is VmHWM, reset through /proc/self/clear_refs before
  * each measured phase, so the kernel's peak is not hidden under the sgemm
  * buffer of an earlier phase. FLOPs = 4 * N^2 * head_dim * heads for both
- * (softmax not counted).
+ * (softmax not counted). The cpu% column (process CPU time over wall time x
+ * threads, all timed runs) shows when another process took the cores.
  *
  *   bench_attention [--n 4096,8192,16384] [--threads 1,2] [--heads 8]
  *                   [--head-dim 64] [--repeat 5] [--warmup 1] [--isa NAME]
@@ -22,11 +23,12 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void) {
+static double clock_s(clockid_t which) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(which, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
 
 /* VmHWM (peak resident set) of this process in MiB, or -1. */
 static double peak_rss_mib(void) {
@@ -137,8 +139,8 @@ int main(int argc, char **argv) {
            "median time\n", heads, dh, warmup, repeat);
     printf("# peak = VmHWM of the process during that phase (inputs included; reset %s)\n",
            reset_peak_rss() == 0 ? "per phase" : "NOT possible: cumulative");
-    printf("%-8s %6s %3s  %10s %10s %10s %9s %10s\n", "impl", "N", "thr", "median_s", "min_s",
-           "max_s", "GFLOP/s", "peak_MiB");
+    printf("%-8s %6s %3s  %10s %10s %10s %9s %10s %5s\n", "impl", "N", "thr", "median_s",
+           "min_s", "max_s", "GFLOP/s", "peak_MiB", "cpu%");
 
     for (int si = 0; si < n_sizes; si++) {
         const int64_t n = sizes[si], width = (int64_t)heads * dh;
@@ -172,27 +174,35 @@ int main(int argc, char **argv) {
                 }
                 omp_set_num_threads(thr);
                 openblas_set_num_threads(thr);
+                double cpu_s = 0.0, wall_s = 0.0;
                 for (int r = -warmup; r < repeat; r++) {
-                    const double t0 = now_s();
+                    const double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
                     if (impl == 0) run_kernel(&s);
                     else run_sgemm(&s, scores);
-                    if (r >= 0) times[r] = now_s() - t0;
+                    if (r >= 0) {
+                        times[r] = now_s() - t0;
+                        wall_s += times[r];
+                        cpu_s += clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+                    }
                 }
+                const double cpu_pct = 100.0 * cpu_s / (wall_s * thr);
                 const double peak = peak_rss_mib();
                 free(scores);
                 const struct stats st = summarize(times, repeat);
                 const char *name = impl == 0 ? "ctxpar" : "sgemm";
-                printf("%-8s %6lld %3d  %10.4f %10.4f %10.4f %9.1f %10.1f\n", name, (long long)n,
-                       thr, st.median, st.min, st.max, flops / st.median * 1e-9, peak);
+                printf("%-8s %6lld %3d  %10.4f %10.4f %10.4f %9.1f %10.1f %5.0f\n", name,
+                       (long long)n, thr, st.median, st.min, st.max, flops / st.median * 1e-9,
+                       peak, cpu_pct);
                 fflush(stdout);
                 if (json)
                     fprintf(json,
                             "{\"impl\":\"%s\",\"path\":\"%s\",\"n\":%lld,\"heads\":%d,"
                             "\"head_dim\":%d,\"threads\":%d,\"repeat\":%d,\"median_s\":%.6f,"
-                            "\"min_s\":%.6f,\"max_s\":%.6f,\"gflops\":%.2f,\"peak_mib\":%.1f}\n",
+                            "\"min_s\":%.6f,\"max_s\":%.6f,\"gflops\":%.2f,\"peak_mib\":%.1f,"
+                            "\"cpu_pct\":%.0f}\n",
                             name, impl == 0 ? ctxpar_cpu_attention_isa() : "openblas",
                             (long long)n, heads, dh, thr, repeat, st.median, st.min, st.max,
-                            flops / st.median * 1e-9, peak);
+                            flops / st.median * 1e-9, peak, cpu_pct);
             }
         }
         free(times), free(qkv), free(o), free(lse);

@@ -13,11 +13,12 @@
 #include "runtime/plan.h"
 #include "runtime/progress.h"
 #include "runtime/tokens.h"
+#include "runtime/transformer.h"
 #include "runtime/vae.h"
 #include "runtime/writer.h"
 
-static const char *stage_names[CTXPAR_STAGE_COUNT] = {"setup", "input", "vae", "tokens",
-                                                      "output"};
+static const char *stage_names[CTXPAR_STAGE_COUNT] = {"setup",  "input",       "vae",
+                                                      "tokens", "transformer", "output"};
 
 const char *ctxpar_stage_name(ctxpar_stage stage) {
     return (stage >= 0 && stage < CTXPAR_STAGE_COUNT) ? stage_names[stage] : "?";
@@ -88,7 +89,7 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
     return json;
 }
 
-static void vae_progress(void *user, int64_t done, int64_t total) {
+static void layer_progress(void *user, int64_t done, int64_t total) {
     ctxpar_progress_update(user, done, total);
 }
 
@@ -103,6 +104,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     ctxpar_tensor input = {0}, latents = {0}, tokens = {0}, latents_out = {0};
     ctxpar_records records = {0};
     ctxpar_vae_stats vae_stats = {0};
+    ctxpar_transformer_stats tf_stats = {0};
     char *config_json = NULL;
     double seconds[CTXPAR_STAGE_COUNT] = {0};
     ctxpar_progress progress;
@@ -173,7 +175,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     t0 = MPI_Wtime();
     ctxpar_progress_stage(&progress, "vae");
     CTXPAR_TRY_GOTO(ctxpar_vae_encode(backend, comm, model, &plan, &input, &latents, &vae_stats,
-                                      vae_progress, &progress));
+                                      layer_progress, &progress));
     ctxpar_progress_end_stage(&progress);
     seconds[CTXPAR_STAGE_VAE] = MPI_Wtime() - t0;
 
@@ -190,6 +192,14 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     ctxpar_tensor_free(&latents);
     ctxpar_progress_end_stage(&progress);
     seconds[CTXPAR_STAGE_TOKENS] = MPI_Wtime() - t0;
+
+    /* ---- transformer: attention over every token of every rank ---- */
+    t0 = MPI_Wtime();
+    ctxpar_progress_stage(&progress, "transformer");
+    CTXPAR_TRY_GOTO(ctxpar_transformer_run(backend, comm, model, &plan, &tokens, &tf_stats,
+                                           layer_progress, &progress));
+    ctxpar_progress_end_stage(&progress);
+    seconds[CTXPAR_STAGE_TRANSFORMER] = MPI_Wtime() - t0;
 
     /* ---- output ---- */
     t0 = MPI_Wtime();
@@ -216,12 +226,18 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
         ctxpar_comm_get_stats(comm, &cs);
         ctxpar_mem_stats ms;
         ctxpar_mem_get_stats(&ms);
-        double maxes[CTXPAR_STAGE_COUNT + 3];
+        double maxes[CTXPAR_STAGE_COUNT + 6];
         for (int s = 0; s < CTXPAR_STAGE_COUNT; s++) maxes[s] = seconds[s];
         maxes[CTXPAR_STAGE_COUNT] = MPI_Wtime() - t_start;
         maxes[CTXPAR_STAGE_COUNT + 1] = vae_stats.halo_wait_seconds;
-        maxes[CTXPAR_STAGE_COUNT + 2] = cs.exchange_seconds;
-        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_f64(comm, maxes, CTXPAR_STAGE_COUNT + 3));
+        maxes[CTXPAR_STAGE_COUNT + 2] = vae_stats.halo_exchange_seconds;
+        maxes[CTXPAR_STAGE_COUNT + 3] = tf_stats.seconds_attention;
+        maxes[CTXPAR_STAGE_COUNT + 4] = tf_stats.ring.seconds_wait;
+        maxes[CTXPAR_STAGE_COUNT + 5] = tf_stats.ring.seconds_exchange;
+        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_f64(comm, maxes, CTXPAR_STAGE_COUNT + 6));
+        summary->attention_seconds = maxes[CTXPAR_STAGE_COUNT + 3];
+        summary->ring_wait_max = maxes[CTXPAR_STAGE_COUNT + 4];
+        summary->ring_exchange_max = maxes[CTXPAR_STAGE_COUNT + 5];
         int64_t imax[3] = {ms.peak_bytes, ctxpar_mem_peak_rss(), cs.bytes_sent};
         int64_t isum[2] = {cs.bytes_sent, records.count};
         CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_i64(comm, imax, 3));
@@ -246,6 +262,8 @@ done:
     summary->tokens = plan.total_tokens;
     summary->vae_flops = plan.vae_flops;
     summary->embed_flops = plan.embed_flops;
+    summary->attention_flops = plan.attention_flops;
+    summary->dense_flops = plan.dense_flops;
     status = CTXPAR_OK;
 fail:
     ctxpar_records_free(&records);
@@ -274,13 +292,17 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     double vae_s = s->seconds[CTXPAR_STAGE_VAE];
     printf("VAE: %.1f GFLOP/s (%.3f TFLOP in %.2fs, slowest rank)\n",
            vae_s > 0 ? s->vae_flops / vae_s / 1e9 : 0.0, s->vae_flops / 1e12, vae_s);
-    double hidden = s->comm_exchange_max > 0
-                        ? 1.0 - s->comm_wait_max / s->comm_exchange_max
-                        : 1.0;
-    printf("communication: %.2f MiB sent in all, %.2f MiB by the busiest rank; halo waits "
-           "%.3fs of %.3fs in flight (%.0f%% hidden under compute)\n",
-           s->bytes_sent_total / mib, s->bytes_sent_max / mib, s->comm_wait_max,
-           s->comm_exchange_max, 100.0 * hidden);
+    double att_s = s->attention_seconds;
+    printf("attention: %.1f GFLOP/s (%.3f TFLOP = 4*N^2*d*layers in %.2fs, slowest rank)\n",
+           att_s > 0 ? s->attention_flops / att_s / 1e9 : 0.0, s->attention_flops / 1e12, att_s);
+    printf("communication: %.2f MiB sent in all, %.2f MiB by the busiest rank\n",
+           s->bytes_sent_total / mib, s->bytes_sent_max / mib);
+    double halo_hidden = s->comm_exchange_max > 0 ? 1.0 - s->comm_wait_max / s->comm_exchange_max : 1.0;
+    double ring_hidden = s->ring_exchange_max > 0 ? 1.0 - s->ring_wait_max / s->ring_exchange_max : 1.0;
+    printf("  conv-cache halos: waited %.3fs of %.3fs in flight (%.0f%% hidden under compute)\n",
+           s->comm_wait_max, s->comm_exchange_max, 100.0 * halo_hidden);
+    printf("  ring K/V blocks:  waited %.3fs of %.3fs in flight (%.0f%% hidden under compute)\n",
+           s->ring_wait_max, s->ring_exchange_max, 100.0 * ring_hidden);
     printf("peak memory per rank (max over ranks): %.1f MiB counted by the allocator, %.1f "
            "MiB resident; plan estimated %.1f MiB\n",
            s->peak_tracked_max / mib, s->peak_rss_max / mib, s->planned_bytes / mib);

@@ -14,6 +14,7 @@ typedef enum ctxpar_stage {
     CTXPAR_STAGE_INPUT,   /* reading or generating frames */
     CTXPAR_STAGE_VAE,
     CTXPAR_STAGE_TOKENS,  /* patch embedding */
+    CTXPAR_STAGE_TRANSFORMER,
     CTXPAR_STAGE_OUTPUT,
     CTXPAR_STAGE_COUNT
 } ctxpar_stage;
@@ -25,7 +26,9 @@ typedef struct ctxpar_run_summary {
     int64_t frames, height, width, tokens, records;
     double seconds[CTXPAR_STAGE_COUNT]; /* max over ranks */
     double seconds_total;
-    double vae_flops, embed_flops;
+    double vae_flops, embed_flops, attention_flops, dense_flops;
+    double attention_seconds;                /* max over ranks, ring attention only */
+    double ring_wait_max, ring_exchange_max; /* seconds */
     int64_t bytes_sent_total, bytes_sent_max;
     double comm_wait_max, comm_exchange_max; /* halo exchanges, seconds */
     int64_t peak_tracked_max, peak_rss_max;  /* bytes, max over ranks */

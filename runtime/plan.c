@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "runtime/model.h"
+#include "runtime/transformer.h"
 #include "runtime/vae.h"
 
 #define DEFAULT_NORM_CHUNK_FRAMES 16
@@ -108,6 +109,10 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     int64_t model_bytes = layout->blob_floats * (int64_t)sizeof(float);
     ctxpar_model_free(layout);
     const int64_t z = config->vae.latent_channels, d = config->transformer.dim;
+    int64_t max_block = 0;
+    for (int r = 0; r < ranks; r++)
+        if (plan->n_latent[r] * plan->tokens_per_frame > max_block)
+            max_block = plan->n_latent[r] * plan->tokens_per_frame;
     for (int r = 0; r < ranks; r++) {
         ctxpar_vae_estimate est;
         ctxpar_vae_estimate_rank(config, plan, r, &est);
@@ -115,12 +120,18 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
         int64_t latent_bytes = plan->n_latent[r] * plan->latent_h * plan->latent_w * z * 4;
         int64_t embed_scratch = tokens * p * p * z * 4;
         int64_t after_vae = latent_bytes + embed_scratch + tokens * d * 4 * 2;
+        int64_t transformer = tokens * d * 4 + tokens * 6 * 4 +
+                              ctxpar_transformer_estimate_bytes(config, tokens, max_block, ranks);
+        if (transformer > after_vae) after_vae = transformer;
         int64_t peak = model_bytes + (est.peak_bytes > after_vae ? est.peak_bytes : after_vae);
         if (peak > plan->max_rank_bytes) plan->max_rank_bytes = peak;
         if (est.bytes_sent > plan->max_rank_comm_bytes) plan->max_rank_comm_bytes = est.bytes_sent;
         plan->vae_flops += est.flops;
     }
     plan->embed_flops = 2.0 * (double)plan->total_tokens * (double)(p * p * z) * (double)d;
+    const double n_total = (double)plan->total_tokens, layers = config->transformer.layers;
+    plan->attention_flops = 4.0 * n_total * n_total * (double)d * layers;
+    plan->dense_flops = 24.0 * n_total * (double)d * (double)d * layers;
     return CTXPAR_OK;
 }
 
@@ -160,6 +171,19 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
     fprintf(f, "VAE: %.3f TFLOP (2*Cout*Cin*kt*kh*kw*T*H*W summed over convs)\n",
             plan->vae_flops / 1e12);
     fprintf(f, "patch embedding: %.3f GFLOP (2*N*p*p*z*d)\n", plan->embed_flops / 1e9);
-    fprintf(f, "communication: conv-cache halos %.1f MiB sent by the busiest rank\n",
-            (double)plan->max_rank_comm_bytes / mib);
+    fprintf(f, "attention: %.3f TFLOP (4*N^2*d*layers); transformer GEMMs %.3f TFLOP "
+            "(24*N*d^2*layers)\n",
+            plan->attention_flops / 1e12, plan->dense_flops / 1e12);
+    int64_t ring_bytes = 0;
+    for (int r = 0; r < plan->ranks && plan->ranks > 1; r++) {
+        /* a rank forwards every block but the one it would get back: P-1 blocks */
+        int64_t sent = 0;
+        for (int b = 0; b < plan->ranks; b++)
+            if (b != (r + 1) % plan->ranks)
+                sent += plan->n_latent[b] * plan->tokens_per_frame * 2 *
+                        config->transformer.dim * 4 * config->transformer.layers;
+        if (sent > ring_bytes) ring_bytes = sent;
+    }
+    fprintf(f, "communication (busiest rank): conv-cache halos %.1f MiB, ring K/V %.1f MiB\n",
+            (double)plan->max_rank_comm_bytes / mib, (double)ring_bytes / mib);
 }

@@ -32,6 +32,8 @@ typedef struct ctxpar_plan {
     /* estimates */
     int64_t max_rank_bytes;                 /* peak bytes of the largest rank */
     double vae_flops, embed_flops;          /* whole run */
+    double attention_flops;                 /* 4*N^2*d per layer, whole run */
+    double dense_flops;                     /* transformer GEMMs, whole run */
     int64_t max_rank_comm_bytes;            /* bytes the busiest rank sends */
 } ctxpar_plan;
 

@@ -98,6 +98,16 @@ static int64_t conv_chunk_frames(const vae_run *run, int64_t cin, int kt, int kh
     return f;
 }
 
+/* Complete the halo receive (if still pending), counting the time blocked. */
+static ctxpar_status finish_recv(vae_run *run, ctxpar_comm_exchange *recv_ex, double *done_at) {
+    if (recv_ex->n_requests == 0) return CTXPAR_OK;
+    double wait0 = now();
+    CTXPAR_TRY(ctxpar_comm_exchange_end(run->comm, recv_ex));
+    *done_at = now();
+    run->stats->halo_wait_seconds += *done_at - wait0;
+    return CTXPAR_OK;
+}
+
 /* y = CausalConv3d(x) with kernel kt x k x k. y may be x (in place) when
  * cin == cout. Only the first `cout` rows of the op's weight are used (the
  * posterior mean of conv_out). */
@@ -112,6 +122,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
     int64_t scratch_floats = run->backend->conv3d_scratch_floats(cin, cout, kt, k, k, h, w, chunk);
     const int has_prev = run->rank > 0, has_next = run->rank + 1 < run->ranks;
     ctxpar_comm_exchange recv_ex = {.n_requests = 0}, send_ex = {.n_requests = 0};
+    double recv_done = 0.0;
     int tag = run->tag++;
     int have_halo = 0, have_send = 0, have_scratch = 0;
     double t0 = now();
@@ -147,7 +158,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
         if (has_next) {
             /* The next rank needs the last kt-1 frames of (halo ++ x). With fewer
              * local frames than that, part comes from our own halo: wait for it. */
-            if (frames < halo_n) CTXPAR_TRY_GOTO(ctxpar_comm_exchange_end(run->comm, &recv_ex));
+            if (frames < halo_n) CTXPAR_TRY_GOTO(finish_recv(run, &recv_ex, &recv_done));
             for (int64_t c = 0; c < cin; c++)
                 for (int64_t j = 0; j < halo_n; j++) {
                     int64_t t = frames - halo_n + j; /* may be negative: from the halo */
@@ -169,18 +180,20 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
         /* Last chunk first: in place is safe and the halo arrives meanwhile. */
         for (int64_t t_end = frames; t_end > 0;) {
             int64_t t_begin = t_end - chunk > 0 ? t_end - chunk : 0;
-            if (t_begin < halo_n && recv_ex.n_requests > 0) {
-                double wait0 = now();
-                CTXPAR_TRY_GOTO(ctxpar_comm_exchange_end(run->comm, &recv_ex));
-                run->stats->halo_wait_seconds += now() - wait0;
-            }
+            if (t_begin < halo_n) CTXPAR_TRY_GOTO(finish_recv(run, &recv_ex, &recv_done));
             run->backend->conv3d_causal(x->data, x->stride[0], halo, y->data, y->stride[0], wgt,
                                      bias, cin, cout, kt, k, k, h, w, t_begin, t_end, scratch);
             ctxpar_comm_exchange_poke(&send_ex);
             t_end = t_begin;
         }
-        CTXPAR_TRY_GOTO(ctxpar_comm_exchange_end(run->comm, &recv_ex));
+        CTXPAR_TRY_GOTO(finish_recv(run, &recv_ex, &recv_done));
+        double wait0 = now();
+        int had_send = send_ex.n_requests > 0;
         CTXPAR_TRY_GOTO(ctxpar_comm_exchange_end(run->comm, &send_ex));
+        run->stats->halo_wait_seconds += now() - wait0;
+        if (had_send) run->stats->halo_exchange_seconds += now() - send_ex.posted_at;
+        if (has_prev && halo_n > 0)
+            run->stats->halo_exchange_seconds += recv_done - recv_ex.posted_at;
     }
     run->stats->seconds_conv += now() - t0;
 

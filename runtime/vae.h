@@ -25,7 +25,7 @@ typedef struct ctxpar_vae_stats {
     double seconds_conv, seconds_norm, seconds_other;
     double flops;
     int64_t halo_bytes_sent;
-    double halo_wait_seconds;
+    double halo_wait_seconds, halo_exchange_seconds;
 } ctxpar_vae_stats;
 
 /* Progress hook: called on rank 0 after each layer with (done, total) layers. */

@@ -1,0 +1,31 @@
+/* Ring attention (DESIGN.md section 3): attention of this rank's queries over
+ * the keys and values of EVERY rank, holding only the local block plus one
+ * block in flight. Each of the P steps computes the local queries against the
+ * K/V block in hand while that block travels on to rank+1 and the next one
+ * arrives from rank-1 (double buffered); partial results merge through their
+ * log-sum-exp in fp32. Blocks may differ in size (uneven shards): every rank
+ * knows all block sizes from the plan, so receives are posted with exact
+ * lengths. The kernel is run in query slices with MPI progress driven between
+ * them, so the transfer really happens under the compute. */
+#pragma once
+#include <stdint.h>
+
+#include "comm/comm.h"
+#include "kernels/backend.h"
+
+typedef struct ctxpar_ring_stats {
+    double seconds_compute; /* attention kernel and merge */
+    double seconds_wait;    /* blocked on the exchange after compute finished */
+    double seconds_exchange;/* posted-to-complete time of the exchanges */
+    int64_t bytes_sent;
+    double flops;           /* 4 * n_q * n_kv * head_dim * heads summed over steps */
+} ctxpar_ring_stats;
+
+/* q: [n_local][ldq], this rank's queries (RoPE applied). kv: [n_local][2*d]
+ * with d = heads*head_dim, K in columns [0, d) and V in [d, 2d) (RoPE applied
+ * to K). block_rows[r]: rows of rank r's block. out: [n_local][d]. Tag space
+ * [tag, tag + P) is used. Errors in the middle of the ring end the job. */
+ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t comm,
+                                    const float *q, int64_t ldq, const float *kv,
+                                    const int64_t *block_rows, int heads, int head_dim,
+                                    float *out, int tag, ctxpar_ring_stats *stats);
