@@ -44,14 +44,15 @@ def measure(n, threads, heads, head_dim, repeat, warmup):
     gen = torch.Generator().manual_seed(0)
     q, k, v = (torch.rand(heads, n, head_dim, generator=gen) * 2 - 1 for _ in range(3))
     scale = 1.0 / math.sqrt(head_dim)
-    times = []
+    times, cpu_s = [], 0.0
     with torch.no_grad():
         for r in range(warmup + repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             o = torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1) @ v
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             if r >= warmup:
                 times.append(dt)
+                cpu_s += dc
             del o
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     med = statistics.median(times)
@@ -60,6 +61,7 @@ def measure(n, threads, heads, head_dim, repeat, warmup):
         "head_dim": head_dim, "threads": threads, "repeat": repeat, "median_s": med,
         "min_s": min(times), "max_s": max(times),
         "gflops": 4.0 * n * n * head_dim * heads / med * 1e-9, "peak_mib": peak_mib,
+        "cpu_pct": 100.0 * cpu_s / (sum(times) * threads),
     }
 
 
@@ -84,9 +86,10 @@ def main():
 
     print(f"# attention_torch: torch {torch.__version__}, softmax(q@k^T*scale)@v, "
           f"heads {a.heads}, head_dim {a.head_dim}, warmup {a.warmup}, repeat {a.repeat}")
-    print("# GFLOP/s = 4*N^2*head_dim*heads / median time; peak = ru_maxrss of a fresh process")
+    print("# GFLOP/s = 4*N^2*head_dim*heads / median time; peak = ru_maxrss of a fresh process;")
+    print("# cpu% = process CPU time / (wall time x threads) over the timed runs")
     print(f"{'impl':<8} {'N':>6} {'thr':>3}  {'median_s':>10} {'min_s':>10} {'max_s':>10} "
-          f"{'GFLOP/s':>9} {'peak_MiB':>10}")
+          f"{'GFLOP/s':>9} {'peak_MiB':>10} {'cpu%':>5}")
     out = open(a.json, "a") if a.json else None
     for n in [int(x) for x in a.n.split(",")]:
         for t in [int(x) for x in a.threads.split(",")]:
@@ -101,7 +104,8 @@ def main():
                 continue
             r = json.loads(p.stdout.strip().splitlines()[-1])
             print(f"{'torch':<8} {n:>6} {t:>3}  {r['median_s']:>10.4f} {r['min_s']:>10.4f} "
-                  f"{r['max_s']:>10.4f} {r['gflops']:>9.1f} {r['peak_mib']:>10.1f}", flush=True)
+                  f"{r['max_s']:>10.4f} {r['gflops']:>9.1f} {r['peak_mib']:>10.1f} {r['cpu_pct']:>5.0f}",
+                  flush=True)
             if out:
                 out.write(json.dumps(r) + "\n")
                 out.flush()

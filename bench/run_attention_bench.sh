@@ -42,9 +42,10 @@ cat "$c_json" "$t_json" > "$json"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 by = {(r["impl"], r["n"], r["threads"]): r for r in rows}
-print("# combined: GFLOP/s of medians (4*N^2*head_dim*heads / s), peak RSS MiB, ratios of GFLOP/s")
+print("# combined: GFLOP/s of medians (4*N^2*head_dim*heads / s), peak RSS MiB, ratios of GFLOP/s;")
+print("# cpu% per impl (ctxpar/sgemm/torch): below ~95 another process shared the cores")
 print(f"{'N':>6} {'thr':>3} {'ctxpar':>8} {'sgemm':>8} {'torch':>8} {'vs_sgemm':>9} {'vs_torch':>9}"
-      f" {'mem_ctxpar':>11} {'mem_sgemm':>10} {'mem_torch':>10}")
+      f" {'mem_ctxpar':>11} {'mem_sgemm':>10} {'mem_torch':>10}  {'cpu%':>11}")
 for (impl, n, t), c in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][2])):
     if impl != "ctxpar":
         continue
@@ -53,6 +54,7 @@ for (impl, n, t), c in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][2])):
     print(f"{n:>6} {t:>3} {c['gflops']:>8.1f} {f(s, 'gflops', '8.1f'):>8} {f(p, 'gflops', '8.1f'):>8}"
           f" {(format(c['gflops'] / s['gflops'], '9.2f') if s else '-'):>9}"
           f" {(format(c['gflops'] / p['gflops'], '9.2f') if p else '-'):>9}"
-          f" {c['peak_mib']:>11.1f} {f(s, 'peak_mib', '10.1f'):>10} {f(p, 'peak_mib', '10.1f'):>10}")
+          f" {c['peak_mib']:>11.1f} {f(s, 'peak_mib', '10.1f'):>10} {f(p, 'peak_mib', '10.1f'):>10}"
+          f"  {'/'.join(format(r.get('cpu_pct', float('nan')), '.0f') if r else '-' for r in (c, s, p)):>11}")
 PY
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg); JSON lines: $json"
