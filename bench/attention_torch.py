@@ -4,7 +4,9 @@ q, k, v of shape [heads, N, head_dim], timed like the C benchmark (warm-up,
 repeats, median, min, max; GFLOP/s = 4*N^2*head_dim*heads / median).
 
 Each (N, threads) point runs in a child process of its own, so the peak RSS
-(resource.getrusage ru_maxrss) is that point's, not the largest so far.
+(resource.getrusage ru_maxrss) is that point's, not the largest so far, and
+the child's OMP/OpenBLAS thread counts are set before torch loads (Debian's
+torch does its matmuls in OpenBLAS, which torch.set_num_threads does not reach).
 
     attention_torch.py [--n 4096,8192,16384] [--threads 1,2] [--heads 8]
                        [--head-dim 64] [--repeat 5] [--warmup 1] [--json FILE]
@@ -12,6 +14,7 @@ Each (N, threads) point runs in a child process of its own, so the peak RSS
 import argparse
 import json
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -96,7 +99,11 @@ def main():
             cmd = [sys.executable, __file__, "--child", "--n", str(n), "--threads", str(t),
                    "--heads", str(a.heads), "--head-dim", str(a.head_dim),
                    "--repeat", str(a.repeat), "--warmup", str(a.warmup)]
-            p = subprocess.run(cmd, capture_output=True, text=True)
+            # torch.set_num_threads governs torch's own pool only; Debian's torch
+            # runs matmuls through OpenBLAS, whose pthreads read these.
+            env = dict(os.environ, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t),
+                       MKL_NUM_THREADS=str(t))
+            p = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if p.returncode != 0:
                 err = p.stderr.strip().splitlines()
                 why = "killed (out of memory?)" if p.returncode < 0 else (err[-1] if err else "?")

@@ -236,6 +236,9 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
         maxes[CTXPAR_STAGE_COUNT + 5] = tf_stats.ring.seconds_exchange;
         CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_f64(comm, maxes, CTXPAR_STAGE_COUNT + 6));
         summary->attention_seconds = maxes[CTXPAR_STAGE_COUNT + 3];
+        summary->vae_conv_seconds = vae_stats.seconds_conv;
+        summary->vae_norm_seconds = vae_stats.seconds_norm;
+        summary->vae_other_seconds = vae_stats.seconds_other;
         summary->ring_wait_max = maxes[CTXPAR_STAGE_COUNT + 4];
         summary->ring_exchange_max = maxes[CTXPAR_STAGE_COUNT + 5];
         int64_t imax[3] = {ms.peak_bytes, ctxpar_mem_peak_rss(), cs.bytes_sent};
@@ -292,6 +295,8 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     double vae_s = s->seconds[CTXPAR_STAGE_VAE];
     printf("VAE: %.1f GFLOP/s (%.3f TFLOP in %.2fs, slowest rank)\n",
            vae_s > 0 ? s->vae_flops / vae_s / 1e9 : 0.0, s->vae_flops / 1e12, vae_s);
+    printf("  VAE on rank 0: convolutions %.2fs, group norms %.2fs, pooling/skip/add %.2fs\n",
+           s->vae_conv_seconds, s->vae_norm_seconds, s->vae_other_seconds);
     double att_s = s->attention_seconds;
     printf("attention: %.1f GFLOP/s (%.3f TFLOP = 4*N^2*d*layers in %.2fs, slowest rank)\n",
            att_s > 0 ? s->attention_flops / att_s / 1e9 : 0.0, s->attention_flops / 1e12, att_s);

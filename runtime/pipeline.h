@@ -27,6 +27,7 @@ typedef struct ctxpar_run_summary {
     double seconds[CTXPAR_STAGE_COUNT]; /* max over ranks */
     double seconds_total;
     double vae_flops, embed_flops, attention_flops, dense_flops;
+    double vae_conv_seconds, vae_norm_seconds, vae_other_seconds; /* rank 0 */
     double attention_seconds;                /* max over ranks, ring attention only */
     double ring_wait_max, ring_exchange_max; /* seconds */
     int64_t bytes_sent_total, bytes_sent_max;

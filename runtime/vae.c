@@ -86,12 +86,16 @@ static double now(void) { return MPI_Wtime(); }
 
 /* ---- causal convolution with the conv-cache handoff -------------------- */
 
-static int64_t conv_chunk_frames(const vae_run *run, int64_t cin, int kt, int kh, int kw,
-                                 int64_t hw, int64_t frames) {
+/* Frames per convolution call: --chunk-frames when given, otherwise the most
+ * frames whose scratch (as the backend sizes it) fits the automatic budget. */
+static int64_t conv_chunk_frames(const vae_run *run, int64_t cin, int64_t cout, int kt, int k,
+                                 int64_t h, int64_t w, int64_t frames) {
     int64_t f = run->plan->conv_chunk_frames;
     if (f <= 0) {
-        int64_t per_frame = cin * kh * kw * hw;
-        f = VAE_AUTO_SCRATCH_FLOATS / (per_frame > 0 ? per_frame : 1) - (kt - 1);
+        f = frames;
+        while (f > 1 && run->backend->conv3d_scratch_floats(cin, cout, kt, k, k, h, w, f) >
+                            VAE_AUTO_SCRATCH_FLOATS)
+            f = (f + 1) / 2;
     }
     if (f < 1) f = 1;
     if (f > frames) f = frames;
@@ -118,7 +122,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
     const int64_t hw = h * w, halo_n = kt - 1;
     const int64_t halo_floats = cin * halo_n * hw;
     float *halo = NULL, *send = NULL, *scratch = NULL;
-    int64_t chunk = conv_chunk_frames(run, cin, kt, k, k, hw, frames);
+    int64_t chunk = conv_chunk_frames(run, cin, cout, kt, k, h, w, frames);
     int64_t scratch_floats = run->backend->conv3d_scratch_floats(cin, cout, kt, k, k, h, w, chunk);
     const int has_prev = run->rank > 0, has_next = run->rank + 1 < run->ranks;
     ctxpar_comm_exchange recv_ex = {.n_requests = 0}, send_ex = {.n_requests = 0};
