@@ -58,6 +58,24 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
     return CTXPAR_OK;
 }
 
+/* Copy text into a JSON string body: quotes, backslashes and control
+ * characters escaped (paths may hold any of them). */
+static void json_escape(char *dst, size_t cap, const char *src) {
+    size_t n = 0;
+    for (; *src && n + 7 < cap; src++) {
+        unsigned char c = (unsigned char)*src;
+        if (c == '"' || c == '\\') {
+            dst[n++] = '\\';
+            dst[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", c);
+        } else {
+            dst[n++] = (char)c;
+        }
+    }
+    dst[n] = '\0';
+}
+
 /* The features file's config attribute: the model config and the run options. */
 static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options *o,
                              const ctxpar_plan *plan) {
@@ -65,20 +83,22 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
     char *model_json = malloc((size_t)n + 1);
     if (!model_json) return NULL;
     ctxpar_config_to_json(&model->config, model_json, (size_t)n + 1);
-    size_t cap = (size_t)n + 4096;
+    size_t cap = (size_t)n + 20000;
     char *json = malloc(cap);
     if (json) {
-        char input[1400];
+        char raw[1400], input[1400 * 6], model_file[1024 * 6];
         if (o->source.kind == CTXPAR_SOURCE_HDF5)
-            snprintf(input, sizeof input, "%s:%s", o->source.path, o->source.dataset);
+            snprintf(raw, sizeof raw, "%s:%s", o->source.path, o->source.dataset);
         else
-            snprintf(input, sizeof input, "synthetic");
+            snprintf(raw, sizeof raw, "synthetic");
+        json_escape(input, sizeof input, raw);
+        json_escape(model_file, sizeof model_file, o->model_path);
         snprintf(json, cap,
                  "{\"model\": %s, \"run\": {\"input\": \"%s\", \"model_file\": \"%s\", "
                  "\"preset\": \"%s\", \"seed\": %llu, \"frames\": %lld, \"height\": %lld, "
                  "\"width\": %lld, \"norm\": \"%s\", \"chunk_frames\": %lld, \"no_merge\": %d, "
                  "\"ranks\": %d}}",
-                 model_json, input, o->model_path, o->model_path[0] ? "" : o->preset,
+                 model_json, input, model_file, o->model_path[0] ? "" : o->preset,
                  (unsigned long long)o->seed, (long long)plan->frames, (long long)plan->height,
                  (long long)plan->width, plan->norm == CTXPAR_NORM_EXACT ? "exact" : "chunk",
                  (long long)(plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames
