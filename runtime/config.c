@@ -13,8 +13,8 @@
 #include "runtime/json.h"
 
 /* Merge defaults shared by all presets (placeholders until tuned on real runs). */
-#define CTXPAR_DEFAULT_SPATIAL_THRESHOLD 0.9
-#define CTXPAR_DEFAULT_TEMPORAL_THRESHOLD 0.9
+#define CTXPAR_DEFAULT_SPATIAL_THRESHOLD 0.98
+#define CTXPAR_DEFAULT_TEMPORAL_THRESHOLD 0.999
 #define CTXPAR_DEFAULT_MERGE_LEVELS 2
 
 typedef struct preset {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "runtime/memory.h"
+#include "runtime/merge.h"
 #include "runtime/model.h"
 #include "runtime/plan.h"
 #include "runtime/progress.h"
@@ -17,8 +18,8 @@
 #include "runtime/vae.h"
 #include "runtime/writer.h"
 
-static const char *stage_names[CTXPAR_STAGE_COUNT] = {"setup",  "input",       "vae",
-                                                      "tokens", "transformer", "output"};
+static const char *stage_names[CTXPAR_STAGE_COUNT] = {
+    "setup", "input", "vae", "tokens", "transformer", "merge", "output"};
 
 const char *ctxpar_stage_name(ctxpar_stage stage) {
     return (stage >= 0 && stage < CTXPAR_STAGE_COUNT) ? stage_names[stage] : "?";
@@ -122,7 +123,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     ctxpar_model *model = NULL;
     ctxpar_plan plan = {0};
     ctxpar_tensor input = {0}, latents = {0}, tokens = {0}, latents_out = {0};
-    ctxpar_records records = {0};
+    ctxpar_merge_result merged = {0};
     ctxpar_vae_stats vae_stats = {0};
     ctxpar_transformer_stats tf_stats = {0};
     char *config_json = NULL;
@@ -203,9 +204,6 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     t0 = MPI_Wtime();
     ctxpar_progress_stage(&progress, "tokens");
     status = ctxpar_tokens_embed(backend, model, &plan, &latents, &tokens);
-    if (status == CTXPAR_OK)
-        status = ctxpar_records_per_token(&plan, plan.first_latent[rank], plan.n_latent[rank],
-                                          &records);
     if (status == CTXPAR_OK && o.save_latents)
         status = ctxpar_latents_to_frame_major(&latents, &latents_out);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
@@ -221,14 +219,24 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     ctxpar_progress_end_stage(&progress);
     seconds[CTXPAR_STAGE_TRANSFORMER] = MPI_Wtime() - t0;
 
+    /* ---- merge: quadtree per frame, temporal chains, chains across ranks ---- */
+    t0 = MPI_Wtime();
+    ctxpar_progress_stage(&progress, "merge");
+    CTXPAR_TRY_GOTO(ctxpar_merge_run(comm, &plan, &model->config.merge, o.no_merge, tokens.data,
+                                     model->config.transformer.dim, &merged));
+    ctxpar_tensor_free(&tokens);
+    ctxpar_progress_end_stage(&progress);
+    seconds[CTXPAR_STAGE_MERGE] = MPI_Wtime() - t0;
+
     /* ---- output ---- */
     t0 = MPI_Wtime();
     ctxpar_progress_stage(&progress, "output");
     {
         ctxpar_output out = {
-            .n_records = records.count, .dim = model->config.transformer.dim,
-            .features = tokens.data, .t_start = records.t_start, .t_end = records.t_end,
-            .level = records.level, .y = records.y, .x = records.x, .size = records.size,
+            .n_records = merged.records.count, .dim = model->config.transformer.dim,
+            .features = merged.features, .t_start = merged.records.t_start,
+            .t_end = merged.records.t_end, .level = merged.records.level,
+            .y = merged.records.y, .x = merged.records.x, .size = merged.records.size,
             .latents = o.save_latents ? latents_out.data : NULL,
             .latent_first = plan.first_latent[rank], .latent_count = plan.n_latent[rank],
             .latent_frames = plan.latent_frames, .latent_h = plan.latent_h,
@@ -262,9 +270,9 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
         summary->ring_wait_max = maxes[CTXPAR_STAGE_COUNT + 4];
         summary->ring_exchange_max = maxes[CTXPAR_STAGE_COUNT + 5];
         int64_t imax[3] = {ms.peak_bytes, ctxpar_mem_peak_rss(), cs.bytes_sent};
-        int64_t isum[2] = {cs.bytes_sent, records.count};
+        int64_t isum[1] = {cs.bytes_sent};
         CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_i64(comm, imax, 3));
-        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_sum_i64(comm, isum, 2));
+        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_sum_i64(comm, isum, 1));
         for (int s = 0; s < CTXPAR_STAGE_COUNT; s++) summary->seconds[s] = maxes[s];
         summary->seconds_total = maxes[CTXPAR_STAGE_COUNT];
         summary->comm_wait_max = maxes[CTXPAR_STAGE_COUNT + 1];
@@ -273,7 +281,8 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
         summary->peak_rss_max = imax[1];
         summary->bytes_sent_max = imax[2];
         summary->bytes_sent_total = isum[0];
-        summary->records = isum[1];
+        summary->records = merged.stats.records_out;
+        summary->longest_chain = merged.stats.longest_chain;
     }
 
 done:
@@ -289,7 +298,7 @@ done:
     summary->dense_flops = plan.dense_flops;
     status = CTXPAR_OK;
 fail:
-    ctxpar_records_free(&records);
+    ctxpar_merge_result_free(&merged);
     ctxpar_tensor_free(&latents_out);
     ctxpar_tensor_free(&tokens);
     ctxpar_tensor_free(&latents);
@@ -307,6 +316,11 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     printf("frames %lld (%lldx%lld), tokens %lld, records written %lld\n", (long long)s->frames,
            (long long)s->width, (long long)s->height, (long long)s->tokens,
            (long long)s->records);
+    printf("merge: %lld tokens in, %lld records out (%.2fx fewer), longest chain %lld latent "
+           "frames\n",
+           (long long)s->tokens, (long long)s->records,
+           s->records ? (double)s->tokens / (double)s->records : 0.0,
+           (long long)s->longest_chain);
     printf("wall %.2fs: %.2f frames/s, %.1f tokens/s\n", s->seconds_total,
            s->frames / s->seconds_total, s->tokens / s->seconds_total);
     printf("%-10s %10s\n", "stage", "seconds");

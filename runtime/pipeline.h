@@ -15,6 +15,7 @@ typedef enum ctxpar_stage {
     CTXPAR_STAGE_VAE,
     CTXPAR_STAGE_TOKENS,  /* patch embedding */
     CTXPAR_STAGE_TRANSFORMER,
+    CTXPAR_STAGE_MERGE,
     CTXPAR_STAGE_OUTPUT,
     CTXPAR_STAGE_COUNT
 } ctxpar_stage;
@@ -24,6 +25,7 @@ const char *ctxpar_stage_name(ctxpar_stage stage);
 typedef struct ctxpar_run_summary {
     int ranks, nodes, threads;
     int64_t frames, height, width, tokens, records;
+    int64_t longest_chain;                   /* latent frames of the longest record */
     double seconds[CTXPAR_STAGE_COUNT]; /* max over ranks */
     double seconds_total;
     double vae_flops, embed_flops, attention_flops, dense_flops;

@@ -1,4 +1,5 @@
-"""Rank-count, repeat and chunk-size invariance of the whole run (tiny preset):
+"""Rank-count, repeat and chunk-size invariance of the whole run, token merging
+included (tiny preset):
 1, 2, 3, 4 and 8 ranks give the same latents and tokens within 1e-4; the same
 rank count twice gives byte-identical files; --chunk-frames does not change
 exact-mode results; chunk mode agrees between 1 and 4 ranks; HDF5 input of the
@@ -16,11 +17,19 @@ def main():
     d = tempfile.mkdtemp(prefix="ctxpar-inv-")
     out = lambda name: os.path.join(d, name + ".h5")
 
+    n_tokens = 8 * (48 // 4 // 2) * (64 // 4 // 2)
+    run(1, *COMMON, "--no-merge", "--out", out("np1_nomerge"))
+    every = read(out("np1_nomerge"))
+    if every["features"].shape != (n_tokens, 64) or not (every["size"] == 1).all():
+        fail("--no-merge: features %s, expected (%d, 64) of size 1" % (every["features"].shape,
+                                                                       n_tokens))
     run(1, *COMMON, "--out", out("np1"))
     ref = read(out("np1"))
-    n_tokens = 8 * (48 // 4 // 2) * (64 // 4 // 2)
-    if ref["features"].shape != (n_tokens, 64):
-        fail("features shape %s, expected (%d, 64)" % (ref["features"].shape, n_tokens))
+    # Merging must happen on this video, and cover every token exactly once.
+    if not len(ref["size"]) < n_tokens:
+        fail("default thresholds merged nothing (%d records)" % len(ref["size"]))
+    if int(ref["size"].sum()) != n_tokens:
+        fail("record sizes add up to %d, expected %d" % (ref["size"].sum(), n_tokens))
     if ref["latents"].shape != (8, 12, 16, 8):
         fail("latents shape %s" % (ref["latents"].shape,))
     if int(ref["attrs"]["complete"]) != 1:

@@ -129,7 +129,8 @@ def main():
     model, video, out = (os.path.join(d, n) for n in ("model.h5", "video.h5", "out.h5"))
     run(1, "init-model", "--preset", "tiny", "--seed", 3, "-o", model)
     run(1, "make-video", "--frames", 24, "--size", "32x48", "--seed", 5, "-o", video)
-    run(3, "--model", model, "--input", video, "--frames", 24, "--save-latents", "--out", out)
+    run(3, "--model", model, "--input", video, "--frames", 24, "--save-latents", "--no-merge",
+        "--out", out)
     got = read(out)
 
     cfg, W = load_model(model)
