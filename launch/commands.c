@@ -114,7 +114,7 @@ static herr_t print_dataset(hid_t group, const char *name, const H5L_info_t *inf
 
 static ctxpar_status inspect_features(hid_t file) {
     static const char *const ints[] = {"format_version", "frames", "height", "width",
-                                       "ranks", "tokens", "complete"};
+                                       "ranks", "tokens", "records", "complete"};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         long long v;
         if (read_int_attr(file, ints[i], &v) == 0) printf("%-16s %lld\n", ints[i], v);

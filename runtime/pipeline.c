@@ -242,7 +242,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
             .latent_frames = plan.latent_frames, .latent_h = plan.latent_h,
             .latent_w = plan.latent_w, .latent_z = model->config.vae.latent_channels,
             .config_json = config_json, .frames = plan.frames, .height = plan.height,
-            .width = plan.width, .ranks = ranks};
+            .width = plan.width, .tokens = plan.total_tokens, .ranks = ranks};
         CTXPAR_TRY_GOTO(ctxpar_output_write(comm, o.out_path, o.overwrite, &out));
     }
     ctxpar_progress_end_stage(&progress);

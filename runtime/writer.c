@@ -172,7 +172,8 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
     WRITER_CHECK(attr_int64(file, "height", out->height));
     WRITER_CHECK(attr_int64(file, "width", out->width));
     WRITER_CHECK(attr_int64(file, "ranks", out->ranks));
-    WRITER_CHECK(attr_int64(file, "tokens", n_total));
+    WRITER_CHECK(attr_int64(file, "tokens", out->tokens));
+    WRITER_CHECK(attr_int64(file, "records", n_total));
     WRITER_CHECK(attr_int64(file, "complete", 1)); /* last: the file is whole */
     WRITER_CHECK(H5Fclose(file));
     file = -1;

@@ -21,6 +21,7 @@ typedef struct ctxpar_output {
     /* root attributes */
     const char *config_json;
     int64_t frames, height, width;
+    int64_t tokens; /* tokens of the whole video (records cover them) */
     int ranks;
     /* optional per-rank timings (seconds), each written as timings/<name> [ranks] */
     int n_timings;
