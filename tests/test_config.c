@@ -54,7 +54,8 @@ static void test_presets(void) {
     ASSERT_EQ_INT(c.transformer.layers, 2);
     ASSERT_EQ_INT(ctxpar_config_temporal_compression(&c), 4);
     ASSERT_EQ_INT(ctxpar_config_spatial_compression(&c), 4);
-    ASSERT_NEAR(c.merge.spatial_threshold, 0.9, 0);
+    ASSERT_NEAR(c.merge.spatial_threshold, 0.98, 0);
+    ASSERT_NEAR(c.merge.temporal_threshold, 0.999, 0);
     ASSERT_EQ_INT(c.merge.levels, 2);
 
     ASSERT_EQ_INT(ctxpar_config_preset("small", &c), CTXPAR_OK);
@@ -100,7 +101,7 @@ static void test_round_trip(void) {
     ctxpar_config_preset("tiny", &c);
     char json[1024];
     ctxpar_config_to_json(&c, json, sizeof json);
-    ASSERT_TRUE(strstr(json, "\"spatial_threshold\": 0.9,") != NULL);
+    ASSERT_TRUE(strstr(json, "\"spatial_threshold\": 0.98,") != NULL);
     ASSERT_TRUE(strstr(json, "\"channels\": [16, 32, 32]") != NULL);
     /* awkward thresholds survive exactly */
     c.merge.spatial_threshold = 0.1 + 0.2;
