@@ -145,17 +145,26 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     }
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, ctxpar_plan_make(&model->config, &o, ranks, &plan)));
     if (o.mem_limit_mib > 0 && plan.max_rank_bytes > o.mem_limit_mib * 1024 * 1024) {
-        /* Find what would fit: more ranks, or the smallest conv chunk. */
+        /* The smallest rank count that would fit: memory per rank falls as
+         * ranks grow, so a binary search over [ranks+1, units] finds it. */
         char hint[256] = "";
-        ctxpar_run_options trial = o;
-        for (int p = ranks + 1; p <= plan.n_units && !hint[0]; p++) {
+        int64_t lo = ranks + 1, hi = plan.n_units, fit = 0;
+        while (lo <= hi) {
+            int64_t mid = lo + (hi - lo) / 2;
             ctxpar_plan alt;
-            if (ctxpar_plan_make(&model->config, &trial, p, &alt) == CTXPAR_OK) {
-                if (alt.max_rank_bytes <= o.mem_limit_mib * 1024 * 1024)
-                    snprintf(hint, sizeof hint, "; %d ranks would fit", p);
+            int fits = 0;
+            if (ctxpar_plan_make(&model->config, &o, (int)mid, &alt) == CTXPAR_OK) {
+                fits = alt.max_rank_bytes <= o.mem_limit_mib * 1024 * 1024;
                 ctxpar_plan_free(&alt);
             }
+            if (fits) {
+                fit = mid;
+                hi = mid - 1;
+            } else {
+                lo = mid + 1;
+            }
         }
+        if (fit > 0) snprintf(hint, sizeof hint, "; %lld ranks would fit", (long long)fit);
         ctxpar_error_clear();
         status = ctxpar_error(CTXPAR_ERR_MEMORY_LIMIT,
                               "the run needs about %.0f MiB on its largest rank but --mem-limit "
