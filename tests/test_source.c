@@ -14,6 +14,7 @@
 #include "runtime/hdf5_check.h"
 #include "runtime/memory.h"
 #include "runtime/source.h"
+#include "test_mpi_util.h"
 #include "test_util.h"
 
 static char tmpdir[64];
@@ -276,17 +277,5 @@ int main(int argc, char **argv) {
     test_hdf5_roundtrip(comm);
     test_probe_errors(comm);
 
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (rank == 0) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    }
-    int failures = test_failures;
-    MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    ctxpar_comm_free(comm);
-    MPI_Finalize();
-    if (rank != 0) return failures ? 1 : 0;
-    test_failures = failures;
-    return test_finish("test_source");
+    return test_mpi_finish(comm, tmpdir, "test_source");
 }
