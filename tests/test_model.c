@@ -12,6 +12,7 @@
 #include "comm/comm.h"
 #include "runtime/hdf5_check.h"
 #include "runtime/model.h"
+#include "test_mpi_util.h"
 #include "test_util.h"
 
 static char tmpdir[64];
@@ -367,26 +368,10 @@ static void test_save_load(ctxpar_comm_t comm) {
 }
 
 int main(int argc, char **argv) {
-    MPI_Init(&argc, &argv);
-    ctxpar_hdf5_quiet();
-    ctxpar_comm_t comm = NULL;
-    if (ctxpar_comm_init(&comm, MPI_COMM_WORLD) != CTXPAR_OK) {
-        fprintf(stderr, "comm init: %s\n", ctxpar_error_detail());
-        return 1;
-    }
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ctxpar_test_model_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    ctxpar_comm_t comm =
+        test_mpi_start(&argc, &argv, "ctxpar_test_model", tmpdir, sizeof tmpdir);
     test_layout();
     test_seeded();
     test_save_load(comm);
-
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    ctxpar_comm_free(comm);
-    MPI_Finalize();
-    return test_finish("test_model");
+    return test_mpi_finish(comm, tmpdir, "test_model");
 }

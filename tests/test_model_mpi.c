@@ -44,21 +44,10 @@ static void expect_same_failure(ctxpar_comm_t comm, const char *what, const char
 }
 
 int main(int argc, char **argv) {
-    MPI_Init(&argc, &argv);
-    ctxpar_hdf5_quiet();
-    ctxpar_comm_t comm = NULL;
-    if (ctxpar_comm_init(&comm, MPI_COMM_WORLD) != CTXPAR_OK) {
-        fprintf(stderr, "comm init: %s\n", ctxpar_error_detail());
-        return 1;
-    }
+    char tmpdir[64];
+    ctxpar_comm_t comm = test_mpi_start(&argc, &argv, "ctxpar_test_model_mpi", tmpdir,
+                                        sizeof tmpdir);
     rank = ctxpar_comm_rank(comm);
-    char tmpdir[64] = "";
-    if (rank == 0) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/ctxpar_test_model_mpi_XXXXXX");
-        if (!mkdtemp(tmpdir)) tmpdir[0] = '\0';
-    }
-    MPI_Bcast(tmpdir, sizeof tmpdir, MPI_CHAR, 0, MPI_COMM_WORLD);
-    if (!tmpdir[0]) MPI_Abort(MPI_COMM_WORLD, 1);
     char path[128], bad[128];
     snprintf(path, sizeof path, "%s/model.h5", tmpdir);
 

@@ -254,24 +254,10 @@ static void test_probe_errors(ctxpar_comm_t comm) {
 }
 
 int main(int argc, char **argv) {
-    MPI_Init(&argc, &argv);
-    ctxpar_hdf5_quiet();
-    ctxpar_comm_t comm = NULL;
-    if (ctxpar_comm_init(&comm, MPI_COMM_WORLD) != CTXPAR_OK) {
-        fprintf(stderr, "comm init: %s\n", ctxpar_error_detail());
-        return 1;
-    }
+    ctxpar_comm_t comm =
+        test_mpi_start(&argc, &argv, "ctxpar_test_source", tmpdir, sizeof tmpdir);
     rank = ctxpar_comm_rank(comm);
     n_ranks = ctxpar_comm_size(comm);
-    if (rank == 0) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/ctxpar_test_source_XXXXXX");
-        if (!mkdtemp(tmpdir)) tmpdir[0] = '\0';
-    }
-    MPI_Bcast(tmpdir, sizeof tmpdir, MPI_CHAR, 0, MPI_COMM_WORLD);
-    if (!tmpdir[0]) {
-        fprintf(stderr, "mkdtemp failed\n");
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
     test_parse();
     test_synthetic();
     test_hdf5_roundtrip(comm);
