@@ -106,11 +106,6 @@ ctxpar_status ctxpar_comm_bcast(ctxpar_comm_t comm, void *buf, int64_t bytes, in
     return CTXPAR_OK;
 }
 
-ctxpar_status ctxpar_comm_allreduce_sum_f64(ctxpar_comm_t comm, double *values, int count) {
-    CTXPAR_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, comm->world));
-    return CTXPAR_OK;
-}
-
 ctxpar_status ctxpar_comm_allreduce_max_f64(ctxpar_comm_t comm, double *values, int count) {
     CTXPAR_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_MAX, comm->world));
     return CTXPAR_OK;
@@ -192,15 +187,6 @@ ctxpar_status ctxpar_comm_sendrecv_begin(ctxpar_comm_t comm, const void *send, i
         comm->stats.bytes_sent += send_bytes;
     }
     return CTXPAR_OK;
-}
-
-ctxpar_status ctxpar_comm_halo_begin(ctxpar_comm_t comm, const float *send, int64_t send_count,
-                                     float *recv, int64_t recv_count, int tag,
-                                     ctxpar_comm_exchange *ex) {
-    int next = comm->rank + 1 < comm->size ? comm->rank + 1 : MPI_PROC_NULL;
-    int prev = comm->rank > 0 ? comm->rank - 1 : MPI_PROC_NULL;
-    return ctxpar_comm_sendrecv_begin(comm, send, send_count * (int64_t)sizeof(float), next, recv,
-                                      recv_count * (int64_t)sizeof(float), prev, tag, ex);
 }
 
 void ctxpar_comm_exchange_poke(ctxpar_comm_exchange *ex) {

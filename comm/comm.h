@@ -53,7 +53,6 @@ _Noreturn void ctxpar_comm_abort(ctxpar_comm_t comm, ctxpar_status status);
 
 ctxpar_status ctxpar_comm_barrier(ctxpar_comm_t comm);
 ctxpar_status ctxpar_comm_bcast(ctxpar_comm_t comm, void *buf, int64_t bytes, int root);
-ctxpar_status ctxpar_comm_allreduce_sum_f64(ctxpar_comm_t comm, double *values, int count);
 ctxpar_status ctxpar_comm_allreduce_max_f64(ctxpar_comm_t comm, double *values, int count);
 ctxpar_status ctxpar_comm_allreduce_sum_i64(ctxpar_comm_t comm, int64_t *values, int count);
 ctxpar_status ctxpar_comm_allreduce_max_i64(ctxpar_comm_t comm, int64_t *values, int count);
@@ -69,17 +68,13 @@ ctxpar_status ctxpar_comm_allgather_f64(ctxpar_comm_t comm, const double *local,
 ctxpar_status ctxpar_comm_combine_moments(ctxpar_comm_t comm, ctxpar_moments *moments,
                                           int count);
 
-/* Forward halo exchange (the causal conv cache): send `send` to rank+1,
- * receive from rank-1 into `recv`. Either side may be absent (first or last
- * rank, or count 0). Non-blocking: begin, compute what needs no halo, end. */
+/* A non-blocking exchange with neighbours (conv-cache halos, ring K/V
+ * blocks): begin, compute what does not need it, end. */
 typedef struct ctxpar_comm_exchange {
     MPI_Request requests[2];
     int n_requests;
     double posted_at;
 } ctxpar_comm_exchange;
-ctxpar_status ctxpar_comm_halo_begin(ctxpar_comm_t comm, const float *send, int64_t send_count,
-                                     float *recv, int64_t recv_count, int tag,
-                                     ctxpar_comm_exchange *ex);
 /* Send to `dest` / receive from `src` (either may be MPI_PROC_NULL). */
 ctxpar_status ctxpar_comm_sendrecv_begin(ctxpar_comm_t comm, const void *send, int64_t send_bytes,
                                          int dest, void *recv, int64_t recv_bytes, int src,

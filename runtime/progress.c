@@ -4,7 +4,6 @@
 #include "runtime/progress.h"
 
 #include <mpi.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -67,20 +66,5 @@ void ctxpar_progress_end_stage(ctxpar_progress *p) {
         timestamp(ts, sizeof ts);
         printf("%s %s done in %.2fs\n", ts, p->stage, elapsed);
     }
-    fflush(stdout);
-}
-
-void ctxpar_progress_note(ctxpar_progress *p, const char *fmt, ...) {
-    if (!p->enabled) return;
-    if (!p->tty) {
-        char ts[32];
-        timestamp(ts, sizeof ts);
-        printf("%s ", ts);
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
     fflush(stdout);
 }

@@ -15,6 +15,3 @@ void ctxpar_progress_init(ctxpar_progress *p, int enabled);
 void ctxpar_progress_stage(ctxpar_progress *p, const char *stage);
 void ctxpar_progress_update(ctxpar_progress *p, int64_t done, int64_t total);
 void ctxpar_progress_end_stage(ctxpar_progress *p);
-/* An informational line (rank 0 only, respects --quiet), timestamped when not a tty. */
-void ctxpar_progress_note(ctxpar_progress *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));

@@ -44,8 +44,6 @@ const char *ctxpar_error_detail(void) {
     return error_status != CTXPAR_OK ? error_detail : ctxpar_status_message(error_status);
 }
 
-ctxpar_status ctxpar_error_status(void) { return error_status; }
-
 void ctxpar_error_clear(void) {
     error_status = CTXPAR_OK;
     error_detail[0] = '\0';

@@ -44,7 +44,6 @@ ctxpar_status ctxpar_error(ctxpar_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The recorded detail, or the status's generic message when none was recorded. */
 const char *ctxpar_error_detail(void);
-ctxpar_status ctxpar_error_status(void);
 void ctxpar_error_clear(void);
 
 /* Propagate a non-OK status to the caller. */
