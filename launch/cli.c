@@ -65,7 +65,8 @@ static ctxpar_status copy_path(const char *flag, const char *text, char *dst, si
 static const char *const valued_flags[] = {
     "--frames", "--size", "--input", "--model", "--preset", "--out", "-o", "--norm",
     "--chunk-frames", "--merge-spatial", "--merge-temporal", "--merge-levels", "--device",
-    "--threads", "--mem-limit", "--seed", NULL};
+    "--threads", "--mem-limit", "--seed", "--repeat", "--warmup", "--json", "--input-list",
+    "--out-dir", NULL};
 
 static int takes_value(const char *flag) {
     for (int i = 0; valued_flags[i]; i++)
@@ -79,6 +80,8 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
     ctxpar_run_options *o = &cli->run;
     int i = 1;
     cli->command = CTXPAR_CMD_RUN;
+    cli->repeat = 3;
+    cli->warmup = 1;
     if (argc > 1 && argv[1][0] != '-') {
         const char *cmd = argv[1];
         if (strcmp(cmd, "init-model") == 0) cli->command = CTXPAR_CMD_INIT_MODEL;
@@ -142,6 +145,7 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
             CTXPAR_TRY(copy_path(flag, value, cli->command == CTXPAR_CMD_RUN ? o->out_path
                                                                                : cli->file,
                                  sizeof cli->file));
+            cli->out_given = 1;
         } else if (!strcmp(flag, "--overwrite")) {
             o->overwrite = 1;
         } else if (!strcmp(flag, "--norm")) {
@@ -179,6 +183,20 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
             o->seed = (uint64_t)v;
             o->source.seed = (uint64_t)v;
             cli->seed_given = 1;
+        } else if (!strcmp(flag, "--bench")) {
+            cli->bench = 1;
+        } else if (!strcmp(flag, "--repeat")) {
+            CTXPAR_TRY(parse_int(flag, value, 1, 1000, &v));
+            cli->repeat = (int)v;
+        } else if (!strcmp(flag, "--warmup")) {
+            CTXPAR_TRY(parse_int(flag, value, 0, 100, &v));
+            cli->warmup = (int)v;
+        } else if (!strcmp(flag, "--json")) {
+            CTXPAR_TRY(copy_path(flag, value, cli->json_path, sizeof cli->json_path));
+        } else if (!strcmp(flag, "--input-list")) {
+            CTXPAR_TRY(copy_path(flag, value, cli->input_list, sizeof cli->input_list));
+        } else if (!strcmp(flag, "--out-dir")) {
+            CTXPAR_TRY(copy_path(flag, value, cli->out_dir, sizeof cli->out_dir));
         } else if (!strcmp(flag, "--dry-run")) {
             o->dry_run = 1;
         } else if (!strcmp(flag, "--quiet") || !strcmp(flag, "-q")) {
@@ -194,6 +212,19 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
             return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s needs -o FILE",
                                 cli->command == CTXPAR_CMD_INIT_MODEL ? "init-model"
                                                                       : "make-video");
+    }
+    if (cli->command == CTXPAR_CMD_RUN) {
+        if (cli->input_list[0] && (cli->bench || o->source.kind == CTXPAR_SOURCE_HDF5 ||
+                                   cli->out_given))
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                                "--input-list cannot be combined with --bench, --input or --out "
+                                "(outputs go to --out-dir)");
+        if (cli->out_dir[0] && !cli->input_list[0])
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--out-dir needs --input-list");
+        if (cli->json_path[0] && !cli->bench)
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--json needs --bench");
+        if (cli->bench && o->dry_run)
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--bench cannot be combined with --dry-run");
     }
     if (cli->command == CTXPAR_CMD_MAKE_VIDEO) {
         if (!o->source.width) o->source.width = o->source.height = 256;
@@ -244,5 +275,17 @@ void ctxpar_cli_print_help(void) {
         "                        node's memory divided among its ranks)\n"
         "  --dry-run             print the plan (shards, memory, FLOPs, bytes) and stop\n"
         "  --quiet               no progress or summary\n"
+        "benchmark:\n"
+        "  --bench               time the whole run: --warmup untimed runs, then --repeat\n"
+        "                        timed ones; median and spread per stage (max over ranks)\n"
+        "  --repeat K            timed runs (default 3)\n"
+        "  --warmup W            untimed runs first (default 1)\n"
+        "  --json FILE           append one JSON object per line to FILE\n"
+        "many videos:\n"
+        "  --input-list FILE     one HDF5 input per line (INPUT[:DSET] [OUTPUT]); each gets\n"
+        "                        its own output; complete outputs are skipped (resume), a\n"
+        "                        failed input is reported and the others go on\n"
+        "  --out-dir DIR         where outputs without a name in the list go (default .):\n"
+        "                        DIR/<input name>.features.h5\n"
         "  --help, --version\n");
 }

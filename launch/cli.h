@@ -19,6 +19,13 @@ typedef struct ctxpar_cli {
     ctxpar_run_options run;
     char file[1024];       /* inspect FILE; init-model / make-video -o FILE */
     int seed_given;
+    int out_given;         /* --out was on the command line */
+    /* --bench: warm-up runs, then timed repeats, one table row / JSON line */
+    int bench, repeat, warmup;
+    char json_path[1024];  /* --json FILE: one JSON object per line; empty: none */
+    /* --input-list FILE: one run per listed input, outputs under out_dir */
+    char input_list[1024];
+    char out_dir[1024];
 } ctxpar_cli;
 
 ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli);

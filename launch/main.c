@@ -10,8 +10,10 @@
 
 #include "comm/comm.h"
 #include "ctxpar_version.h"
+#include "launch/bench.h"
 #include "launch/cli.h"
 #include "launch/commands.h"
+#include "launch/input_list.h"
 #include "runtime/hdf5_check.h"
 #include "runtime/pipeline.h"
 
@@ -78,6 +80,14 @@ int main(int argc, char **argv) {
         break;
     case CTXPAR_CMD_RUN: {
         if (cli.run.mem_limit_mib == 0) cli.run.mem_limit_mib = default_mem_limit_mib(comm);
+        if (cli.bench) {
+            rc = report(comm, ctxpar_command_bench(comm, &cli, threads));
+            break;
+        }
+        if (cli.input_list[0]) {
+            rc = report(comm, ctxpar_command_input_list(comm, &cli, threads));
+            break;
+        }
         ctxpar_run_summary summary;
         status = ctxpar_pipeline_run(comm, &cli.run, &summary);
         if (status == CTXPAR_OK && rank == 0 && !cli.run.quiet && !summary.dry_run) {
