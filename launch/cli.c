@@ -214,6 +214,9 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
                                                                       : "make-video");
     }
     if (cli->command == CTXPAR_CMD_RUN) {
+        /* An input file's own length is the default: no silent truncation to 64. */
+        if (!frames_given && o->source.kind == CTXPAR_SOURCE_HDF5) o->source.frames = 0;
+        cli->frames_given = frames_given;
         if (cli->input_list[0] && (cli->bench || o->source.kind == CTXPAR_SOURCE_HDF5 ||
                                    cli->out_given))
             return ctxpar_error(CTXPAR_ERR_ARGUMENT,
@@ -245,8 +248,8 @@ void ctxpar_cli_print_help(void) {
         "                                           write the synthetic video as HDF5 input\n"
         "\n"
         "input:\n"
-        "  --frames N            frames to process (default 64; multiple of the temporal\n"
-        "                        compression, 4 for the presets)\n"
+        "  --frames N            frames to process (default 64, or all of the input file's;\n"
+        "                        a multiple of the temporal compression, 4 for the presets)\n"
         "  --size WxH            frame size (default 256x256, or the input file's)\n"
         "  --input FILE[:DSET]   HDF5 video, uint8 [T,H,W,3] (dataset default 'video');\n"
         "                        default: a seeded synthetic video\n"
@@ -277,10 +280,15 @@ void ctxpar_cli_print_help(void) {
         "  --quiet               no progress or summary\n"
         "benchmark:\n"
         "  --bench               time the whole run: --warmup untimed runs, then --repeat\n"
-        "                        timed ones; median and spread per stage (max over ranks)\n"
+        "                        timed ones; a table of median, min and max per stage (max\n"
+        "                        over ranks) and the rates; a line per run unless --quiet.\n"
+        "                        Writes --out if given (the last run's file is kept), else\n"
+        "                        a scratch ctxpar_bench.h5 in the current directory that is\n"
+        "                        removed at the end\n"
         "  --repeat K            timed runs (default 3)\n"
         "  --warmup W            untimed runs first (default 1)\n"
-        "  --json FILE           append one JSON object per line to FILE\n"
+        "  --json FILE           append one JSON object per line to FILE (one line per\n"
+        "                        --bench invocation, so a sweep accumulates them)\n"
         "many videos:\n"
         "  --input-list FILE     one HDF5 input per line (INPUT[:DSET] [OUTPUT]); each gets\n"
         "                        its own output; complete outputs are skipped (resume), a\n"

@@ -19,6 +19,7 @@ typedef struct ctxpar_cli {
     ctxpar_run_options run;
     char file[1024];       /* inspect FILE; init-model / make-video -o FILE */
     int seed_given;
+    int frames_given;      /* --frames was on the command line */
     int out_given;         /* --out was on the command line */
     /* --bench: warm-up runs, then timed repeats, one table row / JSON line */
     int bench, repeat, warmup;

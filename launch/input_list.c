@@ -1,7 +1,265 @@
-/* Many videos (see input_list.h). */
+/* Many videos (see input_list.h).
+ *
+ * Rank 0 reads the list and broadcasts its text; every rank parses the same
+ * text, so all ranks walk the same entries with no further messages. Before
+ * each entry rank 0 looks at the output: a complete ctxpar features file
+ * (attribute complete = 1, which the writer sets last and only then renames
+ * into place) is skipped, which is what lets a preempted job resume where it
+ * stopped. A failing input fails with an error every rank agrees on
+ * (pipeline.h), so the loop records it and goes on; a failure that ends the
+ * job (a rank lost, a signal) ends the list too, and the next run resumes. */
 #include "launch/input_list.h"
 
-ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cli, int threads) {
-    (void)comm, (void)cli, (void)threads;
-    return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--input-list is not implemented yet");
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runtime/pipeline.h"
+
+#define MAX_LIST_BYTES (64 << 20)
+#define PATH_CAP 1024
+
+typedef struct list_entry {
+    char input[PATH_CAP];  /* FILE[:DATASET] */
+    char output[PATH_CAP];
+    int line;
+} list_entry;
+
+typedef enum entry_state { ENTRY_RUN, ENTRY_SKIP, ENTRY_BLOCKED } entry_state;
+
+/* Rank 0 reads the file; every rank gets its text (NUL-terminated). */
+static ctxpar_status read_list_text(ctxpar_comm_t comm, const char *path, char **text) {
+    ctxpar_status status = CTXPAR_OK;
+    int64_t size = 0;
+    char *buf = NULL;
+    if (ctxpar_comm_rank(comm) == 0) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            status = ctxpar_error(CTXPAR_ERR_IO, "--input-list: cannot open %s", path);
+        } else {
+            fseek(f, 0, SEEK_END);
+            size = ftell(f);
+            fseek(f, 0, SEEK_SET);
+            if (size < 0 || size > MAX_LIST_BYTES) {
+                status = ctxpar_error(CTXPAR_ERR_IO, "--input-list: %s is not a readable list "
+                                                     "of at most 64 MiB", path);
+            } else if (!(buf = malloc((size_t)size + 1))) {
+                status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+            } else if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+                status = ctxpar_error(CTXPAR_ERR_IO, "--input-list: cannot read %s", path);
+            }
+            fclose(f);
+        }
+    }
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+    CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, &size, sizeof size, 0));
+    if (ctxpar_comm_rank(comm) != 0 && !(buf = malloc((size_t)size + 1)))
+        status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+    CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, buf, size, 0));
+    buf[size] = '\0';
+    *text = buf;
+    return CTXPAR_OK;
+fail:
+    free(buf);
+    return status;
+}
+
+/* DIR/<name of the input file without .h5/.hdf5>.features.h5; 0 when it fits. */
+static int default_output(const char *input_spec, const char *out_dir, char *out, size_t cap) {
+    char file[PATH_CAP];
+    ctxpar_source probe = {0};
+    snprintf(file, sizeof file, "%s",
+             ctxpar_source_parse_input(input_spec, &probe) == CTXPAR_OK ? probe.path : input_spec);
+    ctxpar_error_clear();
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    char stem[PATH_CAP];
+    snprintf(stem, sizeof stem, "%s", base);
+    size_t n = strlen(stem);
+    if (n > 3 && !strcmp(stem + n - 3, ".h5")) stem[n - 3] = '\0';
+    else if (n > 5 && !strcmp(stem + n - 5, ".hdf5")) stem[n - 5] = '\0';
+    int n_out = snprintf(out, cap, "%s/%s.features.h5", out_dir, stem);
+    return n_out >= 0 && (size_t)n_out < cap ? 0 : -1;
+}
+
+/* One entry per line: INPUT[:DATASET] [OUTPUT]; '#' starts a comment line;
+ * blank lines are ignored. Paths cannot hold spaces. */
+static ctxpar_status parse_list(const char *list_path, char *text, const char *out_dir,
+                                list_entry **entries, int *count) {
+    int cap = 16, n = 0, line_no = 0;
+    list_entry *e = malloc((size_t)cap * sizeof *e);
+    if (!e) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+    for (char *line = text; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        line_no++;
+        char *save = NULL, *first = strtok_r(line, " \t\r", &save);
+        if (first && first[0] != '#') {
+            char *second = strtok_r(NULL, " \t\r", &save), *third = strtok_r(NULL, " \t\r", &save);
+            int too_long = strlen(first) >= PATH_CAP || (second && strlen(second) >= PATH_CAP);
+            if (n == cap) {
+                list_entry *grown = realloc(e, (size_t)(cap *= 2) * sizeof *e);
+                if (!grown) {
+                    free(e);
+                    return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+                }
+                e = grown;
+            }
+            if (!too_long && second) snprintf(e[n].output, PATH_CAP, "%s", second);
+            else if (!too_long) too_long = default_output(first, out_dir, e[n].output, PATH_CAP);
+            if (third || too_long) {
+                free(e);
+                return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                                    "%s line %d: expected 'INPUT[:DATASET] [OUTPUT]' with paths "
+                                    "(output ones too) shorter than %d characters, no spaces",
+                                    list_path, line_no, PATH_CAP);
+            }
+            snprintf(e[n].input, PATH_CAP, "%s", first);
+            e[n].line = line_no;
+            for (int j = 0; j < n; j++) {
+                if (strcmp(e[j].output, e[n].output) == 0) {
+                    ctxpar_status status = ctxpar_error(
+                        CTXPAR_ERR_ARGUMENT,
+                        "%s lines %d and %d both write %s; name the outputs in the list",
+                        list_path, e[j].line, line_no, e[n].output);
+                    free(e);
+                    return status;
+                }
+            }
+            n++;
+        }
+        line = next;
+    }
+    if (n == 0) {
+        free(e);
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s lists no inputs", list_path);
+    }
+    *entries = e;
+    *count = n;
+    return CTXPAR_OK;
+}
+
+/* Rank 0: is path a complete ctxpar features file? */
+static int output_is_complete(const char *path) {
+    if (H5Fis_hdf5(path) <= 0) return 0;
+    int complete = 0;
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) return 0;
+    if (H5Aexists(file, "complete") > 0) {
+        hid_t attr = H5Aopen(file, "complete", H5P_DEFAULT);
+        long long value = 0;
+        if (attr >= 0 && H5Aread(attr, H5T_NATIVE_LLONG, &value) >= 0) complete = value == 1;
+        if (attr >= 0) H5Aclose(attr);
+    }
+    H5Fclose(file);
+    return complete;
+}
+
+ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cli) {
+    const int rank = ctxpar_comm_rank(comm);
+    const int verbose = rank == 0 && !cli->run.quiet;
+    char *text = NULL;
+    list_entry *entries = NULL;
+    int count = 0, done = 0, skipped = 0, failed = 0;
+    ctxpar_status status;
+
+    CTXPAR_TRY(read_list_text(comm, cli->input_list, &text));
+    status = parse_list(cli->input_list, text, cli->out_dir[0] ? cli->out_dir : ".", &entries,
+                        &count);
+    free(text);
+    if (status != CTXPAR_OK) return status; /* same text on every rank: same outcome */
+    char *failures = calloc((size_t)count, 2048);
+    if (!failures) {
+        free(entries);
+        return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+    }
+    if (verbose) {
+        printf("# input list %s: %d input(s)\n", cli->input_list, count);
+        fflush(stdout);
+    }
+
+    for (int i = 0; i < count; i++) {
+        const list_entry *e = &entries[i];
+        int32_t state = ENTRY_RUN;
+        if (rank == 0) {
+            struct stat st;
+            if (stat(e->output, &st) == 0) {
+                if (output_is_complete(e->output)) state = ENTRY_SKIP;
+                else if (!cli->run.overwrite) state = ENTRY_BLOCKED;
+            }
+        }
+        CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, &state, sizeof state, 0));
+        if (state == ENTRY_SKIP) {
+            skipped++;
+            if (verbose) {
+                printf("[%d/%d] %s: skipped, %s is complete\n", i + 1, count, e->input,
+                       e->output);
+                fflush(stdout);
+            }
+            continue;
+        }
+        if (state == ENTRY_BLOCKED) {
+            status = ctxpar_error(CTXPAR_ERR_EXISTS,
+                                  "%s exists and is not a complete ctxpar output; remove it or "
+                                  "pass --overwrite",
+                                  e->output);
+        } else {
+            if (verbose) {
+                printf("[%d/%d] %s -> %s\n", i + 1, count, e->input, e->output);
+                fflush(stdout);
+            }
+            ctxpar_run_options o = cli->run;
+            ctxpar_source_init_synthetic(&o.source, 0, 0, 0, 0);
+            snprintf(o.source.dataset, sizeof o.source.dataset, "video");
+            status = ctxpar_source_parse_input(e->input, &o.source);
+            o.source.frames = cli->frames_given ? cli->run.source.frames : 0;
+            o.source.height = cli->run.source.height;
+            o.source.width = cli->run.source.width;
+            snprintf(o.out_path, sizeof o.out_path, "%s", e->output);
+            ctxpar_run_summary summary;
+            status = ctxpar_comm_agree(comm, status);
+            if (status == CTXPAR_OK) status = ctxpar_pipeline_run(comm, &o, &summary);
+            if (status == CTXPAR_OK) {
+                done++;
+                if (verbose) {
+                    printf("[%d/%d] %s: done, %lld frames -> %lld records in %.2fs (%.2f "
+                           "frames/s)\n",
+                           i + 1, count, e->input, (long long)summary.frames,
+                           (long long)summary.records, summary.seconds_total,
+                           summary.seconds_total > 0 ? summary.frames / summary.seconds_total
+                                                     : 0.0);
+                    fflush(stdout);
+                }
+                continue;
+            }
+        }
+        failed++;
+        snprintf(failures + (size_t)i * 2048, 2048, "%s (line %d): %s", e->input, e->line,
+                 ctxpar_error_detail());
+        if (rank == 0) {
+            fprintf(stderr, "ctxpar: [%d/%d] %s failed: %s\n", i + 1, count, e->input,
+                    ctxpar_error_detail());
+            fflush(stderr);
+        }
+        ctxpar_error_clear();
+    }
+
+    if (verbose) {
+        printf("# input list: %d input(s): %d done, %d skipped (already complete), %d failed\n",
+               count, done, skipped, failed);
+        for (int i = 0; i < count; i++)
+            if (failures[(size_t)i * 2048]) printf("#   failed: %s\n", failures + (size_t)i * 2048);
+        fflush(stdout);
+    }
+    status = failed ? ctxpar_error(CTXPAR_ERR_IO, "%d of %d input(s) failed (listed above)",
+                                   failed, count)
+                    : CTXPAR_OK;
+fail:
+    free(failures);
+    free(entries);
+    return status;
 }

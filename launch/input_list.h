@@ -4,4 +4,4 @@
 #include "comm/comm.h"
 #include "launch/cli.h"
 
-ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cli, int threads);
+ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cli);

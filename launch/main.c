@@ -15,6 +15,7 @@
 #include "launch/commands.h"
 #include "launch/input_list.h"
 #include "runtime/hdf5_check.h"
+#include "runtime/interrupt.h"
 #include "runtime/pipeline.h"
 
 /* Threads per rank: cores of the node shared among the node's ranks (the
@@ -51,6 +52,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     int rank = ctxpar_comm_rank(comm);
+    ctxpar_interrupt_install(rank, ctxpar_comm_size(comm));
 
     ctxpar_cli cli;
     status = ctxpar_cli_parse(argc, argv, &cli);
@@ -85,7 +87,7 @@ int main(int argc, char **argv) {
             break;
         }
         if (cli.input_list[0]) {
-            rc = report(comm, ctxpar_command_input_list(comm, &cli, threads));
+            rc = report(comm, ctxpar_command_input_list(comm, &cli));
             break;
         }
         ctxpar_run_summary summary;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/json.h"
 #include "runtime/memory.h"
 #include "runtime/merge.h"
 #include "runtime/model.h"
@@ -59,24 +60,6 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
     return CTXPAR_OK;
 }
 
-/* Copy text into a JSON string body: quotes, backslashes and control
- * characters escaped (paths may hold any of them). */
-static void json_escape(char *dst, size_t cap, const char *src) {
-    size_t n = 0;
-    for (; *src && n + 7 < cap; src++) {
-        unsigned char c = (unsigned char)*src;
-        if (c == '"' || c == '\\') {
-            dst[n++] = '\\';
-            dst[n++] = (char)c;
-        } else if (c < 0x20) {
-            n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", c);
-        } else {
-            dst[n++] = (char)c;
-        }
-    }
-    dst[n] = '\0';
-}
-
 /* The features file's config attribute: the model config and the run options. */
 static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options *o,
                              const ctxpar_plan *plan) {
@@ -92,8 +75,8 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
             snprintf(raw, sizeof raw, "%s:%s", o->source.path, o->source.dataset);
         else
             snprintf(raw, sizeof raw, "synthetic");
-        json_escape(input, sizeof input, raw);
-        json_escape(model_file, sizeof model_file, o->model_path);
+        ctxpar_json_escape(input, sizeof input, raw);
+        ctxpar_json_escape(model_file, sizeof model_file, o->model_path);
         snprintf(json, cap,
                  "{\"model\": %s, \"run\": {\"input\": \"%s\", \"model_file\": \"%s\", "
                  "\"preset\": \"%s\", \"seed\": %llu, \"frames\": %lld, \"height\": %lld, "
@@ -131,6 +114,9 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     ctxpar_progress progress;
     ctxpar_progress_init(&progress, rank == 0 && !o.quiet && !o.dry_run);
     memset(summary, 0, sizeof *summary);
+    /* The communicator counts bytes over its lifetime; a run reports its own. */
+    ctxpar_comm_stats comm_at_start;
+    ctxpar_comm_get_stats(comm, &comm_at_start);
     double t_start = MPI_Wtime(), t0 = t_start;
 
     /* ---- setup: model, input probe, plan, memory and output checks ---- */
@@ -278,8 +264,9 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
         summary->vae_other_seconds = vae_stats.seconds_other;
         summary->ring_wait_max = maxes[CTXPAR_STAGE_COUNT + 4];
         summary->ring_exchange_max = maxes[CTXPAR_STAGE_COUNT + 5];
-        int64_t imax[3] = {ms.peak_bytes, ctxpar_mem_peak_rss(), cs.bytes_sent};
-        int64_t isum[1] = {cs.bytes_sent};
+        int64_t bytes_sent = cs.bytes_sent - comm_at_start.bytes_sent;
+        int64_t imax[3] = {ms.peak_bytes, ctxpar_mem_peak_rss(), bytes_sent};
+        int64_t isum[1] = {bytes_sent};
         CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_i64(comm, imax, 3));
         CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_sum_i64(comm, isum, 1));
         for (int s = 0; s < CTXPAR_STAGE_COUNT; s++) summary->seconds[s] = maxes[s];
@@ -305,6 +292,8 @@ done:
     summary->embed_flops = plan.embed_flops;
     summary->attention_flops = plan.attention_flops;
     summary->dense_flops = plan.dense_flops;
+    summary->device = backend->name;
+    summary->model = model->config;
     status = CTXPAR_OK;
 fail:
     ctxpar_merge_result_free(&merged);
@@ -332,9 +321,9 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
            (long long)s->longest_chain);
     printf("wall %.2fs: %.2f frames/s, %.1f tokens/s\n", s->seconds_total,
            s->frames / s->seconds_total, s->tokens / s->seconds_total);
-    printf("%-10s %10s\n", "stage", "seconds");
+    printf("%-12s %10s\n", "stage", "seconds");
     for (int i = 0; i < CTXPAR_STAGE_COUNT; i++)
-        printf("%-10s %10.3f\n", ctxpar_stage_name((ctxpar_stage)i), s->seconds[i]);
+        printf("%-12s %10.3f\n", ctxpar_stage_name((ctxpar_stage)i), s->seconds[i]);
     double vae_s = s->seconds[CTXPAR_STAGE_VAE];
     printf("VAE: %.1f GFLOP/s (%.3f TFLOP in %.2fs, slowest rank)\n",
            vae_s > 0 ? s->vae_flops / vae_s / 1e9 : 0.0, s->vae_flops / 1e12, vae_s);

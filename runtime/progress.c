@@ -5,6 +5,7 @@
 
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,10 +19,27 @@ static void timestamp(char *buf, size_t cap) {
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
 }
 
+/* Whether rank 0's stdout ends on a terminal. mpirun gives its ranks a
+ * pseudo-terminal even when mpirun's own stdout is a log file, so a terminal
+ * here counts only if the parent's stdout is one too (when it can be read).
+ * CTXPAR_PROGRESS=bar|lines overrides. */
+static int stdout_reaches_terminal(void) {
+    const char *force = getenv("CTXPAR_PROGRESS");
+    if (force && !strcmp(force, "bar")) return 1;
+    if (force && !strcmp(force, "lines")) return 0;
+    if (!isatty(STDOUT_FILENO)) return 0;
+    char link[64], target[256];
+    snprintf(link, sizeof link, "/proc/%d/fd/1", (int)getppid());
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0) return 1;
+    target[n] = '\0';
+    return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0;
+}
+
 void ctxpar_progress_init(ctxpar_progress *p, int enabled) {
     memset(p, 0, sizeof *p);
     p->enabled = enabled;
-    p->tty = isatty(STDOUT_FILENO);
+    p->tty = stdout_reaches_terminal();
     p->run_start = MPI_Wtime();
 }
 

@@ -1,6 +1,7 @@
 /* Progress on rank 0: a bar with stage, percentage and ETA on a terminal;
  * plain timestamped lines (at most every few seconds, and at each stage's end)
- * when stdout is a file, as in a Slurm log; nothing with --quiet. */
+ * when stdout is a file, as in a Slurm log; nothing with --quiet.
+ * CTXPAR_PROGRESS=bar|lines overrides the choice. */
 #pragma once
 #include <stdint.h>
 

@@ -15,6 +15,7 @@
 
 #include "ctxpar_version.h"
 #include "runtime/hdf5_check.h"
+#include "runtime/interrupt.h"
 
 void ctxpar_output_temp_name(const char *path, char *buf, int cap) {
     snprintf(buf, (size_t)cap, "%s.ctxpar-partial", path);
@@ -131,6 +132,7 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
 
     CTXPAR_TRY(ctxpar_comm_exscan_i64(comm, out->n_records, &row0, &n_total));
 
+    ctxpar_interrupt_guard_file(tmp);
     WRITER_CHECK(fapl = H5Pcreate(H5P_FILE_ACCESS));
     WRITER_CHECK(H5Pset_fapl_mpio(fapl, ctxpar_comm_mpi(comm), MPI_INFO_NULL));
     WRITER_CHECK(file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
@@ -194,6 +196,7 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
             unlink(tmp);
         }
     }
+    ctxpar_interrupt_guard_file(NULL);
     return ctxpar_comm_agree(comm, status);
 
 fail:

@@ -1,0 +1,22 @@
+/* Stopping on SIGTERM and SIGINT (Slurm preemption, scancel, Ctrl-C).
+ *
+ * A rank that gets either signal stops at once, whatever it is doing: the
+ * handler removes the output's temporary file (if one is being written),
+ * writes one line to stderr and ends the process with 128 + signal (143 for
+ * SIGTERM, 130 for SIGINT). The launcher sees a rank end without finalizing
+ * and ends the others (mpirun does so by itself; srun with --kill-on-bad-exit,
+ * as the templates in launch/slurm/ set), and they, getting SIGTERM, do the
+ * same. Nothing waits for a neighbour, so a rank blocked in a collective still
+ * stops within milliseconds, and no file that looks finished is left behind:
+ * the output only appears at its path by a rename after its last attribute.
+ *
+ * The handler uses only async-signal-safe calls (unlink, write, _exit); the
+ * path and the messages are prepared beforehand. SIGXFSZ is ignored so that a
+ * file-size limit shows as a write error with a message, not a silent death. */
+#pragma once
+
+/* Install the handlers; rank and ranks go into the message. */
+void ctxpar_interrupt_install(int rank, int ranks);
+
+/* The temporary file to remove if a signal arrives (NULL: none). */
+void ctxpar_interrupt_guard_file(const char *path);
