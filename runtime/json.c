@@ -284,3 +284,20 @@ const char *ctxpar_json_kind_name(ctxpar_json_kind kind) {
     }
     return "?";
 }
+
+void ctxpar_json_escape(char *dst, size_t cap, const char *src) {
+    size_t n = 0;
+    if (cap == 0) return;
+    for (; *src && n + 7 < cap; src++) {
+        unsigned char c = (unsigned char)*src;
+        if (c == '"' || c == '\\') {
+            dst[n++] = '\\';
+            dst[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", c);
+        } else {
+            dst[n++] = (char)c;
+        }
+    }
+    dst[n] = '\0';
+}

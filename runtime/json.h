@@ -2,8 +2,10 @@
  * numbers and strings (no true/false/null, no \u escapes beyond ASCII). It
  * builds a small tree so the config reader can look keys up in any order and
  * reject unknown ones; every node remembers its line and column so an error
- * can say where the text went wrong. */
+ * can say where the text went wrong. Writers build their JSON with printf and
+ * share one string escaper. */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime/status.h"
@@ -34,3 +36,8 @@ void ctxpar_json_free(ctxpar_json *value);
 /* The member `key` of an object, or NULL. */
 const ctxpar_json *ctxpar_json_get(const ctxpar_json *object, const char *key);
 const char *ctxpar_json_kind_name(ctxpar_json_kind kind);
+
+/* Copy text into the body of a JSON string (no quotes added): quotes,
+ * backslashes and control characters escaped, since paths may hold any of
+ * them. Stops early rather than overflow `cap` (7 bytes of room per step). */
+void ctxpar_json_escape(char *dst, size_t cap, const char *src);

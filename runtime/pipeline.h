@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "comm/comm.h"
+#include "runtime/config.h"
 #include "runtime/options.h"
 #include "runtime/status.h"
 
@@ -32,10 +33,12 @@ typedef struct ctxpar_run_summary {
     double vae_conv_seconds, vae_norm_seconds, vae_other_seconds; /* rank 0 */
     double attention_seconds;                /* max over ranks, ring attention only */
     double ring_wait_max, ring_exchange_max; /* seconds */
-    int64_t bytes_sent_total, bytes_sent_max;
+    int64_t bytes_sent_total, bytes_sent_max; /* this run only */
     double comm_wait_max, comm_exchange_max; /* halo exchanges, seconds */
     int64_t peak_tracked_max, peak_rss_max;  /* bytes, max over ranks */
     int64_t planned_bytes;                   /* the plan's estimate for the largest rank */
+    const char *device;                      /* the backend's name ("cpu", ...) */
+    ctxpar_model_config model;               /* the model that ran (preset or file) */
     int dry_run;
 } ctxpar_run_summary;
 
