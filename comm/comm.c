@@ -86,7 +86,7 @@ _Noreturn void ctxpar_comm_abort(ctxpar_comm_t comm, ctxpar_status status) {
     int rank = comm ? comm->rank : 0;
     fprintf(stderr, "ctxpar: rank %d: error: %s\n", rank, ctxpar_error_detail());
     fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, status == CTXPAR_OK ? 1 : (int)status);
+    MPI_Abort(MPI_COMM_WORLD, 1); /* exit 1: an error (2 is kept for usage errors) */
     abort();
 }
 

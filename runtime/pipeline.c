@@ -167,7 +167,16 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
         summary->dry_run = 1;
         goto done;
     }
-    CTXPAR_TRY_GOTO(ctxpar_output_check(comm, o.out_path, o.overwrite));
+    {
+        /* The largest the file can be: every token its own record, plus the
+         * latents if asked for, plus room for metadata. */
+        int64_t dim = model->config.transformer.dim;
+        int64_t max_bytes = plan.total_tokens * (dim * 4 + 6 * 4) + (1 << 20);
+        if (o.save_latents)
+            max_bytes += plan.latent_frames * plan.latent_h * plan.latent_w *
+                         model->config.vae.latent_channels * 4;
+        CTXPAR_TRY_GOTO(ctxpar_output_check(comm, o.out_path, o.overwrite, max_bytes));
+    }
     config_json = run_config_json(model, &o, &plan);
     if (!config_json) {
         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ctxpar_version.h"
@@ -21,7 +22,22 @@ void ctxpar_output_temp_name(const char *path, char *buf, int cap) {
     snprintf(buf, (size_t)cap, "%s.ctxpar-partial", path);
 }
 
-ctxpar_status ctxpar_output_check(ctxpar_comm_t comm, const char *path, int overwrite) {
+/* Free bytes for an unprivileged writer on the file system holding path's
+ * directory; -1 when unknown. */
+static int64_t free_bytes_beside(const char *path) {
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) != 0) return -1;
+    return (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+}
+
+ctxpar_status ctxpar_output_check(ctxpar_comm_t comm, const char *path, int overwrite,
+                                  int64_t max_bytes) {
     ctxpar_status status = CTXPAR_OK;
     if (ctxpar_comm_rank(comm) == 0) {
         struct stat st;
@@ -47,6 +63,13 @@ ctxpar_status ctxpar_output_check(ctxpar_comm_t comm, const char *path, int over
             else {
                 close(fd);
                 unlink(tmp);
+                int64_t free_bytes = free_bytes_beside(path);
+                if (free_bytes >= 0 && free_bytes < max_bytes)
+                    status = ctxpar_error(CTXPAR_ERR_IO,
+                                          "output %s may need up to %.1f MiB but its file system "
+                                          "has %.1f MiB free; free some space or choose another "
+                                          "--out",
+                                          path, max_bytes / 1048576.0, free_bytes / 1048576.0);
             }
         }
     }
@@ -116,11 +139,27 @@ static herr_t write_rows(hid_t file, const char *name, hid_t type, int ndim,
 
 #define WRITER_CHECK(call)                                                         \
     do {                                                                           \
+        errno = 0;                                                                 \
         if ((call) < 0) {                                                          \
-            status = ctxpar_hdf5_error(#call, __FILE__, __LINE__);                 \
+            status = write_error(path, #call, __FILE__, __LINE__, errno);          \
             goto fail;                                                             \
         }                                                                          \
     } while (0)
+
+/* A failed HDF5 call while writing: when the system said why (disk full,
+ * quota, file too large, I/O error) or the disk is full, that is the
+ * message; else HDF5's. */
+static ctxpar_status write_error(const char *path, const char *call, const char *file, int line,
+                                 int err) {
+    if (err == ENOSPC || err == EDQUOT || err == EFBIG || err == EIO || err == EROFS)
+        return ctxpar_error(CTXPAR_ERR_IO, "cannot write output %s: %s", path, strerror(err));
+    /* The error may have been another rank's write; the disk tells. */
+    int64_t free_bytes = free_bytes_beside(path);
+    if (free_bytes >= 0 && free_bytes < (1 << 20))
+        return ctxpar_error(CTXPAR_ERR_IO, "cannot write output %s: its file system is full",
+                            path);
+    return ctxpar_hdf5_error(call, file, line);
+}
 
 ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int overwrite,
                                   const ctxpar_output *out) {

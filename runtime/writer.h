@@ -29,10 +29,12 @@ typedef struct ctxpar_output {
     const double *timings;
 } ctxpar_output;
 
-/* Collective, before any work: refuse an existing output without overwrite
- * and an output directory that cannot take a new file, with one agreed
- * message. Nothing is left behind. */
-ctxpar_status ctxpar_output_check(ctxpar_comm_t comm, const char *path, int overwrite);
+/* Collective, before any work: refuse an existing output without overwrite,
+ * an output directory that cannot take a new file, and a file system with
+ * less free space than max_bytes (the largest the file can be), with one
+ * agreed message. Nothing is left behind. */
+ctxpar_status ctxpar_output_check(ctxpar_comm_t comm, const char *path, int overwrite,
+                                  int64_t max_bytes);
 
 /* Collective: write the file under a temporary name, then rename it to path. */
 ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int overwrite,
