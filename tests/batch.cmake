@@ -1,8 +1,11 @@
-# Running for real: signals, a killed rank, full and read-only disks, and
-# many inputs with resume (Python drivers around mpirun; see e2e.cmake).
+# Running for real: progress, signals, a killed rank, full and read-only
+# disks, and many inputs with resume (Python drivers around mpirun; see e2e.cmake).
 add_test(NAME e2e_faults COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_faults.py)
 set_tests_properties(e2e_faults PROPERTIES LABELS "fault;e2e" ENVIRONMENT "${CTXPAR_PY_ENV}"
                      TIMEOUT 600)
 add_test(NAME e2e_input_list COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_input_list.py)
 set_tests_properties(e2e_input_list PROPERTIES LABELS "e2e" ENVIRONMENT "${CTXPAR_PY_ENV}"
                      TIMEOUT 600)
+add_test(NAME e2e_progress COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_progress.py)
+set_tests_properties(e2e_progress PROPERTIES LABELS "e2e" ENVIRONMENT "${CTXPAR_PY_ENV}"
+                     TIMEOUT 300)
