@@ -21,6 +21,7 @@
 
 #define MAX_LIST_BYTES (64 << 20)
 #define PATH_CAP 1024
+#define FAILURE_CAP 2048 /* one failure line: input, line number, message */
 
 typedef struct list_entry {
     char input[PATH_CAP];  /* FILE[:DATASET] */
@@ -172,7 +173,7 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
                         &count);
     free(text);
     if (status != CTXPAR_OK) return status; /* same text on every rank: same outcome */
-    char *failures = calloc((size_t)count, 2048);
+    char *failures = calloc((size_t)count, FAILURE_CAP);
     if (!failures) {
         free(entries);
         return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
@@ -214,7 +215,6 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
             }
             ctxpar_run_options o = cli->run;
             ctxpar_source_init_synthetic(&o.source, 0, 0, 0, 0);
-            snprintf(o.source.dataset, sizeof o.source.dataset, "video");
             status = ctxpar_source_parse_input(e->input, &o.source);
             o.source.frames = cli->frames_given ? cli->run.source.frames : 0;
             o.source.height = cli->run.source.height;
@@ -238,7 +238,7 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
             }
         }
         failed++;
-        snprintf(failures + (size_t)i * 2048, 2048, "%s (line %d): %s", e->input, e->line,
+        snprintf(failures + (size_t)i * FAILURE_CAP, FAILURE_CAP, "%s (line %d): %s", e->input, e->line,
                  ctxpar_error_detail());
         if (rank == 0) {
             fprintf(stderr, "ctxpar: [%d/%d] %s failed: %s\n", i + 1, count, e->input,
@@ -252,7 +252,8 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
         printf("# input list: %d input(s): %d done, %d skipped (already complete), %d failed\n",
                count, done, skipped, failed);
         for (int i = 0; i < count; i++)
-            if (failures[(size_t)i * 2048]) printf("#   failed: %s\n", failures + (size_t)i * 2048);
+            if (failures[(size_t)i * FAILURE_CAP])
+                printf("#   failed: %s\n", failures + (size_t)i * FAILURE_CAP);
         fflush(stdout);
     }
     status = failed ? ctxpar_error(CTXPAR_ERR_IO, "%d of %d input(s) failed (listed above)",
