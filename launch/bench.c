@@ -1,7 +1,380 @@
-/* Benchmark mode (see bench.h). */
+/* Benchmark mode (see bench.h). Every number comes from the pipeline's own
+ * summary of each run (stage times already max over ranks), so a benchmark
+ * measures exactly what a normal run reports; this file only repeats the run,
+ * takes medians and spreads over the timed runs, and formats them: a table on
+ * rank 0's stdout and, with --json, one appended line per invocation so that
+ * a scaling sweep accumulates one line per point. */
 #include "launch/bench.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctxpar_version.h"
+#include "runtime/json.h"
+#include "runtime/pipeline.h"
+
+/* Written when --out is not given, removed at the end. */
+#define BENCH_SCRATCH "ctxpar_bench.h5"
+
+/* The series measured per timed run: the stages, then these. */
+enum {
+    SERIES_TOTAL = CTXPAR_STAGE_COUNT,
+    SERIES_ATTENTION,   /* ring attention, slowest rank */
+    SERIES_HALO_WAIT,
+    SERIES_HALO_FLIGHT,
+    SERIES_HALO_HIDDEN,
+    SERIES_RING_WAIT,
+    SERIES_RING_FLIGHT,
+    SERIES_RING_HIDDEN,
+    SERIES_COUNT
+};
+
+typedef struct spread {
+    double median, min, max;
+} spread;
+
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median (mean of the middle two for an even count), min and max; `values`
+ * is sorted in place. */
+static spread spread_of(double *values, int n) {
+    qsort(values, (size_t)n, sizeof *values, compare_double);
+    spread s = {values[n / 2], values[0], values[n - 1]};
+    if (n % 2 == 0) s.median = 0.5 * (values[n / 2 - 1] + values[n / 2]);
+    return s;
+}
+
+static double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
+
+/* The share of communication time hidden under compute, as
+ * ctxpar_summary_print computes it: nothing in flight counts as all hidden. */
+static double hidden_share(double wait, double in_flight) {
+    return in_flight > 0 ? 1.0 - wait / in_flight : 1.0;
+}
+
+typedef struct bench_result {
+    const ctxpar_cli *cli;
+    ctxpar_run_summary last;     /* the last timed run: sizes, FLOPs, bytes */
+    int repeat, warmup;
+    double *totals;              /* per timed run, in run order */
+    spread series[SERIES_COUNT];
+    int64_t peak_tracked, peak_rss; /* max over ranks and runs */
+} bench_result;
+
+static void model_text(char *buf, size_t cap, const ctxpar_model_config *m) {
+    size_t n = (size_t)snprintf(buf, cap, "VAE channels ");
+    for (int i = 0; i < m->vae.n_stages && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%d", i ? "," : "", m->vae.channels[i]);
+    if (n < cap)
+        snprintf(buf + n, cap - n,
+                 ", %d res block(s), z %d; transformer p %d, d %d, heads %d, layers %d",
+                 m->vae.res_blocks, m->vae.latent_channels, m->transformer.patch,
+                 m->transformer.dim, m->transformer.heads, m->transformer.layers);
+}
+
+static void print_table(const bench_result *r) {
+    const ctxpar_cli *cli = r->cli;
+    const ctxpar_run_summary *s = &r->last;
+    const double mib = 1024.0 * 1024.0;
+    char model[400];
+    model_text(model, sizeof model, &s->model);
+    printf("# ctxpar %s benchmark: %d rank(s) on %d node(s), %d thread(s) per rank, device %s\n",
+           CTXPAR_VERSION_STRING, s->ranks, s->nodes, s->threads, s->device);
+    if (cli->run.model_path[0])
+        printf("# model: file %s (%s)\n", cli->run.model_path, model);
+    else
+        printf("# model: preset %s (%s)\n", cli->run.preset, model);
+    if (cli->run.source.kind == CTXPAR_SOURCE_HDF5)
+        printf("# input: %s:%s, ", cli->run.source.path, cli->run.source.dataset);
+    else
+        printf("# input: synthetic, ");
+    printf("%lld frames of %lldx%lld, %lld tokens (%lld records after merging)\n",
+           (long long)s->frames, (long long)s->width, (long long)s->height, (long long)s->tokens,
+           (long long)s->records);
+    printf("# runs: %d warm-up, %d timed; seconds, max over ranks; median, min and max over the "
+           "timed runs\n",
+           r->warmup, r->repeat);
+    printf("%-12s %12s %12s %12s\n", "stage", "median", "min", "max");
+    for (int i = 0; i <= SERIES_TOTAL; i++) {
+        const char *name = i == SERIES_TOTAL ? "total" : ctxpar_stage_name((ctxpar_stage)i);
+        printf("%-12s %12.4f %12.4f %12.4f\n", name, r->series[i].median, r->series[i].min,
+               r->series[i].max);
+    }
+    double total = r->series[SERIES_TOTAL].median;
+    double vae_s = r->series[CTXPAR_STAGE_VAE].median;
+    double att_s = r->series[SERIES_ATTENTION].median;
+    printf("%-20s %12s   %s\n", "rate", "value", "how");
+    printf("%-20s %12.2f   frames %lld / median total %.4f s\n", "frames/s",
+           ratio((double)s->frames, total), (long long)s->frames, total);
+    printf("%-20s %12.1f   tokens %lld / median total\n", "tokens/s",
+           ratio((double)s->tokens, total), (long long)s->tokens);
+    printf("%-20s %12.2f   VAE FLOPs %.4g (plan) / median vae stage %.4f s\n", "VAE GFLOP/s",
+           ratio(s->vae_flops, vae_s) / 1e9, s->vae_flops, vae_s);
+    printf("%-20s %12.2f   4*N^2*d*layers = %.4g / median attention %.4f s (slowest rank)\n",
+           "attention GFLOP/s", ratio(s->attention_flops, att_s) / 1e9, s->attention_flops,
+           att_s);
+    printf("%-20s %12.3f   per run, all ranks; busiest rank %.3f MiB\n", "MiB sent",
+           s->bytes_sent_total / mib, s->bytes_sent_max / mib);
+    printf("%-20s %11.1f%%   1 - wait / in flight = 1 - %.4f / %.4f s (medians)\n",
+           "halo hidden", 100.0 * r->series[SERIES_HALO_HIDDEN].median,
+           r->series[SERIES_HALO_WAIT].median, r->series[SERIES_HALO_FLIGHT].median);
+    printf("%-20s %11.1f%%   1 - wait / in flight = 1 - %.4f / %.4f s (medians)\n",
+           "ring hidden", 100.0 * r->series[SERIES_RING_HIDDEN].median,
+           r->series[SERIES_RING_WAIT].median, r->series[SERIES_RING_FLIGHT].median);
+    printf("%-20s %12.1f   counted by the allocator; %.1f MiB resident (max over ranks, runs)\n",
+           "peak MiB per rank", r->peak_tracked / mib, r->peak_rss / mib);
+    fflush(stdout);
+}
+
+/* ---- JSON line ---------------------------------------------------------- */
+
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+    int failed;
+} text_buf;
+
+static void emit(text_buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(text_buf *t, const char *fmt, ...) {
+    if (t->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = 2 * t->cap + (size_t)n + 1;
+        char *grown = realloc(t->data, cap);
+        if (!grown) {
+            t->failed = 1;
+            return;
+        }
+        t->data = grown, t->cap = cap;
+    }
+}
+
+/* JSON has no NaN or infinity; the rates above never produce them, but a
+ * number that is not finite is written as 0 rather than as invalid JSON. */
+static void emit_number(text_buf *t, const char *key, double value) {
+    emit(t, ", \"%s\": %.9g", key, isfinite(value) ? value : 0.0);
+}
+
+static void emit_int(text_buf *t, const char *key, long long value) {
+    emit(t, ", \"%s\": %lld", key, value);
+}
+
+static void emit_string(text_buf *t, const char *key, const char *value) {
+    size_t cap = strlen(value) * 6 + 8;
+    char *escaped = malloc(cap);
+    if (!escaped) {
+        t->failed = 1;
+        return;
+    }
+    ctxpar_json_escape(escaped, cap, value);
+    emit(t, ", \"%s\": \"%s\"", key, escaped);
+    free(escaped);
+}
+
+static void emit_spread(text_buf *t, const char *key, spread s) {
+    emit(t, "\"%s\": {\"median\": %.9g, \"min\": %.9g, \"max\": %.9g}", key, s.median, s.min,
+         s.max);
+}
+
+/* One object, keys in a fixed order, no timestamp: two invocations with the
+ * same numbers write the same line. */
+static char *json_line(const bench_result *r) {
+    const ctxpar_cli *cli = r->cli;
+    const ctxpar_run_summary *s = &r->last;
+    text_buf t = {malloc(4096), 0, 4096, 0};
+    if (!t.data) return NULL;
+    emit(&t, "{\"format\": \"ctxpar-bench\", \"format_version\": 1");
+    emit_string(&t, "version", CTXPAR_VERSION_STRING);
+    emit_int(&t, "ranks", s->ranks);
+    emit_int(&t, "nodes", s->nodes);
+    emit_int(&t, "threads", s->threads);
+    emit_string(&t, "device", s->device);
+    emit_string(&t, "preset", cli->run.model_path[0] ? "" : cli->run.preset);
+    emit_string(&t, "model_file", cli->run.model_path);
+    int n = ctxpar_config_to_json(&s->model, NULL, 0);
+    char *model = malloc((size_t)n + 1);
+    if (!model) {
+        free(t.data);
+        return NULL;
+    }
+    ctxpar_config_to_json(&s->model, model, (size_t)n + 1);
+    emit(&t, ", \"model\": %s", model);
+    free(model);
+    if (cli->run.source.kind == CTXPAR_SOURCE_HDF5) {
+        char input[1400];
+        snprintf(input, sizeof input, "%s:%s", cli->run.source.path, cli->run.source.dataset);
+        emit_string(&t, "input", input);
+    } else {
+        emit_string(&t, "input", "synthetic");
+    }
+    emit_string(&t, "norm", cli->run.norm == CTXPAR_NORM_EXACT ? "exact" : "chunk");
+    emit_int(&t, "no_merge", cli->run.no_merge);
+    emit_int(&t, "frames", s->frames);
+    emit_int(&t, "height", s->height);
+    emit_int(&t, "width", s->width);
+    emit_int(&t, "tokens", s->tokens);
+    emit_int(&t, "records", s->records);
+    emit_int(&t, "repeat", r->repeat);
+    emit_int(&t, "warmup", r->warmup);
+    emit(&t, ", \"run_totals_s\": [");
+    for (int i = 0; i < r->repeat; i++)
+        emit(&t, "%s%.9g", i ? ", " : "", r->totals[i]);
+    emit(&t, "], \"stages_s\": {");
+    for (int i = 0; i <= SERIES_TOTAL; i++) {
+        if (i) emit(&t, ", ");
+        emit_spread(&t, i == SERIES_TOTAL ? "total" : ctxpar_stage_name((ctxpar_stage)i),
+                    r->series[i]);
+    }
+    emit(&t, "}");
+    double total = r->series[SERIES_TOTAL].median;
+    emit_number(&t, "frames_per_s", ratio((double)s->frames, total));
+    emit_number(&t, "tokens_per_s", ratio((double)s->tokens, total));
+    emit_number(&t, "vae_flops", s->vae_flops);
+    emit_number(&t, "vae_gflop_per_s",
+                ratio(s->vae_flops, r->series[CTXPAR_STAGE_VAE].median) / 1e9);
+    emit_number(&t, "attention_flops", s->attention_flops);
+    emit(&t, ", ");
+    emit_spread(&t, "attention_s", r->series[SERIES_ATTENTION]);
+    emit_number(&t, "attention_gflop_per_s",
+                ratio(s->attention_flops, r->series[SERIES_ATTENTION].median) / 1e9);
+    emit_int(&t, "bytes_sent_total", (long long)s->bytes_sent_total);
+    emit_int(&t, "bytes_sent_max", (long long)s->bytes_sent_max);
+    emit_number(&t, "halo_wait_s", r->series[SERIES_HALO_WAIT].median);
+    emit_number(&t, "halo_in_flight_s", r->series[SERIES_HALO_FLIGHT].median);
+    emit_number(&t, "halo_hidden", r->series[SERIES_HALO_HIDDEN].median);
+    emit_number(&t, "ring_wait_s", r->series[SERIES_RING_WAIT].median);
+    emit_number(&t, "ring_in_flight_s", r->series[SERIES_RING_FLIGHT].median);
+    emit_number(&t, "ring_hidden", r->series[SERIES_RING_HIDDEN].median);
+    emit_int(&t, "peak_tracked_bytes", (long long)r->peak_tracked);
+    emit_int(&t, "peak_rss_bytes", (long long)r->peak_rss);
+    emit_int(&t, "planned_bytes", (long long)s->planned_bytes);
+    emit(&t, "}\n");
+    if (t.failed) {
+        free(t.data);
+        return NULL;
+    }
+    return t.data;
+}
+
+/* ---- the command -------------------------------------------------------- */
+
 ctxpar_status ctxpar_command_bench(ctxpar_comm_t comm, const ctxpar_cli *cli, int threads) {
-    (void)comm, (void)cli, (void)threads;
-    return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--bench is not implemented yet");
+    ctxpar_status status = CTXPAR_OK;
+    const int rank = ctxpar_comm_rank(comm);
+    const int repeat = cli->repeat, warmup = cli->warmup;
+    bench_result result = {.cli = cli, .repeat = repeat, .warmup = warmup};
+    double *samples = malloc(sizeof *samples * (size_t)SERIES_COUNT * (size_t)repeat);
+    result.totals = malloc(sizeof *result.totals * (size_t)repeat);
+    int json_fd = -1, json_created = 0;
+    char *line = NULL;
+
+    if (!samples || !result.totals)
+        status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory for %d repeats", repeat);
+    /* Open the JSON file before any run, so a bad path costs no benchmark time. */
+    if (status == CTXPAR_OK && rank == 0 && cli->json_path[0]) {
+        struct stat st;
+        json_created = stat(cli->json_path, &st) != 0;
+        json_fd = open(cli->json_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+        if (json_fd < 0)
+            status = ctxpar_error(CTXPAR_ERR_IO, "--json: cannot append to %s: %s",
+                                  cli->json_path, strerror(errno));
+    }
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+
+    /* Progress and summary off for the runs; the first run honours the
+     * user's --overwrite for their --out, the later ones replace their own. */
+    ctxpar_run_options options = cli->run;
+    options.quiet = 1;
+    if (!cli->out_given) snprintf(options.out_path, sizeof options.out_path, "%s", BENCH_SCRATCH);
+    for (int run = 0; run < warmup + repeat; run++) {
+        const int timed = run >= warmup, index = timed ? run - warmup : run;
+        ctxpar_run_summary summary;
+        options.overwrite = run > 0 || !cli->out_given || cli->run.overwrite;
+        CTXPAR_TRY_GOTO(ctxpar_pipeline_run(comm, &options, &summary));
+        summary.threads = threads;
+        if (rank == 0 && !cli->run.quiet) {
+            printf("%s %d/%d: %.3f s\n", timed ? "run" : "warm-up", index + 1,
+                   timed ? repeat : warmup, summary.seconds_total);
+            fflush(stdout);
+        }
+        if (summary.peak_tracked_max > result.peak_tracked)
+            result.peak_tracked = summary.peak_tracked_max;
+        if (summary.peak_rss_max > result.peak_rss) result.peak_rss = summary.peak_rss_max;
+        if (!timed) continue;
+        double *at = samples + index;
+        for (int s = 0; s < CTXPAR_STAGE_COUNT; s++) at[s * repeat] = summary.seconds[s];
+        at[SERIES_TOTAL * repeat] = summary.seconds_total;
+        at[SERIES_ATTENTION * repeat] = summary.attention_seconds;
+        at[SERIES_HALO_WAIT * repeat] = summary.comm_wait_max;
+        at[SERIES_HALO_FLIGHT * repeat] = summary.comm_exchange_max;
+        at[SERIES_HALO_HIDDEN * repeat] =
+            hidden_share(summary.comm_wait_max, summary.comm_exchange_max);
+        at[SERIES_RING_WAIT * repeat] = summary.ring_wait_max;
+        at[SERIES_RING_FLIGHT * repeat] = summary.ring_exchange_max;
+        at[SERIES_RING_HIDDEN * repeat] =
+            hidden_share(summary.ring_wait_max, summary.ring_exchange_max);
+        result.totals[index] = summary.seconds_total;
+        result.last = summary;
+    }
+
+    if (rank == 0) {
+        for (int s = 0; s < SERIES_COUNT; s++)
+            result.series[s] = spread_of(samples + (size_t)s * (size_t)repeat, repeat);
+        print_table(&result);
+        if (json_fd >= 0) {
+            line = json_line(&result);
+            if (!line) {
+                status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory for the JSON line");
+            } else {
+                /* One write with O_APPEND: concurrent sweeps never interleave a line. */
+                size_t len = strlen(line);
+                ssize_t written = write(json_fd, line, len);
+                if (written != (ssize_t)len)
+                    status = ctxpar_error(CTXPAR_ERR_IO, "--json: writing %s failed: %s",
+                                          cli->json_path,
+                                          written < 0 ? strerror(errno) : "short write");
+            }
+            if (close(json_fd) != 0 && status == CTXPAR_OK)
+                status = ctxpar_error(CTXPAR_ERR_IO, "--json: closing %s failed: %s",
+                                      cli->json_path, strerror(errno));
+            json_fd = -1;
+            json_created = 0;
+        }
+    }
+    status = ctxpar_comm_agree(comm, status);
+
+fail:
+    if (rank == 0) {
+        if (!cli->out_given) unlink(BENCH_SCRATCH);
+        if (json_fd >= 0) {
+            close(json_fd);
+            /* Nothing was written: leave no empty file behind. */
+            if (json_created) unlink(cli->json_path);
+        }
+    }
+    free(line);
+    free(samples);
+    free(result.totals);
+    return status;
 }
