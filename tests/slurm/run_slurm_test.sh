@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+#
+# A real single-node Slurm cluster, built and torn down by this script, runs
+# a template of launch/slurm/ (ctxpar-one-node.sbatch by default): munged,
+# slurmctld and slurmd from Debian's packages, every key, config, socket,
+# spool and log in one temporary directory, ports picked free, no systemd and
+# no cgroup plugins, so it works in a bare CI container. The job must end
+# COMPLETED with exit code 0:0 and write a complete features file; the daemons
+# are stopped by the PIDs this script recorded.
+#
+#   CTXPAR_BIN=build/ctxpar bash tests/slurm/run_slurm_test.sh
+#
+# Environment: CTXPAR_BIN (required), CTXPAR_SLURM_TEMPLATE (a file name in
+# launch/slurm/, default ctxpar-one-node.sbatch; the job always asks for one
+# node, since there is one), CTXPAR_SLURM_TASKS (ranks, default 2),
+# CTXPAR_SLURM_MPI (srun's MPI plugin, default pmix), CTXPAR_SLURM_KEEP=1
+# keeps the temporary directory.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+template=$repo/launch/slurm/${CTXPAR_SLURM_TEMPLATE:-ctxpar-one-node.sbatch}
+tasks=${CTXPAR_SLURM_TASKS:-2}
+job_timeout_s=180
+
+say() { echo "slurm test: $*"; }
+# Client commands wait on munge and slurmctld; none may hang the test.
+bounded() { timeout 20 "$@"; }
+die() { echo "slurm test: FAIL: $*" >&2; exit 1; }
+
+[[ -n "${CTXPAR_BIN:-}" && -x "$CTXPAR_BIN" ]] || die "CTXPAR_BIN must name the ctxpar program (got '${CTXPAR_BIN:-}')"
+ctxpar_bin=$(cd "$(dirname "$CTXPAR_BIN")" && pwd)/$(basename "$CTXPAR_BIN")
+[[ -r "$template" ]] || die "no template at $template"
+
+# --- packages ---------------------------------------------------------------
+# Slurm's mpi/pmix plugin dlopens libpmix.so, which only libpmix-dev ships.
+packages=(slurm-wlm munge libpmix-dev)
+missing=()
+for p in "${packages[@]}"; do
+  command -v dpkg-query >/dev/null || break  # not Debian: the tool check below decides
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    die "packages ${missing[*]} are missing and installing them needs root: run 'sudo apt-get install ${missing[*]}' (or bash launch/setup.sh --test as root)"
+  fi
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}"; } ||
+    die "apt-get install ${missing[*]} failed"
+fi
+for tool in munged munge unmunge slurmctld slurmd sbatch sinfo scontrol scancel; do
+  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] || die "$tool not found after installing slurm-wlm and munge"
+done
+export PATH=$PATH:/usr/sbin
+
+# --- temporary cluster directory --------------------------------------------
+# Under /tmp, not the build tree: a munge socket path must stay short (108 bytes).
+work=$(mktemp -d "${TMPDIR:-/tmp}/ctxpar-slurm.XXXXXX")
+chmod 711 "$work"  # others may reach the munge socket, never list or read
+mkdir -p "$work"/{munge,state,spool,log,job,tmp}
+munged_pid="" slurmctld_pid="" slurmd_pid="" job_id="" cluster_conf="" ok=0
+
+show_logs() {
+  local d f files=("$work/log/munged.out")
+  # In the foreground slurmctld and slurmd copy their log to stderr; the .out
+  # file matters only when one died before it opened its log.
+  for d in slurmctld slurmd; do
+    if [[ -s "$work/log/$d.log" ]]; then files+=("$work/log/$d.log"); else files+=("$work/log/$d.out"); fi
+  done
+  for f in "${files[@]}" "$work"/job/*.out; do
+    [[ -s "$f" ]] || continue
+    echo "----- ${f#"$work"/} (last 60 lines) -----"
+    tail -n 60 "$f"
+  done
+}
+
+stop_pid() {  # stop_pid NAME PID: SIGTERM, wait up to 15 s, then SIGKILL
+  local name=$1 pid=$2 i
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$name (pid $pid) ignored SIGTERM; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# Steps a lost controller could not cancel outlive slurmd (slurmstepd is not
+# its child). Every process of this cluster's jobs carries its SLURM_CONF, so
+# that finds exactly them; builtins only, so the scan never finds itself.
+stop_strays() {
+  local p i env strays=()
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [[ "$p" == "$$" ]] && continue
+    mapfile -d '' env 2>/dev/null <"/proc/$p/environ" || continue
+    [[ " ${env[*]} " == *" SLURM_CONF=$cluster_conf "* ]] && strays+=("$p")
+  done
+  ((${#strays[@]})) || return 0
+  say "stopping processes left by the cluster: ${strays[*]}"
+  kill -TERM "${strays[@]}" 2>/dev/null
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "${strays[@]}" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "${strays[@]}" 2>/dev/null
+  return 0
+}
+
+cleanup() {
+  local rc=$? state deadline
+  set +e
+  if [[ -n "$job_id" && -n "$slurmctld_pid" ]] && kill -0 "$slurmctld_pid" 2>/dev/null; then
+    # A job still running would leave slurmstepd and ranks behind slurmd.
+    state=$(bounded scontrol show job "$job_id" 2>/dev/null | grep -o 'JobState=[A-Z_]*')
+    if [[ "$state" =~ ^JobState=(PENDING|CONFIGURING|RUNNING|COMPLETING)$ ]]; then
+      say "cancelling job $job_id ($state)"
+      bounded scancel "$job_id"
+      deadline=$((SECONDS + 30))
+      while ((SECONDS < deadline)); do
+        state=$(bounded scontrol show job "$job_id" 2>/dev/null | grep -o 'JobState=[A-Z_]*')
+        [[ "$state" =~ ^JobState=(CONFIGURING|RUNNING|COMPLETING)$ ]] || break
+        sleep 1
+      done
+    fi
+  fi
+  if ((rc != 0 || ok == 0)); then
+    echo "slurm test: failed; logs from $work:" >&2
+    show_logs >&2
+  fi
+  stop_pid slurmd "$slurmd_pid"
+  stop_pid slurmctld "$slurmctld_pid"
+  stop_pid munged "$munged_pid"
+  [[ -n "$cluster_conf" ]] && stop_strays
+  if ((rc == 0 && ok == 1)) && [[ "${CTXPAR_SLURM_KEEP:-0}" != 1 ]]; then
+    rm -rf "$work"
+  else
+    echo "slurm test: kept $work" >&2
+  fi
+  ((rc == 0 && ok == 0)) && rc=1
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- munge ------------------------------------------------------------------
+# In the foreground munged logs to stderr (log/munged.out); --log-file is
+# where it would go otherwise.
+dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 status=none
+chmod 400 "$work/munge/munge.key"
+socket=$work/munge/munge.socket
+force=()
+[[ $(id -u) -eq 0 ]] && force=(--force)
+munged --foreground "${force[@]}" --key-file="$work/munge/munge.key" --socket="$socket" \
+       --pid-file="$work/munge/munged.pid" --log-file="$work/log/munged.log" \
+       --seed-file="$work/munge/munged.seed" >"$work/log/munged.out" 2>&1 &
+munged_pid=$!
+for ((i = 0; i < 100; i++)); do
+  [[ -S "$socket" ]] && break
+  kill -0 "$munged_pid" 2>/dev/null || die "munged exited at start"
+  sleep 0.1
+done
+timeout 20 munge -n -S "$socket" | timeout 20 unmunge -S "$socket" >/dev/null || die "munge credential round trip failed"
+
+# --- slurm.conf -------------------------------------------------------------
+host=$(hostname -s)
+ports=$(/usr/bin/python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks: s.bind(("", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))')
+read -r ctld_port slurmd_port <<<"$ports"
+# The node as slurmd sees it (CPUs, sockets, cores, threads, memory), so the
+# controller never drains it for a mismatch.
+node_hw=$(slurmd -C | head -n 1 | sed -e 's/^NodeName=[^ ]* //')
+node_slurmd_params=""
+node_cpus=$(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<<"$node_hw")
+if ((tasks > ${node_cpus:-1})); then
+  # More ranks than CPUs (a one-core runner): declare as many CPUs as ranks,
+  # tell slurmd to believe the configuration, and let idle ranks yield.
+  node_memory=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$node_hw")
+  node_hw="CPUs=$tasks Boards=1 SocketsPerBoard=1 CoresPerSocket=$tasks ThreadsPerCore=1 RealMemory=${node_memory:-1}"
+  node_slurmd_params="SlurmdParameters=config_overrides"
+  export OMPI_MCA_mpi_yield_when_idle=1
+fi
+user=$(id -un)
+# Open MPI names its shared-memory segments after the Slurm job id, so two
+# clusters on one host (two test runs at once) must not hand out the same ids.
+first_job_id=$((1000 + (RANDOM * 32768 + RANDOM) % 60000000))
+cat >"$work/slurm.conf" <<EOF
+ClusterName=ctxpartest
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=$user
+SlurmdUser=$user
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$socket
+StateSaveLocation=$work/state
+SlurmdSpoolDir=$work/spool
+SlurmctldPidFile=$work/slurmctld.pid
+SlurmdPidFile=$work/slurmd.pid
+SlurmctldLogFile=$work/log/slurmctld.log
+SlurmdLogFile=$work/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+PlugStackConfig=$work/plugstack.conf
+TmpFS=$work/tmp
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+ReturnToService=2
+MailProg=/bin/true
+KillWait=5
+MinJobAge=600
+FirstJobId=$first_job_id
+$node_slurmd_params
+NodeName=$host NodeAddr=127.0.0.1 $node_hw State=UNKNOWN
+PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
+EOF
+: >"$work/plugstack.conf"
+cluster_conf=$work/slurm.conf
+export SLURM_CONF=$cluster_conf
+
+# --- daemons ----------------------------------------------------------------
+slurmctld -D -i -f "$SLURM_CONF" >"$work/log/slurmctld.out" 2>&1 &
+slurmctld_pid=$!
+slurmd -D -N "$host" -f "$SLURM_CONF" >"$work/log/slurmd.out" 2>&1 &
+slurmd_pid=$!
+say "munged $munged_pid, slurmctld $slurmctld_pid, slurmd $slurmd_pid; ports $ctld_port/$slurmd_port; $work"
+
+state="" deadline=$((SECONDS + 60))
+while ((SECONDS < deadline)); do
+  kill -0 "$slurmctld_pid" 2>/dev/null || die "slurmctld exited at start"
+  kill -0 "$slurmd_pid" 2>/dev/null || die "slurmd exited at start"
+  state=$(bounded sinfo -h -N -n "$host" -o %T 2>/dev/null | head -n 1 || true)
+  [[ "$state" == idle ]] && break
+  sleep 1
+done
+[[ "$state" == idle ]] || die "node $host not idle after 60 s (state '${state:-none}')"
+say "node $host idle"
+
+# --- the job ----------------------------------------------------------------
+out=$work/job/features.h5
+mpi_plugin=${CTXPAR_SLURM_MPI:-pmix}
+export CTXPAR_BIN=$ctxpar_bin CTXPAR_SLURM_MPI=$mpi_plugin CTXPAR_DEVICE=cpu
+# TMPDIR keeps Open MPI's session directories in the cluster directory too;
+# TmpFS above does the same for the PMIx plugin's per-step directories.
+job_id=$(TMPDIR=$work/tmp bounded sbatch --parsable --nodes=1 --ntasks-per-node="$tasks" --cpus-per-task=1 \
+                --time=5 --chdir="$work/job" --output="$work/job/ctxpar-%j.out" \
+                "$template" --preset tiny --frames 16 --size 64x64 --out "$out" --overwrite) ||
+  die "sbatch refused the job"
+job_id=${job_id%%;*}
+say "submitted job $job_id ($tasks ranks, $(basename "$template"))"
+
+job_state="" unanswered=0 deadline=$((SECONDS + job_timeout_s))
+while ((SECONDS < deadline)); do
+  kill -0 "$slurmctld_pid" 2>/dev/null || die "slurmctld exited while job $job_id ran"
+  kill -0 "$slurmd_pid" 2>/dev/null || die "slurmd exited while job $job_id ran"
+  job_state=$(bounded scontrol show job "$job_id" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2) || job_state=""
+  if [[ -z "$job_state" ]]; then
+    ((++unanswered < 15)) || die "scontrol show job $job_id got no answer 15 times in a row"
+  else
+    unanswered=0
+  fi
+  case "$job_state" in
+    PENDING | CONFIGURING | RUNNING | COMPLETING | "") sleep 1 ;;
+    *) break ;;
+  esac
+done
+job_info=$(bounded scontrol show job "$job_id" 2>&1) || true
+exit_code=$(grep -o ' ExitCode=[0-9:]*' <<<"$job_info" | cut -d= -f2) || exit_code=
+job_log=$work/job/ctxpar-$job_id.out
+say "job $job_id: JobState=$job_state ExitCode=$exit_code"
+
+[[ -n "$job_state" ]] || die "job $job_id: scontrol gave no state (waited up to ${job_timeout_s}s)"
+[[ "$job_state" == COMPLETED ]] || die "job $job_id: JobState=$job_state (waited up to ${job_timeout_s}s), expected COMPLETED"
+[[ "$exit_code" == 0:0 ]] || die "job $job_id exit code $exit_code, expected 0:0"
+[[ -s "$job_log" ]] || die "no job log at $job_log"
+grep -q "^# srun --mpi=$mpi_plugin " "$job_log" || die "the job log does not show srun --mpi=$mpi_plugin"
+grep -q "^# ctxpar summary: $tasks ranks" "$job_log" || die "the job log has no run summary for $tasks ranks"
+grep -q "^wrote $out" "$job_log" || die "the job log does not report writing $out"
+[[ -f "$out" ]] || die "no output file $out"
+
+inspect=$(timeout 60 "$ctxpar_bin" inspect "$out") || die "ctxpar inspect $out failed"
+grep -Eq '^complete +1$' <<<"$inspect" || die "$out is not marked complete"
+grep -Eq "^ranks +$tasks\$" <<<"$inspect" || die "$out does not record $tasks ranks"
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  /usr/bin/python3 - "$out" <<'EOF' || die "h5py check of $out failed"
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    assert int(f["/"].attrs["complete"]) == 1, "complete != 1"
+    assert f["tokens/features"].shape[0] == int(f["/"].attrs["records"]) > 0
+EOF
+fi
+
+grep -E '^(# ctxpar summary|frames|wall)' "$job_log" | sed 's/^/  /'
+say "PASS: job $job_id COMPLETED 0:0 through srun --mpi=$mpi_plugin, $out complete"
+ok=1
