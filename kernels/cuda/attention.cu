@@ -15,6 +15,8 @@
  * right; throughput comes from the tensor-core path. */
 #include <stdint.h>
 
+#include <algorithm>
+
 #include "kernels/cuda/attention_cuda.h"
 #include "kernels/cuda/attention_internal_cuda.h"
 #include "kernels/cuda/cuda_check.h"
@@ -179,7 +181,8 @@ extern "C" ctxpar_status ctxpar_cuda_attention(const void *q, int64_t ldq, const
                             "attention: row strides q %lld, k %lld, v %lld below heads*head_dim "
                             "%lld",
                             (long long)ldq, (long long)ldk, (long long)ldv, (long long)width);
-    if ((n_q + kF32BlockM - 1) / kF32BlockM > 0x7fffffff)
+    const int64_t block_m = std::min(kF32BlockM, ctxpar_cuda_attention_tc_block_m);
+    if ((n_q + block_m - 1) / block_m > 0x7fffffff)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT, "attention: %lld queries exceed the grid",
                             (long long)n_q);
 
