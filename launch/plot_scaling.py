@@ -131,7 +131,7 @@ def main():
             "set xtics (%s)" % xtics,
             "set xlabel 'ranks'",
             "set grid",
-            "set key top left",
+            "set key bottom right",
             "set title 'throughput (median; bars: min to max run)'",
             "set ylabel 'frames/s'",
             "set yrange [0:*]",
