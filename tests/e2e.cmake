@@ -1,6 +1,5 @@
 # End-to-end tests: the ctxpar program under mpirun, checked by Python
 # (h5py, numpy, torch from Debian) against single-rank runs and a naive reference.
-set(CTXPAR_PY_ENV "${CTXPAR_TEST_ENV};CTXPAR_BIN=$<TARGET_FILE:ctxpar>;CTXPAR_MPIEXEC=${MPIEXEC_EXECUTABLE};PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}")
 foreach(t e2e_invariance e2e_reference)
   add_test(NAME ${t} COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/${t}.py)
   set_tests_properties(${t} PROPERTIES LABELS "e2e;mpi" ENVIRONMENT "${CTXPAR_PY_ENV}" TIMEOUT 900)

@@ -43,9 +43,12 @@ def start(out, ranks=2, args=LONG_RUN):
                 seen_vae.set()
 
     threading.Thread(target=pump, daemon=True).start()
-    if not seen_vae.wait(120):
-        p.kill()
-        raise RuntimeError("the run never reached the VAE stage:\n" + "".join(lines))
+    deadline = time.time() + 120
+    while not seen_vae.wait(0.2):
+        if p.poll() is not None or time.time() > deadline:
+            p.kill()
+            raise RuntimeError("the run never reached the VAE stage:\n" + "".join(lines) +
+                               p.stderr.read())
     return p
 
 
