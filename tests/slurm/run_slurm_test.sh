@@ -14,7 +14,8 @@
 # launch/slurm/, default ctxpar-one-node.sbatch; the job always asks for one
 # node, since there is one), CTXPAR_SLURM_TASKS (ranks, default 2),
 # CTXPAR_SLURM_MPI (srun's MPI plugin, default pmix), CTXPAR_SLURM_KEEP=1
-# keeps the temporary directory.
+# keeps the temporary directory, CTXPAR_SLURM_PREEMPT=1 also cancels a running
+# job and checks that it stops at once and leaves nothing.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -309,4 +310,41 @@ fi
 
 grep -E '^(# ctxpar summary|frames|wall)' "$job_log" | sed 's/^/  /'
 say "PASS: job $job_id COMPLETED 0:0 through srun --mpi=$mpi_plugin, $out complete"
+
+# --- preemption ---------------------------------------------------------------
+# With CTXPAR_SLURM_PREEMPT=1: a longer job is cancelled mid-run (scancel sends
+# SIGTERM to every task, as preemption does). Every rank must report the
+# signal, the job must end within seconds (well before KillWait's SIGKILL),
+# and nothing may be left at the output path.
+if [[ "${CTXPAR_SLURM_PREEMPT:-0}" == 1 ]]; then
+  out2=$work/job/preempted.h5
+  job2=$(TMPDIR=$work/tmp bounded sbatch --parsable --nodes=1 --ntasks-per-node="$tasks" --cpus-per-task=1 \
+             --time=5 --chdir="$work/job" --output="$work/job/ctxpar-%j.out" \
+             "$template" --preset small --frames 128 --size 256x256 --out "$out2") ||
+    die "sbatch refused the preemption job"
+  job2=${job2%%;*}
+  log2=$work/job/ctxpar-$job2.out
+  say "submitted job $job2 to cancel once it is in its VAE stage"
+  deadline=$((SECONDS + job_timeout_s))
+  until grep -q ' vae ' "$log2" 2>/dev/null; do
+    ((SECONDS < deadline)) || die "job $job2 never reached its VAE stage"
+    sleep 0.5
+  done
+  cancelled_at=$SECONDS
+  bounded scancel "$job2" || die "scancel $job2 failed"
+  state2=""
+  while ((SECONDS < deadline)); do
+    state2=$(bounded scontrol show job "$job2" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2) || state2=""
+    [[ "$state2" == CANCELLED ]] && ! pgrep -f -- "--out $out2" >/dev/null && break
+    sleep 0.5
+  done
+  took=$((SECONDS - cancelled_at))
+  say "job $job2: JobState=$state2, stopped ${took}s after scancel"
+  [[ "$state2" == CANCELLED ]] || die "job $job2: JobState=$state2 after scancel, expected CANCELLED"
+  ((took <= 15)) || die "job $job2 took ${took}s to stop after scancel (bound 15 s)"
+  n_stopped=$(grep -c 'stopped by SIGTERM (exit 143)' "$log2") || n_stopped=0
+  ((n_stopped == tasks)) || die "$n_stopped of $tasks ranks reported SIGTERM in $log2"
+  [[ ! -e "$out2" && ! -e "$out2.ctxpar-partial" ]] || die "the cancelled job left a file at $out2"
+  say "PASS: cancelled job $job2 stopped in ${took}s; every rank reported SIGTERM; nothing at $out2"
+fi
 ok=1
