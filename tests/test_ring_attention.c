@@ -11,6 +11,7 @@
 #include "comm/comm.h"
 #include "kernels/backend.h"
 #include "runtime/ring_attention.h"
+#include "attention_reference.h"
 #include "test_util.h"
 
 enum { HEADS = 2, HEAD_DIM = 32, D = HEADS * HEAD_DIM };
@@ -41,33 +42,22 @@ static int64_t run_case(ctxpar_comm_t comm, const int64_t *rows, const char *nam
     ctxpar_ring_attention(ctxpar_backend_cpu(), comm, q, D, kv, rows, HEADS, HEAD_DIM, out, 100,
                           &stats);
     /* naive reference over all rows of all ranks */
-    double *logits = malloc(sizeof(double) * (size_t)total);
-    const double scale = 1.0 / sqrt((double)HEAD_DIM);
-    for (int64_t i = 0; i < n; i++)
-        for (int hh = 0; hh < HEADS; hh++) {
-            double mx = -INFINITY, sum = 0.0;
-            for (int64_t j = 0; j < total; j++) {
-                double dot = 0.0;
-                for (int c = 0; c < HEAD_DIM; c++)
-                    dot += (double)q[i * D + hh * HEAD_DIM + c] * value(2, j, hh * HEAD_DIM + c);
-                logits[j] = dot * scale;
-                if (logits[j] > mx) mx = logits[j];
-            }
-            for (int64_t j = 0; j < total; j++) sum += exp(logits[j] - mx);
-            for (int c = 0; c < HEAD_DIM; c++) {
-                double acc = 0.0;
-                for (int64_t j = 0; j < total; j++)
-                    acc += exp(logits[j] - mx) * value(3, j, hh * HEAD_DIM + c);
-                ref[i * D + hh * HEAD_DIM + c] = acc / sum;
-            }
+    float *kv_all = malloc(sizeof(float) * (size_t)(total + 1) * 2 * D);
+    double *lse_ref = malloc(sizeof(double) * (size_t)(n + 1) * HEADS);
+    for (int64_t j = 0; j < total; j++)
+        for (int c = 0; c < D; c++) {
+            kv_all[j * 2 * D + c] = value(2, j, c);
+            kv_all[j * 2 * D + D + c] = value(3, j, c);
         }
+    ref_attention(q, D, kv_all, 2 * D, kv_all + D, 2 * D, n, total, HEADS, HEAD_DIM,
+                  1.0 / sqrt((double)HEAD_DIM), ref, lse_ref);
     int64_t bad = n > 0 ? test_compare(name, out, ref, n * D, 1e-5, 1e-4) : 0;
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_SUM, ctxpar_comm_mpi(comm));
     if (rank == 0 && ranks > 1 && stats.bytes_sent == 0) {
         fprintf(stderr, "%s: no K/V bytes sent on a multi-rank ring\n", name);
         bad++;
     }
-    free(logits);
+    free(kv_all), free(lse_ref);
     free(q), free(kv), free(out), free(ref);
     return bad;
 }

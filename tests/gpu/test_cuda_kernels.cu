@@ -51,6 +51,7 @@ extern "C" {
 #include "kernels/cuda/linear_cuda.h"
 #include "kernels/cuda/pool_time2_cuda.h"
 #include "kernels/cuda/rope3d_cuda.h"
+#include "attention_reference.h"
 #include "test_util.h"
 
 /* ---- plumbing ------------------------------------------------------------ */
@@ -351,27 +352,8 @@ static void attention_double(const std::vector<float> &q, const std::vector<floa
     const int64_t width = (int64_t)s.heads * s.head_dim;
     o.assign(s.n_q * width, 0.0);
     lse.assign(s.heads * s.n_q, -INFINITY);
-    std::vector<double> score(s.n_kv);
-    for (int h = 0; h < s.heads; h++)
-        for (int64_t i = 0; i < s.n_q; i++) {
-            if (s.n_kv == 0) continue;
-            double mx = -INFINITY;
-            for (int64_t j = 0; j < s.n_kv; j++) {
-                double dot = 0.0;
-                for (int d = 0; d < s.head_dim; d++)
-                    dot += (double)q[i * width + h * s.head_dim + d] *
-                           (double)k[j * width + h * s.head_dim + d];
-                score[j] = dot * scale;
-                mx = std::max(mx, score[j]);
-            }
-            double sum = 0.0;
-            for (int64_t j = 0; j < s.n_kv; j++) sum += (score[j] = exp(score[j] - mx));
-            double *orow = &o[i * width + h * s.head_dim];
-            for (int64_t j = 0; j < s.n_kv; j++)
-                for (int d = 0; d < s.head_dim; d++)
-                    orow[d] += score[j] / sum * (double)v[j * width + h * s.head_dim + d];
-            lse[h * s.n_q + i] = mx + log(sum);
-        }
+    ref_attention(q.data(), width, k.data(), width, v.data(), width, s.n_q, s.n_kv, s.heads,
+                  s.head_dim, scale, o.data(), lse.data());
 }
 
 /* The naive same-precision attention of the issue's criterion (see the
