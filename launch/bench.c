@@ -56,12 +56,6 @@ static spread spread_of(double *values, int n) {
 
 static double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
 
-/* The share of communication time hidden under compute, as
- * ctxpar_summary_print computes it: nothing in flight counts as all hidden. */
-static double hidden_share(double wait, double in_flight) {
-    return in_flight > 0 ? 1.0 - wait / in_flight : 1.0;
-}
-
 typedef struct bench_result {
     const ctxpar_cli *cli;
     ctxpar_run_summary last;     /* the last timed run: sizes, FLOPs, bytes */
@@ -329,11 +323,11 @@ ctxpar_status ctxpar_command_bench(ctxpar_comm_t comm, const ctxpar_cli *cli, in
         at[SERIES_HALO_WAIT * repeat] = summary.comm_wait_max;
         at[SERIES_HALO_FLIGHT * repeat] = summary.comm_exchange_max;
         at[SERIES_HALO_HIDDEN * repeat] =
-            hidden_share(summary.comm_wait_max, summary.comm_exchange_max);
+            ctxpar_hidden_share(summary.comm_wait_max, summary.comm_exchange_max);
         at[SERIES_RING_WAIT * repeat] = summary.ring_wait_max;
         at[SERIES_RING_FLIGHT * repeat] = summary.ring_exchange_max;
         at[SERIES_RING_HIDDEN * repeat] =
-            hidden_share(summary.ring_wait_max, summary.ring_exchange_max);
+            ctxpar_hidden_share(summary.ring_wait_max, summary.ring_exchange_max);
         result.totals[index] = summary.seconds_total;
         result.last = summary;
     }

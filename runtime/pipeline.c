@@ -316,6 +316,10 @@ fail:
     return status;
 }
 
+double ctxpar_hidden_share(double wait_seconds, double in_flight_seconds) {
+    return in_flight_seconds > 0 ? 1.0 - wait_seconds / in_flight_seconds : 1.0;
+}
+
 void ctxpar_summary_print(const ctxpar_run_summary *s) {
     const double mib = 1024.0 * 1024.0;
     printf("# ctxpar summary: %d ranks on %d node(s), %d thread(s) per rank\n", s->ranks,
@@ -343,8 +347,8 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
            att_s > 0 ? s->attention_flops / att_s / 1e9 : 0.0, s->attention_flops / 1e12, att_s);
     printf("communication: %.2f MiB sent in all, %.2f MiB by the busiest rank\n",
            s->bytes_sent_total / mib, s->bytes_sent_max / mib);
-    double halo_hidden = s->comm_exchange_max > 0 ? 1.0 - s->comm_wait_max / s->comm_exchange_max : 1.0;
-    double ring_hidden = s->ring_exchange_max > 0 ? 1.0 - s->ring_wait_max / s->ring_exchange_max : 1.0;
+    double halo_hidden = ctxpar_hidden_share(s->comm_wait_max, s->comm_exchange_max);
+    double ring_hidden = ctxpar_hidden_share(s->ring_wait_max, s->ring_exchange_max);
     printf("  conv-cache halos: waited %.3fs of %.3fs in flight (%.0f%% hidden under compute)\n",
            s->comm_wait_max, s->comm_exchange_max, 100.0 * halo_hidden);
     printf("  ring K/V blocks:  waited %.3fs of %.3fs in flight (%.0f%% hidden under compute)\n",

@@ -45,5 +45,9 @@ typedef struct ctxpar_run_summary {
 ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *options,
                                   ctxpar_run_summary *summary);
 
+/* The share of communication time hidden under compute: 1 - wait / in
+ * flight; nothing in flight counts as all hidden. */
+double ctxpar_hidden_share(double wait_seconds, double in_flight_seconds);
+
 /* Rank 0 prints the run summary to stdout. */
 void ctxpar_summary_print(const ctxpar_run_summary *summary);
