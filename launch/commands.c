@@ -77,16 +77,6 @@ static int read_string_attr(hid_t loc, const char *name, char *buf, size_t cap) 
     return rc;
 }
 
-static int read_int_attr(hid_t loc, const char *name, long long *out) {
-    if (H5Aexists(loc, name) <= 0) return -1;
-    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    int64_t v = 0;
-    int rc = H5Aread(attr, H5T_NATIVE_INT64, &v) >= 0 ? 0 : -1;
-    H5Aclose(attr);
-    *out = v;
-    return rc;
-}
-
 /* H5Lvisit callback (the link info type differs between HDF5 1.10 and 1.12,
  * so the object is opened to learn whether it is a dataset). */
 static herr_t print_dataset(hid_t group, const char *name, const H5L_info_t *info, void *data) {
@@ -117,7 +107,7 @@ static ctxpar_status inspect_features(hid_t file) {
                                        "ranks", "tokens", "records", "complete"};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         long long v;
-        if (read_int_attr(file, ints[i], &v) == 0) printf("%-16s %lld\n", ints[i], v);
+        if (ctxpar_hdf5_read_int_attr(file, ints[i], &v) == 0) printf("%-16s %lld\n", ints[i], v);
     }
     if (H5Lexists(file, "tokens", H5P_DEFAULT) > 0 &&
         H5Lexists(file, "tokens/size", H5P_DEFAULT) > 0) {

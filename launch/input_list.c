@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runtime/hdf5_check.h"
 #include "runtime/pipeline.h"
 
 #define MAX_LIST_BYTES (64 << 20)
@@ -147,17 +148,12 @@ static ctxpar_status parse_list(const char *list_path, char *text, const char *o
 /* Rank 0: is path a complete ctxpar features file? */
 static int output_is_complete(const char *path) {
     if (H5Fis_hdf5(path) <= 0) return 0;
-    int complete = 0;
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return 0;
-    if (H5Aexists(file, "complete") > 0) {
-        hid_t attr = H5Aopen(file, "complete", H5P_DEFAULT);
-        long long value = 0;
-        if (attr >= 0 && H5Aread(attr, H5T_NATIVE_LLONG, &value) >= 0) complete = value == 1;
-        if (attr >= 0) H5Aclose(attr);
-    }
+    long long complete = 0;
+    int ok = ctxpar_hdf5_read_int_attr(file, "complete", &complete) == 0 && complete == 1;
     H5Fclose(file);
-    return complete;
+    return ok;
 }
 
 ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cli) {

@@ -25,3 +25,14 @@ ctxpar_status ctxpar_hdf5_error(const char *call, const char *file, int line) {
     return ctxpar_error(CTXPAR_ERR_HDF5, "rank %d: %s:%d: %s failed: %s", rank, file, line, call,
                         desc);
 }
+
+int ctxpar_hdf5_read_int_attr(hid_t loc, const char *name, long long *out) {
+    if (H5Aexists(loc, name) <= 0) return -1;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    if (attr < 0) return -1;
+    long long v = 0;
+    int rc = H5Aread(attr, H5T_NATIVE_LLONG, &v) >= 0 ? 0 : -1;
+    H5Aclose(attr);
+    *out = v;
+    return rc;
+}

@@ -24,3 +24,7 @@ ctxpar_status ctxpar_hdf5_error(const char *call, const char *file, int line);
             goto fail;                                                         \
         }                                                                      \
     } while (0)
+
+/* An integer attribute of loc: 0 and *out set, or -1 when it is missing or
+ * unreadable (no error recorded: callers decide what absence means). */
+int ctxpar_hdf5_read_int_attr(hid_t loc, const char *name, long long *out);
