@@ -4,6 +4,8 @@ the first mismatches (abs_tol + rel_tol*|ref|, NaN/Inf always fail)."""
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import h5py
 import numpy as np
@@ -24,6 +26,37 @@ def run(ranks, *args, timeout=300, check=True):
         raise RuntimeError("command failed (%d): %s\n%s%s" % (p.returncode, " ".join(cmd),
                                                              p.stdout, p.stderr))
     return p
+
+
+def start_until(ranks, args, reached, what, timeout=120):
+    """Start ctxpar under mpirun with progress as plain lines and return the
+    running process once a stdout line satisfies reached(line); raise if the
+    run ends first or the time runs out."""
+    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), CTXPAR] + [str(a) for a in args]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(ENV, CTXPAR_PROGRESS="lines"))
+    lines, seen = [], threading.Event()
+
+    def pump():
+        for line in p.stdout:
+            lines.append(line)
+            if reached(line):
+                seen.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.time() + timeout
+    while not seen.wait(0.2):
+        if p.poll() is not None or time.time() > deadline:
+            p.kill()
+            raise RuntimeError("the run never reached %s:\n%s%s" % (what, "".join(lines),
+                                                                    p.stderr.read()))
+    return p
+
+
+def ranks_of(pid):
+    """The rank processes mpirun started (its children)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
 
 
 def read(path):

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 
 from e2e_common import *
@@ -24,32 +23,9 @@ STOP_BOUND = 15.0   # seconds from the signal to mpirun's exit
 KILL_BOUND = 30.0
 
 
-def ranks_of(pid):
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(x) for x in out.split()]
-
-
 def start(out, ranks=2, args=LONG_RUN):
-    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), CTXPAR] + [str(a) for a in args]
-    cmd += ["--out", out]
-    env = dict(ENV, CTXPAR_PROGRESS="lines")
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    lines, seen_vae = [], threading.Event()
-
-    def pump():
-        for line in p.stdout:
-            lines.append(line)
-            if " vae " in line:
-                seen_vae.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.time() + 120
-    while not seen_vae.wait(0.2):
-        if p.poll() is not None or time.time() > deadline:
-            p.kill()
-            raise RuntimeError("the run never reached the VAE stage:\n" + "".join(lines) +
-                               p.stderr.read())
-    return p
+    return start_until(ranks, list(args) + ["--out", out], lambda line: " vae " in line,
+                       "the VAE stage")
 
 
 def left_behind(out):

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import tempfile
-import threading
 
 from e2e_common import *
 
@@ -95,26 +94,12 @@ def main():
     with open(lst2, "w") as f:
         f.write("".join("%s %s\n" % (path("long%d.h5" % i), path("out/long%d.h5" % i))
                         for i in range(3)))
-    cmd = [MPIEXEC, "--oversubscribe", "-np", "2", CTXPAR, "--input-list", lst2, "--preset",
-           "small", "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(ENV, CTXPAR_PROGRESS="lines"))
-    second_started = threading.Event()
-
-    def pump():
-        for line in proc.stdout:
-            if line.startswith("[2/3]") and "->" in line:
-                second_started.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not second_started.wait(240):
-        proc.kill()
-        fail("preempted list: the second input never started")
-        return finish("e2e_input_list")
-    kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                          text=True).stdout.split()
+    proc = start_until(2, ["--input-list", lst2, "--preset", "small", "--threads", 1],
+                       lambda line: line.startswith("[2/3]") and "->" in line,
+                       "the second input", timeout=240)
+    kids = ranks_of(proc.pid)
     for k in kids:
-        os.kill(int(k), signal.SIGTERM)
+        os.kill(k, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     expect("preempted exit status", proc.returncode == 143, "got %d" % proc.returncode)
     expect("first long output complete", os.path.exists(path("out/long0.h5")))
