@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "kernels/cpu/kernels_cpu.h"
-#include "runtime/status.h"
+#include "base/status.h"
 
 typedef struct ctxpar_comm *ctxpar_comm_t;
 

@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "kernels/cpu/kernels_cpu.h"
-#include "runtime/options.h"
-#include "runtime/status.h"
+#include "base/device.h"
+#include "base/status.h"
 
 typedef struct ctxpar_backend {
     const char *name;

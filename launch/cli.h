@@ -3,7 +3,7 @@
  * exchanged; rank 0 prints it. */
 #pragma once
 #include "runtime/options.h"
-#include "runtime/status.h"
+#include "base/status.h"
 
 typedef enum ctxpar_command {
     CTXPAR_CMD_RUN,

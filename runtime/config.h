@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/status.h"
+#include "base/status.h"
 
 #define CTXPAR_MAX_STAGES 8
 #define CTXPAR_MAX_GROUPS 256

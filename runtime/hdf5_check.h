@@ -6,7 +6,7 @@
 #pragma once
 #include <hdf5.h>
 
-#include "runtime/status.h"
+#include "base/status.h"
 
 void ctxpar_hdf5_quiet(void);
 ctxpar_status ctxpar_hdf5_error(const char *call, const char *file, int line);

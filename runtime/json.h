@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/status.h"
+#include "base/status.h"
 
 typedef enum ctxpar_json_kind {
     CTXPAR_JSON_NUMBER,

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/status.h"
+#include "base/status.h"
 
 typedef enum ctxpar_mem_stage {
     CTXPAR_MEM_MODEL,

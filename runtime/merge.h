@@ -18,7 +18,7 @@
 #include "comm/comm.h"
 #include "runtime/config.h"
 #include "runtime/plan.h"
-#include "runtime/status.h"
+#include "base/status.h"
 #include "runtime/tokens.h"
 
 typedef struct ctxpar_merge_stats {

@@ -9,7 +9,7 @@
 
 #include "comm/comm.h"
 #include "runtime/config.h"
-#include "runtime/status.h"
+#include "base/status.h"
 
 #define CTXPAR_TENSOR_NAME_MAX 96
 

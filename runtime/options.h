@@ -3,10 +3,10 @@
 #pragma once
 #include <stdint.h>
 
+#include "base/device.h"
 #include "runtime/source.h"
 
 typedef enum ctxpar_norm_mode { CTXPAR_NORM_EXACT, CTXPAR_NORM_CHUNK } ctxpar_norm_mode;
-typedef enum ctxpar_device { CTXPAR_DEVICE_CPU, CTXPAR_DEVICE_CUDA } ctxpar_device;
 
 typedef struct ctxpar_run_options {
     ctxpar_source source;     /* frames, size, synthetic seed or HDF5 input */

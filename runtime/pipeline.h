@@ -8,7 +8,7 @@
 #include "comm/comm.h"
 #include "runtime/config.h"
 #include "runtime/options.h"
-#include "runtime/status.h"
+#include "base/status.h"
 
 typedef enum ctxpar_stage {
     CTXPAR_STAGE_SETUP,   /* model, plan, checks */

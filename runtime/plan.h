@@ -11,7 +11,7 @@
 
 #include "runtime/config.h"
 #include "runtime/options.h"
-#include "runtime/status.h"
+#include "base/status.h"
 
 typedef struct ctxpar_plan {
     int ranks;

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "comm/comm.h"
-#include "runtime/status.h"
+#include "base/status.h"
 
 typedef enum ctxpar_source_kind { CTXPAR_SOURCE_SYNTHETIC, CTXPAR_SOURCE_HDF5 } ctxpar_source_kind;
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "runtime/memory.h"
-#include "runtime/status.h"
+#include "base/status.h"
 
 #define CTXPAR_TENSOR_MAX_DIMS 5
 

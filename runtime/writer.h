@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "comm/comm.h"
-#include "runtime/status.h"
+#include "base/status.h"
 
 typedef struct ctxpar_output {
     /* token records, this rank's rows, in output order */

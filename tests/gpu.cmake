@@ -5,7 +5,7 @@
 if(TARGET ctxpar_kernels_cuda)
   # status.c carries ctxpar_error(), which the CUDA launchers call; compiling
   # it in keeps the test free of MPI and HDF5 (ctxpar_core).
-  add_executable(test_cuda_kernels gpu/test_cuda_kernels.cu ${CMAKE_SOURCE_DIR}/runtime/status.c)
+  add_executable(test_cuda_kernels gpu/test_cuda_kernels.cu ${CMAKE_SOURCE_DIR}/base/status.c)
   target_include_directories(test_cuda_kernels PRIVATE ${CMAKE_SOURCE_DIR}
                              ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(test_cuda_kernels PRIVATE ctxpar_kernels_cuda ctxpar_kernels_cpu)

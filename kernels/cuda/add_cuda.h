@@ -6,7 +6,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 
 /* y[ch][i] += x[ch][i] for ch < c, i < n; channel strides in floats. */
 ctxpar_status ctxpar_cuda_add(float *y, int64_t y_cstride, const float *x, int64_t x_cstride,

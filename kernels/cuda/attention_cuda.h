@@ -27,7 +27,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 
 ctxpar_status ctxpar_cuda_attention(const void *q, int64_t ldq, const void *k, int64_t ldk,
                                     const void *v, int64_t ldv, ctxpar_cuda_dtype dtype, float *o,

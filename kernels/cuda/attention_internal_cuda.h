@@ -8,7 +8,7 @@
 #include "kernels/cuda/convert_cuda.h"
 
 extern "C" {
-#include "runtime/status.h"
+#include "base/status.h"
 }
 
 /* Tensor-core attention; arguments already checked by ctxpar_cuda_attention

@@ -7,7 +7,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 
 /* Merge a partial attention result (o_blk, lse_blk) over other keys into
  * (o_acc, lse_acc): o rows [n_q][ld] with head hh at columns hh*head_dim,

@@ -8,7 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 
 typedef enum ctxpar_cuda_dtype {
     CTXPAR_CUDA_FP32 = 0, /* float: CUDA-core path, the CPU reference's precision */

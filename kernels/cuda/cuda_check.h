@@ -2,7 +2,7 @@
  * goes through one of these macros, which turn a failure into
  *   ctxpar_error(CTXPAR_ERR_CUDA, "file:line: call: library message")
  * and return that status from the enclosing function (NCCL's CUDACHECK
- * style). The first detail recorded wins (runtime/status.h), so the root
+ * style). The first detail recorded wins (base/status.h), so the root
  * cause, not a later symptom, is what the user sees.
  *
  * Kernel launches report configuration errors only through
@@ -16,7 +16,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 
 /* In place over n floats, tanh approximation:
  * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */

@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 #include "kernels/cpu/kernels_cpu.h" /* ctxpar_moments */
-#include "runtime/status.h"
+#include "base/status.h"
 
 /* Bytes of device scratch ctxpar_cuda_group_moments needs for c channels of
  * n values. */

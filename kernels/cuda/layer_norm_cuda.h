@@ -7,7 +7,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 
 /* y = (x - mean) / sqrt(var + eps) * weight + bias per row of d values. */
 ctxpar_status ctxpar_cuda_layer_norm(float *y, const float *x, int64_t n, int64_t d,

@@ -8,7 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 
 /* How the GEMM may round. FP32 is IEEE single precision throughout (the
  * default, what --dtype fp32 means); TF32 lets cuBLAS use tensor cores with

@@ -7,7 +7,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 
 /* y[c][t] = (x[c][2t] + x[c][2t+1]) / 2 for t in [0, frames_out), hw values
  * per frame, channel-major with channel strides x_cstride / y_cstride.

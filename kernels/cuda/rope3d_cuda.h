@@ -6,7 +6,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "runtime/status.h"
+#include "base/status.h"
 
 /* In place on n rows of x (row stride ld floats), heads of head_dim at
  * columns hh*head_dim; row i is global token first_token + i of a grid of

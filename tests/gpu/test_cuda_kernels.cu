@@ -39,7 +39,7 @@
 extern "C" {
 #include "kernels/cpu/kernels_cpu.h"
 #include "kernels/cpu/transformer_cpu.h"
-#include "runtime/status.h"
+#include "base/status.h"
 }
 #include "kernels/cuda/add_cuda.h"
 #include "kernels/cuda/attention_cuda.h"

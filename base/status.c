@@ -1,7 +1,7 @@
 /* The status table and the per-process error detail (see status.h). One
  * buffer is enough: a rank reports one root cause, and the ranks agree on it
  * through the communicator before anyone prints. */
-#include "runtime/status.h"
+#include "base/status.h"
 
 #include <stdio.h>
 #include <string.h>
