@@ -103,7 +103,7 @@ static timing time_ours(const conv_shape *s, int repeat) {
         double t0 = now_s();
         if (s->stride2)
             ctxpar_cpu_conv2d_stride2(x, n, y, out_n, weight, bias, s->cin, s->cout, s->h, s->w,
-                                      0, s->frames, scratch);
+                                      0, 0, s->frames, scratch);
         else
             ctxpar_cpu_conv3d_causal(x, n, halo, y, out_n, weight, bias, s->cin, s->cout, s->kt,
                                      s->kh, s->kw, s->h, s->w, 0, s->frames, scratch);

@@ -35,7 +35,8 @@ typedef struct ctxpar_backend {
                                              int64_t n_frames);
     void (*conv2d_stride2)(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
                            const float *weight, const float *bias, int64_t cin, int64_t cout,
-                           int64_t h, int64_t w, int64_t t_begin, int64_t t_end, float *scratch);
+                           int64_t h, int64_t w, int pad_begin, int64_t t_begin, int64_t t_end,
+                           float *scratch);
     void (*conv1x1)(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
                     const float *weight, const float *bias, int64_t cin, int64_t cout, int64_t n);
     void (*group_moments)(const float *x, int64_t cstride, int64_t c, int64_t n, int groups,

@@ -324,7 +324,7 @@ static ctxpar_status downsample(vae_run *run, ctxpar_tensor *x, int stage, int t
     if (!run->estimate)
         run->backend->conv2d_stride2(x->data, x->stride[0], out->data, out->stride[0],
                                   weight_of(run, op, "weight"), weight_of(run, op, "bias"), c, c,
-                                  h, w, 0, frames, scratch);
+                                  h, w, 1, 0, frames, scratch);
     scratch_free(run, scratch, scratch_floats);
     act_free(run, x);
     run->stats->seconds_other += now() - t0;

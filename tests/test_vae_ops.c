@@ -43,7 +43,8 @@ static void test_pool_and_add(void) {
 }
 
 /* use_gemm: the portable path directly; otherwise the dispatching entry. */
-static void test_conv2d_stride2(int64_t cin, int64_t cout, int64_t h, int64_t w, int use_gemm) {
+static void test_conv2d_stride2(int64_t cin, int64_t cout, int64_t h, int64_t w, int pad_begin,
+                                int use_gemm) {
     const int64_t frames = 4, t_begin = 1, t_end = 3;
     const int64_t ho = h / 2, wo = w / 2, x_cstride = frames * h * w + 3;
     const int64_t y_cstride = frames * ho * wo + 2;
@@ -63,7 +64,7 @@ static void test_conv2d_stride2(int64_t cin, int64_t cout, int64_t h, int64_t w,
                     for (int64_t ci = 0; ci < cin; ci++)
                         for (int ky = 0; ky < 3; ky++)
                             for (int kx = 0; kx < 3; kx++) {
-                                int64_t iy = 2 * oy + ky - 1, ix = 2 * ox + kx - 1;
+                                int64_t iy = 2 * oy + ky - pad_begin, ix = 2 * ox + kx - pad_begin;
                                 if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
                                 acc += (double)weight[((co * cin + ci) * 3 + ky) * 3 + kx] *
                                        x[ci * x_cstride + t * h * w + iy * w + ix];
@@ -74,12 +75,14 @@ static void test_conv2d_stride2(int64_t cin, int64_t cout, int64_t h, int64_t w,
                             ctxpar_cpu_conv2d_stride2_scratch_floats(cin, h, w, t_end - t_begin));
     if (use_gemm)
         ctxpar_cpu_conv2d_stride2_gemm(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
-                                       t_begin, t_end, scratch);
+                                       pad_begin, t_begin, t_end, scratch);
     else
         ctxpar_cpu_conv2d_stride2(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
-                                  t_begin, t_end, scratch);
-    test_compare(use_gemm ? "conv2d_stride2 gemm" : "conv2d_stride2", y, ref, cout * y_cstride,
-                 1e-5, 1e-5);
+                                  pad_begin, t_begin, t_end, scratch);
+    char name[64];
+    snprintf(name, sizeof name, "conv2d_stride2%s pad_begin=%d", use_gemm ? " gemm" : "",
+             pad_begin);
+    test_compare(name, y, ref, cout * y_cstride, 1e-5, 1e-5);
     free(x), free(weight), free(bias), free(y), free(ref), free(scratch);
 }
 
@@ -161,11 +164,12 @@ static void test_patch_embed(void) {
 
 int main(void) {
     test_pool_and_add();
-    for (int use_gemm = 0; use_gemm <= 1; use_gemm++) {
-        test_conv2d_stride2(3, 4, 6, 10, use_gemm);
-        test_conv2d_stride2(5, 13, 4, 72, use_gemm); /* two column tiles, 12+1 rows */
-        test_conv2d_stride2(2, 20, 8, 64, use_gemm); /* exactly one full tile, 12+8 rows */
-    }
+    for (int use_gemm = 0; use_gemm <= 1; use_gemm++)
+        for (int pad_begin = 0; pad_begin <= 1; pad_begin++) {
+            test_conv2d_stride2(3, 4, 6, 10, pad_begin, use_gemm);
+            test_conv2d_stride2(5, 13, 4, 72, pad_begin, use_gemm); /* two column tiles, 12+1 rows */
+            test_conv2d_stride2(2, 20, 8, 64, pad_begin, use_gemm); /* one full tile, 12+8 rows */
+        }
     test_conv1x1();
     test_linear();
     test_patch_embed();

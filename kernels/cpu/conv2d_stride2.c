@@ -1,4 +1,6 @@
-/* The spatial downsample: per-frame 3x3 convolution, stride 2, zero padding 1.
+/* The spatial downsample: per-frame 3x3 convolution, stride 2. pad_begin = 1
+ * is zero padding 1 on every side; pad_begin = 0 is CogVideoX's (one zero
+ * column on the right and one zero row at the bottom, then no padding).
  *
  * Design: a frame's temporal kernel is 1, so all frames of the call share one
  * im2col buffer col[cin*9][n_frames*(h/2)*(w/2)] and a single GEMM writes the
@@ -22,7 +24,8 @@ int64_t ctxpar_cpu_conv2d_stride2_scratch_floats(int64_t cin, int64_t h, int64_t
 void ctxpar_cpu_conv2d_stride2_gemm(const float *x, int64_t x_cstride, float *y,
                                     int64_t y_cstride, const float *weight, const float *bias,
                                     int64_t cin, int64_t cout, int64_t h, int64_t w,
-                                    int64_t t_begin, int64_t t_end, float *scratch) {
+                                    int pad_begin, int64_t t_begin, int64_t t_end,
+                                    float *scratch) {
     int64_t n_frames = t_end - t_begin;
     if (n_frames <= 0) return;
     int64_t out_h = h / 2, out_w = w / 2;
@@ -34,7 +37,7 @@ void ctxpar_cpu_conv2d_stride2_gemm(const float *x, int64_t x_cstride, float *y,
         int64_t ci = item / n_frames, j = item % n_frames;
         const float *frame = x + ci * x_cstride + (t_begin + j) * in_hw;
         ctxpar_im2col_frame(scratch + ci * 9 * n_cols + j * out_hw, n_cols, frame, h, w, 3, 3, 2,
-                            out_h, out_w);
+                            pad_begin, pad_begin, out_h, out_w);
     }
     float *y_chunk = y + t_begin * out_hw;
 #pragma omp parallel for schedule(static)
@@ -51,12 +54,12 @@ void ctxpar_cpu_conv2d_stride2_gemm(const float *x, int64_t x_cstride, float *y,
 
 void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
                                const float *weight, const float *bias, int64_t cin, int64_t cout,
-                               int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
-                               float *scratch) {
+                               int64_t h, int64_t w, int pad_begin, int64_t t_begin,
+                               int64_t t_end, float *scratch) {
     if (ctxpar_cpu_conv3d_have_avx512())
         ctxpar_cpu_conv2d_stride2_direct(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
-                                         t_begin, t_end);
+                                         pad_begin, t_begin, t_end);
     else
         ctxpar_cpu_conv2d_stride2_gemm(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
-                                       t_begin, t_end, scratch);
+                                       pad_begin, t_begin, t_end, scratch);
 }

@@ -43,6 +43,7 @@ typedef struct tile_args {
     int64_t frame0;     /* first input frame this output frame reads */
     int64_t cin, h, w;  /* input frame size */
     int kt, kh, kw;
+    int64_t pad_y, pad_x; /* input (oy*stride + ky - pad_y, x*stride + kx - pad_x) */
     int64_t oy, x0;     /* output row and first output column of the tile */
     const __mmask16 (*load_mask)[4];
     __mmask16 store_mask[2];
@@ -71,7 +72,7 @@ tile_kernel(const int mr, const int stride, const int packed, const tile_args *a
         acc[i][1] = acc[i][0];
     }
     int64_t hw = a->h * a->w;
-    int64_t pad_y = (a->kh - 1) / 2, pad_x = (a->kw - 1) / 2;
+    int64_t pad_y = a->pad_y, pad_x = a->pad_x;
     for (int64_t ci = 0; ci < a->cin; ci++)
         for (int dt = 0; dt < a->kt; dt++) {
             const float *frame = a->in + ci * a->in_cstride + (a->frame0 + dt) * hw;
@@ -132,11 +133,10 @@ tile_dispatch(int mr, int stride, const tile_args *a, const float *wblock,
  * stride 1: packed panels (see block_rows); stride 2: raw weight rows. */
 static void conv_direct(const float *in, int64_t in_cstride, int64_t frame0, int64_t n_out,
                         const float *wmat, int stride, const float *bias, int64_t cin,
-                        int64_t cout, int kt, int kh, int kw, int64_t h, int64_t w, float *y,
-                        int64_t y_cstride, int64_t y_frame0) {
+                        int64_t cout, int kt, int kh, int kw, int64_t pad_y, int64_t pad_x,
+                        int64_t h, int64_t w, float *y, int64_t y_cstride, int64_t y_frame0) {
     int64_t out_h = h / stride, out_w = w / stride, out_hw = out_h * out_w;
     int64_t k_total = cin * kt * kh * kw;
-    int64_t pad_x = (kw - 1) / 2;
     int64_t n_col_tiles = (out_w + TILE_COLS - 1) / TILE_COLS;
     int64_t n_rows = n_out * out_h;
 #pragma omp parallel for schedule(static)
@@ -161,7 +161,8 @@ static void conv_direct(const float *in, int64_t in_cstride, int64_t frame0, int
                     load_mask[kx][v] = (__mmask16)bits;
                 }
             uint32_t store_bits = width == 32 ? 0xffffffffu : (1u << width) - 1;
-            tile_args a = {in, in_cstride, frame0 + t_local, cin, h, w, kt, kh, kw, oy, x0,
+            tile_args a = {in, in_cstride, frame0 + t_local, cin, h, w, kt, kh, kw,
+                           pad_y, pad_x, oy, x0,
                            (const __mmask16(*)[4])load_mask,
                            {(__mmask16)(store_bits & 0xffff), (__mmask16)(store_bits >> 16)},
                            k_total};
@@ -179,10 +180,10 @@ static void conv_direct(const float *in, int64_t in_cstride, int64_t frame0, int
 void ctxpar_cpu_conv2d_stride2_direct(const float *x, int64_t x_cstride, float *y,
                                       int64_t y_cstride, const float *weight, const float *bias,
                                       int64_t cin, int64_t cout, int64_t h, int64_t w,
-                                      int64_t t_begin, int64_t t_end) {
+                                      int pad_begin, int64_t t_begin, int64_t t_end) {
     if (t_end <= t_begin) return;
-    conv_direct(x, x_cstride, t_begin, t_end - t_begin, weight, 2, bias, cin, cout, 1, 3, 3, h,
-                w, y, y_cstride, t_begin);
+    conv_direct(x, x_cstride, t_begin, t_end - t_begin, weight, 2, bias, cin, cout, 1, 3, 3,
+                pad_begin, pad_begin, h, w, y, y_cstride, t_begin);
 }
 
 void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const float *halo,
@@ -218,8 +219,8 @@ void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const fl
         memcpy(in + ci * n_in * hw + j * hw, src, (size_t)hw * sizeof(float));
     }
 
-    conv_direct(in, n_in * hw, 0, n_out, panels, 1, bias, cin, cout, kt, kh, kw, h, w, y,
-                y_cstride, t_begin);
+    conv_direct(in, n_in * hw, 0, n_out, panels, 1, bias, cin, cout, kt, kh, kw, (kh - 1) / 2,
+                (kw - 1) / 2, h, w, y, y_cstride, t_begin);
 }
 
 #else /* not x86-64 with GCC/Clang: only the GEMM path exists */
@@ -240,5 +241,5 @@ void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const fl
 void ctxpar_cpu_conv2d_stride2_direct(const float *x, int64_t x_cstride, float *y,
                                       int64_t y_cstride, const float *weight, const float *bias,
                                       int64_t cin, int64_t cout, int64_t h, int64_t w,
-                                      int64_t t_begin, int64_t t_end) {}
+                                      int pad_begin, int64_t t_begin, int64_t t_end) {}
 #endif

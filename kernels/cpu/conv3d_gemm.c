@@ -68,7 +68,8 @@ void ctxpar_cpu_conv3d_causal_gemm(const float *x, int64_t x_cstride, const floa
         const float *frame = t >= 0 ? x + ci * x_cstride + t * hw
                                     : halo + (ci * halo_frames + (t + halo_frames)) * hw;
         float *dst = col + ci * kh * kw * n_in * hw + j * hw;
-        ctxpar_im2col_frame(dst, n_in * hw, frame, h, w, kh, kw, 1, h, w);
+        ctxpar_im2col_frame(dst, n_in * hw, frame, h, w, kh, kw, 1, (kh - 1) / 2, (kw - 1) / 2, h,
+                            w);
     }
 
     /* Bias first, then every tap accumulates with beta = 1: one pass over the

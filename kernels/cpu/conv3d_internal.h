@@ -30,10 +30,11 @@ void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const fl
 void ctxpar_cpu_conv2d_stride2_direct(const float *x, int64_t x_cstride, float *y,
                                       int64_t y_cstride, const float *weight, const float *bias,
                                       int64_t cin, int64_t cout, int64_t h, int64_t w,
-                                      int64_t t_begin, int64_t t_end);
+                                      int pad_begin, int64_t t_begin, int64_t t_end);
 
 /* The portable stride-2 path (conv2d_stride2.c): im2col + sgemm. */
 void ctxpar_cpu_conv2d_stride2_gemm(const float *x, int64_t x_cstride, float *y,
                                     int64_t y_cstride, const float *weight, const float *bias,
                                     int64_t cin, int64_t cout, int64_t h, int64_t w,
-                                    int64_t t_begin, int64_t t_end, float *scratch);
+                                    int pad_begin, int64_t t_begin, int64_t t_end,
+                                    float *scratch);

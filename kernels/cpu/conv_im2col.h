@@ -1,16 +1,16 @@
 /* Spatial im2col of one frame, shared by the stride-1 causal conv and the
  * stride-2 downsample. Internal to kernels/cpu. Rows are (ky, kx), each row
- * spaced ld floats apart; a row holds the out_h x out_w output pixels. Padding
- * is (kh-1)/2, (kw-1)/2 with zeros. Whole in-range spans are memcpy'd for
+ * spaced ld floats apart; a row holds the out_h x out_w output pixels. Output
+ * (oy, ox) tap (ky, kx) reads input (oy*stride + ky - pad_y, ox*stride + kx -
+ * pad_x); positions outside the frame are zeros. Whole in-range spans are memcpy'd for
  * stride 1 so the expansion runs at copy speed. */
 #pragma once
 #include <stdint.h>
 #include <string.h>
 
 static inline void ctxpar_im2col_frame(float *dst, int64_t ld, const float *frame, int64_t h,
-                                       int64_t w, int kh, int kw, int stride, int64_t out_h,
-                                       int64_t out_w) {
-    int64_t pad_y = (kh - 1) / 2, pad_x = (kw - 1) / 2;
+                                       int64_t w, int kh, int kw, int stride, int64_t pad_y,
+                                       int64_t pad_x, int64_t out_h, int64_t out_w) {
     for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++) {
             float *row = dst + (int64_t)(ky * kw + kx) * ld;

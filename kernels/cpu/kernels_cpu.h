@@ -38,13 +38,16 @@ void ctxpar_cpu_conv3d_causal(const float *x, int64_t x_cstride, const float *ha
 int64_t ctxpar_cpu_conv2d_stride2_scratch_floats(int64_t cin, int64_t h, int64_t w,
                                                  int64_t n_frames);
 
-/* Per-frame 3x3 convolution, stride 2, zero padding 1 (the spatial downsample):
- * weight [cout][cin][1][3][3]; input frames [t_begin, t_end) of x (h x w, both
- * even) give the same frames of y (h/2 x w/2). */
+/* Per-frame 3x3 convolution, stride 2 (the spatial downsample): weight
+ * [cout][cin][1][3][3]; input frames [t_begin, t_end) of x (h x w, both even)
+ * give the same frames of y (h/2 x w/2). Output (i, j) reads input rows
+ * 2i - pad_begin .. 2i - pad_begin + 2 and the same columns; rows and columns
+ * outside the frame read zero. pad_begin = 1: zero padding 1 on every side;
+ * pad_begin = 0: CogVideoX's F.pad(x, (0, 1, 0, 1)) then padding 0. */
 void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
                                const float *weight, const float *bias, int64_t cin, int64_t cout,
-                               int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
-                               float *scratch);
+                               int64_t h, int64_t w, int pad_begin, int64_t t_begin,
+                               int64_t t_end, float *scratch);
 
 /* Pointwise (1x1x1) convolution over n columns: y[co][i] = b[co] + sum_ci W[co][ci] x[ci][i].
  * bias may be NULL; y must not overlap x. */
