@@ -2,3 +2,8 @@
 # docs/bench-conv.md). An executable, never a test.
 add_executable(bench_conv ${CMAKE_CURRENT_LIST_DIR}/bench_conv.c)
 target_link_libraries(bench_conv PRIVATE ctxpar_kernels_cpu)
+
+# The float32 FMA peak, the reference for the conv kernels' "% of peak".
+add_executable(fma_peak ${CMAKE_CURRENT_LIST_DIR}/fma_peak.c)
+find_package(OpenMP REQUIRED)
+target_link_libraries(fma_peak PRIVATE OpenMP::OpenMP_C)
