@@ -2,7 +2,15 @@
  * reference, on every SIMD path this CPU supports: random inputs, logits of
  * +-80, one-hot rows, sizes around every tile edge, n_q != n_kv, packed qkv
  * rows (ld > heads*head_dim), n_kv == 0, and splits of the keys merged back
- * in any order, which is what ring attention does. */
+ * in any order, which is what ring attention does (docs/design.md, section
+ * "Parallel decomposition").
+ *
+ * The regimes that break a naive softmax are driven on purpose: logits near
+ * +300 and near -300 (exp overflows or underflows float32, so only a path
+ * that subtracts the running maximum survives), key blocks where one block
+ * holds all the weight, blocks whose logits lie hundreds below the others,
+ * empty blocks (lse = -inf), and the merge kernel alone on lse values of
+ * +-140. lse is checked against the double reference everywhere. */
 #include "kernels/cpu/transformer_cpu.h"
 #include "attention_reference.h"
 #include "test_util.h"
@@ -11,7 +19,25 @@
 #include <omp.h>
 #include <string.h>
 
-enum { FILL_RANDOM, FILL_LARGE, FILL_ONE_HOT };
+enum { FILL_RANDOM, FILL_LARGE, FILL_ONE_HOT, FILL_HUGE, FILL_NEGATIVE };
+
+/* A fixed +-1 pattern per (head, dim): queries and keys built as
+ * alpha*sign + noise have logits scale*q.k ~ alpha^2*sqrt(dh) with a spread
+ * of a few units, so the softmax is well spread yet sits far from 0. */
+static float pattern_sign(int hh, int d) { return test_uniform(77, (uint64_t)(hh * 4096 + d)) < 0 ? -1.0f : 1.0f; }
+
+/* Adds alpha*sign(hh, d)*direction to rows [0, n) of x (width heads*dh);
+ * direction +1 aligns with the queries, -1 opposes them, 0 leaves noise. */
+static void add_pattern(float *x, int64_t ld, int64_t n, int heads, int dh, float alpha,
+                        float direction) {
+    for (int64_t i = 0; i < n; i++)
+        for (int hh = 0; hh < heads; hh++)
+            for (int d = 0; d < dh; d++)
+                x[i * ld + hh * dh + d] += direction * alpha * pattern_sign(hh, d);
+}
+
+/* alpha with alpha^2*sqrt(dh) = |logit|: the logit level of the pattern. */
+static float pattern_alpha(int dh, float logit) { return sqrtf(logit / sqrtf((float)dh)); }
 
 struct attn_case {
     int64_t n_q, n_kv;
@@ -64,6 +90,13 @@ static void make_inputs(const struct attn_case *c, uint64_t seed, float **block,
             for (int hh = 0; hh < c->heads; hh++)
                 for (int d = 0; d < c->dh; d++)
                     kw[j * *ldk + hh * c->dh + d] = d == j % c->dh ? a : 0.0f;
+    } else if (c->fill == FILL_HUGE || c->fill == FILL_NEGATIVE) {
+        /* logits near +300 (lse in the hundreds: exp overflows float32) or
+         * near -300 (every exp underflows to 0 in float32). */
+        const float alpha = pattern_alpha(c->dh, 300.0f);
+        add_pattern(qw, *ldq, c->n_q, c->heads, c->dh, alpha, 1.0f);
+        add_pattern(kw, *ldk, c->n_kv, c->heads, c->dh, alpha,
+                    c->fill == FILL_HUGE ? 1.0f : -1.0f);
     }
 }
 
@@ -99,8 +132,11 @@ static void run_case(const char *isa, const struct attn_case *c, uint64_t seed) 
     if (sentinel_bad) fprintf(stderr, "%s: wrote %lld padding elements\n", what, (long long)sentinel_bad);
     ASSERT_EQ_INT(sentinel_bad, 0);
     /* fp32 logits carry a relative error ~1e-7 * |logit|; at |logit| = 80
-     * the softmax weights inherit ~1e-5, hence the looser large-logit tolerance. */
-    const double o_tol = c->fill == FILL_RANDOM ? 2e-6 : 3e-5;
+     * the softmax weights inherit ~1e-5, hence the looser large-logit
+     * tolerance, and at |logit| = 300 (q.k summed from terms of ~40) ~1e-4. */
+    const double o_tol = c->fill == FILL_RANDOM                                ? 2e-6
+                         : (c->fill == FILL_HUGE || c->fill == FILL_NEGATIVE) ? 2e-4
+                                                                               : 3e-5;
     char name[200];
     if (c->n_kv > 0) {
         snprintf(name, sizeof name, "o [%s]", what);
@@ -119,14 +155,24 @@ static void run_case(const char *isa, const struct attn_case *c, uint64_t seed) 
 
 /* Keys split into blocks at `cuts`, each block attended separately and
  * merged (in the given order, starting from an accumulator of NaN garbage
- * with lse = -inf) must equal attention over all keys. */
+ * with lse = -inf) must equal attention over all keys. With block_dir, the
+ * queries carry the logit-300 pattern and block b's keys carry it times
+ * block_dir[b]: +1 puts that block's logits near +300, -1 near -300, 0
+ * leaves them near 0, so one block can dominate or lie far below the rest. */
 static void run_merge_case(int64_t n_q, int64_t n_kv, int heads, int dh, const int64_t *cuts,
-                           int n_blocks, int reverse, uint64_t seed) {
+                           int n_blocks, int reverse, const float *block_dir, uint64_t seed) {
     const int64_t width = (int64_t)heads * dh;
     float *q = malloc(sizeof(float) * (size_t)(n_q * width));
     float *kv = malloc(sizeof(float) * (size_t)(2 * n_kv * width));
     test_fill(q, n_q * width, seed, 2.0f);
     test_fill(kv, 2 * n_kv * width, seed + 1, 2.0f);
+    if (block_dir) {
+        const float alpha = pattern_alpha(dh, 300.0f);
+        add_pattern(q, width, n_q, heads, dh, alpha, 1.0f);
+        for (int b = 0; b < n_blocks; b++)
+            add_pattern(kv + cuts[b] * width, width, cuts[b + 1] - cuts[b], heads, dh, alpha,
+                        block_dir[b]);
+    }
     const float *k = kv, *v = kv + n_kv * width;
     const float scale = 1.0f / sqrtf((float)dh);
     float *o_acc = malloc(sizeof(float) * (size_t)(n_q * width));
@@ -145,15 +191,79 @@ static void run_merge_case(int64_t n_q, int64_t n_kv, int heads, int dh, const i
     double *o_ref = malloc(sizeof(double) * (size_t)(n_q * width));
     double *lse_ref = malloc(sizeof(double) * (size_t)(heads * n_q));
     ref_attention(q, width, k, width, v, width, n_q, n_kv, heads, dh, scale, o_ref, lse_ref);
-    char name[160];
-    snprintf(name, sizeof name, "merged o (n_q=%lld n_kv=%lld blocks=%d reverse=%d)",
-             (long long)n_q, (long long)n_kv, n_blocks, reverse);
-    test_compare(name, o_acc, o_ref, n_q * width, 5e-6, 1e-4);
-    snprintf(name, sizeof name, "merged lse (n_q=%lld n_kv=%lld blocks=%d reverse=%d)",
-             (long long)n_q, (long long)n_kv, n_blocks, reverse);
+    char dirs[64] = "random";
+    if (block_dir) {
+        int at = snprintf(dirs, sizeof dirs, "dirs");
+        for (int b = 0; b < n_blocks && at < (int)sizeof dirs - 4; b++)
+            at += snprintf(dirs + at, sizeof dirs - (size_t)at, " %+.0f", block_dir[b]);
+    }
+    /* logits of +-300: ~1e-4 in the softmax weights (see run_case) */
+    const double o_tol = block_dir ? 2e-4 : 5e-6;
+    char name[200];
+    snprintf(name, sizeof name, "merged o (n_q=%lld n_kv=%lld blocks=%d reverse=%d %s)",
+             (long long)n_q, (long long)n_kv, n_blocks, reverse, dirs);
+    test_compare(name, o_acc, o_ref, n_q * width, o_tol, 1e-4);
+    snprintf(name, sizeof name, "merged lse (n_q=%lld n_kv=%lld blocks=%d reverse=%d %s)",
+             (long long)n_q, (long long)n_kv, n_blocks, reverse, dirs);
     test_compare(name, lse_acc, lse_ref, heads * n_q, 1e-5, 2e-6);
     free(q), free(kv), free(o_acc), free(lse_acc), free(o_blk), free(lse_blk), free(o_ref),
         free(lse_ref);
+}
+
+/* The merge kernel alone, on partial results whose lse values sit around
+ * +-140: exp(140) overflows float32 and exp(-140) underflows to 0, so a
+ * merge that forms exp(lse) without subtracting the larger lse gives inf,
+ * 0/0 or -inf here. Pairs include equal values, one side far above the
+ * other, one side -inf (an empty block) and both -inf. */
+static void run_merge_kernel_lse(void) {
+    enum { HEADS = 2, DH = 32, WIDTH = HEADS * DH };
+    static const float pairs[][2] = {
+        {140.0f, 140.0f},   {140.0f, 139.25f},   {-140.0f, -140.0f}, {-140.0f, -141.5f},
+        {140.0f, -140.0f},  {-140.0f, 140.0f},   {0.5f, 140.0f},     {-139.0f, 0.0f},
+        {88.75f, 88.75f},   {-104.0f, -103.5f},  {141.0f, 141.0f},   {-141.0f, -138.0f},
+        {-INFINITY, 140.0f}, {140.0f, -INFINITY}, {-INFINITY, -140.0f}, {-140.0f, -INFINITY},
+        {-INFINITY, -INFINITY},
+    };
+    const int n_pairs = (int)(sizeof pairs / sizeof pairs[0]);
+    const int64_t n_q = 3 * n_pairs; /* every pair three times, at both heads */
+    float *o_acc = malloc(sizeof(float) * (size_t)(n_q * WIDTH));
+    float *o_blk = malloc(sizeof(float) * (size_t)(n_q * WIDTH));
+    float *lse_acc = malloc(sizeof(float) * (size_t)(HEADS * n_q));
+    float *lse_blk = malloc(sizeof(float) * (size_t)(HEADS * n_q));
+    double *o_ref = malloc(sizeof(double) * (size_t)(n_q * WIDTH));
+    double *lse_ref = malloc(sizeof(double) * (size_t)(HEADS * n_q));
+    test_fill(o_acc, n_q * WIDTH, 41, 1.0f);
+    test_fill(o_blk, n_q * WIDTH, 42, 1.0f);
+    for (int64_t i = 0; i < n_q; i++)
+        for (int hh = 0; hh < HEADS; hh++) {
+            const int p = (int)((i + hh) % n_pairs);
+            const double la = pairs[p][0], lb = pairs[p][1];
+            lse_acc[hh * n_q + i] = pairs[p][0];
+            lse_blk[hh * n_q + i] = pairs[p][1];
+            const double hi = la > lb ? la : lb;
+            const double lse = hi == -INFINITY ? -INFINITY : hi + log(exp(la - hi) + exp(lb - hi));
+            const double wa = hi == -INFINITY ? 1.0 : exp(la - lse);
+            const double wb = hi == -INFINITY ? 0.0 : exp(lb - lse);
+            lse_ref[hh * n_q + i] = lse;
+            for (int d = 0; d < DH; d++) {
+                const int64_t at = i * WIDTH + hh * DH + d;
+                o_ref[at] = wa * o_acc[at] + wb * o_blk[at];
+            }
+        }
+    ctxpar_cpu_attention_merge(o_acc, WIDTH, lse_acc, o_blk, WIDTH, lse_blk, n_q, HEADS, DH);
+    test_compare("merge kernel o (lse +-140)", o_acc, o_ref, n_q * WIDTH, 2e-5, 1e-5);
+    /* rows with both sides -inf must stay -inf; test_compare fails on any
+     * non-finite value, so those rows are checked on their own. */
+    int64_t bad_inf = 0;
+    for (int64_t r = 0; r < HEADS * n_q; r++)
+        if (lse_ref[r] == -INFINITY) {
+            bad_inf += lse_acc[r] != -INFINITY;
+            lse_acc[r] = 0.0f, lse_ref[r] = 0.0;
+        }
+    if (bad_inf) fprintf(stderr, "merge kernel: %lld rows with both lse -inf changed\n", (long long)bad_inf);
+    ASSERT_EQ_INT(bad_inf, 0);
+    test_compare("merge kernel lse (lse +-140)", lse_acc, lse_ref, HEADS * n_q, 1e-6, 1e-6);
+    free(o_acc), free(o_blk), free(lse_acc), free(lse_blk), free(o_ref), free(lse_ref);
 }
 
 int main(void) {
@@ -189,19 +299,37 @@ int main(void) {
             {97, 200, 2, 32, 0, FILL_ONE_HOT, 1},
             {97, 200, 2, 64, 1, FILL_ONE_HOT, 1},
             {50, 0, 2, 64, 1, FILL_RANDOM, 1},
+            /* lse near +300 and near -300: float32 exp overflows / underflows */
+            {150, 333, 2, 64, 0, FILL_HUGE, 1},
+            {130, 250, 2, 128, 1, FILL_HUGE, 2},
+            {150, 333, 2, 64, 0, FILL_NEGATIVE, 1},
+            {97, 200, 2, 32, 1, FILL_NEGATIVE, 1},
         };
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
             run_case(isas[p], &cases[c], 100 + c);
         {
             const int64_t two[] = {0, 120, 333}, three[] = {0, 1, 200, 333};
             const int64_t with_empty[] = {0, 150, 150, 333};
-            run_merge_case(130, 333, 2, 64, two, 2, 0, 7);
-            run_merge_case(130, 333, 2, 64, three, 3, 0, 8);
-            run_merge_case(130, 333, 2, 64, three, 3, 1, 9);
-            run_merge_case(61, 333, 3, 32, with_empty, 3, 1, 10);
+            run_merge_case(130, 333, 2, 64, two, 2, 0, NULL, 7);
+            run_merge_case(130, 333, 2, 64, three, 3, 0, NULL, 8);
+            run_merge_case(130, 333, 2, 64, three, 3, 1, NULL, 9);
+            run_merge_case(61, 333, 3, 32, with_empty, 3, 1, NULL, 10);
+            /* every block near +300; every block near -300 */
+            static const float all_up[] = {1, 1, 1}, all_down[] = {-1, -1, -1};
+            run_merge_case(130, 333, 2, 64, three, 3, 0, all_up, 11);
+            run_merge_case(130, 333, 2, 64, three, 3, 1, all_down, 12);
+            /* one block holds all the weight (lse ~300 against ~6), merged
+             * first or last; one block ~600 below the others; an empty one */
+            static const float first_wins[] = {1, 0, 0}, last_wins[] = {0, 0, 1};
+            static const float one_sunk[] = {0, -1, 0}, sunk_and_empty[] = {-1, 0, 1};
+            run_merge_case(130, 333, 2, 64, three, 3, 0, first_wins, 13);
+            run_merge_case(130, 333, 2, 64, three, 3, 0, last_wins, 14);
+            run_merge_case(61, 333, 3, 32, three, 3, 1, one_sunk, 15);
+            run_merge_case(61, 333, 3, 32, with_empty, 3, 0, sunk_and_empty, 16);
         }
     }
     ctxpar_cpu_attention_force_isa(NULL);
+    run_merge_kernel_lse();
     ASSERT_TRUE(tested >= 1);
     ASSERT_TRUE(ctxpar_cpu_attention_force_isa("sse9") == -1);
     printf("automatic attention path: %s\n", ctxpar_cpu_attention_isa());

@@ -1,8 +1,18 @@
 /* Ring attention over P ranks with uneven blocks equals attention over the
- * whole sequence: each rank derives its rows of Q and K/V from (seed, global
- * row), so it can also build the full K/V itself and check its own queries
- * against a naive double-precision reference. Wrong-element counts are summed
- * over ranks (nccl-tests style). */
+ * whole sequence (docs/design.md, "Parallel decomposition"): each rank
+ * derives its rows of Q and K/V from (seed, global row), so it can also build
+ * the full K/V itself and check its own queries against a naive
+ * double-precision reference. Wrong-element counts are summed over ranks
+ * (nccl-tests style).
+ *
+ * Besides inputs in [-2, 2], the cases drive the log-sum-exp merge where a
+ * naive one breaks: every logit near +300 (lse in the hundreds, exp
+ * overflows float32), every logit near -300 (exp underflows to 0), one
+ * rank's block holding all the weight, one block lying ~600 below the
+ * others, and an empty block (lse = -inf). ctxpar_ring_attention returns no
+ * lse, so each rank also replays its ring (own block first, then the blocks
+ * of rank-1, rank-2, ...) through the backend's attention and merge and
+ * checks that lse and output against the reference. */
 #include <math.h>
 #include <mpi.h>
 #include <stdlib.h>
@@ -16,48 +26,111 @@
 
 enum { HEADS = 2, HEAD_DIM = 32, D = HEADS * HEAD_DIM };
 
+/* Logit level of the pattern below: alpha^2 * sqrt(HEAD_DIM) = 300. */
+#define PATTERN_LOGIT 300.0
+
+/* How a case builds keys: queries and keys of rank r's block are
+ * noise + alpha * sign(col) * dir, with dir = q_dir for queries and
+ * key_dir(r) for keys; scale*q.k is then ~ 300 * q_dir * key_dir(r). */
+typedef struct ring_case {
+    const char *name;
+    float q_dir;
+    float (*key_dir)(int owner, int ranks);
+    int empty_rank; /* a rank whose block has 0 rows, or -1 */
+} ring_case;
+
+static float dir_none(int owner, int ranks) { return 0.0f; }
+static float dir_up(int owner, int ranks) { return 1.0f; }
+static float dir_down(int owner, int ranks) { return -1.0f; }
+static float dir_first_wins(int owner, int ranks) { return owner == 0 ? 1.0f : 0.0f; }
+static float dir_last_wins(int owner, int ranks) { return owner == ranks - 1 ? 1.0f : 0.0f; }
+static float dir_one_sunk(int owner, int ranks) { return owner == ranks / 2 ? -2.0f : 0.0f; }
+
+static float pattern_sign(int col) {
+    return test_uniform(77, (uint64_t)(col % HEAD_DIM + (col / HEAD_DIM) * 4096)) < 0 ? -1.0f
+                                                                                      : 1.0f;
+}
+
 static float value(uint64_t stream, int64_t row, int64_t col) {
     return 2.0f * test_uniform(stream, (uint64_t)(row * 3 * D + col));
 }
 
-static int64_t run_case(ctxpar_comm_t comm, const int64_t *rows, const char *name) {
-    const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
-    int64_t first = 0, total = 0;
-    for (int r = 0; r < ranks; r++) {
-        if (r < rank) first += rows[r];
-        total += rows[r];
+static void make_row(const ring_case *c, int owner, int ranks, int64_t row, float *q, float *k,
+                     float *v) {
+    const float alpha = (float)sqrt(PATTERN_LOGIT / sqrt((double)HEAD_DIM));
+    const float k_dir = c->key_dir(owner, ranks);
+    for (int col = 0; col < D; col++) {
+        if (q) q[col] = value(1, row, col) + c->q_dir * alpha * pattern_sign(col);
+        k[col] = value(2, row, col) + k_dir * alpha * pattern_sign(col);
+        v[col] = value(3, row, col);
     }
-    const int64_t n = rows[rank];
+}
+
+static int64_t run_case(ctxpar_comm_t comm, const ring_case *c, const int64_t *rows_in) {
+    const ctxpar_backend *cpu = ctxpar_backend_cpu();
+    const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
+    int64_t rows[64], first_of[65];
+    for (int r = 0; r < ranks; r++) rows[r] = r == c->empty_rank ? 0 : rows_in[r];
+    first_of[0] = 0;
+    for (int r = 0; r < ranks; r++) first_of[r + 1] = first_of[r] + rows[r];
+    const int64_t first = first_of[rank], total = first_of[ranks], n = rows[rank];
+    const float scale = 1.0f / sqrtf((float)HEAD_DIM);
+
     float *q = calloc((size_t)(n + 1) * D, sizeof(float));
     float *kv = calloc((size_t)(n + 1) * 2 * D, sizeof(float));
     float *out = calloc((size_t)(n + 1) * D, sizeof(float));
     double *ref = calloc((size_t)(n + 1) * D, sizeof(double));
     for (int64_t i = 0; i < n; i++)
-        for (int c = 0; c < D; c++) {
-            q[i * D + c] = value(1, first + i, c);
-            kv[i * 2 * D + c] = value(2, first + i, c);
-            kv[i * 2 * D + D + c] = value(3, first + i, c);
-        }
+        make_row(c, rank, ranks, first + i, q + i * D, kv + i * 2 * D, kv + i * 2 * D + D);
     ctxpar_ring_stats stats = {0};
-    ctxpar_ring_attention(ctxpar_backend_cpu(), comm, q, D, kv, rows, HEADS, HEAD_DIM, out, 100,
-                          &stats);
+    ctxpar_ring_attention(cpu, comm, q, D, kv, rows, HEADS, HEAD_DIM, out, 100, &stats);
+
     /* naive reference over all rows of all ranks */
     float *kv_all = malloc(sizeof(float) * (size_t)(total + 1) * 2 * D);
     double *lse_ref = malloc(sizeof(double) * (size_t)(n + 1) * HEADS);
-    for (int64_t j = 0; j < total; j++)
-        for (int c = 0; c < D; c++) {
-            kv_all[j * 2 * D + c] = value(2, j, c);
-            kv_all[j * 2 * D + D + c] = value(3, j, c);
-        }
-    ref_attention(q, D, kv_all, 2 * D, kv_all + D, 2 * D, n, total, HEADS, HEAD_DIM,
-                  1.0 / sqrt((double)HEAD_DIM), ref, lse_ref);
-    int64_t bad = n > 0 ? test_compare(name, out, ref, n * D, 1e-5, 1e-4) : 0;
+    for (int owner = 0; owner < ranks; owner++)
+        for (int64_t j = first_of[owner]; j < first_of[owner + 1]; j++)
+            make_row(c, owner, ranks, j, NULL, kv_all + j * 2 * D, kv_all + j * 2 * D + D);
+    ref_attention(q, D, kv_all, 2 * D, kv_all + D, 2 * D, n, total, HEADS, HEAD_DIM, scale, ref,
+                  lse_ref);
+
+    /* The same merge order the ring uses, replayed with the backend: own
+     * block, then rank-1's, rank-2's, ...; gives the lse to check. */
+    float *o_acc = malloc(sizeof(float) * (size_t)(n + 1) * D);
+    float *o_blk = malloc(sizeof(float) * (size_t)(n + 1) * D);
+    float *lse_acc = malloc(sizeof(float) * (size_t)(n + 1) * HEADS);
+    float *lse_blk = malloc(sizeof(float) * (size_t)(n + 1) * HEADS);
+    for (int64_t r = 0; r < n * HEADS; r++) lse_acc[r] = -INFINITY;
+    for (int step = 0; step < ranks; step++) {
+        const int owner = ((rank - step) % ranks + ranks) % ranks;
+        const float *k_blk = kv_all + first_of[owner] * 2 * D;
+        cpu->attention(q, D, k_blk, 2 * D, k_blk + D, 2 * D, o_blk, D, lse_blk, n, rows[owner],
+                       HEADS, HEAD_DIM, scale);
+        cpu->attention_merge(o_acc, D, lse_acc, o_blk, D, lse_blk, n, HEADS, HEAD_DIM);
+    }
+
+    /* Inputs in [-2, 2]: logits of a few units, fp32 errors ~1e-6. Logits
+     * of +-300 are dot products of terms ~50 in fp32, ~1e-4 off, and the
+     * softmax weights inherit that relative error (measured: max 1.2e-4 on
+     * o, 1.2e-4 on lse in test_attention's cases of the same level). */
+    const int huge = c->key_dir != dir_none;
+    const double o_abs = huge ? 3e-4 : 1e-5, lse_abs = huge ? 3e-4 : 1e-5;
+    char name[160];
+    int64_t bad = 0;
+    if (n > 0) {
+        snprintf(name, sizeof name, "%s: ring o", c->name);
+        bad += test_compare(name, out, ref, n * D, o_abs, 1e-4);
+        snprintf(name, sizeof name, "%s: replayed o", c->name);
+        bad += test_compare(name, o_acc, ref, n * D, o_abs, 1e-4);
+        snprintf(name, sizeof name, "%s: replayed lse", c->name);
+        bad += test_compare(name, lse_acc, lse_ref, n * HEADS, lse_abs, 2e-6);
+    }
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_SUM, ctxpar_comm_mpi(comm));
     if (rank == 0 && ranks > 1 && stats.bytes_sent == 0) {
-        fprintf(stderr, "%s: no K/V bytes sent on a multi-rank ring\n", name);
+        fprintf(stderr, "%s: no K/V bytes sent on a multi-rank ring\n", c->name);
         bad++;
     }
-    free(kv_all), free(lse_ref);
+    free(kv_all), free(lse_ref), free(o_acc), free(o_blk), free(lse_acc), free(lse_blk);
     free(q), free(kv), free(out), free(ref);
     return bad;
 }
@@ -67,12 +140,37 @@ int main(int argc, char **argv) {
     ctxpar_comm_t comm;
     if (ctxpar_comm_init(&comm, MPI_COMM_WORLD) != CTXPAR_OK) return 1;
     const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
-    int64_t rows[64];
+    int64_t equal[64], uneven[64];
+    for (int r = 0; r < ranks; r++) {
+        equal[r] = 150;
+        uneven[r] = 1 + 97 * r + (r % 2) * 600; /* one block of 1 row */
+    }
+    const ring_case plain = {"random inputs", 0.0f, dir_none, -1};
+    const ring_case cases[] = {
+        {"logits near +300", 1.0f, dir_up, -1},
+        {"logits near -300", 1.0f, dir_down, -1},
+        {"rank 0's block holds all the weight", 1.0f, dir_first_wins, -1},
+        {"the last rank's block holds all the weight", 1.0f, dir_last_wins, -1},
+        {"one block ~600 below the rest", 1.0f, dir_one_sunk, -1},
+        {"an empty block among logits near +300", 1.0f, dir_up, ranks > 1 ? 1 : -1},
+    };
     int64_t bad = 0;
-    for (int r = 0; r < ranks; r++) rows[r] = 150;
-    bad += run_case(comm, rows, "equal blocks");
-    for (int r = 0; r < ranks; r++) rows[r] = 1 + 97 * r + (r % 2) * 600; /* uneven, one of 1 row */
-    bad += run_case(comm, rows, "uneven blocks");
+    char name[96];
+    bad += run_case(comm, &plain, equal);
+    ring_case uneven_plain = plain;
+    uneven_plain.name = "random inputs, uneven blocks";
+    bad += run_case(comm, &uneven_plain, uneven);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ring_case c = cases[i];
+        snprintf(name, sizeof name, "%s, uneven blocks", cases[i].name);
+        c.name = name;
+        bad += run_case(comm, &c, uneven);
+    }
+    /* Rank 0's uneven block has one row (a trivially one-hot softmax):
+     * the dominating block again, with 150 rows. */
+    const ring_case first_equal = {"rank 0's block holds all the weight, equal blocks", 1.0f,
+                                   dir_first_wins, -1};
+    bad += run_case(comm, &first_equal, equal);
     ctxpar_comm_free(comm);
     MPI_Finalize();
     if (rank == 0) {
