@@ -1,12 +1,19 @@
-/* Causal conv3d and stride-2 downsample throughput on the "small" preset's VAE
- * shapes at 256x256 (an 8-frame clip: 8, 4, 2, 2 frames at stages 0..3), next
- * to OpenBLAS sgemm on the equivalent GEMM shape (M=cout, K=cin*kt*kh*kw,
- * N=frames*h*w), the ceiling for any GEMM-based conv. Warm-up, then the median
- * and spread of --repeat runs, at 1 and 2 threads (OpenMP and OpenBLAS both
- * set). Human table on stdout plus one JSON line per row (prefix "{") for
- * bench/run_conv_bench.sh.
+/* Convolution throughput on the CogVideoX-2b VAE encoder's shapes for a
+ * 9-frame 256x256 clip (frames per stage 9, 5, 3, 3 after the temporal
+ * pooling of stages 0 and 1): the causal 3x3x3 convs, the 3x3 stride-2
+ * downsamples (CogVideoX padding: right/bottom only, pad_begin = 0) and the
+ * 1x1x1 shortcuts, next to OpenBLAS sgemm on the equivalent GEMM shape
+ * (M=cout, K=cin*kt*kh*kw, N=frames*h_out*w_out), the ceiling for any
+ * GEMM-based conv. Warm-up, then the median and spread of --repeat runs, at 1
+ * and 2 threads (OpenMP and OpenBLAS both set). With --peak (the per-core FMA
+ * peak from bench/fma_peak) each row also shows its % of peak. Human table on
+ * stdout plus one JSON line per row (prefix "{") for bench/run_conv_bench.sh.
  *
- *   bench_conv [--threads N] [--repeat R] [--frames-scale S] */
+ *   bench_conv [--threads N] [--repeat R] [--peak GFLOPS] [--max-frames F]
+ *              [--only NAME[,NAME...]] [--no-sgemm]
+ *
+ * --max-frames caps every shape's frame count (a rate per output frame, for
+ * quick runs); the recorded numbers use the real counts. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -20,25 +27,31 @@
 void openblas_set_num_threads(int num_threads);
 char *openblas_get_config(void);
 
+enum conv_kind { CAUSAL3, STRIDE2, POINTWISE };
+
 typedef struct conv_shape {
     const char *name;
     int64_t cin, cout;
     int kt, kh, kw;
     int64_t h, w, frames;
-    int stride2; /* the per-frame 3x3 stride-2 downsample */
+    enum conv_kind kind; /* STRIDE2: per-frame 3x3 stride 2; POINTWISE: 1x1x1 */
 } conv_shape;
 
+/* Kept equal to bench/conv_torch.py. */
 static const conv_shape shapes[] = {
-    {"conv_in", 3, 32, 3, 3, 3, 256, 256, 8, 0},
-    {"s0.conv", 32, 32, 3, 3, 3, 256, 256, 8, 0},
-    {"s0.down", 32, 32, 1, 3, 3, 256, 256, 4, 1},
-    {"s1.conv1", 32, 64, 3, 3, 3, 128, 128, 4, 0},
-    {"s1.conv2", 64, 64, 3, 3, 3, 128, 128, 4, 0},
-    {"s1.down", 64, 64, 1, 3, 3, 128, 128, 2, 1},
-    {"s2.conv1", 64, 128, 3, 3, 3, 64, 64, 2, 0},
-    {"s2.conv2", 128, 128, 3, 3, 3, 64, 64, 2, 0},
-    {"s2.down", 128, 128, 1, 3, 3, 64, 64, 2, 1},
-    {"s3.conv", 128, 128, 3, 3, 3, 32, 32, 2, 0},
+    {"conv_in", 3, 128, 3, 3, 3, 256, 256, 9, CAUSAL3},
+    {"s0.conv", 128, 128, 3, 3, 3, 256, 256, 9, CAUSAL3},
+    {"s0.down", 128, 128, 1, 3, 3, 256, 256, 5, STRIDE2},
+    {"s1.conv1", 128, 256, 3, 3, 3, 128, 128, 5, CAUSAL3},
+    {"s1.conv2", 256, 256, 3, 3, 3, 128, 128, 5, CAUSAL3},
+    {"s1.skip", 128, 256, 1, 1, 1, 128, 128, 5, POINTWISE},
+    {"s1.down", 256, 256, 1, 3, 3, 128, 128, 3, STRIDE2},
+    {"s2.conv", 256, 256, 3, 3, 3, 64, 64, 3, CAUSAL3},
+    {"s2.down", 256, 256, 1, 3, 3, 64, 64, 3, STRIDE2},
+    {"s3.conv1", 256, 512, 3, 3, 3, 32, 32, 3, CAUSAL3},
+    {"s3.conv2", 512, 512, 3, 3, 3, 32, 32, 3, CAUSAL3},
+    {"s3.skip", 256, 512, 1, 1, 1, 32, 32, 3, POINTWISE},
+    {"conv_out", 512, 32, 3, 3, 3, 32, 32, 3, CAUSAL3},
 };
 
 static double now_s(void) {
@@ -75,21 +88,24 @@ static void fill(float *x, int64_t n, unsigned seed) {
     }
 }
 
-/* Output pixels per frame and FLOPs of one shape. */
+static int64_t out_hw_of(const conv_shape *s) {
+    return s->kind == STRIDE2 ? (s->h / 2) * (s->w / 2) : s->h * s->w;
+}
+
 static double shape_flops(const conv_shape *s) {
-    int64_t out_hw = s->stride2 ? (s->h / 2) * (s->w / 2) : s->h * s->w;
-    return 2.0 * s->cout * s->cin * s->kt * s->kh * s->kw * s->frames * out_hw;
+    return 2.0 * s->cout * s->cin * s->kt * s->kh * s->kw * s->frames * out_hw_of(s);
 }
 
 static timing time_ours(const conv_shape *s, int repeat) {
     int64_t hw = s->h * s->w, n = s->frames * hw;
-    int64_t out_n = s->stride2 ? s->frames * (s->h / 2) * (s->w / 2) : n;
+    int64_t out_n = s->frames * out_hw_of(s);
     int64_t n_weight = s->cout * s->cin * s->kt * s->kh * s->kw;
-    int64_t n_scratch = s->stride2 ? ctxpar_cpu_conv2d_stride2_scratch_floats(s->cin, s->h, s->w,
-                                                                              s->frames)
-                                   : ctxpar_cpu_conv3d_scratch_floats(s->cin, s->cout, s->kt,
-                                                                      s->kh, s->kw, s->h, s->w,
-                                                                      s->frames);
+    int64_t n_scratch =
+        s->kind == STRIDE2   ? ctxpar_cpu_conv2d_stride2_scratch_floats(s->cin, s->h, s->w,
+                                                                        s->frames)
+        : s->kind == CAUSAL3 ? ctxpar_cpu_conv3d_scratch_floats(s->cin, s->cout, s->kt, s->kh,
+                                                                s->kw, s->h, s->w, s->frames)
+                             : 1;
     float *x = malloc(sizeof(float) * s->cin * n);
     float *halo = malloc(sizeof(float) * (s->cin * (s->kt - 1) * hw + 1));
     float *y = malloc(sizeof(float) * s->cout * out_n);
@@ -101,9 +117,11 @@ static timing time_ours(const conv_shape *s, int repeat) {
     double t[64];
     for (int r = -1; r < repeat; r++) {
         double t0 = now_s();
-        if (s->stride2)
+        if (s->kind == STRIDE2)
             ctxpar_cpu_conv2d_stride2(x, n, y, out_n, weight, bias, s->cin, s->cout, s->h, s->w,
                                       0, 0, s->frames, scratch);
+        else if (s->kind == POINTWISE)
+            ctxpar_cpu_conv1x1(x, n, y, out_n, weight, bias, s->cin, s->cout, n);
         else
             ctxpar_cpu_conv3d_causal(x, n, halo, y, out_n, weight, bias, s->cin, s->cout, s->kt,
                                      s->kh, s->kw, s->h, s->w, 0, s->frames, scratch);
@@ -117,7 +135,7 @@ static timing time_ours(const conv_shape *s, int repeat) {
  * 2^26 floats (a rate, so a column subset measures the same thing). */
 static timing time_sgemm(const conv_shape *s, int repeat, int64_t *n_used) {
     int64_t m = s->cout, k = s->cin * s->kt * s->kh * s->kw;
-    int64_t n = s->stride2 ? s->frames * (s->h / 2) * (s->w / 2) : s->frames * s->h * s->w;
+    int64_t n = s->frames * out_hw_of(s);
     if (n * k > (1 << 26)) n = (1 << 26) / k;
     *n_used = n;
     float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n);
@@ -134,16 +152,44 @@ static timing time_sgemm(const conv_shape *s, int repeat, int64_t *n_used) {
     return summarise(t, repeat);
 }
 
+/* Is name in the comma-separated list (NULL: every name)? */
+static int selected(const char *list, const char *name) {
+    if (!list) return 1;
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && !strncmp(p, name, n)) return 1;
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    int thread_counts[2] = {1, 2}, n_thread_counts = 2, repeat = 5;
+    int thread_counts[2] = {1, 2}, n_thread_counts = 2, repeat = 5, with_sgemm = 1;
+    double peak = 0;
+    int64_t max_frames = 0;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             thread_counts[0] = atoi(argv[++i]);
             n_thread_counts = 1;
         } else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
             repeat = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--peak") && i + 1 < argc) {
+            peak = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--max-frames") && i + 1 < argc) {
+            max_frames = atoll(argv[++i]);
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            only = argv[++i];
+        } else if (!strcmp(argv[i], "--no-sgemm")) {
+            with_sgemm = 0;
         } else {
-            fprintf(stderr, "usage: %s [--threads N] [--repeat R]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--threads N] [--repeat R] [--peak GFLOPS] [--max-frames F] "
+                    "[--only NAME[,NAME...]] [--no-sgemm]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -151,45 +197,60 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_conv: --repeat must be 1..64, got %d\n", repeat);
         return 2;
     }
-    printf("# bench_conv: ctxpar causal conv3d / stride-2 conv vs OpenBLAS sgemm\n");
+    enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
+    conv_shape run[N_SHAPES];
+    int n_run = 0;
+    for (int si = 0; si < N_SHAPES; si++) {
+        if (!selected(only, shapes[si].name)) continue;
+        run[n_run] = shapes[si];
+        if (max_frames > 0 && run[n_run].frames > max_frames) run[n_run].frames = max_frames;
+        n_run++;
+    }
+    printf("# bench_conv: ctxpar causal conv3d / stride-2 conv / 1x1 conv vs OpenBLAS sgemm\n");
     printf("# %s; repeat %d after 1 warm-up; median [min, max]\n", openblas_get_config(), repeat);
     printf("# conv path: %s\n", ctxpar_cpu_conv3d_have_avx512() ? "AVX-512 direct" : "im2col + sgemm");
     printf("# GFLOP = 2*cout*cin*kt*kh*kw*frames*h_out*w_out; sgemm: M=cout K=cin*kt*kh*kw "
            "N=frames*h_out*w_out (N capped so B < 2^26 floats)\n");
-    printf("# %-3s %-9s %4s %4s %-5s %-9s %3s %7s %9s %17s %8s %8s\n", "thr", "shape", "cin",
-           "cout", "k", "in hxw", "T", "GFLOP", "ms", "[min, max]", "GFLOP/s", "sgemm");
+    if (peak > 0) printf("# %%peak = GFLOP/s / (%.1f GFLOP/s per core x threads)\n", peak);
+    printf("# %-3s %-9s %4s %4s %-5s %-9s %3s %7s %9s %19s %8s %6s %8s\n", "thr", "shape", "cin",
+           "cout", "k", "in hxw", "T", "GFLOP", "ms", "[min, max]", "GFLOP/s", "%peak", "sgemm");
     for (int ti = 0; ti < n_thread_counts; ti++) {
         int threads = thread_counts[ti];
         omp_set_num_threads(threads);
         openblas_set_num_threads(threads);
         /* All ctxpar rows first, then all sgemm rows after a pause: OpenBLAS's
          * idle threads spin for a while after a call and would steal the
-         * cores from the OpenMP threads of the next conv on a small machine. */
-        enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
+         * cores from the OpenMP threads of the next conv on a small machine.
+         * (The 1x1 rows call OpenBLAS too when the conv does.) */
         timing ours[N_SHAPES], gemm[N_SHAPES];
         int64_t n_sgemm[N_SHAPES];
-        for (int si = 0; si < N_SHAPES; si++) ours[si] = time_ours(&shapes[si], repeat);
+        for (int si = 0; si < n_run; si++) ours[si] = time_ours(&run[si], repeat);
         sleep_s(0.5);
-        for (int si = 0; si < N_SHAPES; si++) gemm[si] = time_sgemm(&shapes[si], repeat, &n_sgemm[si]);
-        sleep_s(0.5);
-        for (int si = 0; si < N_SHAPES; si++) {
-            const conv_shape *s = &shapes[si];
+        for (int si = 0; si < n_run; si++)
+            if (with_sgemm) gemm[si] = time_sgemm(&run[si], repeat, &n_sgemm[si]);
+        if (with_sgemm) sleep_s(0.5);
+        for (int si = 0; si < n_run; si++) {
+            const conv_shape *s = &run[si];
             double flops = shape_flops(s);
             double k_sgemm = (double)s->cin * s->kt * s->kh * s->kw;
-            double gemm_rate = 2.0 * s->cout * k_sgemm * n_sgemm[si] / gemm[si].median * 1e-9;
+            double gemm_rate =
+                with_sgemm ? 2.0 * s->cout * k_sgemm * n_sgemm[si] / gemm[si].median * 1e-9 : 0;
+            double rate = flops / ours[si].median * 1e-9;
+            double pct = peak > 0 ? 100.0 * rate / (peak * threads) : 0;
             char kernel[16], size[16];
             snprintf(kernel, sizeof kernel, "%dx%dx%d", s->kt, s->kh, s->kw);
             snprintf(size, sizeof size, "%lldx%lld%s", (long long)s->h, (long long)s->w,
-                     s->stride2 ? "/2" : "");
-            printf("  %-3d %-9s %4lld %4lld %-5s %-9s %3lld %7.2f %9.2f [%7.2f, %7.2f] %8.1f %8.1f\n",
+                     s->kind == STRIDE2 ? "/2" : "");
+            printf("  %-3d %-9s %4lld %4lld %-5s %-9s %3lld %7.2f %9.2f [%8.2f, %8.2f] %8.1f "
+                   "%6.1f %8.1f\n",
                    threads, s->name, (long long)s->cin, (long long)s->cout, kernel, size,
                    (long long)s->frames, flops * 1e-9, ours[si].median * 1e3, ours[si].min * 1e3,
-                   ours[si].max * 1e3, flops / ours[si].median * 1e-9, gemm_rate);
+                   ours[si].max * 1e3, rate, pct, gemm_rate);
             printf("{\"bench\":\"conv\",\"impl\":\"ctxpar\",\"threads\":%d,\"shape\":\"%s\","
-                   "\"gflop\":%.4f,\"ms\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
-                   "\"gflops\":%.2f,\"sgemm_gflops\":%.2f}\n",
-                   threads, s->name, flops * 1e-9, ours[si].median * 1e3, ours[si].min * 1e3,
-                   ours[si].max * 1e3, flops / ours[si].median * 1e-9, gemm_rate);
+                   "\"frames\":%lld,\"gflop\":%.4f,\"ms\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
+                   "\"gflops\":%.2f,\"pct_peak\":%.1f,\"sgemm_gflops\":%.2f}\n",
+                   threads, s->name, (long long)s->frames, flops * 1e-9, ours[si].median * 1e3,
+                   ours[si].min * 1e3, ours[si].max * 1e3, rate, pct, gemm_rate);
         }
         fflush(stdout);
     }

@@ -1,9 +1,12 @@
 #!/bin/sh
 # Run the conv benchmark side by side with PyTorch and print one table with the
-# ratio ours/torch (speed: torch_ms / ours_ms, >1 means ctxpar is faster).
-# Builds nothing: pass a build directory that already has bench_conv.
+# ratio ours/torch (speed: torch_ms / ours_ms, >1 means ctxpar is faster) and
+# each side's % of the FMA peak that bench/fma_peak measures first (per core,
+# 512-bit, 1 thread, best of its runs). Builds nothing: pass a build directory that already has
+# bench_conv and fma_peak. Extra arguments go to both bench_conv and
+# conv_torch.py (--threads, --repeat, --max-frames, --only).
 #
-#   bench/run_conv_bench.sh BUILD_DIR [--repeat R]
+#   bench/run_conv_bench.sh BUILD_DIR [--threads N] [--repeat R] [--max-frames F] [--only A,B]
 set -eu
 bench_conv=
 for candidate in "${1:-}/bench/bench_conv" "${1:-}/bench_conv"; do
@@ -14,25 +17,33 @@ if [ -z "$bench_conv" ]; then
          "build it first: cmake --build BUILD_DIR --target bench_conv)" >&2
     exit 2
 fi
+fma_peak=$(dirname "$bench_conv")/fma_peak
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$bench_conv" "$@" | tee "$tmp/ours.txt" | grep -v '^{' >&2
+"$fma_peak" | tee "$tmp/peak.txt" | grep -v '^{' >&2
+peak=$("$python" -c 'import json,sys
+for l in open(sys.argv[1]):
+    if l.startswith("{"):
+        r = json.loads(l)
+        if r["bits"] == 512 and r["threads"] == 1: print(r["best_gflops"])' "$tmp/peak.txt")
+"$bench_conv" --peak "$peak" "$@" | tee "$tmp/ours.txt" | grep -v '^{' >&2
 "$python" "$here/conv_torch.py" "$@" | tee "$tmp/torch.txt" | grep -v '^{' >&2
 
-"$python" - "$tmp/ours.txt" "$tmp/torch.txt" <<'PY'
+"$python" - "$tmp/ours.txt" "$tmp/torch.txt" "$peak" <<'PY'
 import json, sys
 def rows(path):
     return {(r["threads"], r["shape"]): r for r in
             (json.loads(l) for l in open(path) if l.startswith("{"))}
-ours, torch = rows(sys.argv[1]), rows(sys.argv[2])
+ours, torch, peak = rows(sys.argv[1]), rows(sys.argv[2]), float(sys.argv[3])
 print("# conv: ctxpar vs OpenBLAS sgemm (same GEMM shape) vs torch conv3d; median ms, GFLOP/s")
+print("# FMA peak %.1f GFLOP/s per core; %%pk = GFLOP/s / (peak x threads)" % peak)
 print("# ratio = torch_ms / ctxpar_ms (>= 1.0: ctxpar at least as fast)")
-print("%-3s %-9s %8s %10s %8s %8s %10s %8s %6s" % ("thr", "shape", "GFLOP", "ctxpar_ms",
-      "GFLOP/s", "sgemm", "torch_ms", "GFLOP/s", "ratio"))
+print("%-3s %-9s %8s %10s %8s %5s %8s %10s %8s %5s %6s" % ("thr", "shape", "GFLOP",
+      "ctxpar_ms", "GFLOP/s", "%pk", "sgemm", "torch_ms", "GFLOP/s", "%pk", "ratio"))
 for threads in sorted({k[0] for k in ours}):
     tot_ours = tot_torch = 0.0
     for key in [k for k in ours if k[0] == threads]:
@@ -40,12 +51,13 @@ for threads in sorted({k[0] for k in ours}):
         if t is None:
             continue
         tot_ours += o["ms"]; tot_torch += t["ms"]
-        print("%-3d %-9s %8.2f %10.2f %8.1f %8.1f %10.2f %8.1f %6.2f" % (threads, key[1],
-              o["gflop"], o["ms"], o["gflops"], o["sgemm_gflops"], t["ms"], t["gflops"],
+        print("%-3d %-9s %8.2f %10.2f %8.1f %5.1f %8.1f %10.2f %8.1f %5.1f %6.2f" % (threads,
+              key[1], o["gflop"], o["ms"], o["gflops"], 100 * o["gflops"] / (peak * threads),
+              o["sgemm_gflops"], t["ms"], t["gflops"], 100 * t["gflops"] / (peak * threads),
               t["ms"] / o["ms"]))
         print(json.dumps({"bench": "conv_compare", "threads": threads, "shape": key[1],
                           "ctxpar_ms": o["ms"], "torch_ms": t["ms"],
                           "ratio": round(t["ms"] / o["ms"], 3)}), file=sys.stderr)
-    print("%-3d %-9s %8s %10.2f %8s %8s %10.2f %8s %6.2f" % (threads, "total", "", tot_ours, "",
-          "", tot_torch, "", tot_torch / tot_ours))
+    print("%-3d %-9s %8s %10.2f %8s %5s %8s %10.2f %8s %5s %6.2f" % (threads, "total", "",
+          tot_ours, "", "", "", tot_torch, "", "", tot_torch / tot_ours))
 PY
