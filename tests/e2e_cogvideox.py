@@ -1,0 +1,225 @@
+"""CogVideoX VAE encoder end to end: ctxpar reads a diffusers folder
+(config.json + diffusion_pytorch_model.safetensors, or a repository root with
+the VAE under vae/) and an HDF5 video, and its latents must match the float64
+reference in cogvideox/reference.py, which mirrors diffusers' modules.
+
+Seeded random weights on the tiny configuration (real topology: 4 down blocks,
+two compressing time, conv shortcuts in blocks 1 and 3) stored as f32, f16 and
+bf16; the reference reads the same stored values, so every dtype is held to
+the same tolerance. Checked per run: shapes, attributes, the posterior mean and
+the clamped logvar against the reference (max|a-r| / max|r| <= 1e-4), and the
+same within 1e-4 across 1, 2, 3 and 5 ranks; --norm exact follows one encoder
+call on the whole video, --norm diffusers follows diffusers' 8-frame batching,
+and the two must differ on 17 frames. Each failure names its case.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cogvideox"))
+from e2e_common import *  # noqa: E402,F403
+import make_folder  # noqa: E402
+import make_video  # noqa: E402
+import reference  # noqa: E402
+
+TOL = 1e-4
+HEIGHT, WIDTH = 32, 48
+d = tempfile.mkdtemp(prefix="ctxpar-cogvideox-")
+
+
+def rel_err(got, ref):
+    return float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+
+
+def compare(tag, got, ref, tol=TOL):
+    """max|a-r| / max|r| <= tol, finite, same shape; prints the number either way."""
+    if got is None:
+        fail("%s: missing from the output" % tag)
+        return None
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != ref.shape:
+        fail("%s: shape %s, expected %s" % (tag, got.shape, ref.shape))
+        return None
+    if not np.isfinite(got).all():
+        fail("%s: %d non-finite values" % (tag, int((~np.isfinite(got)).sum())))
+        return None
+    e = rel_err(got, ref)
+    worst = np.unravel_index(np.argmax(np.abs(got - ref)), ref.shape)
+    line = "%s: rel err %.3g (worst at [t,y,x,c]=%s: got %.9g want %.9g)" % (
+        tag, e, tuple(int(i) for i in worst), got[worst], ref[worst])
+    if e <= tol:
+        print("ok    " + line)
+    else:
+        fail(line + " > %g" % tol)
+    return e
+
+
+def read_out(path):
+    with h5py.File(path, "r") as f:
+        mean = f["latents"][()] if "latents" in f else None
+        logvar = f["latents_logvar"][()] if "latents_logvar" in f else None
+        dtype = f["latents"].dtype if "latents" in f else None
+        return mean, logvar, dtype, dict(f.attrs)
+
+
+def check_attrs(tag, attrs, dtype, frames, ranks, config):
+    def want(name, value):
+        if name not in attrs:
+            fail("%s: attribute %s missing" % (tag, name))
+        elif attrs[name] != value:
+            fail("%s: attribute %s = %r, expected %r" % (tag, name, attrs[name], value))
+
+    fmt = attrs.get("format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt != "ctxpar-latents":
+        fail("%s: attribute format = %r, expected 'ctxpar-latents'" % (tag, fmt))
+    if dtype != np.float32:
+        fail("%s: latents dtype %s, expected float32" % (tag, dtype))
+    sf = attrs.get("scaling_factor")
+    if sf is None or abs(float(sf) - config["scaling_factor"]) > 1e-12:
+        fail("%s: attribute scaling_factor = %r, expected %r" % (tag, sf, config["scaling_factor"]))
+    if "invert_scale_latents" in config:
+        want("invert_scale_latents", int(config["invert_scale_latents"]))
+    elif "invert_scale_latents" in attrs:
+        fail("%s: attribute invert_scale_latents written, but the config has no such key" % tag)
+    want("frames", frames)
+    want("height", HEIGHT)
+    want("width", WIDTH)
+    want("ranks", ranks)
+    want("complete", 1)
+
+
+class Case:
+    """One folder + one video, with its float64 references computed once."""
+
+    def __init__(self, name, folder, video_path, video):
+        self.name, self.folder, self.video_path = name, folder, video_path
+        self.frames = video.shape[0]
+        self.config = reference.load(folder)[1]
+        self.ref = {norm: reference.reference(folder, video, norm) for norm in ("exact", "diffusers")}
+        self.got = {}
+
+    def run(self, norm, ranks, logvar=True, extra=()):
+        tag = "%s norm=%s np=%d" % (self.name, norm, ranks)
+        runs = sum(len(v) for by in self.got.values() for v in by.values())
+        out = os.path.join(d, "%s-%s-np%d-%d.h5" % (re.sub(r"\W+", "_", self.name), norm, ranks, runs))
+        args = ["--model", self.folder, "--input", self.video_path, "--out", out, "--norm", norm]
+        args += ["--save-logvar"] if logvar else []
+        start = time.time()
+        try:
+            p = run(ranks, *(args + list(extra)), timeout=300, check=False)
+        except subprocess.TimeoutExpired:
+            fail("%s: no exit within 300 s" % tag)
+            return None
+        if p.returncode != 0:
+            said = [l for l in p.stderr.splitlines() if l.startswith("ctxpar")] or [p.stderr[-800:]]
+            fail("%s: ctxpar exit %d: %s" % (tag, p.returncode, " | ".join(said)))
+            return None
+        took = time.time() - start
+        mean, lv, dtype, attrs = read_out(out)
+        print("run   %s (%.1f s)" % (tag, took))
+        check_attrs(tag, attrs, dtype, self.frames, ranks, self.config)
+        ref_mean, ref_logvar = self.ref[norm]
+        compare(tag + " mean vs reference", mean, ref_mean)
+        if logvar:
+            compare(tag + " logvar vs reference", lv, ref_logvar)
+        elif lv is not None:
+            fail("%s: latents_logvar written without --save-logvar" % tag)
+        self.got.setdefault(norm, {}).setdefault(ranks, []).append((mean, lv))
+        return mean, lv
+
+    def check_invariance(self):
+        for norm, by_ranks in self.got.items():
+            base_ranks = min(by_ranks)
+            base = by_ranks[base_ranks][0]
+            for ranks, outs in sorted(by_ranks.items()):
+                for i, (mean, lv) in enumerate(outs):
+                    if ranks == base_ranks and i == 0 or mean is None or base[0] is None:
+                        continue
+                    tag = "%s norm=%s np=%d vs np=%d" % (self.name, norm, ranks, base_ranks)
+                    compare(tag + " mean", mean, base[0])
+                    if lv is not None and base[1] is not None:
+                        compare(tag + " logvar", lv, base[1])
+
+
+def main():
+    v17 = make_video.make_video(17, HEIGHT, WIDTH, seed=7)
+    v21 = make_video.make_video(21, HEIGHT, WIDTH, seed=8)
+    paths = {}
+    for name, v in (("v17", v17), ("v21", v21)):
+        paths[name] = os.path.join(d, name + ".h5")
+        make_video.write(paths[name], v)
+
+    folders = {
+        "f32": make_folder.write_folder(os.path.join(d, "f32"), "tiny", "f32", seed=1),
+        "f16": make_folder.write_folder(os.path.join(d, "f16"), "tiny", "f16", seed=2,
+                                        no_invert_key=True, scaling_factor=0.7),
+        "bf16": make_folder.write_folder(os.path.join(d, "bf16"), "tiny", "bf16", seed=3,
+                                         scaling_factor=0.7, invert_scale_latents=True),
+        "clamp": make_folder.write_folder(os.path.join(d, "clamp"), "tiny", "f32", seed=4,
+                                          clamp_logvar=True),
+    }
+    repo = os.path.join(d, "repo")
+    make_folder.write_folder(repo, "tiny", "bf16", seed=5, repo_root=True)
+
+    f32 = Case("f32 T=17", folders["f32"], paths["v17"], v17)
+    for norm in ("exact", "diffusers"):
+        for ranks in (1, 2, 3, 5):
+            f32.run(norm, ranks)
+    f32.run("exact", 1)  # again: a single rank must repeat itself exactly
+    outs = f32.got.get("exact", {}).get(1, [])
+    if len(outs) == 2 and outs[0][0] is not None and outs[1][0] is not None:
+        if not (np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1])):
+            fail("f32 T=17 norm=exact np=1: two runs are not bit-identical")
+        else:
+            print("ok    f32 T=17 norm=exact np=1: two runs bit-identical")
+    f32.check_invariance()
+    ex = f32.got.get("exact", {}).get(1, [(None, None)])[0][0]
+    di = f32.got.get("diffusers", {}).get(1, [(None, None)])[0][0]
+    if ex is not None and di is not None:
+        gap = rel_err(di, ex)
+        ref_gap = rel_err(f32.ref["diffusers"][0], f32.ref["exact"][0])
+        if gap < 1e-2:
+            fail("f32 T=17: --norm exact and --norm diffusers agree (rel %.3g); the reference "
+                 "framings differ by %.3g" % (gap, ref_gap))
+        else:
+            print("ok    f32 T=17: exact vs diffusers differ by rel %.3g (reference: %.3g)"
+                  % (gap, ref_gap))
+
+    for name, plan in (("f16", [("exact", 2), ("exact", 5), ("diffusers", 2), ("diffusers", 5)]),
+                       ("bf16", [("exact", 1), ("exact", 3), ("diffusers", 3)])):
+        c = Case(name + " T=17", folders[name], paths["v17"], v17)
+        for norm, ranks in plan:
+            c.run(norm, ranks)
+        c.check_invariance()
+
+    c = Case("f32 T=21", folders["f32"], paths["v21"], v21)
+    c.run("exact", 2)
+    c.run("diffusers", 3)
+
+    c = Case("repo-root bf16 T=17", repo, paths["v17"], v17)
+    c.run("diffusers", 2, logvar=False)
+
+    c = Case("clamp T=17", folders["clamp"], paths["v17"], v17)
+    got = c.run("diffusers", 2)
+    if got is not None and got[1] is not None:
+        latent = c.config["latent_channels"]
+        lv = got[1]
+        if not (np.all(lv[..., 0] == 20.0) and np.all(lv[..., 1] == -30.0)):
+            fail("clamp T=17: logvar channels 0/1 span [%g, %g] / [%g, %g], expected 20 / -30"
+                 % (lv[..., 0].min(), lv[..., 0].max(), lv[..., 1].min(), lv[..., 1].max()))
+        else:
+            print("ok    clamp T=17: logvar channels clamped to 20 and -30 (latent %d)" % latent)
+
+    finish("e2e_cogvideox")
+
+
+if __name__ == "__main__":
+    main()
