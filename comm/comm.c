@@ -10,6 +10,7 @@
 struct ctxpar_comm {
     MPI_Comm world;
     MPI_Comm node;
+    MPI_Comm leaders; /* the first rank of each node; MPI_COMM_NULL elsewhere */
     int rank, size, local_rank, local_size, node_count;
     ctxpar_comm_stats stats;
 };
@@ -29,6 +30,7 @@ ctxpar_status ctxpar_comm_init(ctxpar_comm_t *out, MPI_Comm parent) {
     if (!comm) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory creating communicator");
     comm->world = MPI_COMM_NULL;
     comm->node = MPI_COMM_NULL;
+    comm->leaders = MPI_COMM_NULL;
     *out = comm;
     CTXPAR_MPI_CHECK(MPI_Comm_dup(parent, &comm->world));
     CTXPAR_MPI_CHECK(MPI_Comm_set_errhandler(comm->world, MPI_ERRORS_RETURN));
@@ -40,11 +42,14 @@ ctxpar_status ctxpar_comm_init(ctxpar_comm_t *out, MPI_Comm parent) {
     CTXPAR_MPI_CHECK(MPI_Comm_size(comm->node, &comm->local_size));
     int leader = comm->local_rank == 0;
     CTXPAR_MPI_CHECK(MPI_Allreduce(&leader, &comm->node_count, 1, MPI_INT, MPI_SUM, comm->world));
+    CTXPAR_MPI_CHECK(MPI_Comm_split(comm->world, leader ? 0 : MPI_UNDEFINED, comm->rank,
+                                    &comm->leaders));
     return CTXPAR_OK;
 }
 
 void ctxpar_comm_free(ctxpar_comm_t comm) {
     if (!comm) return;
+    if (comm->leaders != MPI_COMM_NULL) MPI_Comm_free(&comm->leaders);
     if (comm->node != MPI_COMM_NULL) MPI_Comm_free(&comm->node);
     if (comm->world != MPI_COMM_NULL) MPI_Comm_free(&comm->world);
     free(comm);
@@ -206,3 +211,44 @@ ctxpar_status ctxpar_comm_exchange_end(ctxpar_comm_t comm, ctxpar_comm_exchange 
 }
 
 void ctxpar_comm_get_stats(ctxpar_comm_t comm, ctxpar_comm_stats *out) { *out = comm->stats; }
+
+/* ---- node-shared buffers ---- */
+
+ctxpar_status ctxpar_comm_node_alloc(ctxpar_comm_t comm, int64_t bytes, ctxpar_node_buffer *out) {
+    memset(out, 0, sizeof *out);
+    out->window = MPI_WIN_NULL;
+    /* The leader holds all of it; the others map the leader's segment. */
+    MPI_Aint mine = comm->local_rank == 0 ? (MPI_Aint)(bytes > 0 ? bytes : 1) : 0;
+    void *base = NULL;
+    CTXPAR_MPI_CHECK(MPI_Win_allocate_shared(mine, 1, MPI_INFO_NULL, comm->node, &base,
+                                             &out->window));
+    MPI_Aint size = 0;
+    int disp_unit = 0;
+    CTXPAR_MPI_CHECK(MPI_Win_shared_query(out->window, 0, &size, &disp_unit, &out->data));
+    out->bytes = bytes;
+    return CTXPAR_OK;
+}
+
+ctxpar_status ctxpar_comm_node_sync(ctxpar_comm_t comm, ctxpar_node_buffer *buffer) {
+    CTXPAR_MPI_CHECK(MPI_Win_fence(0, buffer->window));
+    CTXPAR_MPI_CHECK(MPI_Barrier(comm->node));
+    CTXPAR_MPI_CHECK(MPI_Win_fence(0, buffer->window));
+    return CTXPAR_OK;
+}
+
+void ctxpar_comm_node_free(ctxpar_node_buffer *buffer) {
+    if (buffer->window != MPI_WIN_NULL) MPI_Win_free(&buffer->window);
+    buffer->data = NULL;
+}
+
+ctxpar_status ctxpar_comm_bcast_leaders(ctxpar_comm_t comm, void *buf, int64_t bytes) {
+    if (comm->leaders == MPI_COMM_NULL || comm->node_count == 1) return CTXPAR_OK;
+    /* MPI counts are int: send in pieces below 2 GiB. */
+    const int64_t piece = (int64_t)1 << 30;
+    for (int64_t off = 0; off < bytes; off += piece) {
+        int n = (int)(bytes - off < piece ? bytes - off : piece);
+        CTXPAR_MPI_CHECK(MPI_Bcast((char *)buf + off, n, MPI_BYTE, 0, comm->leaders));
+    }
+    if (comm->rank == 0) comm->stats.bytes_sent += bytes;
+    return CTXPAR_OK;
+}

@@ -84,3 +84,20 @@ void ctxpar_comm_exchange_poke(ctxpar_comm_exchange *ex);
 ctxpar_status ctxpar_comm_exchange_end(ctxpar_comm_t comm, ctxpar_comm_exchange *ex);
 
 void ctxpar_comm_get_stats(ctxpar_comm_t comm, ctxpar_comm_stats *out);
+
+/* One buffer per node, shared by the node's ranks (an MPI shared-memory
+ * window): model weights are held once per node, not once per rank. The
+ * node's first rank fills it; ctxpar_comm_node_sync() then publishes the
+ * writes to the node's other ranks. Collective over all ranks. */
+typedef struct ctxpar_node_buffer {
+    MPI_Win window;
+    void *data;
+    int64_t bytes;
+} ctxpar_node_buffer;
+ctxpar_status ctxpar_comm_node_alloc(ctxpar_comm_t comm, int64_t bytes, ctxpar_node_buffer *out);
+/* Barrier over the node with a memory fence: the leader's writes become visible. */
+ctxpar_status ctxpar_comm_node_sync(ctxpar_comm_t comm, ctxpar_node_buffer *buffer);
+void ctxpar_comm_node_free(ctxpar_node_buffer *buffer);
+/* Broadcast from world rank 0 to the first rank of every node (the ranks that
+ * fill node buffers). Collective over all ranks; others pass through. */
+ctxpar_status ctxpar_comm_bcast_leaders(ctxpar_comm_t comm, void *buf, int64_t bytes);

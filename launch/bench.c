@@ -90,6 +90,8 @@ static void print_table(const bench_result *r) {
         printf("# model: preset %s (%s)\n", cli->run.preset, model);
     if (cli->run.source.kind == CTXPAR_SOURCE_HDF5)
         printf("# input: %s:%s, ", cli->run.source.path, cli->run.source.dataset);
+    else if (cli->run.source.kind == CTXPAR_SOURCE_VIDEO) /* video files */
+        printf("# input: %s, ", cli->run.source.path);
     else
         printf("# input: synthetic, ");
     printf("%lld frames of %lldx%lld, %lld tokens (%lld records after merging)\n",
@@ -215,14 +217,16 @@ static char *json_line(const bench_result *r) {
     ctxpar_config_to_json(&s->model, model, (size_t)n + 1);
     emit(&t, ", \"model\": %s", model);
     free(model);
-    if (cli->run.source.kind == CTXPAR_SOURCE_HDF5) {
+    if (cli->run.source.kind == CTXPAR_SOURCE_VIDEO) { /* video files */
+        emit_string(&t, "input", cli->run.source.path);
+    } else if (cli->run.source.kind == CTXPAR_SOURCE_HDF5) {
         char input[1400];
         snprintf(input, sizeof input, "%s:%s", cli->run.source.path, cli->run.source.dataset);
         emit_string(&t, "input", input);
     } else {
         emit_string(&t, "input", "synthetic");
     }
-    emit_string(&t, "norm", cli->run.norm == CTXPAR_NORM_EXACT ? "exact" : "chunk");
+    emit_string(&t, "norm", ctxpar_norm_mode_name(cli->run.norm));
     emit_int(&t, "no_merge", cli->run.no_merge);
     emit_int(&t, "frames", s->frames);
     emit_int(&t, "height", s->height);

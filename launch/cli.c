@@ -66,7 +66,9 @@ static const char *const valued_flags[] = {
     "--frames", "--size", "--input", "--model", "--preset", "--out", "-o", "--norm",
     "--chunk-frames", "--merge-spatial", "--merge-temporal", "--merge-levels", "--device",
     "--threads", "--mem-limit", "--seed", "--repeat", "--warmup", "--json", "--input-list",
-    "--out-dir", NULL};
+    "--out-dir",
+    "--start", "--fps", "--resize", "--crop", /* video files */
+    NULL};
 
 static int takes_value(const char *flag) {
     for (int i = 0; valued_flags[i]; i++)
@@ -135,6 +137,9 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
             CTXPAR_TRY(parse_size(value, &o->source.width, &o->source.height));
         } else if (!strcmp(flag, "--input")) {
             CTXPAR_TRY(ctxpar_source_parse_input(value, &o->source));
+        } else if (!strcmp(flag, "--start") || !strcmp(flag, "--fps") ||
+                   !strcmp(flag, "--resize") || !strcmp(flag, "--crop")) { /* video files */
+            CTXPAR_TRY(ctxpar_source_parse_video_option(flag, value, &o->source.video));
         } else if (!strcmp(flag, "--model")) {
             CTXPAR_TRY(copy_path(flag, value, o->model_path, sizeof o->model_path));
         } else if (!strcmp(flag, "--preset")) {
@@ -151,9 +156,10 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
         } else if (!strcmp(flag, "--norm")) {
             if (!strcmp(value, "exact")) o->norm = CTXPAR_NORM_EXACT;
             else if (!strcmp(value, "chunk")) o->norm = CTXPAR_NORM_CHUNK;
+            else if (!strcmp(value, "diffusers")) o->norm = CTXPAR_NORM_DIFFUSERS;
             else
                 return ctxpar_error(CTXPAR_ERR_ARGUMENT,
-                                    "--norm: '%s' is not one of exact, chunk", value);
+                                    "--norm: '%s' is not one of exact, chunk, diffusers", value);
         } else if (!strcmp(flag, "--chunk-frames")) {
             CTXPAR_TRY(parse_int(flag, value, 1, 1 << 20, &o->chunk_frames));
         } else if (!strcmp(flag, "--merge-spatial")) {
@@ -165,6 +171,8 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
             o->merge_levels = (int)v;
         } else if (!strcmp(flag, "--no-merge")) {
             o->no_merge = 1;
+        } else if (!strcmp(flag, "--save-logvar")) {
+            o->save_logvar = 1;
         } else if (!strcmp(flag, "--save-latents")) {
             o->save_latents = 1;
         } else if (!strcmp(flag, "--device")) {
@@ -215,13 +223,19 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
     }
     if (cli->command == CTXPAR_CMD_RUN) {
         /* An input file's own length is the default: no silent truncation to 64. */
-        if (!frames_given && o->source.kind == CTXPAR_SOURCE_HDF5) o->source.frames = 0;
+        if (!frames_given && o->source.kind != CTXPAR_SOURCE_SYNTHETIC) o->source.frames = 0;
         cli->frames_given = frames_given;
-        if (cli->input_list[0] && (cli->bench || o->source.kind == CTXPAR_SOURCE_HDF5 ||
+        if (cli->input_list[0] && (cli->bench || o->source.kind != CTXPAR_SOURCE_SYNTHETIC ||
                                    cli->out_given))
             return ctxpar_error(CTXPAR_ERR_ARGUMENT,
                                 "--input-list cannot be combined with --bench, --input or --out "
                                 "(outputs go to --out-dir)");
+        /* video files: the selection and resizing flags need a video to act on */
+        if (ctxpar_source_video_options_set(&o->source.video) &&
+            o->source.kind != CTXPAR_SOURCE_VIDEO && !cli->input_list[0])
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                                "--start, --fps, --resize and --crop apply to a video file "
+                                "--input (or --input-list) only");
         if (cli->out_dir[0] && !cli->input_list[0])
             return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--out-dir needs --input-list");
         if (cli->json_path[0] && !cli->bench)
@@ -241,11 +255,13 @@ void ctxpar_cli_print_help(void) {
         "ctxpar: context-parallel long-video inference (run it under mpirun or srun)\n"
         "\n"
         "usage:\n"
-        "  ctxpar [options]                         encode a video into token features\n"
+        "  ctxpar [options]                         encode a video into token features (or,\n"
+        "                                           with a VAE-only model, into latents)\n"
         "  ctxpar init-model --preset P --seed S -o FILE   write a seeded model file\n"
         "  ctxpar inspect FILE                      describe a model or features file\n"
         "  ctxpar make-video --frames N --size WxH --seed S -o FILE\n"
         "                                           write the synthetic video as HDF5 input\n"
+        "                                           (or as an MP4, H.264, if FILE ends .mp4)\n"
         "\n"
         "input:\n"
         "  --frames N            frames to process (default 64, or all of the input file's;\n"
@@ -254,16 +270,31 @@ void ctxpar_cli_print_help(void) {
         "  --input FILE[:DSET]   HDF5 video, uint8 [T,H,W,3] (dataset default 'video');\n"
         "                        default: a seeded synthetic video\n"
         "  --seed S              seed of the synthetic video and of preset weights (default 1)\n"
+        "video files (MP4, MKV, WebM, AVI, ...: whatever FFmpeg decodes; docs/video.md):\n"
+        "  --input FILE          a video file, told from HDF5 by its content\n"
+        "  --start SEC           begin at the first frame at or after SEC seconds\n"
+        "  --fps F               resample by timestamp: frame i is the last frame shown at\n"
+        "                        or before start + i/F (F: 8, 29.97 or 30000/1001)\n"
+        "  --resize short:S|WxH  short side to S (long side int(S*long/short)), or to WxH;\n"
+        "                        bilinear with antialias, as torchvision\n"
+        "  --crop center         then crop the centre to --size WxH\n"
         "model:\n"
-        "  --model FILE          model file written by init-model (or converted)\n"
+        "  --model FILE|DIR      model file written by init-model, or a released model's\n"
+        "                        folder: a diffusers CogVideoX VAE (config.json +\n"
+        "                        diffusion_pytorch_model.safetensors, or the repository root\n"
+        "                        with vae/); weights F32/F16/BF16, held once per node\n"
         "  --preset P            tiny | small | base, seeded weights (default small)\n"
         "output:\n"
         "  --out FILE            features file (default ctxpar_features.h5)\n"
         "  --overwrite           replace an existing output\n"
         "  --save-latents        also write the VAE latents [T',H',W',z]\n"
+        "  --save-logvar         VAE-only models: also write latents_logvar (default: only\n"
+        "                        the posterior mean, unscaled)\n"
         "execution:\n"
-        "  --norm exact|chunk    GroupNorm statistics over the whole video (exact, default)\n"
-        "                        or per chunk of frames (chunk: approximate, bounded memory)\n"
+        "  --norm MODE           GroupNorm statistics: exact (default) over the whole video;\n"
+        "                        chunk (built-in models): per chunk of frames, approximate,\n"
+        "                        bounded memory; diffusers (CogVideoX): per call of\n"
+        "                        diffusers' 8-frame batched encode, to match its output\n"
         "  --chunk-frames F      exact: frames per convolution batch (memory only, results\n"
         "                        unchanged; default automatic); chunk: frames per statistics\n"
         "                        chunk (multiple of the temporal compression; default 16)\n"

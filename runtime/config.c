@@ -35,11 +35,23 @@ static const preset presets[] = {
 
 const char *ctxpar_config_preset_names(void) { return "tiny, small, base"; }
 
+void ctxpar_config_builtin_defaults(ctxpar_model_config *config) {
+    snprintf(config->family, sizeof config->family, "ctxpar");
+    config->has_transformer = 1;
+    config->scaling.scaling_factor = 1.0;
+    config->scaling.invert_scale_latents = -1;
+    config->vae.mid_blocks = 1;
+    config->vae.first_frame_alone = 0;
+    config->vae.down_pad_end = 0;
+    config->vae.norm_eps = 1e-6;
+}
+
 ctxpar_status ctxpar_config_preset(const char *name, ctxpar_model_config *out) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         const preset *p = &presets[i];
         if (!name || strcmp(name, p->name) != 0) continue;
         memset(out, 0, sizeof *out);
+        ctxpar_config_builtin_defaults(out);
         out->vae.n_stages = p->n_stages;
         memcpy(out->vae.channels, p->channels, sizeof p->channels);
         out->vae.res_blocks = p->res_blocks;
@@ -95,6 +107,13 @@ ctxpar_status ctxpar_config_validate(const ctxpar_model_config *config, const ch
         return ctxpar_error(CTXPAR_ERR_ARGUMENT,
                             "%s: vae.latent_channels is %d, expected a positive count", src,
                             vae->latent_channels);
+    if (vae->mid_blocks < 1)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s: the mid block has %d ResBlocks, expected at least 1",
+                            src, vae->mid_blocks);
+    if (!(vae->norm_eps > 0) || !isfinite(vae->norm_eps))
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s: GroupNorm eps is %g, expected a positive number",
+                            src, vae->norm_eps);
+    if (!config->has_transformer) return CTXPAR_OK;
     if (tf->patch < 1)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s: transformer.patch is %d, expected at least 1",
                             src, tf->patch);
@@ -244,6 +263,7 @@ ctxpar_status ctxpar_config_from_json(const char *json, ctxpar_model_config *out
     ctxpar_json *root = NULL;
     ctxpar_model_config config;
     memset(&config, 0, sizeof config);
+    ctxpar_config_builtin_defaults(&config);
     config.merge.spatial_threshold = CTXPAR_DEFAULT_SPATIAL_THRESHOLD;
     config.merge.temporal_threshold = CTXPAR_DEFAULT_TEMPORAL_THRESHOLD;
     config.merge.levels = CTXPAR_DEFAULT_MERGE_LEVELS;
@@ -322,6 +342,10 @@ int ctxpar_config_temporal_compression(const ctxpar_model_config *config) {
     for (int i = 0; i + 1 < config->vae.n_stages; i++)
         if (config->vae.temporal_down[i]) c_t *= 2;
     return c_t;
+}
+
+int ctxpar_config_first_unit_frames(const ctxpar_model_config *config) {
+    return config->vae.first_frame_alone ? 1 : ctxpar_config_temporal_compression(config);
 }
 
 int ctxpar_config_spatial_compression(const ctxpar_model_config *config) {

@@ -18,6 +18,17 @@ typedef struct ctxpar_vae_config {
     int temporal_down[CTXPAR_MAX_STAGES - 1]; /* [0..S-2], 0 or 1 */
     int groups;                               /* G */
     int latent_channels;                      /* z */
+    /* Variants of the same encoder (the built-in family's values first):
+     * mid_blocks: ResBlocks in the mid block (1; CogVideoX 2).
+     * first_frame_alone: 0: T = c_t*k frames, pooling averages pairs; 1: T = 1 + c_t*k,
+     *   global frame 0 is its own latent frame and pooling keeps it (CogVideoX).
+     * down_pad_end: 0: the stride-2 conv pads 1 on every side; 1: one zero
+     *   row/column at the bottom/right only (CogVideoX).
+     * norm_eps: GroupNorm epsilon (1e-6). */
+    int mid_blocks;
+    int first_frame_alone;
+    int down_pad_end;
+    double norm_eps;
 } ctxpar_vae_config;
 
 typedef struct ctxpar_transformer_config {
@@ -29,11 +40,27 @@ typedef struct ctxpar_merge_config {
     int levels;
 } ctxpar_merge_config;
 
+/* How a latents file's consumer scales the posterior mean (diffusers'
+ * scaling_factor; invert_scale_latents is -1 when the config has no such key). */
+typedef struct ctxpar_latent_scaling {
+    double scaling_factor;
+    int invert_scale_latents;
+} ctxpar_latent_scaling;
+
+/* The runtime's model description: which stages exist and their shapes. A
+ * model family (family.h) fills it from its own config; the pipeline runs
+ * what it holds. */
 typedef struct ctxpar_model_config {
+    char family[32];       /* registry name of the family that described it */
+    int has_transformer;   /* 0: a VAE-only model, whose job writes latents */
+    ctxpar_latent_scaling scaling;
     ctxpar_vae_config vae;
     ctxpar_transformer_config transformer;
     ctxpar_merge_config merge;
 } ctxpar_model_config;
+
+/* The built-in family's values of the fields its JSON does not carry. */
+void ctxpar_config_builtin_defaults(ctxpar_model_config *config);
 
 /* "tiny", "small" or "base"; an unknown name is CTXPAR_ERR_ARGUMENT naming the presets. */
 ctxpar_status ctxpar_config_preset(const char *name, ctxpar_model_config *out);
@@ -51,4 +78,7 @@ ctxpar_status ctxpar_config_from_json(const char *json, ctxpar_model_config *out
                                       const char *source);
 
 int ctxpar_config_temporal_compression(const ctxpar_model_config *config); /* c_t */
+/* Input frames before the first shard unit boundary: c_t, or 1 when frame 0 is
+ * encoded alone. Shard units are [0, first) then c_t frames each. */
+int ctxpar_config_first_unit_frames(const ctxpar_model_config *config);
 int ctxpar_config_spatial_compression(const ctxpar_model_config *config);  /* c_s */

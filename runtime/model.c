@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/family.h"
 #include "runtime/hdf5_check.h"
 #include "runtime/memory.h"
 
@@ -129,11 +131,16 @@ ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_mode
             add_op(&b, 5, (int64_t[]){ci, ci, 1, 3, 3}, "vae/stages/%d/down", i);
         }
     }
-    add_resblock(&b, "vae/mid", c_last, c_last);
+    for (int j = 0; j < vae->mid_blocks; j++) {
+        char prefix[CTXPAR_TENSOR_NAME_MAX];
+        ctxpar_model_mid_prefix(config, j, prefix, sizeof prefix);
+        add_resblock(&b, prefix, c_last, c_last);
+    }
     add_norm(&b, c_last, "vae/norm_out");
     add_conv(&b, 2 * (int64_t)vae->latent_channels, c_last, 3, 3, 3, "vae/conv_out");
 
-    const int64_t d = tf->dim;
+    const int64_t d = config->has_transformer ? tf->dim : 0;
+    if (!config->has_transformer) goto done;
     add_op(&b, 2, (int64_t[]){d, (int64_t)tf->patch * tf->patch * vae->latent_channels}, "embed");
     for (int l = 0; l < tf->layers; l++) {
         add_op(&b, 1, (int64_t[]){d}, "blocks/%d/norm1", l);
@@ -144,6 +151,7 @@ ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_mode
         add_op(&b, 2, (int64_t[]){d, 4 * d}, "blocks/%d/mlp/fc2", l);
     }
     add_norm(&b, d, "norm_out");
+done:
     if (b.status != CTXPAR_OK) {
         ctxpar_model_free(m);
         return b.status;
@@ -152,8 +160,31 @@ ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_mode
     return CTXPAR_OK;
 }
 
+void ctxpar_model_mid_prefix(const ctxpar_model_config *config, int j, char *out, size_t cap) {
+    if (config->vae.mid_blocks == 1)
+        snprintf(out, cap, "vae/mid");
+    else
+        snprintf(out, cap, "vae/mid/res/%d", j);
+}
+
 static ctxpar_status model_alloc_blob(ctxpar_model *m) {
     return ctxpar_mem_alloc_floats(&m->blob, m->blob_floats, CTXPAR_MEM_MODEL, "model weights");
+}
+
+ctxpar_status ctxpar_model_alloc_shared(ctxpar_comm_t comm, ctxpar_model *m) {
+    m->node_buffer = calloc(1, sizeof *m->node_buffer);
+    ctxpar_status status = m->node_buffer ? CTXPAR_OK
+                                          : ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+    status = ctxpar_comm_agree(comm, status);
+    if (status != CTXPAR_OK) return status;
+    CTXPAR_TRY(ctxpar_comm_node_alloc(comm, m->blob_floats * (int64_t)sizeof(float),
+                                      m->node_buffer));
+    m->blob = m->node_buffer->data;
+    return CTXPAR_OK;
+}
+
+ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *m) {
+    return ctxpar_comm_node_sync(comm, m->node_buffer);
 }
 
 /* ---- seeded initialisation ---- */
@@ -185,16 +216,7 @@ static init_kind tensor_init_kind(const ctxpar_weight *w) {
     return is_weight ? INIT_MATRIX : INIT_BIAS;
 }
 
-ctxpar_status ctxpar_model_create_seeded(const ctxpar_model_config *config, uint64_t seed,
-                                         ctxpar_model **out) {
-    *out = NULL;
-    ctxpar_model *m = NULL;
-    CTXPAR_TRY(ctxpar_model_layout(config, &m));
-    ctxpar_status status = model_alloc_blob(m);
-    if (status != CTXPAR_OK) {
-        ctxpar_model_free(m);
-        return status;
-    }
+static void fill_seeded(ctxpar_model *m, uint64_t seed) {
     const uint64_t seed_key = mix64(seed ^ 0x5EEDC0DE12345678ull);
     for (int t = 0; t < m->n_tensors; t++) {
         const ctxpar_weight *w = &m->tensors[t];
@@ -214,6 +236,38 @@ ctxpar_status ctxpar_model_create_seeded(const ctxpar_model_config *config, uint
 #pragma omp parallel for schedule(static) if (count > 65536)
         for (int64_t e = 0; e < count; e++)
             data[e] = shift + scale * seeded_uniform(key, (uint64_t)e);
+    }
+}
+
+ctxpar_status ctxpar_model_create_seeded(const ctxpar_model_config *config, uint64_t seed,
+                                         ctxpar_model **out) {
+    *out = NULL;
+    ctxpar_model *m = NULL;
+    CTXPAR_TRY(ctxpar_model_layout(config, &m));
+    ctxpar_status status = model_alloc_blob(m);
+    if (status != CTXPAR_OK) {
+        ctxpar_model_free(m);
+        return status;
+    }
+    fill_seeded(m, seed);
+    *out = m;
+    return CTXPAR_OK;
+}
+
+ctxpar_status ctxpar_model_create_seeded_shared(ctxpar_comm_t comm,
+                                                const ctxpar_model_config *config, uint64_t seed,
+                                                ctxpar_model **out) {
+    *out = NULL;
+    ctxpar_model *m = NULL;
+    ctxpar_status status = ctxpar_comm_agree(comm, ctxpar_model_layout(config, &m));
+    if (status == CTXPAR_OK) status = ctxpar_model_alloc_shared(comm, m);
+    if (status == CTXPAR_OK) {
+        if (ctxpar_comm_local_rank(comm) == 0) fill_seeded(m, seed);
+        status = ctxpar_model_publish(comm, m);
+    }
+    if (status != CTXPAR_OK) {
+        ctxpar_model_free(m);
+        return status;
     }
     *out = m;
     return CTXPAR_OK;
@@ -246,7 +300,13 @@ int64_t ctxpar_model_parameter_count(const ctxpar_model *model) {
 
 void ctxpar_model_free(ctxpar_model *model) {
     if (!model) return;
-    ctxpar_mem_free(model->blob);
+    if (model->node_buffer) {
+        ctxpar_comm_node_free(model->node_buffer);
+        free(model->node_buffer);
+    } else {
+        ctxpar_mem_free(model->blob);
+    }
+    free(model->source_config);
     free(model->tensors);
     free(model);
 }
@@ -586,10 +646,10 @@ fail:
     return status;
 }
 
-ctxpar_status ctxpar_model_load(ctxpar_comm_t comm, const char *path, ctxpar_model **out) {
+static ctxpar_status load_hdf5(ctxpar_comm_t comm, const char *path, ctxpar_model **out) {
     *out = NULL;
     const int rank = ctxpar_comm_rank(comm);
-    ctxpar_model *m = NULL;
+    ctxpar_model *m = NULL, *shared = NULL;
     ctxpar_status status = CTXPAR_OK;
     char *json = NULL;
 
@@ -599,7 +659,7 @@ ctxpar_status ctxpar_model_load(ctxpar_comm_t comm, const char *path, ctxpar_mod
     if (status != CTXPAR_OK) goto fail;
 
     /* The config travels as JSON text (the same form as in the file), the
-     * weights as one blob. */
+     * weights as one blob to the first rank of each node. */
     int64_t json_len = 0;
     if (rank == 0) {
         json_len = ctxpar_config_to_json(&m->config, NULL, 0);
@@ -612,19 +672,32 @@ ctxpar_status ctxpar_model_load(ctxpar_comm_t comm, const char *path, ctxpar_mod
                   : ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory receiving the model config");
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
     CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, json, json_len + 1, 0));
-    if (rank != 0) {
-        ctxpar_model_config config;
-        status = ctxpar_config_from_json(json, &config, path);
-        if (status == CTXPAR_OK) status = ctxpar_model_layout(&config, &m);
-        if (status == CTXPAR_OK) status = model_alloc_blob(m);
-    }
+    ctxpar_model_config config;
+    status = ctxpar_config_from_json(json, &config, path);
+    if (status == CTXPAR_OK) status = ctxpar_model_layout(&config, &shared);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
-    CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, m->blob, m->blob_floats * (int64_t)sizeof(float), 0));
+    CTXPAR_TRY_GOTO(ctxpar_model_alloc_shared(comm, shared));
+    if (rank == 0)
+        memcpy(shared->blob, m->blob, (size_t)m->blob_floats * sizeof(float));
+    ctxpar_model_free(m);
+    m = NULL;
+    if (ctxpar_comm_local_rank(comm) == 0)
+        CTXPAR_TRY_GOTO(ctxpar_comm_bcast_leaders(
+            comm, shared->blob, shared->blob_floats * (int64_t)sizeof(float)));
+    CTXPAR_TRY_GOTO(ctxpar_model_publish(comm, shared));
     free(json);
-    *out = m;
+    *out = shared;
     return CTXPAR_OK;
 fail:
     free(json);
     ctxpar_model_free(m);
+    ctxpar_model_free(shared);
     return status;
+}
+
+ctxpar_status ctxpar_model_load(ctxpar_comm_t comm, const char *path, ctxpar_model **out) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return ctxpar_family_load_folder(comm, path, out);
+    return load_hdf5(comm, path, out);
 }

@@ -25,8 +25,10 @@ typedef struct ctxpar_model {
     ctxpar_model_config config;
     int n_tensors;
     ctxpar_weight *tensors;
-    float *blob; /* counted under CTXPAR_MEM_MODEL */
+    float *blob; /* own memory (counted under CTXPAR_MEM_MODEL), or the node buffer's */
     int64_t blob_floats;
+    ctxpar_node_buffer *node_buffer; /* non-NULL: blob is shared by the node's ranks */
+    char *source_config; /* a family folder's config.json text (NULL for built-in models) */
 } ctxpar_model;
 
 /* The tensor table for a config (no data): n_tensors, tensors, blob_floats set. */
@@ -38,11 +40,31 @@ ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_mode
 ctxpar_status ctxpar_model_create_seeded(const ctxpar_model_config *config, uint64_t seed,
                                          ctxpar_model **out);
 
+/* Collective: the same seeded weights, generated once per node into a
+ * node-shared buffer (what a run uses; the function above serves tests and
+ * init-model). */
+ctxpar_status ctxpar_model_create_seeded_shared(ctxpar_comm_t comm,
+                                                const ctxpar_model_config *config, uint64_t seed,
+                                                ctxpar_model **out);
+
+/* Collective: allocate the blob of a laid-out model in a node-shared buffer;
+ * the node's first rank fills it, then calls ctxpar_comm_node_sync through
+ * ctxpar_model_publish. */
+ctxpar_status ctxpar_model_alloc_shared(ctxpar_comm_t comm, ctxpar_model *model);
+ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *model);
+
+/* The op prefix of mid-block ResBlock j: "vae/mid" when the model has one
+ * (the built-in layout), "vae/mid/res/<j>" otherwise. */
+void ctxpar_model_mid_prefix(const ctxpar_model_config *config, int j, char *out, size_t cap);
+
 /* Write the model file (serial HDF5; called by one process). */
 ctxpar_status ctxpar_model_save(const ctxpar_model *model, const char *path);
 
-/* Collective: rank 0 reads and validates the file (format, version, config,
- * every tensor present with its shape), then broadcasts config and blob.
+/* Collective. A directory is a model folder of a registered family
+ * (family.h); a file is a ctxpar HDF5 model: rank 0 reads and validates it
+ * (format, version, config, every tensor present with its shape), then
+ * broadcasts config and weights to the first rank of every node, which holds
+ * them in a node-shared buffer.
  * Errors name the file and the tensor and are agreed across ranks. */
 ctxpar_status ctxpar_model_load(ctxpar_comm_t comm, const char *path, ctxpar_model **out);
 

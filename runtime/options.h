@@ -6,7 +6,16 @@
 #include "base/device.h"
 #include "runtime/source.h"
 
-typedef enum ctxpar_norm_mode { CTXPAR_NORM_EXACT, CTXPAR_NORM_CHUNK } ctxpar_norm_mode;
+/* GroupNorm statistics: over the whole video (exact), per chunk of
+ * --chunk-frames (the built-in family's bounded-memory approximation), or per
+ * call of diffusers' frame-batched CogVideoX encode ([0, 8 + T%8), then 8
+ * frames each). */
+typedef enum ctxpar_norm_mode {
+    CTXPAR_NORM_EXACT,
+    CTXPAR_NORM_CHUNK,
+    CTXPAR_NORM_DIFFUSERS
+} ctxpar_norm_mode;
+const char *ctxpar_norm_mode_name(ctxpar_norm_mode mode);
 
 typedef struct ctxpar_run_options {
     ctxpar_source source;     /* frames, size, synthetic seed or HDF5 input */
@@ -21,8 +30,10 @@ typedef struct ctxpar_run_options {
     int merge_levels;                     /* < 0: from the model config */
     int no_merge;
     int save_latents;
+    int save_logvar;          /* VAE-only models: also write the posterior log-variance */
     ctxpar_device device;
     int threads;              /* 0: cores on the node / ranks on the node */
+    int ranks_per_node;       /* set by the launcher: the node's share of the weights */
     int64_t mem_limit_mib;    /* 0: the node's memory divided among its ranks */
     int dry_run;
     int quiet;

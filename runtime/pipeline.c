@@ -48,9 +48,9 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
     } else {
         /* Every rank generates the same seeded weights: no file, no broadcast. */
         ctxpar_model_config config;
-        status = ctxpar_config_preset(o->preset, &config);
-        if (status == CTXPAR_OK) status = ctxpar_model_create_seeded(&config, o->seed, model);
-        status = ctxpar_comm_agree(comm, status);
+        status = ctxpar_comm_agree(comm, ctxpar_config_preset(o->preset, &config));
+        if (status == CTXPAR_OK)
+            status = ctxpar_model_create_seeded_shared(comm, &config, o->seed, model);
     }
     if (status != CTXPAR_OK) return status;
     ctxpar_merge_config *m = &(*model)->config.merge;
@@ -63,34 +63,76 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
 /* The features file's config attribute: the model config and the run options. */
 static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options *o,
                              const ctxpar_plan *plan) {
-    int n = ctxpar_config_to_json(&model->config, NULL, 0);
+    /* A family folder's model is described by its own config.json, verbatim. */
+    int n = model->source_config ? (int)strlen(model->source_config)
+                                 : ctxpar_config_to_json(&model->config, NULL, 0);
     char *model_json = malloc((size_t)n + 1);
     if (!model_json) return NULL;
-    ctxpar_config_to_json(&model->config, model_json, (size_t)n + 1);
+    if (model->source_config)
+        memcpy(model_json, model->source_config, (size_t)n + 1);
+    else
+        ctxpar_config_to_json(&model->config, model_json, (size_t)n + 1);
     size_t cap = (size_t)n + 20000;
     char *json = malloc(cap);
     if (json) {
         char raw[1400], input[1400 * 6], model_file[1024 * 6];
         if (o->source.kind == CTXPAR_SOURCE_HDF5)
             snprintf(raw, sizeof raw, "%s:%s", o->source.path, o->source.dataset);
+        else if (o->source.kind == CTXPAR_SOURCE_VIDEO) /* video files */
+            snprintf(raw, sizeof raw, "%s", o->source.path);
         else
             snprintf(raw, sizeof raw, "synthetic");
         ctxpar_json_escape(input, sizeof input, raw);
         ctxpar_json_escape(model_file, sizeof model_file, o->model_path);
         snprintf(json, cap,
-                 "{\"model\": %s, \"run\": {\"input\": \"%s\", \"model_file\": \"%s\", "
+                 "{\"family\": \"%s\", \"model\": %s, \"run\": {\"input\": \"%s\", "
+                 "\"model_file\": \"%s\", "
                  "\"preset\": \"%s\", \"seed\": %llu, \"frames\": %lld, \"height\": %lld, "
                  "\"width\": %lld, \"norm\": \"%s\", \"chunk_frames\": %lld, \"no_merge\": %d, "
                  "\"ranks\": %d}}",
-                 model_json, input, model_file, o->model_path[0] ? "" : o->preset,
+                 model->config.family, model_json, input, model_file, o->model_path[0] ? "" : o->preset,
                  (unsigned long long)o->seed, (long long)plan->frames, (long long)plan->height,
-                 (long long)plan->width, plan->norm == CTXPAR_NORM_EXACT ? "exact" : "chunk",
+                 (long long)plan->width, ctxpar_norm_mode_name(plan->norm),
                  (long long)(plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames
                                                              : plan->conv_chunk_frames),
                  o->no_merge, plan->ranks);
     }
     free(model_json);
     return json;
+}
+
+/* The latents file: the posterior mean (and log-variance) in frame-major
+ * layout, with the model's scaling attributes. */
+static ctxpar_status write_latents_file(ctxpar_comm_t comm, const ctxpar_run_options *o,
+                                        const ctxpar_model *model, const ctxpar_plan *plan,
+                                        const ctxpar_tensor *latents, const char *config_json) {
+    const int rank = ctxpar_comm_rank(comm);
+    const int64_t z = model->config.vae.latent_channels;
+    ctxpar_tensor mean = {0}, logvar = {0};
+    ctxpar_tensor view = *latents;
+    view.shape[0] = z;
+    ctxpar_status status = ctxpar_latents_to_frame_major(&view, &mean);
+    if (status == CTXPAR_OK && plan->latent_channels_out > z) {
+        view.data = latents->data + z * latents->stride[0];
+        status = ctxpar_latents_to_frame_major(&view, &logvar);
+    }
+    status = ctxpar_comm_agree(comm, status);
+    if (status == CTXPAR_OK) {
+        ctxpar_output out = {
+            .latents_only = 1, .latents = mean.data, .latents_logvar = logvar.data,
+            .scaling_factor = model->config.scaling.scaling_factor,
+            .invert_scale_latents = model->config.scaling.invert_scale_latents,
+            .family = model->config.family,
+            .latent_first = plan->first_latent[rank], .latent_count = plan->n_latent[rank],
+            .latent_frames = plan->latent_frames, .latent_h = plan->latent_h,
+            .latent_w = plan->latent_w, .latent_z = z, .config_json = config_json,
+            .frames = plan->frames, .height = plan->height, .width = plan->width,
+            .ranks = plan->ranks};
+        status = ctxpar_output_write(comm, o->out_path, o->overwrite, &out);
+    }
+    ctxpar_tensor_free(&mean);
+    ctxpar_tensor_free(&logvar);
+    return status;
 }
 
 static void layer_progress(void *user, int64_t done, int64_t total) {
@@ -123,12 +165,13 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(
         comm, ctxpar_backend_select(o.device, ctxpar_comm_local_rank(comm), &backend)));
     CTXPAR_TRY_GOTO(load_model(comm, &o, &model));
-    if (o.source.kind == CTXPAR_SOURCE_HDF5) {
+    if (o.source.kind != CTXPAR_SOURCE_SYNTHETIC) { /* HDF5 and video files */
         CTXPAR_TRY_GOTO(ctxpar_source_probe(comm, &o.source));
     } else {
         if (o.source.height == 0) o.source.height = 256;
         if (o.source.width == 0) o.source.width = 256;
     }
+    o.ranks_per_node = ctxpar_comm_local_size(comm);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, ctxpar_plan_make(&model->config, &o, ranks, &plan)));
     if (o.mem_limit_mib > 0 && plan.max_rank_bytes > o.mem_limit_mib * 1024 * 1024) {
         /* The smallest rank count that would fit: memory per rank falls as
@@ -172,9 +215,9 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
          * latents if asked for, plus room for metadata. */
         int64_t dim = model->config.transformer.dim;
         int64_t max_bytes = plan.total_tokens * (dim * 4 + 6 * 4) + (1 << 20);
-        if (o.save_latents)
+        if (o.save_latents || !plan.has_transformer)
             max_bytes += plan.latent_frames * plan.latent_h * plan.latent_w *
-                         model->config.vae.latent_channels * 4;
+                         plan.latent_channels_out * 4;
         CTXPAR_TRY_GOTO(ctxpar_output_check(comm, o.out_path, o.overwrite, max_bytes));
     }
     config_json = run_config_json(model, &o, &plan);
@@ -203,6 +246,16 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
                                       layer_progress, &progress));
     ctxpar_progress_end_stage(&progress);
     seconds[CTXPAR_STAGE_VAE] = MPI_Wtime() - t0;
+
+    if (!plan.has_transformer) {
+        /* A VAE-only model's job ends with its latents file. */
+        t0 = MPI_Wtime();
+        ctxpar_progress_stage(&progress, "output");
+        CTXPAR_TRY_GOTO(write_latents_file(comm, &o, model, &plan, &latents, config_json));
+        ctxpar_progress_end_stage(&progress);
+        seconds[CTXPAR_STAGE_OUTPUT] = MPI_Wtime() - t0;
+        goto summary;
+    }
 
     /* ---- tokens ---- */
     t0 = MPI_Wtime();
@@ -253,6 +306,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     seconds[CTXPAR_STAGE_OUTPUT] = MPI_Wtime() - t0;
 
     /* ---- summary: max over ranks of times and memory, sums of bytes ---- */
+summary:
     {
         ctxpar_comm_stats cs;
         ctxpar_comm_get_stats(comm, &cs);

@@ -14,13 +14,53 @@
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+const char *ctxpar_norm_mode_name(ctxpar_norm_mode mode) {
+    switch (mode) {
+    case CTXPAR_NORM_EXACT: return "exact";
+    case CTXPAR_NORM_CHUNK: return "chunk";
+    case CTXPAR_NORM_DIFFUSERS: return "diffusers";
+    }
+    return "?";
+}
+
+/* "--frames 16 ...; try --frames 13 or 17": the nearest counts of the form
+ * first + k*step (k >= 0). */
+static ctxpar_status bad_frame_count(int64_t T, int64_t first, int64_t step, const char *rule) {
+    int64_t k = T > first ? (T - first) / step : 0;
+    int64_t lo = first + k * step, hi = lo + step;
+    char alternatives[64];
+    if (lo > 0 && lo < T)
+        snprintf(alternatives, sizeof alternatives, "%lld or %lld", (long long)lo, (long long)hi);
+    else
+        snprintf(alternatives, sizeof alternatives, "%lld", (long long)(lo >= T ? lo : hi));
+    return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--frames %lld is not %s; try --frames %s",
+                        (long long)T, rule, alternatives);
+}
+
+/* Statistics segments in input frames (see plan.h). */
+static ctxpar_status make_norm_segments(ctxpar_plan *plan) {
+    const int64_t T = plan->frames;
+    int64_t n = 1;
+    if (plan->norm == CTXPAR_NORM_CHUNK) n = (T + plan->norm_chunk_frames - 1) / plan->norm_chunk_frames;
+    if (plan->norm == CTXPAR_NORM_DIFFUSERS) n = T / 8 > 1 ? T / 8 : 1;
+    plan->norm_bounds = calloc((size_t)n + 1, sizeof(int64_t));
+    if (!plan->norm_bounds) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory planning");
+    plan->n_norm_segments = (int)n;
+    for (int64_t i = 1; i < n; i++)
+        plan->norm_bounds[i] = plan->norm == CTXPAR_NORM_CHUNK ? i * plan->norm_chunk_frames
+                                                               : 8 * i + T % 8;
+    plan->norm_bounds[n] = T;
+    return CTXPAR_OK;
+}
+
 ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
                                const ctxpar_run_options *options, int ranks, ctxpar_plan *out) {
     memset(out, 0, sizeof *out);
     ctxpar_plan *plan = out;
     const int64_t ct = ctxpar_config_temporal_compression(config);
     const int64_t cs = ctxpar_config_spatial_compression(config);
-    const int64_t p = config->transformer.patch;
+    const int64_t first_unit = ctxpar_config_first_unit_frames(config);
+    const int64_t p = config->has_transformer ? config->transformer.patch : 1;
     const int64_t T = options->source.frames, H = options->source.height,
                   W = options->source.width;
     if (config->vae.groups > CTXPAR_MAX_GROUPS)
@@ -29,37 +69,61 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     if (T <= 0)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--frames must be positive (got %lld)",
                             (long long)T);
-    if (T % ct != 0) {
-        int64_t lo = T / ct * ct, hi = lo + ct;
-        char alternatives[64];
-        if (lo > 0)
-            snprintf(alternatives, sizeof alternatives, "%lld or %lld", (long long)lo,
-                     (long long)hi);
-        else
-            snprintf(alternatives, sizeof alternatives, "%lld", (long long)hi);
-        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
-                            "--frames %lld is not a multiple of the model's temporal compression "
-                            "%lld; try --frames %s",
-                            (long long)T, (long long)ct, alternatives);
+    if (config->vae.first_frame_alone && (T - 1) % ct != 0) {
+        char rule[96];
+        snprintf(rule, sizeof rule, "1 + %lld*k (this model encodes frame 0 alone, then %lld "
+                 "frames per latent frame)", (long long)ct, (long long)ct);
+        return bad_frame_count(T, 1, ct, rule);
+    }
+    if (!config->vae.first_frame_alone && T % ct != 0) {
+        char rule[96];
+        snprintf(rule, sizeof rule, "a multiple of the model's temporal compression %lld",
+                 (long long)ct);
+        return bad_frame_count(T, ct, ct, rule);
     }
     if (H <= 0 || W <= 0 || H % (cs * p) != 0 || W % (cs * p) != 0) {
         int64_t m = cs * p;
         int64_t sw = W > 0 ? round_up(W, m) : m, sh = H > 0 ? round_up(H, m) : m;
+        char why[96];
+        if (config->has_transformer)
+            snprintf(why, sizeof why, "spatial compression %lld x patch %lld", (long long)cs,
+                     (long long)p);
+        else
+            snprintf(why, sizeof why, "the spatial compression");
         return ctxpar_error(CTXPAR_ERR_ARGUMENT,
                             "frame size %lldx%lld (WxH): width and height must be positive "
-                            "multiples of %lld (spatial compression %lld x patch %lld); try "
-                            "--size %lldx%lld",
-                            (long long)W, (long long)H, (long long)m, (long long)cs, (long long)p,
-                            (long long)sw, (long long)sh);
+                            "multiples of %lld (%s); try --size %lldx%lld",
+                            (long long)W, (long long)H, (long long)m, why, (long long)sw,
+                            (long long)sh);
     }
+    if (options->norm == CTXPAR_NORM_CHUNK && config->vae.first_frame_alone)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "--norm chunk is for the built-in models; this %s model takes "
+                            "--norm exact or --norm diffusers",
+                            config->family);
+    if (options->norm == CTXPAR_NORM_DIFFUSERS && !config->vae.first_frame_alone)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "--norm diffusers reproduces the CogVideoX VAE's frame batching; "
+                            "this %s model takes --norm exact or --norm chunk",
+                            config->family);
+    if (options->save_logvar && config->has_transformer)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "--save-logvar is for VAE-only models (their job writes latents); "
+                            "this model writes token features");
     plan->ranks = ranks;
+    plan->has_transformer = config->has_transformer;
+    plan->latent_channels_out = config->vae.latent_channels * (options->save_logvar ? 2 : 1);
     plan->frames = T, plan->height = H, plan->width = W;
     plan->temporal_compression = ct, plan->spatial_compression = cs;
-    plan->latent_frames = T / ct, plan->latent_h = H / cs, plan->latent_w = W / cs;
-    plan->grid_h = plan->latent_h / p, plan->grid_w = plan->latent_w / p;
-    plan->tokens_per_frame = plan->grid_h * plan->grid_w;
-    plan->total_tokens = plan->tokens_per_frame * plan->latent_frames;
+    plan->latent_frames = ctxpar_plan_frame_at(T, ct);
+    plan->latent_h = H / cs, plan->latent_w = W / cs;
+    if (config->has_transformer) {
+        plan->grid_h = plan->latent_h / p, plan->grid_w = plan->latent_w / p;
+        plan->tokens_per_frame = plan->grid_h * plan->grid_w;
+        plan->total_tokens = plan->tokens_per_frame * plan->latent_frames;
+    }
     plan->norm = options->norm;
+    plan->first_unit_frames = first_unit;
     if (options->norm == CTXPAR_NORM_CHUNK) {
         int64_t f = options->chunk_frames > 0 ? options->chunk_frames : DEFAULT_NORM_CHUNK_FRAMES;
         if (f % ct != 0)
@@ -68,22 +132,24 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
                                 "compression %lld in chunk mode; try --chunk-frames %lld",
                                 (long long)f, (long long)ct, (long long)round_up(f, ct));
         plan->norm_chunk_frames = f;
-        plan->unit_frames = f;
+        plan->first_unit_frames = plan->unit_frames = f;
         plan->conv_chunk_frames = 0;
     } else {
         plan->unit_frames = ct;
         plan->conv_chunk_frames = options->chunk_frames;
     }
-    plan->n_units = (T + plan->unit_frames - 1) / plan->unit_frames;
+    plan->n_units = T <= plan->first_unit_frames
+                        ? 1
+                        : 1 + (T - plan->first_unit_frames + plan->unit_frames - 1) /
+                                  plan->unit_frames;
     if (ranks > plan->n_units)
         return ctxpar_error(
             CTXPAR_ERR_PLAN,
-            "%d ranks but only %lld shard units (%s of %lld frames) in %lld frames: every rank "
-            "needs at least one; use at most %lld ranks, or more frames (at least %lld)",
+            "%d ranks but only %lld shard units (%s) in %lld frames: every rank "
+            "needs at least one; use at most %lld ranks, or more frames",
             ranks, (long long)plan->n_units,
-            options->norm == CTXPAR_NORM_CHUNK ? "norm chunks" : "latent frames",
-            (long long)plan->unit_frames, (long long)T, (long long)plan->n_units,
-            (long long)(ranks * plan->unit_frames));
+            options->norm == CTXPAR_NORM_CHUNK ? "norm chunks" : "latent frames", (long long)T,
+            (long long)plan->n_units);
 
     plan->first_frame = calloc((size_t)ranks * 4, sizeof(int64_t));
     if (!plan->first_frame) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory planning");
@@ -93,20 +159,24 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     int64_t base = plan->n_units / ranks, extra = plan->n_units % ranks, unit = 0;
     for (int r = 0; r < ranks; r++) {
         int64_t units = base + (r < extra ? 1 : 0);
-        int64_t first = unit * plan->unit_frames;
-        int64_t last = (unit + units) * plan->unit_frames;
+        /* unit u starts at 0 (u = 0) or first_unit + (u-1)*unit_frames */
+        int64_t first = unit == 0 ? 0 : plan->first_unit_frames + (unit - 1) * plan->unit_frames;
+        int64_t last = plan->first_unit_frames + (unit + units - 1) * plan->unit_frames;
         if (last > T) last = T;
         plan->first_frame[r] = first;
         plan->n_frames[r] = last - first;
-        plan->first_latent[r] = first / ct;
-        plan->n_latent[r] = (last - first) / ct;
+        plan->first_latent[r] = ctxpar_plan_frame_at(first, ct);
+        plan->n_latent[r] = ctxpar_plan_frame_at(last, ct) - plan->first_latent[r];
         unit += units;
     }
+    CTXPAR_TRY(make_norm_segments(plan));
 
     /* Estimates: the VAE walk per rank, plus weights, latents and tokens. */
     ctxpar_model *layout = NULL;
     CTXPAR_TRY(ctxpar_model_layout(config, &layout));
-    int64_t model_bytes = layout->blob_floats * (int64_t)sizeof(float);
+    /* Weights are held once per node: each rank's share of them. */
+    plan->model_bytes = layout->blob_floats * (int64_t)sizeof(float);
+    int64_t model_bytes = plan->model_bytes / (options->ranks_per_node > 0 ? options->ranks_per_node : 1);
     ctxpar_model_free(layout);
     const int64_t z = config->vae.latent_channels, d = config->transformer.dim;
     int64_t max_block = 0;
@@ -120,15 +190,24 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
         int64_t latent_bytes = plan->n_latent[r] * plan->latent_h * plan->latent_w * z * 4;
         int64_t embed_scratch = tokens * p * p * z * 4;
         int64_t after_vae = latent_bytes + embed_scratch + tokens * d * 4 * 2;
-        int64_t transformer = tokens * d * 4 + tokens * 6 * 4 +
-                              ctxpar_transformer_estimate_bytes(config, tokens, max_block, ranks);
-        if (transformer > after_vae) after_vae = transformer;
+        if (config->has_transformer) {
+            int64_t transformer = tokens * d * 4 + tokens * 6 * 4 +
+                                  ctxpar_transformer_estimate_bytes(config, tokens, max_block, ranks);
+            if (transformer > after_vae) after_vae = transformer;
+        } else {
+            /* the latents and their frame-major copy for the file */
+            after_vae = 2 * latent_bytes * plan->latent_channels_out / z;
+        }
         int64_t peak = model_bytes + (est.peak_bytes > after_vae ? est.peak_bytes : after_vae);
         if (peak > plan->max_rank_bytes) plan->max_rank_bytes = peak;
         if (est.bytes_sent > plan->max_rank_comm_bytes) plan->max_rank_comm_bytes = est.bytes_sent;
         plan->vae_flops += est.flops;
     }
     plan->embed_flops = 2.0 * (double)plan->total_tokens * (double)(p * p * z) * (double)d;
+    if (!config->has_transformer) {
+        plan->embed_flops = plan->attention_flops = plan->dense_flops = 0.0;
+        return CTXPAR_OK;
+    }
     const double n_total = (double)plan->total_tokens, layers = config->transformer.layers;
     plan->attention_flops = 4.0 * n_total * n_total * (double)d * layers;
     plan->dense_flops = 24.0 * n_total * (double)d * (double)d * layers;
@@ -136,6 +215,8 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
 }
 
 void ctxpar_plan_free(ctxpar_plan *plan) {
+    free(plan->norm_bounds);
+    plan->norm_bounds = NULL;
     free(plan->first_frame);
     plan->first_frame = plan->n_frames = plan->first_latent = plan->n_latent = NULL;
 }

@@ -8,12 +8,15 @@
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
 /* Conv scratch budget when --chunk-frames is not given (floats). */
 #define VAE_AUTO_SCRATCH_FLOATS ((int64_t)32 << 20)
-#define VAE_NORM_EPS 1e-6f
+/* The posterior log-variance is clamped like diffusers' DiagonalGaussianDistribution. */
+#define VAE_LOGVAR_MIN (-30.0f)
+#define VAE_LOGVAR_MAX 20.0f
 
 typedef struct vae_run {
     const ctxpar_backend *backend;
@@ -214,28 +217,51 @@ static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_ten
                                 const char *op, int silu) {
     const int groups = run->config->vae.groups;
     const int64_t c = x->shape[0], frames = x->shape[1], hw = x->shape[2] * x->shape[3];
+    const ctxpar_plan *plan = run->plan;
+    const int n_seg = plan->n_norm_segments;
     if (run->estimate) return CTXPAR_OK;
     double t0 = now();
     const float *wgt = weight_of(run, op, "weight"), *bias = weight_of(run, op, "bias");
-    ctxpar_moments moments[CTXPAR_MAX_GROUPS];
-    if (run->plan->norm == CTXPAR_NORM_EXACT) {
-        run->backend->group_moments(x->data, x->stride[0], c, frames * hw, groups, moments);
-        ctxpar_status status = ctxpar_comm_combine_moments(run->comm, moments, groups);
-        if (status != CTXPAR_OK) ctxpar_comm_abort(run->comm, status);
-        run->backend->group_norm_apply(y->data, y->stride[0], x->data, x->stride[0], c, frames * hw,
-                                    groups, moments, wgt, bias, VAE_NORM_EPS, silu);
-    } else {
-        /* Chunks start at shard edges (the shard unit is one chunk). */
-        int64_t chunk = run->plan->norm_chunk_frames / run->time_factor;
-        if (chunk < 1) chunk = 1;
-        for (int64_t t = 0; t < frames; t += chunk) {
-            int64_t n = frames - t < chunk ? frames - t : chunk;
-            run->backend->group_moments(x->data + t * hw, x->stride[0], c, n * hw, groups, moments);
-            run->backend->group_norm_apply(y->data + t * hw, y->stride[0], x->data + t * hw,
-                                        x->stride[0], c, n * hw, groups, moments, wgt, bias,
-                                        VAE_NORM_EPS, silu);
+    const float eps = (float)run->config->vae.norm_eps;
+    /* This rank's frames at this layer, and each segment's part of them. */
+    const int64_t k = run->time_factor;
+    const int64_t local0 = ctxpar_plan_frame_at(plan->first_frame[run->rank], k);
+    ctxpar_moments stack_moments[CTXPAR_MAX_GROUPS];
+    ctxpar_moments *moments = stack_moments;
+    if (n_seg > 1) {
+        moments = calloc((size_t)n_seg * (size_t)groups, sizeof *moments);
+        if (!moments) {
+            ctxpar_status status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory in %s", op);
+            ctxpar_comm_abort(run->comm, status);
         }
     }
+    for (int s = 0; s < n_seg; s++) {
+        int64_t a = ctxpar_plan_frame_at(plan->norm_bounds[s], k) - local0;
+        int64_t b = ctxpar_plan_frame_at(plan->norm_bounds[s + 1], k) - local0;
+        if (a < 0) a = 0;
+        if (b > frames) b = frames;
+        ctxpar_moments *seg = moments + (size_t)s * groups;
+        if (b > a)
+            run->backend->group_moments(x->data + a * hw, x->stride[0], c, (b - a) * hw, groups,
+                                        seg);
+        else
+            memset(seg, 0, sizeof *seg * (size_t)groups);
+    }
+    /* Segments are statistics over the whole video's frames in them, whichever
+     * ranks hold those frames. */
+    ctxpar_status status = ctxpar_comm_combine_moments(run->comm, moments, n_seg * groups);
+    if (status != CTXPAR_OK) ctxpar_comm_abort(run->comm, status);
+    for (int s = 0; s < n_seg; s++) {
+        int64_t a = ctxpar_plan_frame_at(plan->norm_bounds[s], k) - local0;
+        int64_t b = ctxpar_plan_frame_at(plan->norm_bounds[s + 1], k) - local0;
+        if (a < 0) a = 0;
+        if (b > frames) b = frames;
+        if (b <= a) continue;
+        run->backend->group_norm_apply(y->data + a * hw, y->stride[0], x->data + a * hw,
+                                       x->stride[0], c, (b - a) * hw, groups,
+                                       moments + (size_t)s * groups, wgt, bias, eps, silu);
+    }
+    if (moments != stack_moments) free(moments);
     run->stats->seconds_norm += now() - t0;
     return CTXPAR_OK;
 }
@@ -305,11 +331,23 @@ static ctxpar_status downsample(vae_run *run, ctxpar_tensor *x, int stage, int t
     char op[CTXPAR_TENSOR_NAME_MAX];
     double t0 = now();
     if (temporal) {
+        /* Frame 0 of the video stays alone when the model encodes it alone
+         * (its rank then holds an odd count); every other pair is averaged. */
+        const int64_t hw = h * w;
+        const int keep_first = run->config->vae.first_frame_alone &&
+                               run->plan->first_frame[run->rank] == 0;
+        const int64_t pairs = (x->shape[1] - keep_first) / 2;
         ctxpar_tensor pooled;
-        CTXPAR_TRY(act_alloc(run, &pooled, "pooled", c, x->shape[1] / 2, h, w));
-        if (!run->estimate)
-            run->backend->pool_time2(x->data, x->stride[0], pooled.data, pooled.stride[0], c,
-                                  pooled.shape[1], h * w);
+        CTXPAR_TRY(act_alloc(run, &pooled, "pooled", c, keep_first + pairs, h, w));
+        if (!run->estimate) {
+            if (keep_first)
+                for (int64_t ch = 0; ch < c; ch++)
+                    memcpy(pooled.data + ch * pooled.stride[0], x->data + ch * x->stride[0],
+                           (size_t)hw * sizeof(float));
+            run->backend->pool_time2(x->data + keep_first * hw, x->stride[0],
+                                     pooled.data + keep_first * hw, pooled.stride[0], c, pairs,
+                                     hw);
+        }
         act_free(run, x);
         *x = pooled;
         run->time_factor *= 2;
@@ -324,7 +362,7 @@ static ctxpar_status downsample(vae_run *run, ctxpar_tensor *x, int stage, int t
     if (!run->estimate)
         run->backend->conv2d_stride2(x->data, x->stride[0], out->data, out->stride[0],
                                   weight_of(run, op, "weight"), weight_of(run, op, "bias"), c, c,
-                                  h, w, 1, 0, frames, scratch);
+                                  h, w, !run->config->vae.down_pad_end, 0, frames, scratch);
     scratch_free(run, scratch, scratch_floats);
     act_free(run, x);
     run->stats->seconds_other += now() - t0;
@@ -355,10 +393,24 @@ static ctxpar_status encode(vae_run *run, ctxpar_tensor *input, ctxpar_tensor *l
             a = b;
         }
     }
-    CTXPAR_TRY(res_block(run, &a, "vae/mid", vae->channels[vae->n_stages - 1], &b));
-    a = b;
+    for (int j = 0; j < vae->mid_blocks; j++) {
+        ctxpar_model_mid_prefix(run->config, j, prefix, sizeof prefix);
+        CTXPAR_TRY(res_block(run, &a, prefix, vae->channels[vae->n_stages - 1], &b));
+        a = b;
+    }
     CTXPAR_TRY(group_norm(run, &a, &a, "vae/norm_out", 1));
-    CTXPAR_TRY(conv_causal(run, &a, "vae/conv_out", vae->latent_channels, 3, 3, latents, 0));
+    /* The mean, and the log-variance when asked for (conv_out's upper half). */
+    const int64_t z = vae->latent_channels, cout = run->plan->latent_channels_out;
+    CTXPAR_TRY(conv_causal(run, &a, "vae/conv_out", cout, 3, 3, latents, 0));
+    if (!run->estimate && cout > z) {
+        const int64_t n = latents->shape[1] * latents->shape[2] * latents->shape[3];
+        for (int64_t ch = z; ch < cout; ch++) {
+            float *v = latents->data + ch * latents->stride[0];
+            for (int64_t i = 0; i < n; i++)
+                v[i] = v[i] < VAE_LOGVAR_MIN ? VAE_LOGVAR_MIN
+                                             : (v[i] > VAE_LOGVAR_MAX ? VAE_LOGVAR_MAX : v[i]);
+        }
+    }
     act_free(run, &a);
     layer_done(run);
     return CTXPAR_OK;
@@ -366,7 +418,8 @@ static ctxpar_status encode(vae_run *run, ctxpar_tensor *input, ctxpar_tensor *l
 
 static int64_t count_layers(const ctxpar_vae_config *vae) {
     /* conv_in + 2 per res block (stages and mid) + downsamples + conv_out */
-    return 1 + 2 * ((int64_t)vae->n_stages * vae->res_blocks + 1) + (vae->n_stages - 1) + 1;
+    return 1 + 2 * ((int64_t)vae->n_stages * vae->res_blocks + vae->mid_blocks) +
+           (vae->n_stages - 1) + 1;
 }
 
 ctxpar_status ctxpar_vae_encode(const ctxpar_backend *backend, ctxpar_comm_t comm,

@@ -106,6 +106,15 @@ static herr_t attr_int64(hid_t loc, const char *name, int64_t value) {
     return rc;
 }
 
+static herr_t attr_double(hid_t loc, const char *name, double value) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(loc, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, H5T_NATIVE_DOUBLE, &value);
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    return rc;
+}
+
 /* Collective write of this rank's block [offset, offset+count) along dim 0. */
 static herr_t write_rows(hid_t file, const char *name, hid_t type, int ndim,
                          const hsize_t *dims_total, hsize_t offset, hsize_t count,
@@ -176,25 +185,30 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
     WRITER_CHECK(H5Pset_fapl_mpio(fapl, ctxpar_comm_mpi(comm), MPI_INFO_NULL));
     WRITER_CHECK(file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
 
-    WRITER_CHECK(make_group(file, "tokens"));
     if (out->n_timings > 0) WRITER_CHECK(make_group(file, "timings"));
-    hsize_t fdims[2] = {(hsize_t)n_total, (hsize_t)out->dim};
-    WRITER_CHECK(write_rows(file, "tokens/features", H5T_NATIVE_FLOAT, 2, fdims, (hsize_t)row0,
-                            (hsize_t)out->n_records, out->features));
-    const char *int_names[6] = {"tokens/t_start", "tokens/t_end", "tokens/level",
-                                "tokens/y", "tokens/x", "tokens/size"};
-    const int32_t *int_data[6] = {out->t_start, out->t_end, out->level, out->y, out->x, out->size};
-    for (int i = 0; i < 6; i++)
-        WRITER_CHECK(write_rows(file, int_names[i], H5T_NATIVE_INT32, 1, fdims, (hsize_t)row0,
-                                (hsize_t)out->n_records, int_data[i]));
-    int any_latents = out->latents != NULL;
-    if (any_latents) {
-        hsize_t ldims[4] = {(hsize_t)out->latent_frames, (hsize_t)out->latent_h,
-                            (hsize_t)out->latent_w, (hsize_t)out->latent_z};
+    if (!out->latents_only) {
+        WRITER_CHECK(make_group(file, "tokens"));
+        hsize_t fdims[2] = {(hsize_t)n_total, (hsize_t)out->dim};
+        WRITER_CHECK(write_rows(file, "tokens/features", H5T_NATIVE_FLOAT, 2, fdims,
+                                (hsize_t)row0, (hsize_t)out->n_records, out->features));
+        const char *int_names[6] = {"tokens/t_start", "tokens/t_end", "tokens/level",
+                                    "tokens/y", "tokens/x", "tokens/size"};
+        const int32_t *int_data[6] = {out->t_start, out->t_end, out->level,
+                                      out->y, out->x, out->size};
+        for (int i = 0; i < 6; i++)
+            WRITER_CHECK(write_rows(file, int_names[i], H5T_NATIVE_INT32, 1, fdims,
+                                    (hsize_t)row0, (hsize_t)out->n_records, int_data[i]));
+    }
+    hsize_t ldims[4] = {(hsize_t)out->latent_frames, (hsize_t)out->latent_h,
+                        (hsize_t)out->latent_w, (hsize_t)out->latent_z};
+    if (out->latents)
         WRITER_CHECK(write_rows(file, "latents", H5T_NATIVE_FLOAT, 4, ldims,
                                 (hsize_t)out->latent_first, (hsize_t)out->latent_count,
                                 out->latents));
-    }
+    if (out->latents_logvar)
+        WRITER_CHECK(write_rows(file, "latents_logvar", H5T_NATIVE_FLOAT, 4, ldims,
+                                (hsize_t)out->latent_first, (hsize_t)out->latent_count,
+                                out->latents_logvar));
     if (out->n_timings > 0) {
         int rank = ctxpar_comm_rank(comm);
         hsize_t tdims[1] = {(hsize_t)out->ranks};
@@ -205,7 +219,14 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
                                     &out->timings[i]));
         }
     }
-    WRITER_CHECK(attr_string(file, "format", "ctxpar-features"));
+    WRITER_CHECK(attr_string(file, "format",
+                             out->latents_only ? "ctxpar-latents" : "ctxpar-features"));
+    if (out->family) WRITER_CHECK(attr_string(file, "family", out->family));
+    if (out->latents_only) {
+        WRITER_CHECK(attr_double(file, "scaling_factor", out->scaling_factor));
+        if (out->invert_scale_latents >= 0)
+            WRITER_CHECK(attr_int64(file, "invert_scale_latents", out->invert_scale_latents));
+    }
     WRITER_CHECK(attr_int64(file, "format_version", 1));
     WRITER_CHECK(attr_string(file, "ctxpar_version", CTXPAR_VERSION_STRING));
     WRITER_CHECK(attr_string(file, "config", out->config_json ? out->config_json : "{}"));
@@ -213,8 +234,10 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
     WRITER_CHECK(attr_int64(file, "height", out->height));
     WRITER_CHECK(attr_int64(file, "width", out->width));
     WRITER_CHECK(attr_int64(file, "ranks", out->ranks));
-    WRITER_CHECK(attr_int64(file, "tokens", out->tokens));
-    WRITER_CHECK(attr_int64(file, "records", n_total));
+    if (!out->latents_only) {
+        WRITER_CHECK(attr_int64(file, "tokens", out->tokens));
+        WRITER_CHECK(attr_int64(file, "records", n_total));
+    }
     WRITER_CHECK(attr_int64(file, "complete", 1)); /* last: the file is whole */
     WRITER_CHECK(H5Fclose(file));
     file = -1;

@@ -1,4 +1,4 @@
-/* The features file (DESIGN.md section 4), written by all ranks at once with
+/* The features file and the latents file (docs/design.md, docs/models/), written by all ranks at once with
  * parallel HDF5: one collective write per dataset, each rank's rows placed by
  * an exclusive prefix sum of the row counts. The file is created under a
  * temporary name beside the output and renamed only after the `complete`
@@ -11,6 +11,13 @@
 #include "base/status.h"
 
 typedef struct ctxpar_output {
+    /* A latents file (format "ctxpar-latents", a VAE-only model's job): no
+     * token records; latents (and optionally latents_logvar) are required. */
+    int latents_only;
+    const float *latents_logvar; /* same layout as latents; NULL: not saved */
+    double scaling_factor;       /* latents files: how a consumer scales the mean */
+    int invert_scale_latents;    /* -1: the model's config has no such key */
+    const char *family;          /* the model family's registry name */
     /* token records, this rank's rows, in output order */
     int64_t n_records, dim;
     const float *features; /* [n_records][dim] */

@@ -1,0 +1,87 @@
+/* Model families: real released models loaded straight from the folders
+ * their users already have (diffusers, transformers), weights in safetensors.
+ *
+ * A family is data, not control flow: one table of its config.json keys
+ * (where each value goes in the runtime's model description, or the value it
+ * must have), one table translating the runtime's tensor names into the
+ * checkpoint's, and the prefixes the checkpoint may carry that the runtime
+ * does not use (a VAE's decoder). The loader below is the only code that
+ * reads them; the pipeline sees a ctxpar_model_config and named tensors, the
+ * same as for the built-in family's HDF5 files and presets. */
+#pragma once
+#include <stddef.h>
+
+#include "base/status.h"
+#include "comm/comm.h"
+#include "runtime/config.h"
+#include "runtime/json.h"
+
+struct ctxpar_model;
+
+typedef enum ctxpar_family_value {
+    CTXPAR_FAMILY_INT,        /* integer -> int at offset */
+    CTXPAR_FAMILY_INT_ARRAY,  /* array of integers -> int[] at offset, count at count_offset */
+    CTXPAR_FAMILY_DOUBLE,     /* number -> double at offset */
+    CTXPAR_FAMILY_BOOL,       /* true/false -> int at offset */
+    CTXPAR_FAMILY_REQUIRE,    /* must equal `expected` (JSON text of the value), nothing stored */
+    CTXPAR_FAMILY_IGNORE      /* read by other tools; any value accepted */
+} ctxpar_family_value;
+
+typedef struct ctxpar_family_key {
+    const char *key;
+    ctxpar_family_value kind;
+    int required;            /* absent: error naming the key (else the default stays) */
+    size_t offset;           /* into ctxpar_model_config */
+    size_t count_offset;     /* INT_ARRAY: int element count */
+    int max_items;           /* INT_ARRAY */
+    const char *expected;    /* REQUIRE: "3", "\"silu\"", "false", "null", ... */
+} ctxpar_family_key;
+
+/* Our tensor op (printf pattern over up to two integers, e.g.
+ * "vae/stages/%d/res/%d/conv1") and the checkpoint's name of the same op
+ * ("encoder.down_blocks.%d.resnets.%d.conv1.conv"); "/weight" and "/bias"
+ * become ".weight" and ".bias". drop_dim: the checkpoint stores the weight
+ * without this axis (a 2D conv of a [C, C, 1, 3, 3] weight), -1 if none. */
+typedef struct ctxpar_family_tensor {
+    const char *ours;
+    const char *theirs;
+    int drop_dim;
+} ctxpar_family_tensor;
+
+typedef struct ctxpar_family {
+    const char *name;           /* "cogvideox-vae" */
+    const char *id_key;         /* the config.json key that names the model class */
+    const char *id_value;       /* its value for this family */
+    const char *weights_file;   /* next to config.json */
+    const char *repo_subfolder; /* where a repository root keeps it ("vae"), or NULL */
+    const ctxpar_family_key *keys;
+    int n_keys;
+    const ctxpar_family_tensor *tensors;
+    int n_tensors;
+    const char *const *ignored_prefixes; /* NULL-terminated: tensors never read ("decoder.") */
+    /* Fills the description fields that follow from the keys, sets the
+     * built-in defaults a family does not override, and checks what the keys
+     * alone cannot (e.g. a compression ratio that is a power of two). */
+    ctxpar_status (*finish)(ctxpar_model_config *config, const ctxpar_json *root,
+                            const char *source);
+} ctxpar_family;
+
+/* Every registered family, NULL-terminated. */
+const ctxpar_family *const *ctxpar_family_all(void);
+
+/* Collective: load a model folder (a family's config.json + weights, or a
+ * repository root holding it in the family's subfolder). Rank 0 reads and
+ * validates config and every tensor's name, dtype and shape; then the first
+ * rank of each node converts the weights to float32 into one node-shared
+ * buffer. Errors name the file, the key or the tensor, and are agreed. */
+ctxpar_status ctxpar_family_load_folder(ctxpar_comm_t comm, const char *dir,
+                                        struct ctxpar_model **out);
+
+/* Rank-local: resolve `dir` to the folder with config.json and identify its
+ * family; fills `folder` (cap bytes) and *family. For dry runs and inspect. */
+ctxpar_status ctxpar_family_resolve(const char *dir, char *folder, size_t cap,
+                                    const ctxpar_family **family, char **config_text);
+
+/* Parse a config.json text with a family's key table. */
+ctxpar_status ctxpar_family_read_config(const ctxpar_family *family, const char *text,
+                                        const char *source, ctxpar_model_config *out);
