@@ -104,3 +104,15 @@ def finish(name):
         print("%s: %d failure(s)" % (name, len(failures)), file=sys.stderr)
         sys.exit(1)
     print("%s: ok" % name)
+
+
+def tolerance_ratio(got, ref, abs_tol, rel_tol):
+    """max over elements of |got - ref| / (abs_tol + rel_tol*|ref|): below 1
+    passes check_close with the same tolerances, above 1 fails it (inf when a
+    value is not finite). Lets a test show how close it runs to its limit and
+    that a deliberately wrong reference would fail."""
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if got.shape != ref.shape or not np.isfinite(got).all():
+        return float("inf")
+    return float(np.max(np.abs(got - ref) / (abs_tol + rel_tol * np.abs(ref))))
