@@ -196,8 +196,8 @@ static ctxpar_status st_check_overlaps(st_file *f) {
         const st_range *r = &ranges[k];
         if (furthest && r->begin < furthest->end) {
             status = ctxpar_error(CTXPAR_ERR_FORMAT,
-                                  "%s: tensors %s [%lld, %lld] and %s [%lld, %lld] overlap in "
-                                  "the data section",
+                                  "%s: tensors %s (data_offsets [%lld, %lld]) and %s "
+                                  "(data_offsets [%lld, %lld]) overlap in the data section",
                                   f->pub.path, f->pub.tensors[furthest->tensor].name,
                                   (long long)furthest->begin, (long long)furthest->end,
                                   f->pub.tensors[r->tensor].name, (long long)r->begin,

@@ -469,14 +469,15 @@ static void test_bad_files(void) {
                         "\"z\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [8, 8]}, "
                         "\"c\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [16, 20]}, "
                         "\"b\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [12, 16]}}",
-                        20, "tensors a [0, 16] and b [12, 16] overlap", NULL);
+                        20, "tensors a (data_offsets [0, 16]) and b (data_offsets [12, 16])",
+                        "overlap in the data section");
     expect_header_error(
         "overlap nested",
         "{\"big\": {\"dtype\": \"F32\", \"shape\": [8], \"data_offsets\": [0, 32]}, "
         "\"mid\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}, "
         "\"late\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [20, "
         "24]}}",
-        32, "tensors big [0, 32] and mid [4, 8] overlap", NULL);
+        32, "tensors big (data_offsets [0, 32]) and mid (data_offsets [4, 8])", NULL);
     expect_header_error("duplicate name",
                         "{\"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}, "
                         "\"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}",
