@@ -173,6 +173,11 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     }
     o.ranks_per_node = ctxpar_comm_local_size(comm);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, ctxpar_plan_make(&model->config, &o, ranks, &plan)));
+    /* A dry run shows the whole plan first: most needed when it does not fit. */
+    if (o.dry_run && rank == 0) {
+        ctxpar_plan_print(stdout, &plan, &model->config);
+        fflush(stdout);
+    }
     if (o.mem_limit_mib > 0 && plan.max_rank_bytes > o.mem_limit_mib * 1024 * 1024) {
         /* The smallest rank count that would fit: memory per rank falls as
          * ranks grow, so a binary search over [ranks+1, units] finds it. */
@@ -206,7 +211,8 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     }
     summary->planned_bytes = plan.max_rank_bytes;
     if (o.dry_run) {
-        if (rank == 0) ctxpar_plan_print(stdout, &plan, &model->config);
+        if (rank == 0 && o.mem_limit_mib > 0)
+            printf("fits --mem-limit %lld MiB per rank\n", (long long)o.mem_limit_mib);
         summary->dry_run = 1;
         goto done;
     }

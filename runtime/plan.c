@@ -223,19 +223,27 @@ void ctxpar_plan_free(ctxpar_plan *plan) {
 
 void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_config *config) {
     const double mib = 1024.0 * 1024.0;
-    fprintf(f, "# plan: %d ranks, %lld frames of %lldx%lld (WxH), norm %s", plan->ranks,
+    fprintf(f, "# plan: %d ranks, %lld frames of %lldx%lld (WxH), model %s, norm %s", plan->ranks,
             (long long)plan->frames, (long long)plan->width, (long long)plan->height,
-            plan->norm == CTXPAR_NORM_EXACT ? "exact" : "chunk");
+            config->family, ctxpar_norm_mode_name(plan->norm));
     if (plan->norm == CTXPAR_NORM_CHUNK)
         fprintf(f, " (%lld frames per chunk)", (long long)plan->norm_chunk_frames);
+    if (plan->n_norm_segments > 1)
+        fprintf(f, " (%d statistics segments)", plan->n_norm_segments);
     fprintf(f, "\n# compression: temporal %lld, spatial %lld; latents [%lld, %lld, %lld, %d]\n",
             (long long)plan->temporal_compression, (long long)plan->spatial_compression,
             (long long)plan->latent_frames, (long long)plan->latent_h, (long long)plan->latent_w,
             config->vae.latent_channels);
-    fprintf(f, "# tokens: %lld (%lld per latent frame, grid %lldx%lld)\n",
-            (long long)plan->total_tokens, (long long)plan->tokens_per_frame,
-            (long long)plan->grid_h, (long long)plan->grid_w);
-    fprintf(f, "%6s %21s %19s %10s\n", "rank", "input frames", "latent frames", "tokens");
+    if (plan->has_transformer)
+        fprintf(f, "# tokens: %lld (%lld per latent frame, grid %lldx%lld)\n",
+                (long long)plan->total_tokens, (long long)plan->tokens_per_frame,
+                (long long)plan->grid_h, (long long)plan->grid_w);
+    else
+        fprintf(f, "# output: latents file (posterior mean%s)\n",
+                plan->latent_channels_out > config->vae.latent_channels ? " and log-variance"
+                                                                        : "");
+    fprintf(f, "%6s %21s %19s %10s\n", "rank", "input frames", "latent frames",
+            plan->has_transformer ? "tokens" : "");
     for (int r = 0; r < plan->ranks; r++) {
         char in[64], lat[64];
         snprintf(in, sizeof in, "%lld-%lld (%lld)", (long long)plan->first_frame[r],
@@ -244,19 +252,26 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
         snprintf(lat, sizeof lat, "%lld-%lld (%lld)", (long long)plan->first_latent[r],
                  (long long)(plan->first_latent[r] + plan->n_latent[r] - 1),
                  (long long)plan->n_latent[r]);
-        fprintf(f, "%6d %21s %19s %10lld\n", r, in, lat,
-                (long long)(plan->n_latent[r] * plan->tokens_per_frame));
+        if (plan->has_transformer)
+            fprintf(f, "%6d %21s %19s %10lld\n", r, in, lat,
+                    (long long)(plan->n_latent[r] * plan->tokens_per_frame));
+        else
+            fprintf(f, "%6d %21s %19s\n", r, in, lat);
     }
-    fprintf(f, "memory per rank (estimate, largest rank): %.1f MiB\n",
-            (double)plan->max_rank_bytes / mib);
+    fprintf(f, "weights: %.1f MiB float32, held once per node\n",
+            (double)plan->model_bytes / mib);
+    fprintf(f, "memory per rank (estimate, largest rank, with its share of the weights): "
+            "%.1f MiB\n", (double)plan->max_rank_bytes / mib);
     fprintf(f, "VAE: %.3f TFLOP (2*Cout*Cin*kt*kh*kw*T*H*W summed over convs)\n",
             plan->vae_flops / 1e12);
-    fprintf(f, "patch embedding: %.3f GFLOP (2*N*p*p*z*d)\n", plan->embed_flops / 1e9);
-    fprintf(f, "attention: %.3f TFLOP (4*N^2*d*layers); transformer GEMMs %.3f TFLOP "
-            "(24*N*d^2*layers)\n",
-            plan->attention_flops / 1e12, plan->dense_flops / 1e12);
+    if (plan->has_transformer) {
+        fprintf(f, "patch embedding: %.3f GFLOP (2*N*p*p*z*d)\n", plan->embed_flops / 1e9);
+        fprintf(f, "attention: %.3f TFLOP (4*N^2*d*layers); transformer GEMMs %.3f TFLOP "
+                "(24*N*d^2*layers)\n",
+                plan->attention_flops / 1e12, plan->dense_flops / 1e12);
+    }
     int64_t ring_bytes = 0;
-    for (int r = 0; r < plan->ranks && plan->ranks > 1; r++) {
+    for (int r = 0; r < plan->ranks && plan->ranks > 1 && plan->has_transformer; r++) {
         /* a rank forwards every block but the one it would get back: P-1 blocks */
         int64_t sent = 0;
         for (int b = 0; b < plan->ranks; b++)

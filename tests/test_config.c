@@ -135,8 +135,10 @@ static void test_parse_errors(void) {
                  CTXPAR_ERR_FORMAT, "unterminated string", NULL);
     expect_error("hex number", ctxpar_config_from_json("[0x10]", &c, "m.h5"), CTXPAR_ERR_FORMAT,
                  "expected ',' or ']'", NULL);
-    expect_error("literal", ctxpar_config_from_json("{\"vae\": true}", &c, "m.h5"),
+    expect_error("literal", ctxpar_config_from_json("{\"vae\": tru}", &c, "m.h5"),
                  CTXPAR_ERR_FORMAT, "expected a value", NULL);
+    expect_error("boolean", ctxpar_config_from_json("{\"vae\": true, \"transformer\": {}}", &c, "m.h5"),
+                 CTXPAR_ERR_FORMAT, "config key vae is a boolean", "expected an object");
     expect_error("not object", ctxpar_config_from_json("[1, 2]", &c, "m.h5"), CTXPAR_ERR_FORMAT,
                  "expected an object", NULL);
     expect_error("duplicate", ctxpar_config_from_json("{\"vae\": 1, \"vae\": 2}", &c, "m.h5"),
