@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,12 +44,31 @@ ctxpar_status ctxpar_command_make_video(ctxpar_comm_t comm, const ctxpar_cli *cl
         if (stat(cli->file, &st) == 0 && !cli->run.overwrite)
             status = ctxpar_error(CTXPAR_ERR_EXISTS, "%s already exists; pass --overwrite",
                                   cli->file);
+        /* Written under a temporary name and renamed into place, so a failed
+         * or interrupted write leaves nothing at the path. A name ending in
+         * .mp4 gets an H.264 (or MPEG-4) MP4 at 25 frames/s, else HDF5. */
+        char temp[sizeof cli->file + 32], codec[32] = "";
+        const size_t len = strlen(cli->file);
+        const int mp4 = len > 4 && !strcasecmp(cli->file + len - 4, ".mp4");
+        snprintf(temp, sizeof temp, "%s.ctxpar-partial", cli->file);
         if (status == CTXPAR_OK)
-            status = ctxpar_source_write_synthetic(cli->file, "video", s->seed, s->frames,
-                                                   s->height, s->width);
-        if (status == CTXPAR_OK && !cli->run.quiet)
-            printf("wrote %s:video, uint8 [%lld, %lld, %lld, 3]\n", cli->file,
-                   (long long)s->frames, (long long)s->height, (long long)s->width);
+            status = mp4 ? ctxpar_source_write_synthetic_mp4(temp, s->seed, s->frames, s->height,
+                                                             s->width, 25, codec, sizeof codec)
+                         : ctxpar_source_write_synthetic(temp, "video", s->seed, s->frames,
+                                                         s->height, s->width);
+        if (status == CTXPAR_OK && rename(temp, cli->file) != 0)
+            status = ctxpar_error(CTXPAR_ERR_IO, "%s: cannot rename %s into place", cli->file,
+                                  temp);
+        if (status != CTXPAR_OK) unlink(temp);
+        if (status == CTXPAR_OK && !cli->run.quiet) {
+            if (mp4)
+                printf("wrote %s: %s MP4, %lld frames of %lldx%lld (WxH) at 25 frames/s\n",
+                       cli->file, codec, (long long)s->frames, (long long)s->width,
+                       (long long)s->height);
+            else
+                printf("wrote %s:video, uint8 [%lld, %lld, %lld, 3]\n", cli->file,
+                       (long long)s->frames, (long long)s->height, (long long)s->width);
+        }
     }
     return ctxpar_comm_agree(comm, status);
 }

@@ -215,6 +215,7 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
             o.source.frames = cli->frames_given ? cli->run.source.frames : 0;
             o.source.height = cli->run.source.height;
             o.source.width = cli->run.source.width;
+            o.source.video = cli->run.source.video; /* video files: --start, --fps, ... */
             snprintf(o.out_path, sizeof o.out_path, "%s", e->output);
             ctxpar_run_summary summary;
             status = ctxpar_comm_agree(comm, status);

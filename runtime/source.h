@@ -5,12 +5,37 @@
  * (seed, t, y, x), quantised to uint8 first, so every rank count sees the same
  * frames and an HDF5 copy of it gives the same result. */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "comm/comm.h"
 #include "base/status.h"
 
-typedef enum ctxpar_source_kind { CTXPAR_SOURCE_SYNTHETIC, CTXPAR_SOURCE_HDF5 } ctxpar_source_kind;
+typedef enum ctxpar_source_kind {
+    CTXPAR_SOURCE_SYNTHETIC,
+    CTXPAR_SOURCE_HDF5,
+    CTXPAR_SOURCE_VIDEO /* a video file FFmpeg decodes (runtime/source_video.c) */
+} ctxpar_source_kind;
+
+/* ---- video files (CTXPAR_SOURCE_VIDEO; see docs/video.md) ----
+ * Which frames and how they are shaped. Times are exact fractions so that
+ * "the last frame with pts <= start + i/fps" has no rounding. The final frame
+ * size is the source's height x width: after --resize, or the --size centre
+ * crop with --crop center. */
+typedef enum ctxpar_video_resize_mode {
+    CTXPAR_VIDEO_RESIZE_NONE,
+    CTXPAR_VIDEO_RESIZE_SHORT, /* short side to resize_short, long side int(S*long/short) */
+    CTXPAR_VIDEO_RESIZE_EXACT  /* to resize_width x resize_height */
+} ctxpar_video_resize_mode;
+
+typedef struct ctxpar_video_options {
+    int64_t start_num, start_den; /* --start SEC as a fraction; 0/1: from the first frame */
+    int64_t fps_num, fps_den;     /* --fps F; fps_num 0: every decoded frame */
+    ctxpar_video_resize_mode resize;
+    int64_t resize_short, resize_width, resize_height;
+    int crop_center;              /* --crop center: centre crop to --size */
+} ctxpar_video_options;
+/* ---- end video files ---- */
 
 typedef struct ctxpar_source {
     ctxpar_source_kind kind;
@@ -20,6 +45,7 @@ typedef struct ctxpar_source {
     int64_t frames;     /* frames the run uses (T) */
     int64_t height, width;
     int64_t file_frames; /* frames present in the file (HDF5 kind, after probe) */
+    ctxpar_video_options video; /* video kind: selection and resizing */
 } ctxpar_source;
 
 /* A synthetic source of frames x height x width (all other fields zeroed). */
@@ -44,6 +70,34 @@ ctxpar_status ctxpar_source_probe(ctxpar_comm_t comm, ctxpar_source *source);
  * ctxpar_comm_agree, so every rank returns the same status. */
 ctxpar_status ctxpar_source_read(ctxpar_comm_t comm, const ctxpar_source *source,
                                  int64_t first_frame, int64_t n_frames, float *out);
+
+/* ---- video files (runtime/source_video.c) ----
+ * The video kind's probe and read, called through the two functions above.
+ * Probe: rank 0 indexes the file's packets (no decoding), every rank learns
+ * the frame count after --start/--fps and the final frame size. Read: rank 0
+ * indexes again and broadcasts the index; each rank seeks to the keyframe its
+ * first frame needs and decodes only its frames. Without FFmpeg at build time
+ * both return CTXPAR_ERR_UNSUPPORTED with a message saying so. */
+ctxpar_status ctxpar_source_probe_video(ctxpar_comm_t comm, ctxpar_source *source);
+ctxpar_status ctxpar_source_read_video(ctxpar_comm_t comm, const ctxpar_source *source,
+                                       int64_t first_frame, int64_t n_frames, float *out);
+/* 1 when the file starts with the HDF5 signature (at 0, 512, 1024, ...),
+ * 0 when it does not or cannot be read: what --input uses to tell HDF5 from
+ * video by content. */
+int ctxpar_source_is_hdf5_file(const char *path);
+/* One of --start, --fps, --resize, --crop with its value into `video`;
+ * errors name the flag and the accepted forms. */
+ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *value,
+                                               ctxpar_video_options *video);
+/* 1 when any of --start, --fps, --resize, --crop was set. */
+int ctxpar_source_video_options_set(const ctxpar_video_options *video);
+/* Write frames [0, frames) of the synthetic video as an MP4 at `fps` frames
+ * per second (H.264 where libavcodec has it, else MPEG-4 Part 2; lossy,
+ * BT.601 limited range); names the encoder used in codec_used. */
+ctxpar_status ctxpar_source_write_synthetic_mp4(const char *path, uint64_t seed, int64_t frames,
+                                                int64_t height, int64_t width, int fps,
+                                                char *codec_used, size_t codec_cap);
+/* ---- end video files ---- */
 
 /* The synthetic kind's read: no communication, a pure function of
  * (seed, frame, height, width). */

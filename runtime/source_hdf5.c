@@ -37,6 +37,14 @@ ctxpar_status ctxpar_source_parse_input(const char *spec, ctxpar_source *out) {
     out->path[path_len] = '\0';
     snprintf(out->dataset, sizeof out->dataset, "%s", dataset);
     out->file_frames = 0;
+    /* ---- video files: an existing file without the HDF5 signature is a
+     * video; its dataset stays empty unless one was named (an error then). */
+    if (stat(out->path, &st) == 0 && S_ISREG(st.st_mode) && !ctxpar_source_is_hdf5_file(out->path)) {
+        out->kind = CTXPAR_SOURCE_VIDEO;
+        snprintf(out->dataset, sizeof out->dataset, "%s",
+                 path_len < strlen(spec) && spec[path_len + 1] ? spec + path_len + 1 : "");
+    }
+    /* ---- end video files ---- */
     return CTXPAR_OK;
 }
 
@@ -174,6 +182,7 @@ fail:
 }
 
 ctxpar_status ctxpar_source_probe(ctxpar_comm_t comm, ctxpar_source *source) {
+    if (source->kind == CTXPAR_SOURCE_VIDEO) return ctxpar_source_probe_video(comm, source);
     if (source->kind == CTXPAR_SOURCE_SYNTHETIC) {
         /* Nothing to open; the same check on every rank gives the same answer. */
         if (source->frames < 1 || source->height < 1 || source->width < 1)
@@ -297,6 +306,8 @@ ctxpar_status ctxpar_source_read(ctxpar_comm_t comm, const ctxpar_source *source
     ctxpar_status status;
     if (source->kind == CTXPAR_SOURCE_HDF5)
         status = read_hdf5(comm, source, first_frame, n_frames, out);
+    else if (source->kind == CTXPAR_SOURCE_VIDEO)
+        status = ctxpar_source_read_video(comm, source, first_frame, n_frames, out);
     else
         status = ctxpar_source_read_synthetic(source, first_frame, n_frames, out);
     return ctxpar_comm_agree(comm, status);
