@@ -19,7 +19,8 @@ mode=${1:-}
 
 packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
           hdf5-tools libopenblas-dev python3 python3-numpy python3-h5py python3-torch
-          gnuplot-nox)
+          gnuplot-nox
+          libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg)  # video files
 # --test also runs the Slurm test (a throwaway single-node cluster).
 test_packages=(slurm-wlm munge)
 if [[ "$mode" == --test ]]; then packages+=("${test_packages[@]}"); fi
