@@ -339,7 +339,9 @@ typedef struct decoder_state {
     int64_t n_keys;
     int64_t next_ordinal;   /* decode-order position of the next packet read */
     int have_pending;       /* v.pkt holds packet next_ordinal, already read */
+    int fresh;              /* just opened: nothing read yet */
     int eof_sent;
+    int64_t packets_decoded, seeks, reopens; /* for CTXPAR_VIDEO_TRACE */
 } decoder_state;
 
 static int64_t ordinal_of(const decoder_state *s, int64_t time) {
@@ -367,6 +369,11 @@ static int read_stream_packet(decoder_state *s) {
 static ctxpar_status seek_to(decoder_state *s, int64_t target) {
     const ctxpar_video_packet *k = &s->index->packets[target];
     int64_t ts = k->dts != CTXPAR_VIDEO_NO_TS ? k->dts : k->pts;
+    if (s->fresh && target == 0) { /* already there */
+        s->fresh = 0;
+        return CTXPAR_OK;
+    }
+    s->fresh = 0;
     if (s->have_pending) av_packet_unref(s->v.pkt);
     s->have_pending = 0;
     avcodec_flush_buffers(s->v.dec);
@@ -384,7 +391,9 @@ static ctxpar_status seek_to(decoder_state *s, int64_t target) {
             av_packet_unref(s->v.pkt);
         }
     }
+    s->seeks++;
     if (landed < 0) {
+        s->reopens++;
         avformat_close_input(&s->v.fmt);
         CTXPAR_TRY(open_demuxer(&s->v));
         for (unsigned i = 0; i < s->v.fmt->nb_streams; i++)
@@ -468,6 +477,7 @@ ctxpar_status ctxpar_video_decode(const char *path, const ctxpar_video_index *in
     const ctxpar_video_header *h = &index->header;
     int64_t *frame_packet = NULL;
     CTXPAR_TRY(file_open(path, &s.v, omp_get_max_threads()));
+    s.fresh = 1;
     const int64_t n_packets = h->n_packets;
     s.keys = malloc(sizeof(packet_key) * (size_t)(n_packets > 0 ? n_packets : 1));
     frame_packet = malloc(sizeof(int64_t) * (size_t)(index->n_frames > 0 ? index->n_frames : 1));
@@ -600,6 +610,7 @@ ctxpar_status ctxpar_video_decode(const char *path, const ctxpar_video_index *in
                 goto fail;
             }
             ret = avcodec_send_packet(s.v.dec, pkt);
+            s.packets_decoded++;
             av_packet_unref(pkt);
             if (ret < 0 && ret != AVERROR(EAGAIN)) {
                 status = ctxpar_error(CTXPAR_ERR_FORMAT,
@@ -621,6 +632,13 @@ ctxpar_status ctxpar_video_decode(const char *path, const ctxpar_video_index *in
         goto fail;
     }
 fail:
+    if (getenv("CTXPAR_VIDEO_TRACE"))
+        fprintf(stderr,
+                "video trace: frames %lld..%lld: %lld of %lld packets decoded, %lld seeks, %lld "
+                "from the start\n",
+                (long long)frame_ids[0], (long long)frame_ids[n - 1],
+                (long long)s.packets_decoded, (long long)h->n_packets, (long long)s.seeks,
+                (long long)s.reopens);
     if (s.have_pending) av_packet_unref(s.v.pkt);
     free(s.keys);
     free(frame_packet);

@@ -77,18 +77,17 @@ def reference(clip, *filters):
     out = path(os.path.basename(clip) + ".ref.rgb")
     args = ["-i", clip, "-fps_mode", "passthrough"] + list(filters)
     ffmpeg(*args, "-pix_fmt", "rgb24", "-f", "rawvideo", out)
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                            "stream=width,height", "-of", "csv=p=0", out + ".probe"]
-                           if False else ["true"], capture_output=True)
     return np.fromfile(out, dtype=np.uint8)
 
 
 def decode(clip, ranks, *options, expect_ok=True):
-    """ctxpar's frames at `ranks` ranks: (uint8 [T, H, W, 3], process)."""
+    """ctxpar's frames at `ranks` ranks: (uint8 [T, H, W, 3], process); the
+    process's stderr holds one "video trace" line per rank."""
     out = path("dump_%d.rgb" % ranks)
     cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), DUMP, clip, out] + \
         [str(o) for o in options]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=ENV)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                       env=dict(ENV, CTXPAR_VIDEO_TRACE="1"))
     if p.returncode != 0:
         if expect_ok:
             fail("%s at %d ranks: video_dump failed:\n%s" % (clip, ranks, p.stderr[-2000:]))
