@@ -692,6 +692,7 @@ static ctxpar_status drain(AVFormatContext *oc, AVCodecContext *c, AVStream *st,
         if (ret < 0)
             return ctxpar_error(CTXPAR_ERR_IO, "%s: encoding failed (%s)", path,
                                 av_text(ret, err, sizeof err));
+        if (pkt->duration <= 0) pkt->duration = 1; /* else the muxer's edit list drops the last frame */
         av_packet_rescale_ts(pkt, c->time_base, st->time_base);
         pkt->stream_index = st->index;
         ret = av_interleaved_write_frame(oc, pkt);
