@@ -4,6 +4,7 @@
 #include "launch/commands.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "runtime/hdf5_check.h"
+#include "runtime/family.h"
 #include "runtime/model.h"
 #include "runtime/source.h"
 
@@ -157,6 +159,83 @@ static ctxpar_status inspect_features(hid_t file) {
     return CTXPAR_OK;
 }
 
+/* A latents file: the model's scaling and the latents' shape and spread, so a
+ * user sees at once what to multiply by and whether the values are sane. */
+static void inspect_latents(hid_t file) {
+    static const char *const ints[] = {"format_version", "frames", "height", "width",
+                                       "ranks", "invert_scale_latents", "complete"};
+    char family[64];
+    if (read_string_attr(file, "family", family, sizeof family) == 0)
+        printf("%-16s %s\n", "family", family);
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        long long v;
+        if (ctxpar_hdf5_read_int_attr(file, ints[i], &v) == 0) printf("%-16s %lld\n", ints[i], v);
+    }
+    double scaling = 0.0;
+    if (H5Aexists(file, "scaling_factor") > 0) {
+        hid_t attr = H5Aopen(file, "scaling_factor", H5P_DEFAULT);
+        if (attr >= 0 && H5Aread(attr, H5T_NATIVE_DOUBLE, &scaling) >= 0)
+            printf("%-16s %.9g (a diffusion model's latents = latents * scaling_factor)\n",
+                   "scaling_factor", scaling);
+        if (attr >= 0) H5Aclose(attr);
+    }
+    const char *names[2] = {"latents", "latents_logvar"};
+    for (int d = 0; d < 2; d++) {
+        if (H5Lexists(file, names[d], H5P_DEFAULT) <= 0) continue;
+        hid_t dset = H5Dopen2(file, names[d], H5P_DEFAULT);
+        hid_t space = H5Dget_space(dset);
+        hssize_t n = H5Sget_simple_extent_npoints(space);
+        float *v = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+        if (v && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0 && n > 0) {
+            double sum = 0.0, sq = 0.0, lo = v[0], hi = v[0];
+            for (hssize_t i = 0; i < n; i++) {
+                sum += v[i], sq += (double)v[i] * v[i];
+                lo = v[i] < lo ? v[i] : lo, hi = v[i] > hi ? v[i] : hi;
+            }
+            double mean = sum / (double)n, var = sq / (double)n - mean * mean;
+            printf("%-16s mean %.4g, std %.4g, min %.4g, max %.4g\n", names[d], mean,
+                   var > 0 ? sqrt(var) : 0.0, lo, hi);
+        }
+        free(v);
+        H5Sclose(space);
+        H5Dclose(dset);
+    }
+}
+
+/* A model folder: its family, shapes and parameter count, without loading it. */
+static ctxpar_status inspect_folder(const char *dir) {
+    char folder[1536], source[1600];
+    const ctxpar_family *family = NULL;
+    char *text = NULL;
+    ctxpar_model_config config;
+    ctxpar_model *layout = NULL;
+    CTXPAR_TRY(ctxpar_family_resolve(dir, folder, sizeof folder, &family, &text));
+    snprintf(source, sizeof source, "%s/config.json", folder);
+    ctxpar_status status = ctxpar_family_read_config(family, text, source, &config);
+    if (status == CTXPAR_OK) status = ctxpar_model_layout(&config, &layout);
+    if (status == CTXPAR_OK) {
+        const ctxpar_vae_config *vae = &config.vae;
+        printf("%s: model folder, family %s (%s %s)\n", dir, family->name, family->id_key,
+               family->id_value);
+        printf("%-16s %s/%s\n", "weights", folder, family->weights_file);
+        printf("%-16s %lld tensors, %lld parameters used (%.1f MiB as float32)\n", "encoder",
+               (long long)layout->n_tensors, (long long)ctxpar_model_parameter_count(layout),
+               (double)layout->blob_floats * 4.0 / (1 << 20));
+        printf("%-16s [", "channels");
+        for (int i = 0; i < vae->n_stages; i++) printf("%s%d", i ? ", " : "", vae->channels[i]);
+        printf("], %d ResBlocks per stage, %d in the mid block, %d groups, latent %d\n",
+               vae->res_blocks, vae->mid_blocks, vae->groups, vae->latent_channels);
+        printf("%-16s temporal %d (frames 1 + %d*k), spatial %d\n", "compression",
+               ctxpar_config_temporal_compression(&config),
+               ctxpar_config_temporal_compression(&config),
+               ctxpar_config_spatial_compression(&config));
+        printf("%-16s %.9g\n", "scaling_factor", config.scaling.scaling_factor);
+    }
+    ctxpar_model_free(layout);
+    free(text);
+    return status;
+}
+
 ctxpar_status ctxpar_command_inspect(ctxpar_comm_t comm, const ctxpar_cli *cli) {
     ctxpar_status status = CTXPAR_OK;
     if (ctxpar_comm_rank(comm) == 0) {
@@ -166,6 +245,8 @@ ctxpar_status ctxpar_command_inspect(ctxpar_comm_t comm, const ctxpar_cli *cli) 
         char format[64] = "", config[8192] = "";
         if (stat(path, &st) != 0) {
             status = ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", path);
+        } else if (S_ISDIR(st.st_mode)) {
+            status = inspect_folder(path);
         } else if (H5Fis_hdf5(path) <= 0) {
             status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: not an HDF5 file", path);
         } else if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
@@ -183,6 +264,7 @@ ctxpar_status ctxpar_command_inspect(ctxpar_comm_t comm, const ctxpar_cli *cli) 
             if (read_string_attr(file, "config", config, sizeof config) == 0)
                 printf("%-16s %s\n", "config", config);
             if (strcmp(format, "ctxpar-features") == 0) inspect_features(file);
+            if (strcmp(format, "ctxpar-latents") == 0) inspect_latents(file);
             printf("datasets:\n");
             H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, print_dataset, NULL);
         }

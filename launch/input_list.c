@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runtime/family.h"
 #include "runtime/hdf5_check.h"
 #include "runtime/pipeline.h"
 
@@ -70,8 +71,10 @@ fail:
     return status;
 }
 
-/* DIR/<name of the input file without .h5/.hdf5>.features.h5; 0 when it fits. */
-static int default_output(const char *input_spec, const char *out_dir, char *out, size_t cap) {
+/* DIR/<name of the input file without .h5/.hdf5>.<kind>.h5, kind "features"
+ * or "latents" (a VAE-only model's job); 0 when it fits. */
+static int default_output(const char *input_spec, const char *out_dir, const char *kind,
+                          char *out, size_t cap) {
     char file[PATH_CAP];
     ctxpar_source probe = {0};
     snprintf(file, sizeof file, "%s",
@@ -84,14 +87,14 @@ static int default_output(const char *input_spec, const char *out_dir, char *out
     size_t n = strlen(stem);
     if (n > 3 && !strcmp(stem + n - 3, ".h5")) stem[n - 3] = '\0';
     else if (n > 5 && !strcmp(stem + n - 5, ".hdf5")) stem[n - 5] = '\0';
-    int n_out = snprintf(out, cap, "%s/%s.features.h5", out_dir, stem);
+    int n_out = snprintf(out, cap, "%s/%s.%s.h5", out_dir, stem, kind);
     return n_out >= 0 && (size_t)n_out < cap ? 0 : -1;
 }
 
 /* One entry per line: INPUT[:DATASET] [OUTPUT]; '#' starts a comment line;
  * blank lines are ignored. Paths cannot hold spaces. */
 static ctxpar_status parse_list(const char *list_path, char *text, const char *out_dir,
-                                list_entry **entries, int *count) {
+                                const char *kind, list_entry **entries, int *count) {
     int cap = 16, n = 0, line_no = 0;
     list_entry *e = malloc((size_t)cap * sizeof *e);
     if (!e) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
@@ -112,7 +115,8 @@ static ctxpar_status parse_list(const char *list_path, char *text, const char *o
                 e = grown;
             }
             if (!too_long && second) snprintf(e[n].output, PATH_CAP, "%s", second);
-            else if (!too_long) too_long = default_output(first, out_dir, e[n].output, PATH_CAP);
+            else if (!too_long) too_long = default_output(first, out_dir, kind, e[n].output,
+                                                         PATH_CAP);
             if (third || too_long) {
                 free(e);
                 return ctxpar_error(CTXPAR_ERR_ARGUMENT,
@@ -165,7 +169,10 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
     ctxpar_status status;
 
     CTXPAR_TRY(read_list_text(comm, cli->input_list, &text));
-    status = parse_list(cli->input_list, text, cli->out_dir[0] ? cli->out_dir : ".", &entries,
+    status = parse_list(cli->input_list, text, cli->out_dir[0] ? cli->out_dir : ".",
+                        ctxpar_family_folder_writes_latents(cli->run.model_path) ? "latents"
+                                                                                 : "features",
+                        &entries,
                         &count);
     free(text);
     if (status != CTXPAR_OK) return status; /* same text on every rank: same outcome */
@@ -223,10 +230,13 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
             if (status == CTXPAR_OK) {
                 done++;
                 if (verbose) {
-                    printf("[%d/%d] %s: done, %lld frames -> %lld records in %.2fs (%.2f "
+                    printf("[%d/%d] %s: done, %lld frames -> %lld %s in %.2fs (%.2f "
                            "frames/s)\n",
                            i + 1, count, e->input, (long long)summary.frames,
-                           (long long)summary.records, summary.seconds_total,
+                           summary.model.has_transformer ? (long long)summary.records
+                                                         : (long long)summary.latent_frames,
+                           summary.model.has_transformer ? "records" : "latent frames",
+                           summary.seconds_total,
                            summary.seconds_total > 0 ? summary.frames / summary.seconds_total
                                                      : 0.0);
                     fflush(stdout);

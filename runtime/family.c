@@ -146,6 +146,24 @@ ctxpar_status ctxpar_family_resolve(const char *dir, char *folder, size_t cap,
     return status;
 }
 
+int ctxpar_family_folder_writes_latents(const char *path) {
+    struct stat st;
+    if (!path || !path[0] || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    char folder[1536], source[1600];
+    const ctxpar_family *family = NULL;
+    char *text = NULL;
+    ctxpar_model_config config;
+    int latents = 0;
+    if (ctxpar_family_resolve(path, folder, sizeof folder, &family, &text) == CTXPAR_OK) {
+        snprintf(source, sizeof source, "%s/config.json", folder);
+        if (ctxpar_family_read_config(family, text, source, &config) == CTXPAR_OK)
+            latents = !config.has_transformer;
+    }
+    free(text);
+    ctxpar_error_clear();
+    return latents;
+}
+
 /* ---- config ---- */
 
 static ctxpar_status wrong_kind(const char *source, const char *key, const ctxpar_json *v,

@@ -85,3 +85,7 @@ ctxpar_status ctxpar_family_resolve(const char *dir, char *folder, size_t cap,
 /* Parse a config.json text with a family's key table. */
 ctxpar_status ctxpar_family_read_config(const ctxpar_family *family, const char *text,
                                         const char *source, ctxpar_model_config *out);
+
+/* 1 when `path` is a model folder whose model has no transformer (its job
+ * writes a latents file), else 0. Rank-local, reads only config.json. */
+int ctxpar_family_folder_writes_latents(const char *path);

@@ -68,9 +68,21 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
                                  : ctxpar_config_to_json(&model->config, NULL, 0);
     char *model_json = malloc((size_t)n + 1);
     if (!model_json) return NULL;
-    if (model->source_config)
-        memcpy(model_json, model->source_config, (size_t)n + 1);
-    else
+    if (model->source_config) {
+        /* verbatim, but on one line: whitespace outside strings dropped */
+        int len = 0, in_string = 0;
+        for (const char *c = model->source_config; *c; c++) {
+            if (in_string && *c == '\\' && c[1]) {
+                model_json[len++] = *c++;
+            } else if (*c == '"') {
+                in_string = !in_string;
+            } else if (!in_string && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t')) {
+                continue;
+            }
+            model_json[len++] = *c;
+        }
+        model_json[len] = '\0';
+    } else
         ctxpar_config_to_json(&model->config, model_json, (size_t)n + 1);
     size_t cap = (size_t)n + 20000;
     char *json = malloc(cap);
@@ -354,6 +366,7 @@ done:
     summary->ranks = ranks;
     summary->nodes = ctxpar_comm_node_count(comm);
     summary->frames = plan.frames;
+    summary->latent_frames = plan.latent_frames;
     summary->height = plan.height;
     summary->width = plan.width;
     summary->tokens = plan.total_tokens;

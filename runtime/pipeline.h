@@ -26,6 +26,7 @@ const char *ctxpar_stage_name(ctxpar_stage stage);
 typedef struct ctxpar_run_summary {
     int ranks, nodes, threads;
     int64_t frames, height, width, tokens, records;
+    int64_t latent_frames;
     int64_t longest_chain;                   /* latent frames of the longest record */
     double seconds[CTXPAR_STAGE_COUNT]; /* max over ranks */
     double seconds_total;
