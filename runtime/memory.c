@@ -79,3 +79,26 @@ int64_t ctxpar_mem_peak_rss(void) {
     fclose(f);
     return kib * 1024;
 }
+
+int64_t ctxpar_mem_pss_of(const void *ptr, int64_t bytes) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f || !ptr || bytes <= 0) {
+        if (f) fclose(f);
+        return -1;
+    }
+    const uintptr_t lo = (uintptr_t)ptr, hi = lo + (uintptr_t)bytes;
+    char line[512];
+    int inside = 0;
+    int64_t kib = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long start = 0, end = 0;
+        /* a mapping's header: "start-end perms offset dev inode path" */
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = start < hi && end > lo;
+            continue;
+        }
+        if (inside && strncmp(line, "Pss:", 4) == 0) kib += strtoll(line + 4, NULL, 10);
+    }
+    fclose(f);
+    return kib * 1024;
+}
