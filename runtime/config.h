@@ -1,7 +1,7 @@
 /* The model's configuration: the numbers that fix every tensor's shape and
  * the merge thresholds. It travels as JSON text in the model file's `config`
- * attribute (DESIGN.md section 4) and in the features file, so a file always
- * says what made it. Presets are the starting points of DESIGN.md section 5. */
+ * attribute (docs/design.md section 4) and in the features file, so a file always
+ * says what made it. Presets are the starting points of docs/design.md section 5. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -66,11 +66,11 @@ void ctxpar_config_builtin_defaults(ctxpar_model_config *config);
 ctxpar_status ctxpar_config_preset(const char *name, ctxpar_model_config *out);
 const char *ctxpar_config_preset_names(void); /* "tiny, small, base" */
 
-/* Checks every constraint of DESIGN.md section 2 (channels divisible by groups,
+/* Checks every constraint of docs/design.md section 2 (channels divisible by groups,
  * dh = d/h a multiple of 16, ...); `source` names where the config came from. */
 ctxpar_status ctxpar_config_validate(const ctxpar_model_config *config, const char *source);
 
-/* JSON text of DESIGN.md section 4. Returns the length written (excluding the
+/* JSON text of docs/design.md section 4. Returns the length written (excluding the
  * NUL), or the length needed when cap is too small, like snprintf. */
 int ctxpar_config_to_json(const ctxpar_model_config *config, char *buf, size_t cap);
 /* Parses that JSON (keys in any order, unknown keys rejected). */

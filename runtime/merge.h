@@ -1,4 +1,4 @@
-/* Token merging across ranks (DESIGN.md section 2.3, docs/merge.md): each
+/* Token merging across ranks (docs/design.md section 2.3, docs/merge.md): each
  * latent frame is merged spatially by a quadtree (kernels/cpu/merge_cpu.h),
  * nodes with the same key in consecutive frames are chained temporally, and a
  * chain becomes one record owned by the rank holding its first frame.

@@ -1,5 +1,5 @@
 /* Model weights: the tensor table (derived from the config alone), seeded
- * initialisation, and the HDF5 model file (DESIGN.md section 4).
+ * initialisation, and the HDF5 model file (docs/design.md section 4).
  *
  * Loading is "rank 0 reads, everyone receives": thousands of ranks opening one
  * file would hammer the file system, and validating on one rank gives one

@@ -1,6 +1,6 @@
 /* The model's weights: one contiguous float32 blob (so a broadcast is one
  * call and the allocator counts it once) with a table of named tensors in the
- * layout of DESIGN.md section 4 ("vae/stages/0/res/0/conv1/weight", ...).
+ * layout of docs/design.md section 4 ("vae/stages/0/res/0/conv1/weight", ...).
  * The tensor list is derived from the config alone, so writing, reading and
  * validating a file all walk the same list, and a missing tensor or a wrong
  * shape is found by name before any compute starts. */

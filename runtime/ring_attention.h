@@ -1,4 +1,4 @@
-/* Ring attention (DESIGN.md section 3): attention of this rank's queries over
+/* Ring attention (docs/design.md section 3): attention of this rank's queries over
  * the keys and values of EVERY rank, holding only the local block plus one
  * block in flight. Each of the P steps computes the local queries against the
  * K/V block in hand while that block travels on to rank+1 and the next one

@@ -1,4 +1,4 @@
-/* The transformer of DESIGN.md section 2.2 on this rank's tokens: pre-norm
+/* The transformer of docs/design.md section 2.2 on this rank's tokens: pre-norm
  * blocks whose attention spans every token of the video through ring
  * attention, RoPE-3D with GLOBAL positions, and the final LayerNorm.
  * Everything but attention is token-local (LayerNorm, GEMMs, GELU), so a rank

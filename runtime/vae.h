@@ -1,4 +1,4 @@
-/* The distributed causal VAE encoder (DESIGN.md section 2.1 and 3).
+/* The distributed causal VAE encoder (docs/design.md section 2.1 and 3).
  *
  * Each rank holds its own frames of every activation, channel-major
  * [C][T_local][H][W]. Before each causal conv a rank sends its last kt-1

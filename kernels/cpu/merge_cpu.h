@@ -1,4 +1,4 @@
-/* Token-merging kernels (DESIGN.md section 2.3): the per-frame spatial
+/* Token-merging kernels (docs/design.md section 2.3): the per-frame spatial
  * quadtree and the cosine it is decided by. Plain C, no MPI, no allocation:
  * scratch comes from the caller, sized by ctxpar_cpu_quadtree_scratch_doubles,
  * so the runtime's allocator counts it.
@@ -17,7 +17,7 @@ double ctxpar_cpu_cosine(const double *a, const double *b, int64_t d);
 /* The same with a float first operand (a token against a node mean). */
 double ctxpar_cpu_cosine_fd(const float *a, const double *b, int64_t d);
 
-/* A merge threshold switches its step off when it is >= 1 (DESIGN.md: tau >= 1
+/* A merge threshold switches its step off when it is >= 1 (docs/design.md: tau >= 1
  * never merges), even though identical vectors have cosine exactly 1. */
 static inline int ctxpar_merge_threshold_on(double tau) { return tau < 1.0; }
 
