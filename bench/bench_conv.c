@@ -70,14 +70,31 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Wall-clock median, min and max, and the median process CPU time (all
+ * threads): on a shared machine the CPU time of a 1-thread run is the time it
+ * actually held a core, so flops / cpu is its on-core rate even when other
+ * jobs take turns on the same core. */
 typedef struct timing {
-    double median, min, max;
+    double median, min, max, cpu;
 } timing;
 
-static timing summarise(double *t, int n) {
+static double median_of(double *t, int n) {
     qsort(t, n, sizeof(double), cmp_double);
-    timing r = {n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), t[0], t[n - 1]};
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static timing summarise(double *t, double *cpu, int n) {
+    timing r;
+    r.median = median_of(t, n);
+    r.min = t[0], r.max = t[n - 1];
+    r.cpu = median_of(cpu, n);
     return r;
+}
+
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 static void fill(float *x, int64_t n, unsigned seed) {
@@ -114,9 +131,9 @@ static timing time_ours(const conv_shape *s, int repeat) {
     fill(x, s->cin * n, 1), fill(halo, s->cin * (s->kt - 1) * hw, 2);
     fill(weight, n_weight, 3), fill(bias, s->cout, 4);
     memset(scratch, 0, sizeof(float) * n_scratch), memset(y, 0, sizeof(float) * s->cout * out_n);
-    double t[64];
+    double t[64], cpu[64];
     for (int r = -1; r < repeat; r++) {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         if (s->kind == STRIDE2)
             ctxpar_cpu_conv2d_stride2(x, n, y, out_n, weight, bias, s->cin, s->cout, s->h, s->w,
                                       0, 0, s->frames, scratch);
@@ -125,10 +142,10 @@ static timing time_ours(const conv_shape *s, int repeat) {
         else
             ctxpar_cpu_conv3d_causal(x, n, halo, y, out_n, weight, bias, s->cin, s->cout, s->kt,
                                      s->kh, s->kw, s->h, s->w, 0, s->frames, scratch);
-        if (r >= 0) t[r] = now_s() - t0;
+        if (r >= 0) t[r] = now_s() - t0, cpu[r] = cpu_s() - c0;
     }
     free(x), free(halo), free(y), free(weight), free(bias), free(scratch);
-    return summarise(t, repeat);
+    return summarise(t, cpu, repeat);
 }
 
 /* sgemm on M=cout, K=cin*kt*kh*kw, N=out columns; N is capped so B stays under
@@ -141,15 +158,15 @@ static timing time_sgemm(const conv_shape *s, int repeat, int64_t *n_used) {
     float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n);
     float *c = malloc(sizeof(float) * m * n);
     fill(a, m * k, 5), fill(b, k * n, 6), memset(c, 0, sizeof(float) * m * n);
-    double t[64];
+    double t[64], cpu[64];
     for (int r = -1; r < repeat; r++) {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
                     (int)k, b, (int)n, 0.0f, c, (int)n);
-        if (r >= 0) t[r] = now_s() - t0;
+        if (r >= 0) t[r] = now_s() - t0, cpu[r] = cpu_s() - c0;
     }
     free(a), free(b), free(c);
-    return summarise(t, repeat);
+    return summarise(t, cpu, repeat);
 }
 
 /* Is name in the comma-separated list (NULL: every name)? */
@@ -212,8 +229,11 @@ int main(int argc, char **argv) {
     printf("# GFLOP = 2*cout*cin*kt*kh*kw*frames*h_out*w_out; sgemm: M=cout K=cin*kt*kh*kw "
            "N=frames*h_out*w_out (N capped so B < 2^26 floats)\n");
     if (peak > 0) printf("# %%peak = GFLOP/s / (%.1f GFLOP/s per core x threads)\n", peak);
-    printf("# %-3s %-9s %4s %4s %-5s %-9s %3s %7s %9s %19s %8s %6s %8s\n", "thr", "shape", "cin",
-           "cout", "k", "in hxw", "T", "GFLOP", "ms", "[min, max]", "GFLOP/s", "%peak", "sgemm");
+    printf("# cpu: GFLOP per second of process CPU time (1 thread: the on-core rate, "
+           "robust to other jobs)\n");
+    printf("# %-3s %-9s %4s %4s %-5s %-9s %3s %7s %9s %19s %8s %6s %6s %8s\n", "thr", "shape",
+           "cin", "cout", "k", "in hxw", "T", "GFLOP", "ms", "[min, max]", "GFLOP/s", "%peak",
+           "cpu", "sgemm");
     for (int ti = 0; ti < n_thread_counts; ti++) {
         int threads = thread_counts[ti];
         omp_set_num_threads(threads);
@@ -237,20 +257,22 @@ int main(int argc, char **argv) {
                 with_sgemm ? 2.0 * s->cout * k_sgemm * n_sgemm[si] / gemm[si].median * 1e-9 : 0;
             double rate = flops / ours[si].median * 1e-9;
             double pct = peak > 0 ? 100.0 * rate / (peak * threads) : 0;
+            double cpu_rate = flops / ours[si].cpu * 1e-9;
             char kernel[16], size[16];
             snprintf(kernel, sizeof kernel, "%dx%dx%d", s->kt, s->kh, s->kw);
             snprintf(size, sizeof size, "%lldx%lld%s", (long long)s->h, (long long)s->w,
                      s->kind == STRIDE2 ? "/2" : "");
             printf("  %-3d %-9s %4lld %4lld %-5s %-9s %3lld %7.2f %9.2f [%8.2f, %8.2f] %8.1f "
-                   "%6.1f %8.1f\n",
+                   "%6.1f %6.1f %8.1f\n",
                    threads, s->name, (long long)s->cin, (long long)s->cout, kernel, size,
                    (long long)s->frames, flops * 1e-9, ours[si].median * 1e3, ours[si].min * 1e3,
-                   ours[si].max * 1e3, rate, pct, gemm_rate);
+                   ours[si].max * 1e3, rate, pct, cpu_rate, gemm_rate);
             printf("{\"bench\":\"conv\",\"impl\":\"ctxpar\",\"threads\":%d,\"shape\":\"%s\","
                    "\"frames\":%lld,\"gflop\":%.4f,\"ms\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
-                   "\"gflops\":%.2f,\"pct_peak\":%.1f,\"sgemm_gflops\":%.2f}\n",
+                   "\"gflops\":%.2f,\"pct_peak\":%.1f,\"cpu_gflops\":%.2f,"
+                   "\"sgemm_gflops\":%.2f}\n",
                    threads, s->name, (long long)s->frames, flops * 1e-9, ours[si].median * 1e3,
-                   ours[si].min * 1e3, ours[si].max * 1e3, rate, pct, gemm_rate);
+                   ours[si].min * 1e3, ours[si].max * 1e3, rate, pct, cpu_rate, gemm_rate);
         }
         fflush(stdout);
     }

@@ -1,5 +1,7 @@
 /* Causal conv3d against a naive double-accumulation reference: odd spatial
- * sizes, kt 1 and 3, 3x3x3 and 1x1x1 kernels, a halo with arbitrary content,
+ * sizes, kt 1 and 3, 3x3x3 and 1x1x1 kernels, channel counts that are not
+ * multiples of the register tile or the reduction pass, a halo with arbitrary
+ * content (a previous rank's frames, not a replicated frame 0),
  * chunked computation (forward, and last-to-first in place with y aliasing x)
  * equal to one call, and sentinels in the channel-stride gaps that must stay
  * untouched. */
@@ -170,6 +172,14 @@ int main(void) {
         {8, 16, 3, 3, 3, 16, 12, 3},
         {5, 13, 3, 3, 3, 4, 40, 3},  /* two column tiles, the second partial; 12+1 rows */
         {20, 20, 3, 3, 3, 3, 33, 4}, /* 12+8 output-channel blocks, in place */
+        /* Direct path structure: 40 input channels are two reduction passes
+         * (32 + 8; the second adds onto y), 77 outputs are two groups of
+         * blocks (6x12, then 4 + 1), 37 columns two tiles. */
+        {40, 77, 3, 3, 3, 5, 37, 4},
+        {40, 40, 3, 3, 3, 6, 35, 5},  /* two passes, in place */
+        {100, 13, 1, 3, 3, 4, 19, 3}, /* kt 1: 96 channels per pass, then 4 */
+        {870, 5, 1, 1, 1, 3, 4, 3},   /* 1x1x1: 864 channels per pass, then 6 */
+        {2, 3, 1, 1, 17, 3, 20, 2},   /* kw 17: beyond the direct tables, GEMM path */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 10 + i);
     printf("test_conv3d: dispatch uses the %s path\n",

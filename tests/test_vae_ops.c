@@ -169,6 +169,10 @@ int main(void) {
             test_conv2d_stride2(3, 4, 6, 10, pad_begin, use_gemm);
             test_conv2d_stride2(5, 13, 4, 72, pad_begin, use_gemm); /* two column tiles, 12+1 rows */
             test_conv2d_stride2(2, 20, 8, 64, pad_begin, use_gemm); /* one full tile, 12+8 rows */
+            /* 100 inputs: two reduction passes (96 + 4); 77 outputs: two groups
+             * of blocks; 35 output columns: a full and a partial tile; rows of
+             * 70: vector and scalar deinterleave. */
+            test_conv2d_stride2(100, 77, 6, 70, pad_begin, use_gemm);
         }
     test_conv1x1();
     test_linear();

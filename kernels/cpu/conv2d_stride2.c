@@ -8,7 +8,8 @@
  * 2 means the im2col is already 4x smaller than the input per row, so the
  * expansion costs 9/4 of the input size. That is the portable path; AVX-512
  * CPUs run the direct register-tile kernel of conv3d_avx512.c instead (no
- * expansion at all, measured faster in docs/bench-conv.md). */
+ * expansion, only a column-deinterleaved copy of the input; measured faster
+ * in docs/bench-conv.md). */
 #include "kernels/cpu/kernels_cpu.h"
 
 #include <cblas.h>
@@ -16,9 +17,12 @@
 #include "kernels/cpu/conv3d_internal.h"
 #include "kernels/cpu/conv_im2col.h"
 
+/* The larger of the two paths' needs, so a caller's buffer suits either. */
 int64_t ctxpar_cpu_conv2d_stride2_scratch_floats(int64_t cin, int64_t h, int64_t w,
                                                  int64_t n_frames) {
-    return cin * 9 * n_frames * (h / 2) * (w / 2);
+    int64_t im2col = cin * 9 * n_frames * (h / 2) * (w / 2);
+    int64_t direct = ctxpar_cpu_conv2d_stride2_direct_scratch_floats(cin, h, w, n_frames);
+    return im2col > direct ? im2col : direct;
 }
 
 void ctxpar_cpu_conv2d_stride2_gemm(const float *x, int64_t x_cstride, float *y,
@@ -58,7 +62,7 @@ void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int6
                                int64_t t_end, float *scratch) {
     if (ctxpar_cpu_conv3d_have_avx512())
         ctxpar_cpu_conv2d_stride2_direct(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
-                                         pad_begin, t_begin, t_end);
+                                         pad_begin, t_begin, t_end, scratch);
     else
         ctxpar_cpu_conv2d_stride2_gemm(x, x_cstride, y, y_cstride, weight, bias, cin, cout, h, w,
                                        pad_begin, t_begin, t_end, scratch);

@@ -15,8 +15,10 @@ void ctxpar_cpu_conv3d_causal_gemm(const float *x, int64_t x_cstride, const floa
                                    float *scratch);
 
 /* Direct convolution with an AVX-512 register-tile kernel (conv3d_avx512.c).
- * Only call when ctxpar_cpu_conv3d_have_avx512() says so. */
+ * Only call when ctxpar_cpu_conv3d_direct_supports() says so: the CPU has
+ * AVX-512 and the kernel fits its tables (kw <= 16, kt*kh*kw <= 864). */
 int ctxpar_cpu_conv3d_have_avx512(void);
+int ctxpar_cpu_conv3d_direct_supports(int kt, int kh, int kw);
 int64_t ctxpar_cpu_conv3d_direct_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                                 int64_t h, int64_t w, int64_t n_frames);
 void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const float *halo,
@@ -25,14 +27,19 @@ void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const fl
                                      int kw, int64_t h, int64_t w, int64_t t_begin,
                                      int64_t t_end, float *scratch);
 
-/* The stride-2 downsample on the same AVX-512 tile (needs no scratch: weights
- * are read in place). Only call when ctxpar_cpu_conv3d_have_avx512(). */
+/* The stride-2 downsample on the same AVX-512 tile; its scratch holds the
+ * gathered, column-deinterleaved input. Only call when
+ * ctxpar_cpu_conv3d_have_avx512(). */
+int64_t ctxpar_cpu_conv2d_stride2_direct_scratch_floats(int64_t cin, int64_t h, int64_t w,
+                                                        int64_t n_frames);
 void ctxpar_cpu_conv2d_stride2_direct(const float *x, int64_t x_cstride, float *y,
                                       int64_t y_cstride, const float *weight, const float *bias,
                                       int64_t cin, int64_t cout, int64_t h, int64_t w,
-                                      int pad_begin, int64_t t_begin, int64_t t_end);
+                                      int pad_begin, int64_t t_begin, int64_t t_end,
+                                      float *scratch);
 
-/* The portable stride-2 path (conv2d_stride2.c): im2col + sgemm. */
+/* The portable stride-2 path (conv2d_stride2.c): im2col + sgemm; scratch is
+ * its im2col buffer, cin*9*n_frames*(h/2)*(w/2) floats. */
 void ctxpar_cpu_conv2d_stride2_gemm(const float *x, int64_t x_cstride, float *y,
                                     int64_t y_cstride, const float *weight, const float *bias,
                                     int64_t cin, int64_t cout, int64_t h, int64_t w,
