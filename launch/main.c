@@ -82,6 +82,7 @@ int main(int argc, char **argv) {
         break;
     case CTXPAR_CMD_RUN: {
         if (cli.run.mem_limit_mib == 0) cli.run.mem_limit_mib = default_mem_limit_mib(comm);
+        cli.run.node_mem_mib = default_mem_limit_mib(comm) * ctxpar_comm_local_size(comm);
         if (cli.bench) {
             rc = report(comm, ctxpar_command_bench(comm, &cli, threads));
             break;

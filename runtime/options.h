@@ -34,7 +34,8 @@ typedef struct ctxpar_run_options {
     ctxpar_device device;
     int threads;              /* 0: cores on the node / ranks on the node */
     int ranks_per_node;       /* set by the launcher: the node's share of the weights */
-    int64_t mem_limit_mib;    /* 0: the node's memory divided among its ranks */
+    int64_t mem_limit_mib;
+    int64_t node_mem_mib;     /* set by the launcher: this node's memory (0: unknown) */    /* 0: the node's memory divided among its ranks */
     int dry_run;
     int quiet;
 } ctxpar_run_options;

@@ -210,7 +210,26 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
                 lo = mid + 1;
             }
         }
-        if (fit > 0) snprintf(hint, sizeof hint, "; %lld ranks would fit", (long long)fit);
+        if (fit > 0)
+            snprintf(hint, sizeof hint, "; %lld ranks with %lld MiB each would fit", (long long)fit,
+                     (long long)o.mem_limit_mib);
+        /* On this one node, the node's memory shared among r ranks: the
+         * largest r whose every rank fits (fewer ranks carry fewer halos). */
+        int64_t node_fit = 0;
+        for (int64_t r = 1; o.node_mem_mib > 0 && r <= plan.n_units && r <= 256; r++) {
+            ctxpar_plan alt;
+            ctxpar_run_options alt_o = o;
+            alt_o.ranks_per_node = (int)r;
+            if (ctxpar_plan_make(&model->config, &alt_o, (int)r, &alt) != CTXPAR_OK) continue;
+            if (alt.max_rank_bytes * r <= o.node_mem_mib * 1024 * 1024) node_fit = r;
+            ctxpar_plan_free(&alt);
+        }
+        if (node_fit > 0) {
+            size_t len = strlen(hint);
+            snprintf(hint + len, sizeof hint - len, "%s on one node of %lld MiB, %lld rank%s fit%s",
+                     len ? ";" : ";", (long long)o.node_mem_mib, (long long)node_fit,
+                     node_fit > 1 ? "s" : "", node_fit > 1 ? "" : "s");
+        }
         ctxpar_error_clear();
         status = ctxpar_error(CTXPAR_ERR_MEMORY_LIMIT,
                               "the run needs about %.0f MiB on its largest rank but --mem-limit "
