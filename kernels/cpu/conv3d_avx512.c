@@ -9,26 +9,29 @@
  * frame's edges, which is the zero padding), broadcasts MR weights and does
  * 2*MR FMAs; input rows in the vertical padding are skipped.
  *
- * What keeps the FMA units fed at 128-512 channels is where the operands live:
- * - The reduction is split into passes of CIN_BLOCK input channels. A pass
- *   sweeps every output row of one block of MR output channels, so its weight
- *   sub-panel (CIN_BLOCK*27*MR floats, 41 KB) stays in L1/L2 for thousands of
- *   tiles instead of streaming the whole [K][MR] panel (up to 660 KB) from L3
- *   for each 32-pixel tile. Passes after the first add onto y (read, add,
- *   write a 1.5 KB tile per ~20k FMAs).
- * - The chunk's input frames are gathered into scratch with frame and channel
- *   strides skewed by one cache line: VAE frames are multiples of 4 KB, so
- *   the 3 temporal taps and successive channels of one pixel would otherwise
- *   map to the same L1 set and evict each other. Gathering also makes y
- *   aliasing x safe and removes the halo branch from the inner loop.
+ * What keeps the FMA units fed at 128-512 channels is where the operands live
+ * (measured in docs/bench-conv.md):
+ * - The reduction is split into passes of PASS_K = 864 indices (32 input
+ *   channels of a 3x3x3 kernel). A pass packs the weights of a group of up to
+ *   6 blocks into [k][MR] panels (41 KB each, in scratch) and sweeps every
+ *   output row; for each 32-column tile the blocks of the group run one after
+ *   the other on the same input lines. The panels stay in L2 for thousands of
+ *   tiles instead of the whole [K][MR] panel (up to 660 KB) streaming from L3
+ *   for every tile, and the input is read from memory once per group instead
+ *   of once per block. Passes after the first add onto y.
+ * - The chunk's input frames are gathered into scratch with frames and
+ *   channels padded by one kernel window of rows: VAE frames are often
+ *   multiples of the L2 way size, and unpadded, the 9 input rows of all 32
+ *   channels of a pass would share a few L2 sets and evict each other.
+ *   Gathering also makes y aliasing x safe and removes the halo branch.
+ * - While a tile runs, the first block prefetches into L2 the input lines
+ *   that the next output row adds to the window.
  * - The stride-2 downsample gathers each input row as its even columns then
  *   its odd columns, so every tap is a plain unaligned 16-lane load like the
  *   stride-1 case (no lane permutes on the FMA ports).
- * Weights are repacked per block of MR output channels into [K][MR] panels so
- * the broadcasts walk memory in order (stride 1; the stride-2 path reads the
- * original [cout][K] rows, its public scratch size having no cout). OpenMP
- * splits output rows within a pass; each output is one fixed-order sum, so
- * results are bit-identical for any thread count and any chunking. */
+ * OpenMP splits output rows within a pass (dynamic chunks of 4 rows); each
+ * output is one fixed-order sum, so results are bit-identical for any thread
+ * count and any chunking. */
 #include "kernels/cpu/conv3d_internal.h"
 
 #include <string.h>
@@ -242,7 +245,10 @@ static void conv_direct(const conv_geom *g, int64_t cout, float *panels) {
                 co += mr;
             }
             group0 = co;
-#pragma omp parallel for schedule(static)
+            /* Dynamic chunks of 4 rows: a thread that loses its core to another
+             * job on a shared machine does not hold up the pass's barrier.
+             * Which thread computes a row never changes its bits. */
+#pragma omp parallel for schedule(dynamic, 4)
             for (int64_t row_index = 0; row_index < n_rows; row_index++) {
                 int64_t t = row_index / g->out_h, oy = row_index % g->out_h;
                 tile_args a;
