@@ -48,18 +48,19 @@ def bench_shape(shape, repeat):
     bias = torch.rand(cout)
     stride = (1, 2, 2) if stride2 else (1, 1, 1)
     padding = (0, 1, 1) if kh == 3 and not stride2 else (0, 0, 0)
-    times = []
+    times, cpu = [], []
     with torch.no_grad():
         for r in range(-1, repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             y = F.conv3d(x, weight, bias, stride=stride, padding=padding)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             if r >= 0:
                 times.append(t1 - t0)
+                cpu.append(c1 - c0)
     out_hw = (h // 2) * (w // 2) if stride2 else h * w
     assert y.shape == (1, cout, frames, h // (2 if stride2 else 1), w // (2 if stride2 else 1))
     flops = 2.0 * cout * cin * kt * kh * kw * frames * out_hw
-    return flops, statistics.median(times), min(times), max(times)
+    return flops, statistics.median(times), min(times), max(times), statistics.median(cpu)
 
 
 def main():
@@ -87,7 +88,7 @@ def main():
             if args.max_frames and shape[8] > args.max_frames:
                 shape = shape[:8] + (args.max_frames,) + shape[9:]
             name, cin, cout, kt, kh, kw, h, w, frames, stride2 = shape
-            flops, med, lo, hi = bench_shape(shape, args.repeat)
+            flops, med, lo, hi, cpu = bench_shape(shape, args.repeat)
             print("  %-3d %-9s %4d %4d %-5s %-9s %3d %7.2f %9.2f [%7.2f, %7.2f] %8.1f"
                   % (threads, name, cin, cout, "%dx%dx%d" % (kt, kh, kw),
                      "%dx%d%s" % (h, w, "/2" if stride2 else ""), frames, flops * 1e-9,
@@ -96,7 +97,8 @@ def main():
                               "frames": frames,
                               "gflop": round(flops * 1e-9, 4), "ms": round(med * 1e3, 4),
                               "ms_min": round(lo * 1e3, 4), "ms_max": round(hi * 1e3, 4),
-                              "gflops": round(flops / med * 1e-9, 2)}), flush=True)
+                              "gflops": round(flops / med * 1e-9, 2),
+                              "cpu_gflops": round(flops / cpu * 1e-9, 2)}), flush=True)
 
 
 if __name__ == "__main__":
