@@ -291,7 +291,12 @@ ctxpar_status ctxpar_video_index_build(const char *path, ctxpar_video_index *ind
         goto fail;
     }
     if (index->n_frames == 0)
-        status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: the video stream has no frames", path);
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              h->n_packets ? "%s: the video stream's packets carry no timestamps "
+                                             "(a raw elementary stream?); remux it, e.g. ffmpeg "
+                                             "-r 25 -i FILE -c copy out.mkv"
+                                           : "%s: the video stream has no frames",
+                              path);
 fail:
     file_close(&v);
     if (status != CTXPAR_OK) ctxpar_video_index_free(index);
@@ -476,6 +481,7 @@ ctxpar_status ctxpar_video_decode(const char *path, const ctxpar_video_index *in
     if (n <= 0) return CTXPAR_OK;
     const ctxpar_video_header *h = &index->header;
     int64_t *frame_packet = NULL;
+    const double t_start = omp_get_wtime();
     CTXPAR_TRY(file_open(path, &s.v, omp_get_max_threads()));
     s.fresh = 1;
     const int64_t n_packets = h->n_packets;
@@ -635,10 +641,10 @@ fail:
     if (getenv("CTXPAR_VIDEO_TRACE"))
         fprintf(stderr,
                 "video trace: frames %lld..%lld: %lld of %lld packets decoded, %lld seeks, %lld "
-                "from the start\n",
+                "from the start, %lld frames delivered in %.4f s\n",
                 (long long)frame_ids[0], (long long)frame_ids[n - 1],
                 (long long)s.packets_decoded, (long long)h->n_packets, (long long)s.seeks,
-                (long long)s.reopens);
+                (long long)s.reopens, (long long)n, omp_get_wtime() - t_start);
     if (s.have_pending) av_packet_unref(s.v.pkt);
     free(s.keys);
     free(frame_packet);
