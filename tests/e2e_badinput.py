@@ -106,7 +106,7 @@ def main():
     case("memory limit", 2, BASE + o + ["--mem-limit", 1], "mem-limit")
     # small preset, 64 frames: about 1144 MiB on 1 rank, 648 MiB each on 2
     case("memory limit names ranks", 1, ["--frames", 64, "--mem-limit", 700] + o,
-         "2 ranks would fit")
+         "2 ranks with 700 MiB each would fit")
     case("cuda device", 2, BASE + o + ["--device", "cuda"], "--device cuda")
     # An existing output is kept as it was.
     with open(OUT, "w") as fh:
