@@ -1,0 +1,288 @@
+"""V-JEPA 2 encoder end to end: ctxpar reads a transformers folder
+(config.json + model.safetensors, VJEPA2Model or VJEPA2ForVideoClassification
+layout) and an HDF5 video, and its token features must match the float64
+reference in vjepa2/reference.py, which mirrors transformers' modules
+(checked itself by vjepa2/selfcheck.py).
+
+Seeded random weights, 16 frames of 64x64 (8 x 8 x 8 = 512 tokens):
+- tiny (D 64, 2 heads of 32, 2 layers) in f32 and bf16 at 1, 2, 3 and 8 ranks
+  (8 ranks: one tubelet each), hd80 (2 heads of 80: the RoPE tail of 2
+  channels) at 1 and 3 ranks. The reference reads the same stored values, so
+  every dtype is held to max|a-r| / max|r| <= 1e-4, and runs at different rank
+  counts to 2e-5 of each other. With --no-merge every token is its own record
+  and its coordinates must be the token's (t, h, w) in order.
+- --layer 1 and --layer 2 against the reference's block outputs (before the
+  final LayerNorm, so --layer L differs from the default output).
+- the classification layout (vjepa2.* keys, pooler, classifier) loads to the
+  same features as the plain layout of the same weights.
+- merging on: default thresholds on the textured video, and low thresholds on
+  a flat video (every token alike, so it must merge): record sizes sum to N,
+  each token is covered once, size = frames * 4^level, and every record's
+  feature is the mean of the no-merge features it covers.
+Each failure names its case.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "vjepa2"))
+from e2e_common import *  # noqa: E402,F403
+import make_folder  # noqa: E402
+import reference  # noqa: E402
+from video import make_video  # noqa: E402
+
+TOL = 1e-4
+RANK_TOL = 2e-5
+FRAMES, SIZE = 16, 64
+d = tempfile.mkdtemp(prefix="ctxpar-vjepa2-")
+runs = [0]
+
+
+def rel_err(got, ref):
+    return float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+
+
+def compare(tag, got, ref, tol=TOL):
+    """max|a-r| / max|r| <= tol, finite, same shape; prints the number either way."""
+    if got is None:
+        return None
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != ref.shape:
+        fail("%s: shape %s, expected %s" % (tag, got.shape, ref.shape))
+        return None
+    if not np.isfinite(got).all():
+        fail("%s: %d non-finite values" % (tag, int((~np.isfinite(got)).sum())))
+        return None
+    e = rel_err(got, ref)
+    worst = np.unravel_index(np.argmax(np.abs(got - ref)), ref.shape)
+    line = "%s: rel err %.3g (worst at [n,c]=%s: got %.9g want %.9g)" % (
+        tag, e, tuple(int(i) for i in worst), got[worst], ref[worst])
+    if e <= tol:
+        print("ok    " + line)
+    else:
+        fail(line + " > %g" % tol)
+    return e
+
+
+def ctxpar(tag, ranks, folder, video, extra=()):
+    """Runs ctxpar; returns the output's tokens/* datasets and root attributes, or None."""
+    runs[0] += 1
+    out = os.path.join(d, "%s-%d.h5" % (re.sub(r"\W+", "_", tag), runs[0]))
+    args = ["--model", folder, "--input", video, "--out", out, "--overwrite"] + list(extra)
+    start = time.time()
+    try:
+        p = run(ranks, *args, timeout=300, check=False)
+    except subprocess.TimeoutExpired:
+        fail("%s: no exit within 300 s" % tag)
+        return None
+    if p.returncode != 0:
+        said = [l for l in p.stderr.splitlines() if l.startswith("ctxpar")] or [p.stderr[-800:]]
+        fail("%s: ctxpar exit %d: %s" % (tag, p.returncode, " | ".join(said)))
+        return None
+    print("run   %s (%.1f s)" % (tag, time.time() - start))
+    try:
+        with h5py.File(out, "r") as f:
+            got = {k: f["tokens/" + k][()] for k in f["tokens"]}
+            got["_dtype"] = f["tokens/features"].dtype
+            got["_attrs"] = dict(f.attrs)
+    except (OSError, KeyError) as e:
+        fail("%s: cannot read tokens/ from %s: %s" % (tag, out, e))
+        return None
+    return got
+
+
+def check_file(tag, got, ranks, n, merged):
+    attrs = got["_attrs"]
+    fmt = attrs.get("format")
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    if fmt != "ctxpar-features":
+        fail("%s: attribute format = %r, expected 'ctxpar-features'" % (tag, fmt))
+    for name, value in (("frames", FRAMES), ("height", SIZE), ("width", SIZE), ("ranks", ranks),
+                        ("tokens", n), ("complete", 1)):
+        if name not in attrs:
+            fail("%s: attribute %s missing" % (tag, name))
+        elif int(attrs[name]) != value:
+            fail("%s: attribute %s = %r, expected %r" % (tag, name, attrs[name], value))
+    if got["_dtype"] != np.float32:
+        fail("%s: features dtype %s, expected float32" % (tag, got["_dtype"]))
+    if not merged and "records" in attrs and int(attrs["records"]) != n:
+        fail("%s: attribute records = %r with --no-merge, expected %d" % (tag, attrs["records"], n))
+
+
+def check_coords(tag, got, config):
+    """--no-merge: one record per token, in token order, at the token's (t, h, w)."""
+    t, h, w = reference.token_coords(FRAMES, SIZE, SIZE, config)
+    want = {"t_start": t, "t_end": t, "y": h, "x": w, "level": 0 * t, "size": 0 * t + 1}
+    bad = []
+    for k, v in want.items():
+        if k not in got:
+            bad.append("%s missing" % k)
+        elif got[k].shape != v.shape or not np.array_equal(got[k], v):
+            if got[k].shape != v.shape:
+                bad.append("%s shape %s, expected %s" % (k, got[k].shape, v.shape))
+            else:
+                i = int(np.argmax(got[k] != v))
+                bad.append("%s[%d] = %d, expected %d" % (k, i, got[k][i], v[i]))
+        elif got[k].dtype != np.int32:
+            bad.append("%s dtype %s, expected int32" % (k, got[k].dtype))
+    if bad:
+        fail("%s: token coordinates: %s" % (tag, "; ".join(bad)))
+
+
+class Case:
+    """One folder + one video, with its float64 references computed once."""
+
+    def __init__(self, name, folder, video_path, video):
+        self.name, self.folder, self.video_path = name, folder, video_path
+        self.config = reference.load(folder)[1]
+        self.final, self.blocks = reference.reference(folder, video)
+        self.n = self.final.shape[0]
+        self.by_ranks = {}
+
+    def run(self, ranks, layer=None, keep=True):
+        tag = "%s np=%d%s" % (self.name, ranks, " --layer %d" % layer if layer else "")
+        extra = ["--no-merge"] + (["--layer", layer] if layer else [])
+        got = ctxpar(tag, ranks, self.folder, self.video_path, extra)
+        if got is None:
+            return None
+        check_file(tag, got, ranks, self.n, merged=False)
+        check_coords(tag, got, self.config)
+        want = self.blocks[layer - 1] if layer else self.final
+        compare(tag + " vs reference", got.get("features"), want)
+        if keep and not layer:
+            self.by_ranks[ranks] = got.get("features")
+        return got.get("features")
+
+    def check_invariance(self):
+        if not self.by_ranks:
+            return
+        base = min(self.by_ranks)
+        for ranks, feats in sorted(self.by_ranks.items()):
+            if ranks != base and feats is not None and self.by_ranks[base] is not None:
+                compare("%s np=%d vs np=%d" % (self.name, ranks, base), feats,
+                        np.asarray(self.by_ranks[base], np.float64), RANK_TOL)
+
+
+def check_merged(tag, got, tokens, config):
+    """Records from a merging run against the no-merge features of the same video."""
+    g = config["crop_size"] // config["patch_size"]
+    tt = tokens.shape[0] // (g * g)
+    grid = np.asarray(tokens, np.float64).reshape(tt, g, g, -1)
+    need = ("features", "t_start", "t_end", "level", "y", "x", "size")
+    missing = [k for k in need if k not in got]
+    if missing:
+        fail("%s: missing %s" % (tag, missing))
+        return None
+    size = got["size"].astype(np.int64)
+    n = tokens.shape[0]
+    if int(size.sum()) != n:
+        fail("%s: record sizes sum to %d, expected N = %d" % (tag, int(size.sum()), n))
+        return None
+    cover = np.zeros((tt, g, g), dtype=np.int64)
+    worst, bad = 0.0, []
+    for i in range(len(size)):
+        t0, t1, lv, y, x = (int(got[k][i]) for k in ("t_start", "t_end", "level", "y", "x"))
+        s = 1 << lv
+        if size[i] != (t1 - t0 + 1) * s * s:
+            bad.append("record %d: size %d, expected (t_end-t_start+1)*4^level = %d"
+                       % (i, size[i], (t1 - t0 + 1) * s * s))
+            continue
+        if not (0 <= t0 <= t1 < tt and 0 <= y and y + s <= g and 0 <= x and x + s <= g):
+            bad.append("record %d: block t %d..%d y %d x %d level %d outside the grid"
+                       % (i, t0, t1, y, x, lv))
+            continue
+        cover[t0:t1 + 1, y:y + s, x:x + s] += 1
+        mean = grid[t0:t1 + 1, y:y + s, x:x + s].reshape(-1, grid.shape[-1]).mean(axis=0)
+        worst = max(worst, float(np.max(np.abs(got["features"][i] - mean))))
+    if bad:
+        fail("%s: %s" % (tag, "; ".join(bad[:3])))
+    if not (cover == 1).all():
+        fail("%s: %d tokens covered %s times (every token must be in one record)"
+             % (tag, int((cover != 1).sum()), sorted(set(cover.ravel().tolist()) - {1})))
+    order = list(zip(got["t_start"].tolist(), got["y"].tolist(), got["x"].tolist()))
+    if order != sorted(order):
+        fail("%s: records not in (t_start, y, x) order" % tag)
+    e = worst / float(np.max(np.abs(grid)))
+    line = "%s: %d records for %d tokens (largest %d), record features vs means of the " \
+           "no-merge tokens: rel err %.3g" % (tag, len(size), n, int(size.max()), e)
+    if e <= TOL:
+        print("ok    " + line)
+    else:
+        fail(line + " > %g" % TOL)
+    return len(size)
+
+
+def main():
+    video = make_video.make_video(FRAMES, SIZE, SIZE, seed=7)
+    v16 = os.path.join(d, "v16.h5")
+    make_video.write(v16, video)
+    flat = np.full_like(video, 0)
+    flat[...] = np.array([90, 140, 200], dtype=np.uint8)
+    vflat = os.path.join(d, "flat.h5")
+    make_video.write(vflat, flat)
+
+    folders = {
+        "f32": make_folder.write_folder(os.path.join(d, "f32"), "tiny", "f32", seed=1),
+        "bf16": make_folder.write_folder(os.path.join(d, "bf16"), "tiny", "bf16", seed=2),
+        "hd80": make_folder.write_folder(os.path.join(d, "hd80"), "hd80", "f32", seed=3),
+        "cls": make_folder.write_folder(os.path.join(d, "cls"), "tiny", "f32", seed=1,
+                                        classification=True),
+    }
+
+    f32 = Case("tiny f32", folders["f32"], v16, video)
+    for ranks in (1, 2, 3, 8):
+        f32.run(ranks)
+    f32.check_invariance()
+
+    bf16 = Case("tiny bf16", folders["bf16"], v16, video)
+    for ranks in (1, 2, 3, 8):
+        bf16.run(ranks)
+    bf16.check_invariance()
+
+    hd80 = Case("hd80 f32", folders["hd80"], v16, video)
+    for ranks in (1, 3):
+        hd80.run(ranks)
+    hd80.check_invariance()
+
+    f32.run(2, layer=1)
+    f32.run(3, layer=2)
+
+    cls = Case("tiny f32 classification layout", folders["cls"], v16, video)
+    got = cls.run(2)
+    plain = f32.by_ranks.get(2)
+    if got is not None and plain is not None:
+        compare("classification layout np=2 vs plain layout np=2", got,
+                np.asarray(plain, np.float64), 1e-6)
+
+    # Merging on: default thresholds on the textured video.
+    base = f32.by_ranks.get(1)
+    got = ctxpar("tiny f32 merged (defaults) np=2", 2, folders["f32"], v16)
+    if got is not None:
+        check_file("tiny f32 merged (defaults) np=2", got, 2, f32.n, merged=True)
+        if base is not None:
+            check_merged("tiny f32 merged (defaults) np=2", got, base, f32.config)
+
+    # A flat video: every token's feature is alike, so low thresholds must merge.
+    flat_case = Case("tiny f32 flat", folders["f32"], vflat, flat)
+    tokens = flat_case.run(1, keep=False)
+    got = ctxpar("tiny f32 flat merged np=3", 3, folders["f32"], vflat,
+                 ["--merge-spatial", "0.9", "--merge-temporal", "0.9"])
+    if got is not None and tokens is not None:
+        check_file("tiny f32 flat merged np=3", got, 3, flat_case.n, merged=True)
+        records = check_merged("tiny f32 flat merged np=3", got, tokens, flat_case.config)
+        if records is not None and records >= flat_case.n:
+            fail("tiny f32 flat merged np=3: %d records for %d identical tokens (nothing merged)"
+                 % (records, flat_case.n))
+
+    finish("e2e_vjepa2")
+
+
+if __name__ == "__main__":
+    main()
