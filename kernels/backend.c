@@ -23,6 +23,10 @@ static const ctxpar_backend cpu_backend = {
     .attention_merge = ctxpar_cpu_attention_merge,
     .layer_norm = ctxpar_cpu_layer_norm,
     .gelu = ctxpar_cpu_gelu,
+    .gelu_erf = ctxpar_cpu_gelu_erf,
+    .tubelet_embed_scratch_floats = ctxpar_cpu_tubelet_embed_scratch_floats,
+    .tubelet_embed = ctxpar_cpu_tubelet_embed,
+    .rope3d_vjepa2 = ctxpar_cpu_rope3d_vjepa2,
     .rope3d = ctxpar_cpu_rope3d,
 };
 

@@ -65,6 +65,14 @@ typedef struct ctxpar_backend {
     void (*layer_norm)(float *y, const float *x, int64_t n, int64_t d, const float *weight,
                        const float *bias, float eps);
     void (*gelu)(float *x, int64_t n);
+    void (*gelu_erf)(float *x, int64_t n);
+    int64_t (*tubelet_embed_scratch_floats)(int64_t c, int64_t frames, int64_t h, int64_t w,
+                                            int kt, int p);
+    void (*tubelet_embed)(const float *x, int64_t cstride, int64_t c, int64_t frames, int64_t h,
+                          int64_t w, int kt, int p, const float *weight, const float *bias,
+                          int64_t d, float *tokens, float *scratch);
+    void (*rope3d_vjepa2)(float *x, int64_t ld, int64_t n, int heads, int head_dim,
+                          int64_t first_token, int64_t grid_h, int64_t grid_w);
     void (*rope3d)(float *x, int64_t ld, int64_t n, int heads, int head_dim, int64_t first_token,
                    int64_t grid_h, int64_t grid_w);
 } ctxpar_backend;

@@ -67,6 +67,7 @@ static const char *const valued_flags[] = {
     "--chunk-frames", "--merge-spatial", "--merge-temporal", "--merge-levels", "--device",
     "--threads", "--mem-limit", "--seed", "--repeat", "--warmup", "--json", "--input-list",
     "--out-dir",
+    "--layer",
     "--start", "--fps", "--resize", "--crop", /* video files */
     NULL};
 
@@ -171,6 +172,10 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
             o->merge_levels = (int)v;
         } else if (!strcmp(flag, "--no-merge")) {
             o->no_merge = 1;
+        } else if (!strcmp(flag, "--layer")) {
+            int64_t layer = 0;
+            CTXPAR_TRY(parse_int(flag, value, 1, 100000, &layer));
+            o->layer = (int)layer;
         } else if (!strcmp(flag, "--save-logvar")) {
             o->save_logvar = 1;
         } else if (!strcmp(flag, "--save-latents")) {
@@ -283,12 +288,15 @@ void ctxpar_cli_print_help(void) {
         "  --model FILE|DIR      model file written by init-model, or a released model's\n"
         "                        folder: a diffusers CogVideoX VAE (config.json +\n"
         "                        diffusion_pytorch_model.safetensors, or the repository root\n"
-        "                        with vae/); weights F32/F16/BF16, held once per node\n"
+        "                        with vae/), or a V-JEPA 2 folder (config.json +\n"
+        "                        model.safetensors); weights F32/F16/BF16, held once per node\n"
         "  --preset P            tiny | small | base, seeded weights (default small)\n"
         "output:\n"
         "  --out FILE            features file (default ctxpar_features.h5)\n"
         "  --overwrite           replace an existing output\n"
         "  --save-latents        also write the VAE latents [T',H',W',z]\n"
+        "  --layer K             write the features after transformer block K (1-based)\n"
+        "                        instead of the final norm's (for probing)\n"
         "  --save-logvar         VAE-only models: also write latents_logvar (default: only\n"
         "                        the posterior mean, unscaled)\n"
         "execution:\n"

@@ -218,18 +218,34 @@ static ctxpar_status inspect_folder(const char *dir) {
         printf("%s: model folder, family %s (%s %s)\n", dir, family->name, family->id_key,
                family->id_value);
         printf("%-16s %s/%s\n", "weights", folder, family->weights_file);
-        printf("%-16s %lld tensors, %lld parameters used (%.1f MiB as float32)\n", "encoder",
+        printf("%-16s %lld tensors, %lld parameters used (%.1f MiB as float32)\n", "runs",
                (long long)layout->n_tensors, (long long)ctxpar_model_parameter_count(layout),
                (double)layout->blob_floats * 4.0 / (1 << 20));
-        printf("%-16s [", "channels");
-        for (int i = 0; i < vae->n_stages; i++) printf("%s%d", i ? ", " : "", vae->channels[i]);
-        printf("], %d ResBlocks per stage, %d in the mid block, %d groups, latent %d\n",
-               vae->res_blocks, vae->mid_blocks, vae->groups, vae->latent_channels);
-        printf("%-16s temporal %d (frames 1 + %d*k), spatial %d\n", "compression",
-               ctxpar_config_temporal_compression(&config),
-               ctxpar_config_temporal_compression(&config),
-               ctxpar_config_spatial_compression(&config));
-        printf("%-16s %.9g\n", "scaling_factor", config.scaling.scaling_factor);
+        if (config.has_vae) {
+            printf("%-16s [", "channels");
+            for (int i = 0; i < vae->n_stages; i++) printf("%s%d", i ? ", " : "", vae->channels[i]);
+            printf("], %d ResBlocks per stage, %d in the mid block, %d groups, latent %d\n",
+                   vae->res_blocks, vae->mid_blocks, vae->groups, vae->latent_channels);
+            printf("%-16s temporal %d (frames 1 + %d*k), spatial %d\n", "compression",
+                   ctxpar_config_temporal_compression(&config),
+                   ctxpar_config_temporal_compression(&config),
+                   ctxpar_config_spatial_compression(&config));
+        }
+        if (config.has_transformer) {
+            const ctxpar_transformer_config *tf = &config.transformer;
+            printf("%-16s %d blocks, width %d, %d heads of %d, MLP %d\n", "transformer",
+                   tf->layers, tf->dim, tf->heads, tf->dim / tf->heads,
+                   ctxpar_config_mlp_dim(&config));
+            if (tf->embed == CTXPAR_EMBED_TUBELET)
+                printf("%-16s %d x %d x %d tubelets; frames %dx%d, a multiple of %d\n",
+                       "input", tf->tubelet, tf->patch, tf->patch, tf->crop, tf->crop,
+                       tf->tubelet);
+            printf("%-16s spatial %.3g, temporal %.3g, %d levels\n", "merge defaults",
+                   config.merge.spatial_threshold, config.merge.temporal_threshold,
+                   config.merge.levels);
+        }
+        if (!config.has_transformer)
+            printf("%-16s %.9g\n", "scaling_factor", config.scaling.scaling_factor);
     }
     ctxpar_model_free(layout);
     free(text);

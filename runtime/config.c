@@ -37,7 +37,10 @@ const char *ctxpar_config_preset_names(void) { return "tiny, small, base"; }
 
 void ctxpar_config_builtin_defaults(ctxpar_model_config *config) {
     snprintf(config->family, sizeof config->family, "ctxpar");
+    config->has_vae = 1;
     config->has_transformer = 1;
+    for (int c = 0; c < 3; c++) config->pixel_mean[c] = config->pixel_std[c] = 0.5;
+    config->transformer.norm_eps = 1e-6;
     config->scaling.scaling_factor = 1.0;
     config->scaling.invert_scale_latents = -1;
     config->vae.mid_blocks = 1;
@@ -71,11 +74,12 @@ ctxpar_status ctxpar_config_preset(const char *name, ctxpar_model_config *out) {
                         name ? name : "(null)", ctxpar_config_preset_names());
 }
 
+static ctxpar_status validate_transformer(const ctxpar_model_config *config, const char *src);
+
 ctxpar_status ctxpar_config_validate(const ctxpar_model_config *config, const char *source) {
     const char *src = source ? source : "config";
     const ctxpar_vae_config *vae = &config->vae;
-    const ctxpar_transformer_config *tf = &config->transformer;
-    const ctxpar_merge_config *merge = &config->merge;
+    if (!config->has_vae) return validate_transformer(config, src);
     if (vae->n_stages < 1 || vae->n_stages > CTXPAR_MAX_STAGES)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT,
                             "%s: vae.channels has %d stages, expected 1 to %d", src,
@@ -113,7 +117,17 @@ ctxpar_status ctxpar_config_validate(const ctxpar_model_config *config, const ch
     if (!(vae->norm_eps > 0) || !isfinite(vae->norm_eps))
         return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s: GroupNorm eps is %g, expected a positive number",
                             src, vae->norm_eps);
+    return validate_transformer(config, src);
+}
+
+static ctxpar_status validate_transformer(const ctxpar_model_config *config, const char *src) {
+    const ctxpar_transformer_config *tf = &config->transformer;
+    const ctxpar_merge_config *merge = &config->merge;
     if (!config->has_transformer) return CTXPAR_OK;
+    if (!config->has_vae && (tf->embed != CTXPAR_EMBED_TUBELET || tf->tubelet < 1))
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "%s: a model without a VAE needs a tubelet embedding of at least 1 "
+                            "frame", src);
     if (tf->patch < 1)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s: transformer.patch is %d, expected at least 1",
                             src, tf->patch);
@@ -128,7 +142,7 @@ ctxpar_status ctxpar_config_validate(const ctxpar_model_config *config, const ch
     if ((tf->dim / tf->heads) % 16 != 0)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT,
                             "%s: head dim = dim/heads = %d/%d = %d, expected a multiple of 16 "
-                            "(RoPE-3D splits it 4:6:6 into rotated pairs)",
+                            "(attention and RoPE work on blocks of 16)",
                             src, tf->dim, tf->heads, tf->dim / tf->heads);
     if (tf->layers < 0)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s: transformer.layers is %d, expected 0 or more",
@@ -337,7 +351,13 @@ fail:
     return status;
 }
 
+int ctxpar_config_mlp_dim(const ctxpar_model_config *config) {
+    return config->transformer.mlp_dim > 0 ? config->transformer.mlp_dim
+                                           : 4 * config->transformer.dim;
+}
+
 int ctxpar_config_temporal_compression(const ctxpar_model_config *config) {
+    if (!config->has_vae) return config->transformer.tubelet;
     int c_t = 1;
     for (int i = 0; i + 1 < config->vae.n_stages; i++)
         if (config->vae.temporal_down[i]) c_t *= 2;
@@ -345,9 +365,10 @@ int ctxpar_config_temporal_compression(const ctxpar_model_config *config) {
 }
 
 int ctxpar_config_first_unit_frames(const ctxpar_model_config *config) {
-    return config->vae.first_frame_alone ? 1 : ctxpar_config_temporal_compression(config);
+    return config->has_vae && config->vae.first_frame_alone ? 1 : ctxpar_config_temporal_compression(config);
 }
 
 int ctxpar_config_spatial_compression(const ctxpar_model_config *config) {
+    if (!config->has_vae) return 1;
     return config->vae.n_stages >= 1 ? 1 << (config->vae.n_stages - 1) : 1;
 }

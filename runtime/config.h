@@ -31,8 +31,26 @@ typedef struct ctxpar_vae_config {
     double norm_eps;
 } ctxpar_vae_config;
 
+/* Variants of the transformer (the built-in family's value first). */
+typedef enum ctxpar_embed_kind {
+    CTXPAR_EMBED_LATENT_PATCH, /* p x p patches of the VAE latents, input order (dy, dx, c) */
+    CTXPAR_EMBED_TUBELET       /* kt x p x p tubelets of the pixels, a Conv3d [d, 3, kt, p, p] */
+} ctxpar_embed_kind;
+typedef enum ctxpar_rope_kind {
+    CTXPAR_ROPE_SPLIT,  /* head dims [t | y | x] = 1/4, 3/8, 3/8, pairs at their own angle */
+    CTXPAR_ROPE_VJEPA2  /* a = 2*((dh/3)/2) dims per axis, angle table tiled twice, tail unrotated */
+} ctxpar_rope_kind;
+typedef enum ctxpar_gelu_kind { CTXPAR_GELU_TANH, CTXPAR_GELU_ERF } ctxpar_gelu_kind;
+
 typedef struct ctxpar_transformer_config {
     int patch, dim, heads, layers; /* p, d, h, L */
+    int mlp_dim;                   /* fc1's width; 0 means 4d */
+    int tubelet;                   /* kt of a tubelet embedding */
+    int crop;                      /* frames must be crop x crop (0: any size) */
+    ctxpar_embed_kind embed;
+    ctxpar_rope_kind rope;
+    ctxpar_gelu_kind gelu;
+    double norm_eps;               /* LayerNorm epsilon (1e-6) */
 } ctxpar_transformer_config;
 
 typedef struct ctxpar_merge_config {
@@ -52,7 +70,10 @@ typedef struct ctxpar_latent_scaling {
  * what it holds. */
 typedef struct ctxpar_model_config {
     char family[32];       /* registry name of the family that described it */
+    int has_vae;           /* 0: tokens come straight from the pixels (tubelets) */
     int has_transformer;   /* 0: a VAE-only model, whose job writes latents */
+    /* pixels: v = (u/255 - pixel_mean[c]) / pixel_std[c] (built-in: 0.5, 0.5, i.e. u/127.5 - 1) */
+    double pixel_mean[3], pixel_std[3];
     ctxpar_latent_scaling scaling;
     ctxpar_vae_config vae;
     ctxpar_transformer_config transformer;
@@ -82,3 +103,4 @@ int ctxpar_config_temporal_compression(const ctxpar_model_config *config); /* c_
  * encoded alone. Shard units are [0, first) then c_t frames each. */
 int ctxpar_config_first_unit_frames(const ctxpar_model_config *config);
 int ctxpar_config_spatial_compression(const ctxpar_model_config *config);  /* c_s */
+int ctxpar_config_mlp_dim(const ctxpar_model_config *config);             /* fc1's width */

@@ -17,8 +17,10 @@
 #include "runtime/safetensors.h"
 
 extern const ctxpar_family ctxpar_family_cogvideox_vae;
+extern const ctxpar_family ctxpar_family_vjepa2;
 
-static const ctxpar_family *const families[] = {&ctxpar_family_cogvideox_vae, NULL};
+static const ctxpar_family *const families[] = {&ctxpar_family_cogvideox_vae,
+                                                &ctxpar_family_vjepa2, NULL};
 
 const ctxpar_family *const *ctxpar_family_all(void) { return families; }
 
@@ -264,7 +266,7 @@ ctxpar_status ctxpar_family_read_config(const ctxpar_family *family, const char 
     /* Every key must be known: a key we do not read may change the model. */
     for (int i = 0; i < root->n_items; i++) {
         const char *key = root->keys[i];
-        if (key[0] == '_') continue; /* _class_name, _diffusers_version, _name_or_path, ... */
+        if (key[0] == '_' || family->allow_unknown_keys) continue; /* _class_name, ... */
         int known = 0;
         for (int k = 0; k < family->n_keys && !known; k++)
             known = strcmp(family->keys[k].key, key) == 0;
@@ -305,9 +307,12 @@ static int count_ints(const char *pattern) {
     return n;
 }
 
-/* Our tensor name -> the checkpoint's, and the rule used; 0 if no rule matches. */
-static int translate(const ctxpar_family *family, const char *ours, char *theirs, size_t cap,
-                     const ctxpar_family_tensor **rule_out) {
+enum { MAX_PARTS = 4 };
+
+/* Our tensor name -> the checkpoint's names (several when concatenated) and
+ * the rule used; the number of names, 0 if no rule matches. */
+static int translate(const ctxpar_family *family, const char *ours, const char *prefix,
+                     char theirs[MAX_PARTS][256], const ctxpar_family_tensor **rule_out) {
     const char *slash = strrchr(ours, '/');
     if (!slash) return 0;
     char op[CTXPAR_TENSOR_NAME_MAX];
@@ -327,11 +332,22 @@ static int translate(const ctxpar_family *family, const char *ours, char *theirs
         else
             sscanf(op, pattern, &a, &b, &consumed);
         if (consumed != (int)op_len) continue;
-        char their_op[160];
-        snprintf(their_op, sizeof their_op, rule->theirs, a, b);
-        snprintf(theirs, cap, "%s.%s", their_op, slash + 1);
+        /* each '|'-separated part takes the same integers */
+        int parts = 0;
+        for (const char *part = rule->theirs; part && parts < MAX_PARTS; parts++) {
+            const char *bar = strchr(part, '|');
+            char part_pattern[160];
+            size_t len = bar ? (size_t)(bar - part) : strlen(part);
+            if (len >= sizeof part_pattern) return 0;
+            memcpy(part_pattern, part, len);
+            part_pattern[len] = '\0';
+            char their_op[200];
+            snprintf(their_op, sizeof their_op, part_pattern, a, b);
+            snprintf(theirs[parts], 256, "%s%s.%s", prefix ? prefix : "", their_op, slash + 1);
+            part = bar ? bar + 1 : NULL;
+        }
         *rule_out = rule;
-        return 1;
+        return parts;
     }
     return 0;
 }
@@ -347,43 +363,65 @@ static int has_prefix(const char *s, const char *prefix) {
     return prefix && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* The name prefix this checkpoint uses: none, or the family's wrapper prefix
+ * when the plain names are absent and the wrapped ones present. */
+static const char *checkpoint_prefix(const ctxpar_family *family, const ctxpar_model *layout,
+                                     const ctxpar_safetensors *st) {
+    char theirs[MAX_PARTS][256];
+    const ctxpar_family_tensor *rule = NULL;
+    if (!family->wrapper_prefix || layout->n_tensors == 0) return NULL;
+    if (translate(family, layout->tensors[0].name, NULL, theirs, &rule) > 0 &&
+        !ctxpar_safetensors_find(st, theirs[0]) &&
+        translate(family, layout->tensors[0].name, family->wrapper_prefix, theirs, &rule) > 0 &&
+        ctxpar_safetensors_find(st, theirs[0]))
+        return family->wrapper_prefix;
+    return NULL;
+}
+
 /* Every tensor the model needs is present with its shape; every checkpoint
- * tensor under the used prefix is needed. */
+ * tensor outside the ignored prefixes is needed. */
 static ctxpar_status check_tensors(const ctxpar_family *family, const ctxpar_model *layout,
                                    const ctxpar_safetensors *st) {
     char *used = calloc((size_t)st->n_tensors + 1, 1);
     if (!used) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory checking tensors");
+    const char *prefix = checkpoint_prefix(family, layout, st);
     ctxpar_status status = CTXPAR_OK;
     for (int t = 0; t < layout->n_tensors; t++) {
         const ctxpar_weight *w = &layout->tensors[t];
-        char theirs[256];
+        char theirs[MAX_PARTS][256];
         const ctxpar_family_tensor *rule = NULL;
-        if (!translate(family, w->name, theirs, sizeof theirs, &rule)) {
+        int parts = translate(family, w->name, prefix, theirs, &rule);
+        if (parts == 0) {
             status = ctxpar_error(CTXPAR_ERR_UNSUPPORTED,
                                   "model family %s has no checkpoint name for tensor %s",
                                   family->name, w->name);
             goto done;
         }
-        const ctxpar_st_tensor *found = ctxpar_safetensors_find(st, theirs);
-        if (!found) {
-            status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: missing tensor %s", st->path, theirs);
-            goto done;
-        }
-        used[found - st->tensors] = 1;
+        /* each part holds 1/parts of the first axis */
         int64_t want[8];
         int want_ndim = 0;
         const int is_weight = strcmp(strrchr(w->name, '/'), "/weight") == 0;
         for (int i = 0; i < w->ndim; i++)
             if (i != rule->drop_dim || !is_weight) want[want_ndim++] = w->shape[i];
-        int same = found->ndim == want_ndim;
-        for (int i = 0; same && i < want_ndim; i++) same = found->shape[i] == want[i];
-        if (!same) {
-            char got_text[128], want_text[128];
-            format_shape(got_text, sizeof got_text, found->ndim, found->shape);
-            format_shape(want_text, sizeof want_text, want_ndim, want);
-            status = ctxpar_error(CTXPAR_ERR_SHAPE, "%s: tensor %s has shape %s, expected %s",
-                                  st->path, theirs, got_text, want_text);
-            goto done;
+        want[0] /= parts;
+        for (int part = 0; part < parts; part++) {
+            const ctxpar_st_tensor *found = ctxpar_safetensors_find(st, theirs[part]);
+            if (!found) {
+                status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: missing tensor %s", st->path,
+                                      theirs[part]);
+                goto done;
+            }
+            used[found - st->tensors] = 1;
+            int same = found->ndim == want_ndim;
+            for (int i = 0; same && i < want_ndim; i++) same = found->shape[i] == want[i];
+            if (!same) {
+                char got_text[128], want_text[128];
+                format_shape(got_text, sizeof got_text, found->ndim, found->shape);
+                format_shape(want_text, sizeof want_text, want_ndim, want);
+                status = ctxpar_error(CTXPAR_ERR_SHAPE, "%s: tensor %s has shape %s, expected %s",
+                                      st->path, theirs[part], got_text, want_text);
+                goto done;
+            }
         }
     }
     for (int i = 0; i < st->n_tensors; i++) {
@@ -440,21 +478,25 @@ static ctxpar_status fill_blob(const ctxpar_family *family, const char *weights,
                               ctxpar_model *model) {
     ctxpar_safetensors *st = NULL;
     CTXPAR_TRY(ctxpar_safetensors_open(weights, &st));
+    const char *prefix = checkpoint_prefix(family, model, st);
     ctxpar_status status = CTXPAR_OK;
-    for (int t = 0; t < model->n_tensors; t++) {
+    for (int t = 0; t < model->n_tensors && status == CTXPAR_OK; t++) {
         const ctxpar_weight *w = &model->tensors[t];
-        char theirs[256];
+        char theirs[MAX_PARTS][256];
         const ctxpar_family_tensor *rule = NULL;
-        const ctxpar_st_tensor *found = NULL;
-        if (translate(family, w->name, theirs, sizeof theirs, &rule))
-            found = ctxpar_safetensors_find(st, theirs);
-        if (!found || found->count != w->count) {
+        int parts = translate(family, w->name, prefix, theirs, &rule);
+        float *dst = model->blob + w->offset;
+        int64_t filled = 0;
+        for (int part = 0; part < parts; part++) {
+            const ctxpar_st_tensor *found = ctxpar_safetensors_find(st, theirs[part]);
+            if (!found || filled + found->count > w->count) break;
+            ctxpar_safetensors_to_f32(found, dst + filled);
+            filled += found->count;
+        }
+        if (parts == 0 || filled != w->count)
             /* Validated on rank 0: the file changed under us. */
             status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: tensor %s changed while loading",
-                                  weights, theirs);
-            break;
-        }
-        ctxpar_safetensors_to_f32(found, model->blob + w->offset);
+                                  weights, parts ? theirs[0] : w->name);
     }
     ctxpar_safetensors_close(st);
     return status;

@@ -40,8 +40,10 @@ typedef struct ctxpar_family_key {
 /* Our tensor op (printf pattern over up to two integers, e.g.
  * "vae/stages/%d/res/%d/conv1") and the checkpoint's name of the same op
  * ("encoder.down_blocks.%d.resnets.%d.conv1.conv"); "/weight" and "/bias"
- * become ".weight" and ".bias". drop_dim: the checkpoint stores the weight
- * without this axis (a 2D conv of a [C, C, 1, 3, 3] weight), -1 if none. */
+ * become ".weight" and ".bias". Several checkpoint ops joined by '|' are
+ * concatenated along the first axis, in that order (separate q, k, v into
+ * our fused qkv). drop_dim: the checkpoint stores the weight without this
+ * axis (a 2D conv of a [C, C, 1, 3, 3] weight), -1 if none. */
 typedef struct ctxpar_family_tensor {
     const char *ours;
     const char *theirs;
@@ -59,6 +61,12 @@ typedef struct ctxpar_family {
     const ctxpar_family_tensor *tensors;
     int n_tensors;
     const char *const *ignored_prefixes; /* NULL-terminated: tensors never read ("decoder.") */
+    /* A prefix some checkpoints put before every name (a classification
+     * model's backbone, "vjepa2."): used when the plain names are absent. */
+    const char *wrapper_prefix;
+    /* Config keys not in the table are accepted (transformers' configs carry
+     * many generic ones) instead of refused. */
+    int allow_unknown_keys;
     /* Fills the description fields that follow from the keys, sets the
      * built-in defaults a family does not override, and checks what the keys
      * alone cannot (e.g. a compression ratio that is a power of two). */

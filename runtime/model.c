@@ -116,8 +116,10 @@ ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_mode
     layout_builder b = {m, 0, CTXPAR_OK};
     const ctxpar_vae_config *vae = &config->vae;
     const ctxpar_transformer_config *tf = &config->transformer;
-    const int64_t c0 = vae->channels[0], c_last = vae->channels[vae->n_stages - 1];
+    const int64_t c0 = vae->channels[0];
+    const int64_t c_last = vae->n_stages > 0 ? vae->channels[vae->n_stages - 1] : 0;
 
+    if (!config->has_vae) goto transformer;
     add_conv(&b, c0, 3, 3, 3, 3, "vae/conv_in");
     for (int i = 0; i < vae->n_stages; i++) {
         for (int j = 0; j < vae->res_blocks; j++) {
@@ -139,16 +141,21 @@ ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_mode
     add_norm(&b, c_last, "vae/norm_out");
     add_conv(&b, 2 * (int64_t)vae->latent_channels, c_last, 3, 3, 3, "vae/conv_out");
 
-    const int64_t d = config->has_transformer ? tf->dim : 0;
+transformer:;
+    const int64_t d = config->has_transformer ? tf->dim : 0, f = ctxpar_config_mlp_dim(config);
+    const int64_t p = tf->patch;
     if (!config->has_transformer) goto done;
-    add_op(&b, 2, (int64_t[]){d, (int64_t)tf->patch * tf->patch * vae->latent_channels}, "embed");
+    if (tf->embed == CTXPAR_EMBED_TUBELET)
+        add_op(&b, 5, (int64_t[]){d, 3, tf->tubelet, p, p}, "embed");
+    else
+        add_op(&b, 2, (int64_t[]){d, p * p * vae->latent_channels}, "embed");
     for (int l = 0; l < tf->layers; l++) {
         add_op(&b, 1, (int64_t[]){d}, "blocks/%d/norm1", l);
         add_op(&b, 1, (int64_t[]){d}, "blocks/%d/norm2", l);
         add_op(&b, 2, (int64_t[]){3 * d, d}, "blocks/%d/attn/qkv", l);
         add_op(&b, 2, (int64_t[]){d, d}, "blocks/%d/attn/proj", l);
-        add_op(&b, 2, (int64_t[]){4 * d, d}, "blocks/%d/mlp/fc1", l);
-        add_op(&b, 2, (int64_t[]){d, 4 * d}, "blocks/%d/mlp/fc2", l);
+        add_op(&b, 2, (int64_t[]){f, d}, "blocks/%d/mlp/fc1", l);
+        add_op(&b, 2, (int64_t[]){d, f}, "blocks/%d/mlp/fc2", l);
     }
     add_norm(&b, d, "norm_out");
 done:

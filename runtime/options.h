@@ -30,6 +30,7 @@ typedef struct ctxpar_run_options {
     int merge_levels;                     /* < 0: from the model config */
     int no_merge;
     int save_latents;
+    int layer;                /* --layer K: features after block K (0: the final norm's) */
     int save_logvar;          /* VAE-only models: also write the posterior log-variance */
     ctxpar_device device;
     int threads;              /* 0: cores on the node / ranks on the node */

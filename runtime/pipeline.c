@@ -147,6 +147,20 @@ static ctxpar_status write_latents_file(ctxpar_comm_t comm, const ctxpar_run_opt
     return status;
 }
 
+/* Sources give x = u/127.5 - 1, i.e. (u/255 - 0.5)/0.5; a model with other
+ * pixel statistics (ImageNet's, V-JEPA 2) gets (u/255 - mean[c])/std[c]. */
+static void normalize_pixels(const ctxpar_model_config *config, ctxpar_tensor *input) {
+    const int64_t n = input->shape[1] * input->shape[2] * input->shape[3];
+    for (int c = 0; c < 3; c++) {
+        const double scale = 0.5 / config->pixel_std[c];
+        const double shift = (0.5 - config->pixel_mean[c]) / config->pixel_std[c];
+        if (scale == 1.0 && shift == 0.0) continue;
+        float *x = input->data + c * input->stride[0];
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(x[i] * scale + shift);
+    }
+}
+
 static void layer_progress(void *user, int64_t done, int64_t total) {
     ctxpar_progress_update(user, done, total);
 }
@@ -272,16 +286,22 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     if (status == CTXPAR_OK)
         status = ctxpar_source_read(comm, &o.source, plan.first_frame[rank], plan.n_frames[rank],
                                     input.data);
+    if (status == CTXPAR_OK) normalize_pixels(&model->config, &input);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
     ctxpar_progress_end_stage(&progress);
     seconds[CTXPAR_STAGE_INPUT] = MPI_Wtime() - t0;
 
-    /* ---- VAE ---- */
+    /* ---- VAE (a model without one embeds the pixels themselves) ---- */
     t0 = MPI_Wtime();
-    ctxpar_progress_stage(&progress, "vae");
-    CTXPAR_TRY_GOTO(ctxpar_vae_encode(backend, comm, model, &plan, &input, &latents, &vae_stats,
-                                      layer_progress, &progress));
-    ctxpar_progress_end_stage(&progress);
+    if (model->config.has_vae) {
+        ctxpar_progress_stage(&progress, "vae");
+        CTXPAR_TRY_GOTO(ctxpar_vae_encode(backend, comm, model, &plan, &input, &latents,
+                                          &vae_stats, layer_progress, &progress));
+        ctxpar_progress_end_stage(&progress);
+    } else {
+        latents = input;
+        memset(&input, 0, sizeof input);
+    }
     seconds[CTXPAR_STAGE_VAE] = MPI_Wtime() - t0;
 
     if (!plan.has_transformer) {

@@ -77,10 +77,23 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     }
     if (!config->vae.first_frame_alone && T % ct != 0) {
         char rule[96];
-        snprintf(rule, sizeof rule, "a multiple of the model's temporal compression %lld",
-                 (long long)ct);
+        snprintf(rule, sizeof rule, "a multiple of the model's %s %lld",
+                 config->has_vae ? "temporal compression" : "tubelet size", (long long)ct);
         return bad_frame_count(T, ct, ct, rule);
     }
+    const int crop = config->has_transformer ? config->transformer.crop : 0;
+    if (crop > 0 && (H != crop || W != crop))
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "frame size %lldx%lld (WxH) is not the model's crop size %dx%d: "
+                            "its token positions assume that grid; resize the video to "
+                            "%dx%d",
+                            (long long)W, (long long)H, crop, crop, crop, crop);
+    if (options->layer != 0 &&
+        (!config->has_transformer || options->layer < 1 || options->layer > config->transformer.layers))
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "--layer %d: this model has %d transformer blocks; give 1 to %d",
+                            options->layer, config->has_transformer ? config->transformer.layers : 0,
+                            config->has_transformer ? config->transformer.layers : 0);
     if (H <= 0 || W <= 0 || H % (cs * p) != 0 || W % (cs * p) != 0) {
         int64_t m = cs * p;
         int64_t sw = W > 0 ? round_up(W, m) : m, sh = H > 0 ? round_up(H, m) : m;
@@ -112,6 +125,7 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
                             "this model writes token features");
     plan->ranks = ranks;
     plan->has_transformer = config->has_transformer;
+    plan->output_layer = options->layer;
     plan->latent_channels_out = config->vae.latent_channels * (options->save_logvar ? 2 : 1);
     plan->frames = T, plan->height = H, plan->width = W;
     plan->temporal_compression = ct, plan->spatial_compression = cs;
@@ -184,11 +198,13 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
         if (plan->n_latent[r] * plan->tokens_per_frame > max_block)
             max_block = plan->n_latent[r] * plan->tokens_per_frame;
     for (int r = 0; r < ranks; r++) {
-        ctxpar_vae_estimate est;
-        ctxpar_vae_estimate_rank(config, plan, r, &est);
+        ctxpar_vae_estimate est = {0};
+        if (config->has_vae) ctxpar_vae_estimate_rank(config, plan, r, &est);
         int64_t tokens = plan->n_latent[r] * plan->tokens_per_frame;
         int64_t latent_bytes = plan->n_latent[r] * plan->latent_h * plan->latent_w * z * 4;
         int64_t embed_scratch = tokens * p * p * z * 4;
+        if (!config->has_vae) /* the normalised pixels, and their tubelet gather */
+            latent_bytes = embed_scratch = 3 * plan->n_frames[r] * H * W * 4;
         int64_t after_vae = latent_bytes + embed_scratch + tokens * d * 4 * 2;
         if (config->has_transformer) {
             int64_t transformer = tokens * d * 4 + tokens * 6 * 4 +
@@ -203,14 +219,16 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
         if (est.bytes_sent > plan->max_rank_comm_bytes) plan->max_rank_comm_bytes = est.bytes_sent;
         plan->vae_flops += est.flops;
     }
-    plan->embed_flops = 2.0 * (double)plan->total_tokens * (double)(p * p * z) * (double)d;
+    const int64_t embed_in = config->has_vae ? p * p * z : 3 * config->transformer.tubelet * p * p;
+    plan->embed_flops = 2.0 * (double)plan->total_tokens * (double)embed_in * (double)d;
     if (!config->has_transformer) {
         plan->embed_flops = plan->attention_flops = plan->dense_flops = 0.0;
         return CTXPAR_OK;
     }
     const double n_total = (double)plan->total_tokens, layers = config->transformer.layers;
     plan->attention_flops = 4.0 * n_total * n_total * (double)d * layers;
-    plan->dense_flops = 24.0 * n_total * (double)d * (double)d * layers;
+    plan->dense_flops = 2.0 * n_total * (double)d * (4.0 * d + 2.0 * ctxpar_config_mlp_dim(config)) *
+                        layers;
     return CTXPAR_OK;
 }
 
@@ -230,10 +248,15 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
         fprintf(f, " (%lld frames per chunk)", (long long)plan->norm_chunk_frames);
     if (plan->n_norm_segments > 1)
         fprintf(f, " (%d statistics segments)", plan->n_norm_segments);
-    fprintf(f, "\n# compression: temporal %lld, spatial %lld; latents [%lld, %lld, %lld, %d]\n",
-            (long long)plan->temporal_compression, (long long)plan->spatial_compression,
-            (long long)plan->latent_frames, (long long)plan->latent_h, (long long)plan->latent_w,
-            config->vae.latent_channels);
+    if (config->has_vae)
+        fprintf(f, "\n# compression: temporal %lld, spatial %lld; latents [%lld, %lld, %lld, %d]\n",
+                (long long)plan->temporal_compression, (long long)plan->spatial_compression,
+                (long long)plan->latent_frames, (long long)plan->latent_h,
+                (long long)plan->latent_w, config->vae.latent_channels);
+    else
+        fprintf(f, "\n# tubelets of %d x %d x %d pixels: %lld in time (the shard unit)\n",
+                config->transformer.tubelet, config->transformer.patch, config->transformer.patch,
+                (long long)plan->latent_frames);
     if (plan->has_transformer)
         fprintf(f, "# tokens: %lld (%lld per latent frame, grid %lldx%lld)\n",
                 (long long)plan->total_tokens, (long long)plan->tokens_per_frame,
@@ -242,7 +265,8 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
         fprintf(f, "# output: latents file (posterior mean%s)\n",
                 plan->latent_channels_out > config->vae.latent_channels ? " and log-variance"
                                                                         : "");
-    fprintf(f, "%6s %21s %19s %10s\n", "rank", "input frames", "latent frames",
+    fprintf(f, "%6s %21s %19s %10s\n", "rank", "input frames",
+            config->has_vae ? "latent frames" : "tubelets",
             plan->has_transformer ? "tokens" : "");
     for (int r = 0; r < plan->ranks; r++) {
         char in[64], lat[64];
@@ -262,12 +286,13 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
             (double)plan->model_bytes / mib);
     fprintf(f, "memory per rank (estimate, largest rank, with its share of the weights): "
             "%.1f MiB\n", (double)plan->max_rank_bytes / mib);
-    fprintf(f, "VAE: %.3f TFLOP (2*Cout*Cin*kt*kh*kw*T*H*W summed over convs)\n",
-            plan->vae_flops / 1e12);
+    if (config->has_vae)
+        fprintf(f, "VAE: %.3f TFLOP (2*Cout*Cin*kt*kh*kw*T*H*W summed over convs)\n",
+                plan->vae_flops / 1e12);
     if (plan->has_transformer) {
         fprintf(f, "patch embedding: %.3f GFLOP (2*N*p*p*z*d)\n", plan->embed_flops / 1e9);
         fprintf(f, "attention: %.3f TFLOP (4*N^2*d*layers); transformer GEMMs %.3f TFLOP "
-                "(24*N*d^2*layers)\n",
+                "(2*N*d*(4d + 2*mlp)*layers)\n",
                 plan->attention_flops / 1e12, plan->dense_flops / 1e12);
     }
     int64_t ring_bytes = 0;

@@ -34,6 +34,7 @@ typedef struct ctxpar_plan {
     int64_t *norm_bounds;
     int latent_channels_out;                /* z (mean), or 2z with the log-variance */
     int has_transformer;
+    int output_layer;                       /* 0: final norm output; K: after block K */
     /* per rank, arrays of `ranks` entries: */
     int64_t *first_frame, *n_frames;        /* input frames */
     int64_t *first_latent, *n_latent;       /* latent frames */

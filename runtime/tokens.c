@@ -10,21 +10,31 @@ ctxpar_status ctxpar_tokens_embed(const ctxpar_backend *backend, const ctxpar_mo
                                   const ctxpar_tensor *latents, ctxpar_tensor *tokens) {
     const int64_t z = latents->shape[0], frames = latents->shape[1], h = latents->shape[2],
                   w = latents->shape[3];
-    const int p = model->config.transformer.patch;
-    const int64_t d = model->config.transformer.dim;
-    int64_t shape[2] = {frames * plan->tokens_per_frame, d};
+    const ctxpar_transformer_config *tc = &model->config.transformer;
+    const int p = tc->patch, kt = tc->tubelet;
+    const int64_t d = tc->dim;
+    const int tubelets = tc->embed == CTXPAR_EMBED_TUBELET;
+    /* latents are the pixels themselves for a tubelet embedding: kt frames per token row */
+    const int64_t token_frames = tubelets ? frames / kt : frames;
+    int64_t shape[2] = {token_frames * plan->tokens_per_frame, d};
     CTXPAR_TRY(ctxpar_tensor_alloc(tokens, CTXPAR_MEM_TOKENS, "tokens", 2, shape));
     float *scratch = NULL;
-    ctxpar_status status = ctxpar_mem_alloc_floats(
-        &scratch, backend->patch_embed_scratch_floats(z, frames, h, w, p), CTXPAR_MEM_TOKENS,
-        "patch scratch");
+    int64_t scratch_floats = tubelets ? backend->tubelet_embed_scratch_floats(z, frames, h, w, kt, p)
+                                      : backend->patch_embed_scratch_floats(z, frames, h, w, p);
+    ctxpar_status status = ctxpar_mem_alloc_floats(&scratch, scratch_floats > 0 ? scratch_floats : 1,
+                                                   CTXPAR_MEM_TOKENS, "patch scratch");
     if (status != CTXPAR_OK) {
         ctxpar_tensor_free(tokens);
         return status;
     }
-    backend->patch_embed(latents->data, latents->stride[0], z, frames, h, w, p,
-                           ctxpar_model_tensor(model, "embed/weight"),
-                           ctxpar_model_tensor(model, "embed/bias"), d, tokens->data, scratch);
+    const float *weight = ctxpar_model_tensor(model, "embed/weight");
+    const float *bias = ctxpar_model_tensor(model, "embed/bias");
+    if (tubelets)
+        backend->tubelet_embed(latents->data, latents->stride[0], z, frames, h, w, kt, p, weight,
+                               bias, d, tokens->data, scratch);
+    else
+        backend->patch_embed(latents->data, latents->stride[0], z, frames, h, w, p, weight, bias,
+                             d, tokens->data, scratch);
     ctxpar_mem_free(scratch);
     return CTXPAR_OK;
 }

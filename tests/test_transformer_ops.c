@@ -1,7 +1,9 @@
-/* LayerNorm, GELU (tanh approximation) and RoPE-3D against naive double
+/* LayerNorm, GELU (tanh and erf), RoPE-3D (both layouts) and the tubelet
+ * embedding against naive double
  * references. RoPE runs on a slice that starts mid-video (first_token != 0,
  * mid-frame) with a stride wider than the heads, so a kernel that used local
  * positions or touched the padding fails. */
+#include "kernels/cpu/kernels_cpu.h"
 #include "kernels/cpu/transformer_cpu.h"
 #include "test_util.h"
 
@@ -86,6 +88,87 @@ static void test_rope3d(int heads, int head_dim, int64_t first_token, int64_t n,
     free(x), free(ref);
 }
 
+static void test_gelu_erf(void) {
+    const int64_t n = 10007;
+    float *x = malloc(sizeof(float) * (size_t)n);
+    double *ref = malloc(sizeof(double) * (size_t)n);
+    test_fill(x, n, 22, 8.0f);
+    x[0] = 0.0f, x[1] = -100.0f, x[2] = 100.0f, x[3] = -5.0f;
+    for (int64_t i = 0; i < n; i++) ref[i] = 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0)));
+    ctxpar_cpu_gelu_erf(x, n);
+    /* the tanh form is off by ~1e-4 relative near |x| ~ 2: this tolerance tells them apart */
+    test_compare("gelu_erf", x, ref, n, 1e-6, 1e-6);
+    free(x), free(ref);
+}
+
+/* V-JEPA 2's RoPE from its definition, one dim at a time: dim j of an axis
+ * block of a dims takes angle pos * 10000^(-(j mod a/2)/(a/2)) (the table
+ * tiled twice); pairs (2i, 2i+1) mix with their own angles; the tail stays. */
+static void test_rope3d_vjepa2(int heads, int head_dim, int64_t first_token, int64_t n,
+                               int64_t grid) {
+    const int64_t width = (int64_t)heads * head_dim, ld = width + 5;
+    const int a = 2 * ((head_dim / 3) / 2), m = a / 2;
+    float *x = malloc(sizeof(float) * (size_t)(n * ld));
+    double *ref = malloc(sizeof(double) * (size_t)(n * ld));
+    test_fill(x, n * ld, 32, 1.0f);
+    for (int64_t r = 0; r < n; r++) {
+        const int64_t g = first_token + r;
+        const int64_t pos[3] = {g / (grid * grid), (g % (grid * grid)) / grid, g % grid};
+        for (int64_t c = 0; c < ld; c++) ref[r * ld + c] = x[r * ld + c];
+        for (int hh = 0; hh < heads; hh++) {
+            const int64_t base = r * ld + (int64_t)hh * head_dim;
+            for (int j = 0; j < 3 * a; j++) {
+                const int axis = j / a, local = j % a;
+                const double angle = (double)pos[axis] * pow(10000.0, -(double)(local % m) / m);
+                const double self = x[base + j], partner = x[base + (j ^ 1)];
+                ref[base + j] = (j % 2 == 0) ? self * cos(angle) - partner * sin(angle)
+                                             : self * cos(angle) + partner * sin(angle);
+            }
+        }
+    }
+    ctxpar_cpu_rope3d_vjepa2(x, ld, n, heads, head_dim, first_token, grid, grid);
+    char name[128];
+    snprintf(name, sizeof name, "rope3d_vjepa2 heads=%d dh=%d first=%lld n=%lld grid=%lld",
+             heads, head_dim, (long long)first_token, (long long)n, (long long)grid);
+    test_compare(name, x, ref, n * ld, 2e-6, 1e-5);
+    free(x), free(ref);
+}
+
+/* Tubelet embedding against the Conv3d it is: kernel = stride = kt x p x p. */
+static void test_tubelet_embed(int64_t frames, int64_t h, int64_t w, int kt, int p, int64_t d) {
+    const int64_t c = 3, hw = h * w, cstride = frames * hw + 3;
+    const int64_t nt = frames / kt, gh = h / p, gw = w / p, n = nt * gh * gw, k = c * kt * p * p;
+    float *x = malloc(sizeof(float) * (size_t)(c * cstride));
+    float *weight = malloc(sizeof(float) * (size_t)(d * k)), *bias = malloc(sizeof(float) * (size_t)d);
+    float *tokens = malloc(sizeof(float) * (size_t)(n * d));
+    float *scratch = malloc(sizeof(float) * (size_t)ctxpar_cpu_tubelet_embed_scratch_floats(
+                                               c, frames, h, w, kt, p));
+    double *ref = malloc(sizeof(double) * (size_t)(n * d));
+    test_fill(x, c * cstride, 41, 1.0f);
+    test_fill(weight, d * k, 42, 0.2f);
+    test_fill(bias, d, 43, 0.5f);
+    for (int64_t t = 0; t < nt; t++)
+        for (int64_t y = 0; y < gh; y++)
+            for (int64_t xx = 0; xx < gw; xx++)
+                for (int64_t o = 0; o < d; o++) {
+                    double acc = bias[o];
+                    for (int64_t ch = 0; ch < c; ch++)
+                        for (int a = 0; a < kt; a++)
+                            for (int i = 0; i < p; i++)
+                                for (int j = 0; j < p; j++)
+                                    acc += (double)weight[(((o * c + ch) * kt + a) * p + i) * p + j] *
+                                           x[ch * cstride + (t * kt + a) * hw + (y * p + i) * w +
+                                             xx * p + j];
+                    ref[((t * gh + y) * gw + xx) * d + o] = acc;
+                }
+    ctxpar_cpu_tubelet_embed(x, cstride, c, frames, h, w, kt, p, weight, bias, d, tokens, scratch);
+    char name[96];
+    snprintf(name, sizeof name, "tubelet_embed %lldx%lldx%lld kt=%d p=%d d=%lld", (long long)frames,
+             (long long)h, (long long)w, kt, p, (long long)d);
+    test_compare(name, tokens, ref, n * d, 1e-5, 1e-5);
+    free(x), free(weight), free(bias), free(tokens), free(scratch), free(ref);
+}
+
 int main(void) {
     test_layer_norm(37, 64, 0.0f, 0);
     test_layer_norm(37, 256, 100.0f, 1);
@@ -95,5 +178,11 @@ int main(void) {
     test_rope3d(2, 32, 7 * 15 + 2, 40, 3, 5);
     test_rope3d(3, 64, 1234, 50, 4, 6);
     test_rope3d(1, 128, 100000, 20, 16, 16); /* large positions: angles of 10^4 rad */
+    test_gelu_erf();
+    test_rope3d_vjepa2(2, 32, 3 * 64 + 5, 40, 8); /* a = 10: dims 30, 31 unrotated */
+    test_rope3d_vjepa2(3, 64, 1000, 30, 16);      /* ViT-L: a = 20, tail 60..63 */
+    test_rope3d_vjepa2(2, 80, 7, 20, 16);         /* ViT-H: a = 26, tail 78, 79 */
+    test_tubelet_embed(4, 16, 24, 2, 8, 20);
+    test_tubelet_embed(3, 6, 6, 1, 3, 7);
     return test_finish("test_transformer_ops");
 }

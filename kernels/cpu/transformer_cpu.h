@@ -41,6 +41,8 @@ void ctxpar_cpu_layer_norm(float *y, const float *x, int64_t n, int64_t d, const
 
 /* In place GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 void ctxpar_cpu_gelu(float *x, int64_t n);
+/* In place GELU with the exact erf: 0.5 x (1 + erf(x / sqrt(2))). */
+void ctxpar_cpu_gelu_erf(float *x, int64_t n);
 
 /* RoPE-3D in place on n rows of x (row stride ld), heads of head_dim at
  * columns hh*head_dim. Row i is global token first_token + i of a grid with
@@ -51,3 +53,11 @@ void ctxpar_cpu_gelu(float *x, int64_t n);
  *   (a, b) -> (a cos - b sin, a sin + b cos). */
 void ctxpar_cpu_rope3d(float *x, int64_t ld, int64_t n, int heads, int head_dim,
                        int64_t first_token, int64_t grid_h, int64_t grid_w);
+
+/* V-JEPA 2's RoPE (rope_vjepa2.c), same arguments as ctxpar_cpu_rope3d: per head,
+ * a = 2*((head_dim/3)/2) dims for each of t, y, x; in a block of a dims, dim j
+ * takes the angle pos * 10000^(-(j mod a/2)/(a/2)) and pairs (2i, 2i+1) map
+ * (u, v) -> (u cos_2i - v sin_2i, v cos_2i+1 + u sin_2i+1); dims [3a, head_dim)
+ * are left as they are. */
+void ctxpar_cpu_rope3d_vjepa2(float *x, int64_t ld, int64_t n, int heads, int head_dim,
+                              int64_t first_token, int64_t grid_h, int64_t grid_w);
