@@ -72,6 +72,12 @@ typedef struct ctxpar_model_config {
     char family[32];       /* registry name of the family that described it */
     int has_vae;           /* 0: tokens come straight from the pixels (tubelets) */
     int has_transformer;   /* 0: a VAE-only model, whose job writes latents */
+    /* A video file's default shaping when the user gives no --resize, --crop
+     * or --size (its processor's): short side to resize_short, or exactly
+     * resize_width x resize_height; then a centre crop to crop x crop. 0: none. */
+    struct {
+        int resize_short, resize_width, resize_height, crop;
+    } video_default;
     /* pixels: v = (u/255 - pixel_mean[c]) / pixel_std[c] (built-in: 0.5, 0.5, i.e. u/127.5 - 1) */
     double pixel_mean[3], pixel_std[3];
     ctxpar_latent_scaling scaling;

@@ -80,6 +80,9 @@ static ctxpar_status cogvideox_finish(ctxpar_model_config *config, const ctxpar_
                                 "per entry of block_out_channels)",
                                 source, vae->n_stages);
     }
+    /* the clip size CogVideoX was trained on (480 rows of 720) */
+    config->video_default.resize_width = 720;
+    config->video_default.resize_height = 480;
     vae->mid_blocks = 2;
     vae->first_frame_alone = 1;
     vae->down_pad_end = 1;

@@ -69,6 +69,9 @@ static ctxpar_status vjepa2_finish(ctxpar_model_config *config, const ctxpar_jso
                             "%s: crop_size %d must be a positive multiple of patch_size %d, and "
                             "tubelet_size %d positive",
                             source, tf->crop, tf->patch, tf->tubelet);
+    /* the video processor: short side to int(crop*256/224), then the crop */
+    config->video_default.resize_short = (int)((double)tf->crop * 256.0 / 224.0);
+    config->video_default.crop = tf->crop;
     tf->embed = CTXPAR_EMBED_TUBELET;
     tf->rope = CTXPAR_ROPE_VJEPA2;
     tf->gelu = CTXPAR_GELU_ERF;

@@ -147,6 +147,27 @@ static ctxpar_status write_latents_file(ctxpar_comm_t comm, const ctxpar_run_opt
     return status;
 }
 
+/* A video file with no --resize, --crop or --size takes its model family's
+ * default shaping (V-JEPA 2's processor, CogVideoX's 720x480). */
+static void apply_video_default(const ctxpar_model_config *config, ctxpar_source *source) {
+    ctxpar_video_options *v = &source->video;
+    if (v->resize != CTXPAR_VIDEO_RESIZE_NONE || v->crop_center || source->height ||
+        source->width)
+        return;
+    if (config->video_default.resize_short > 0) {
+        v->resize = CTXPAR_VIDEO_RESIZE_SHORT;
+        v->resize_short = config->video_default.resize_short;
+    } else if (config->video_default.resize_width > 0) {
+        v->resize = CTXPAR_VIDEO_RESIZE_EXACT;
+        v->resize_width = config->video_default.resize_width;
+        v->resize_height = config->video_default.resize_height;
+    }
+    if (config->video_default.crop > 0) {
+        v->crop_center = 1;
+        source->height = source->width = config->video_default.crop;
+    }
+}
+
 /* Sources give x = u/127.5 - 1, i.e. (u/255 - 0.5)/0.5; a model with other
  * pixel statistics (ImageNet's, V-JEPA 2) gets (u/255 - mean[c])/std[c]. */
 static void normalize_pixels(const ctxpar_model_config *config, ctxpar_tensor *input) {
@@ -191,6 +212,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(
         comm, ctxpar_backend_select(o.device, ctxpar_comm_local_rank(comm), &backend)));
     CTXPAR_TRY_GOTO(load_model(comm, &o, &model));
+    if (o.source.kind == CTXPAR_SOURCE_VIDEO) apply_video_default(&model->config, &o.source);
     if (o.source.kind != CTXPAR_SOURCE_SYNTHETIC) { /* HDF5 and video files */
         CTXPAR_TRY_GOTO(ctxpar_source_probe(comm, &o.source));
     } else {
