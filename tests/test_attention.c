@@ -281,6 +281,9 @@ int main(void) {
             {100, 77, 2, 32, 0, FILL_RANDOM, 1},
             {100, 77, 2, 64, 0, FILL_RANDOM, 1},
             {100, 77, 2, 128, 0, FILL_RANDOM, 1},
+            {100, 77, 2, 80, 0, FILL_RANDOM, 1}, /* ViT-H's head dim (V-JEPA 2) */
+            {193, 131, 3, 80, 1, FILL_RANDOM, 2},
+            {150, 333, 2, 80, 0, FILL_LARGE, 1},
             {1, 1, 1, 64, 0, FILL_RANDOM, 1},
             {1, 300, 2, 64, 0, FILL_RANDOM, 1},
             {300, 1, 2, 32, 0, FILL_RANDOM, 1},
