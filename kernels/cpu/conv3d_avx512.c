@@ -113,11 +113,13 @@ typedef struct tile_args {
 } tile_args;
 
 /* One MR x 32 output tile over input channels [ci0, ci1). panel is the
- * pass's [k][mr] weights, k counted from ci0. mr is a compile-time constant
- * after inlining, so the accumulators live in registers. */
+ * pass's [k][mr] weights, k counted from ci0. mr and kw_fixed (3, or 0 for
+ * "read g->kw") are compile-time constants after inlining, so the
+ * accumulators live in registers and, for kw = 3, the tap loop is unrolled
+ * with its 6 load masks held in mask registers for the whole tile. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-tile_kernel(const int mr, const conv_geom *g, const tile_args *a, const float *panel,
-            const float *bias_block, float *out) {
+tile_kernel(const int mr, const int kw_fixed, const conv_geom *g, const tile_args *a,
+            const float *panel, const float *bias_block, float *out) {
     __m512 acc[12][2];
     const int64_t ys = g->y_cstride;
     if (a->accumulate) {
@@ -133,7 +135,13 @@ tile_kernel(const int mr, const conv_geom *g, const tile_args *a, const float *p
             acc[i][1] = acc[i][0];
         }
     }
-    const int kt = g->kt, kh = g->kh, kw = g->kw;
+    const int kt = g->kt, kh = g->kh, kw = kw_fixed ? kw_fixed : g->kw;
+    __mmask16 mask0[3], mask1[3];
+    int64_t offset[3];
+    if (kw_fixed)
+        for (int kx = 0; kx < 3; kx++)
+            mask0[kx] = a->load_mask[kx][0], mask1[kx] = a->load_mask[kx][1],
+            offset[kx] = a->offset[kx];
     for (int64_t ci = a->ci0; ci < a->ci1; ci++)
         for (int dt = 0; dt < kt; dt++) {
             const float *frame = g->in + ci * g->in_cstride + (a->frame + dt) * g->in_fstride;
@@ -144,10 +152,13 @@ tile_kernel(const int mr, const conv_geom *g, const tile_args *a, const float *p
                 if (iy < 0 || iy >= g->h) continue;
                 const float *row = frame + iy * g->w;
                 const float *wk = panel + (((ci - a->ci0) * kt + dt) * kh + ky) * kw * mr;
+#pragma GCC unroll 3
                 for (int kx = 0; kx < kw; kx++) {
-                    const float *src = row + a->offset[kx];
-                    __m512 b0 = _mm512_maskz_loadu_ps(a->load_mask[kx][0], src);
-                    __m512 b1 = _mm512_maskz_loadu_ps(a->load_mask[kx][1], src + 16);
+                    const float *src = row + (kw_fixed ? offset[kx] : a->offset[kx]);
+                    __m512 b0 = _mm512_maskz_loadu_ps(kw_fixed ? mask0[kx] : a->load_mask[kx][0],
+                                                      src);
+                    __m512 b1 = _mm512_maskz_loadu_ps(kw_fixed ? mask1[kx] : a->load_mask[kx][1],
+                                                      src + 16);
 #pragma GCC unroll 12
                     for (int i = 0; i < mr; i++) {
                         __m512 wv = _mm512_set1_ps(wk[kx * mr + i]);
@@ -168,11 +179,20 @@ __attribute__((target("avx512f"))) static void tile_dispatch(int mr, const conv_
                                                              const tile_args *a,
                                                              const float *panel,
                                                              const float *bias_block, float *out) {
+    if (g->kw == 3) {
+        switch (mr) {
+        case 12: tile_kernel(12, 3, g, a, panel, bias_block, out); break;
+        case 8: tile_kernel(8, 3, g, a, panel, bias_block, out); break;
+        case 4: tile_kernel(4, 3, g, a, panel, bias_block, out); break;
+        default: tile_kernel(1, 3, g, a, panel, bias_block, out); break;
+        }
+        return;
+    }
     switch (mr) {
-    case 12: tile_kernel(12, g, a, panel, bias_block, out); break;
-    case 8: tile_kernel(8, g, a, panel, bias_block, out); break;
-    case 4: tile_kernel(4, g, a, panel, bias_block, out); break;
-    default: tile_kernel(1, g, a, panel, bias_block, out); break;
+    case 12: tile_kernel(12, 0, g, a, panel, bias_block, out); break;
+    case 8: tile_kernel(8, 0, g, a, panel, bias_block, out); break;
+    case 4: tile_kernel(4, 0, g, a, panel, bias_block, out); break;
+    default: tile_kernel(1, 0, g, a, panel, bias_block, out); break;
     }
 }
 
