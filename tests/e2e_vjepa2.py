@@ -11,6 +11,8 @@ Seeded random weights, 16 frames of 64x64 (8 x 8 x 8 = 512 tokens):
   every dtype is held to max|a-r| / max|r| <= 1e-4, and runs at different rank
   counts to 2e-5 of each other. With --no-merge every token is its own record
   and its coordinates must be the token's (t, h, w) in order.
+- config values read, not assumed: layer_norm_eps 1e-3, mlp_ratio 2.5 and
+  frames_per_clip 4 (fewer than the clip's 8 tubelets: RoPE simply extends).
 - --layer 1 and --layer 2 against the reference's block outputs (before the
   final LayerNorm, so --layer L differs from the default output).
 - the classification layout (vjepa2.* keys, pooler, classifier) loads to the
@@ -234,6 +236,10 @@ def main():
         "hd80": make_folder.write_folder(os.path.join(d, "hd80"), "hd80", "f32", seed=3),
         "cls": make_folder.write_folder(os.path.join(d, "cls"), "tiny", "f32", seed=1,
                                         classification=True),
+        # Config values that must be read, not assumed: eps 1e-3 instead of 1e-6 moves
+        # the output by 1.4e-3 of max|r|; F = int(64 * 2.5) = 160; 16 frames > frames_per_clip.
+        "keys": make_folder.write_folder(os.path.join(d, "keys"), "tiny", "f32", seed=4,
+                                         layer_norm_eps=1e-3, mlp_ratio=2.5, frames_per_clip=4),
     }
 
     f32 = Case("tiny f32", folders["f32"], v16, video)
@@ -250,6 +256,8 @@ def main():
     for ranks in (1, 3):
         hd80.run(ranks)
     hd80.check_invariance()
+
+    Case("tiny eps 1e-3 mlp_ratio 2.5 fpc 4", folders["keys"], v16, video).run(2)
 
     f32.run(2, layer=1)
     f32.run(3, layer=2)

@@ -37,41 +37,43 @@ STD = (0.229, 0.224, 0.225)
 
 # ---------------------------------------------------------------- weights
 
-def read_safetensors(path):
-    """name -> float64 numpy array, for F32/F16/BF16/F64 tensors."""
+def read_safetensors(path, dtype=np.float64, keep=None):
+    """name -> numpy array of dtype, for F32/F16/BF16/F64 tensors (memory-mapped, so a
+    large file is read tensor by tensor); keep(name) -> False skips a tensor."""
     with open(path, "rb") as f:
-        data = f.read()
-    (header_len,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + header_len].decode("utf-8"))
+        (header_len,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(header_len).decode("utf-8"))
+    data = np.memmap(path, dtype=np.uint8, mode="r")
     base = 8 + header_len
     out = {}
     for name, info in header.items():
-        if name == "__metadata__":
+        if name == "__metadata__" or (keep is not None and not keep(name)):
             continue
         begin, end = info["data_offsets"]
         raw = data[base + begin:base + end]
-        dtype = info["dtype"]
-        if dtype == "BF16":
-            arr = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        elif dtype == "F16":
-            arr = np.frombuffer(raw, dtype="<f2")
-        elif dtype == "F32":
-            arr = np.frombuffer(raw, dtype="<f4")
-        elif dtype == "F64":
-            arr = np.frombuffer(raw, dtype="<f8")
+        kind = info["dtype"]
+        if kind == "BF16":
+            arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
+        elif kind == "F16":
+            arr = raw.view("<f2")
+        elif kind == "F32":
+            arr = raw.view("<f4")
+        elif kind == "F64":
+            arr = raw.view("<f8")
         else:
-            raise ValueError("%s: tensor %s has unsupported dtype %s" % (path, name, dtype))
-        out[name] = arr.astype(np.float64).reshape(info["shape"])
+            raise ValueError("%s: tensor %s has unsupported dtype %s" % (path, name, kind))
+        out[name] = np.array(arr, dtype=dtype).reshape(info["shape"])
     return out
 
 
-def load(folder):
-    """(encoder weights {name without "encoder." prefix: float64 array}, config)."""
+def load(folder, dtype=np.float64):
+    """(encoder weights {name without "encoder." prefix: array of dtype}, config)."""
     with open(os.path.join(folder, "config.json")) as f:
         config = json.load(f)
     if config.get("model_type") != "vjepa2":
         raise ValueError("%s: model_type %r, expected 'vjepa2'" % (folder, config.get("model_type")))
-    raw = read_safetensors(os.path.join(folder, "model.safetensors"))
+    raw = read_safetensors(os.path.join(folder, "model.safetensors"), dtype,
+                           lambda name: name.startswith(("encoder.", "vjepa2.encoder.")))
     weights = {}
     for name, a in raw.items():
         if name.startswith("vjepa2."):
