@@ -290,7 +290,7 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
         fprintf(f, "VAE: %.3f TFLOP (2*Cout*Cin*kt*kh*kw*T*H*W summed over convs)\n",
                 plan->vae_flops / 1e12);
     if (plan->has_transformer) {
-        fprintf(f, "patch embedding: %.3f GFLOP (2*N*p*p*z*d)\n", plan->embed_flops / 1e9);
+        fprintf(f, "patch embedding: %.3f GFLOP (2*N*inputs per token*d)\n", plan->embed_flops / 1e9);
         fprintf(f, "attention: %.3f TFLOP (4*N^2*d*layers); transformer GEMMs %.3f TFLOP "
                 "(2*N*d*(4d + 2*mlp)*layers)\n",
                 plan->attention_flops / 1e12, plan->dense_flops / 1e12);
