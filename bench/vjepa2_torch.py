@@ -71,14 +71,15 @@ def main():
     nh = config["num_attention_heads"]
     print("# vjepa2_torch: torch %s, %d threads; float32, eager attention, whole clip in one process"
           % (torch.__version__, a.threads))
-    print("# model %s: D %d, %d heads, %d layers, patch %d, tubelet %d; weights %.2f GiB resident"
+    print("# model %s: D %d, %d heads, %d layers, patch %d, tubelet %d; peak resident after "
+          "loading %.2f GiB (file pages mapped while the float32 copies are made)"
           % (a.model, config["hidden_size"], nh, config["num_hidden_layers"], config["patch_size"],
              config["tubelet_size"], peak_rss_gib()))
     print("# %d warm-up, median of %d; score memory = 2 * heads * N^2 * 4 B (scores + probabilities)"
           % (a.warmup, a.repeat))
     print("%-7s %6s %6s %22s %9s %8s %8s %10s %9s"
           % ("frames", "size", "N", "s median [min, max]", "tokens/s", "GFLOP", "GFLOP/s",
-             "score GiB", "peak GiB"))
+             "score GiB", "peak GiB"))  # peak: process maximum so far
     for frames in (int(x) for x in a.frames.split(",")):
         x = reference.pixel_values(make_video.make_video(frames, a.size, a.size, seed=0),
                                    torch.float32)
