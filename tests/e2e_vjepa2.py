@@ -17,6 +17,7 @@ Seeded random weights, 16 frames of 64x64 (8 x 8 x 8 = 512 tokens):
   final LayerNorm, so --layer L differs from the default output).
 - the classification layout (vjepa2.* keys, pooler, classifier) loads to the
   same features as the plain layout of the same weights.
+- the real ViT-L shapes (2 of its 24 layers, bf16) on 8 frames of 256x256.
 - merging on: default thresholds on the textured video, and low thresholds on
   a flat video (every token alike, so it must merge): record sizes sum to N,
   each token is covered once, size = frames * 4^level, and every record's
@@ -100,13 +101,13 @@ def ctxpar(tag, ranks, folder, video, extra=()):
     return got
 
 
-def check_file(tag, got, ranks, n, merged):
+def check_file(tag, got, ranks, n, merged, frames=FRAMES, size=SIZE):
     attrs = got["_attrs"]
     fmt = attrs.get("format")
     fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
     if fmt != "ctxpar-features":
         fail("%s: attribute format = %r, expected 'ctxpar-features'" % (tag, fmt))
-    for name, value in (("frames", FRAMES), ("height", SIZE), ("width", SIZE), ("ranks", ranks),
+    for name, value in (("frames", frames), ("height", size), ("width", size), ("ranks", ranks),
                         ("tokens", n), ("complete", 1)):
         if name not in attrs:
             fail("%s: attribute %s missing" % (tag, name))
@@ -118,9 +119,9 @@ def check_file(tag, got, ranks, n, merged):
         fail("%s: attribute records = %r with --no-merge, expected %d" % (tag, attrs["records"], n))
 
 
-def check_coords(tag, got, config):
+def check_coords(tag, got, config, frames=FRAMES, size=SIZE):
     """--no-merge: one record per token, in token order, at the token's (t, h, w)."""
-    t, h, w = reference.token_coords(FRAMES, SIZE, SIZE, config)
+    t, h, w = reference.token_coords(frames, size, size, config)
     want = {"t_start": t, "t_end": t, "y": h, "x": w, "level": 0 * t, "size": 0 * t + 1}
     bad = []
     for k, v in want.items():
@@ -146,6 +147,7 @@ class Case:
         self.config = reference.load(folder)[1]
         self.final, self.blocks = reference.reference(folder, video)
         self.n = self.final.shape[0]
+        self.frames, self.size = video.shape[0], video.shape[1]
         self.by_ranks = {}
 
     def run(self, ranks, layer=None, keep=True):
@@ -154,8 +156,8 @@ class Case:
         got = ctxpar(tag, ranks, self.folder, self.video_path, extra)
         if got is None:
             return None
-        check_file(tag, got, ranks, self.n, merged=False)
-        check_coords(tag, got, self.config)
+        check_file(tag, got, ranks, self.n, False, self.frames, self.size)
+        check_coords(tag, got, self.config, self.frames, self.size)
         want = self.blocks[layer - 1] if layer else self.final
         compare(tag + " vs reference", got.get("features"), want)
         if keep and not layer:
@@ -288,6 +290,15 @@ def main():
         if records is not None and records >= flat_case.n:
             fail("tiny f32 flat merged np=3: %d records for %d identical tokens (nothing merged)"
                  % (records, flat_case.n))
+
+    # The real ViT-L shapes (D 1024, 16 heads of 64: RoPE blocks of 20 and a 4-channel
+    # tail; patch 16, F 4096) with 2 of its 24 layers, 8 frames of 256x256.
+    vitl = make_folder.write_folder(os.path.join(d, "vitl2"), "vitl", "bf16", seed=6,
+                                    num_hidden_layers=2)
+    video256 = make_video.make_video(8, 256, 256, seed=9)
+    v256 = os.path.join(d, "v256.h5")
+    make_video.write(v256, video256)
+    Case("ViT-L shapes, 2 layers, bf16", vitl, v256, video256).run(2)
 
     finish("e2e_vjepa2")
 
