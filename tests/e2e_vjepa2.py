@@ -26,6 +26,7 @@ Each failure names its case.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -300,6 +301,8 @@ def main():
     make_video.write(v256, video256)
     Case("ViT-L shapes, 2 layers, bf16", vitl, v256, video256).run(2)
 
+    if not failures:  # keep the files of a failed run for a look, not those of a good one
+        shutil.rmtree(d, ignore_errors=True)
     finish("e2e_vjepa2")
 
 

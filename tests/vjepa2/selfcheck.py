@@ -22,6 +22,7 @@ Exits nonzero on any failure.
 """
 import math
 import os
+import shutil
 import sys
 import tempfile
 
@@ -218,6 +219,7 @@ def main():
     check_rope()
     check_encoder(d)
     check_folders(d)
+    shutil.rmtree(d, ignore_errors=True)
     if failures:
         print("vjepa2 reference selfcheck: %d failure(s)" % len(failures), file=sys.stderr)
         sys.exit(1)
