@@ -42,7 +42,11 @@ import make_folder  # noqa: E402
 import reference  # noqa: E402
 from video import make_video  # noqa: E402
 
-TOL = 1e-4
+# The contract is 1e-4; measured errors are 4.5e-7 to 8.1e-7 (f32 and bf16
+# weights, 1-8 ranks), so the tests hold 5e-6: a LayerNorm eps off by 10x
+# moves the output by 1.3e-5 and tanh instead of erf GELU by 1.6e-4, both
+# of which must fail here.
+TOL = 5e-6
 RANK_TOL = 2e-5
 FRAMES, SIZE = 16, 64
 d = tempfile.mkdtemp(prefix="ctxpar-vjepa2-")
