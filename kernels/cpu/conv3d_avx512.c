@@ -24,8 +24,11 @@
  *   multiples of the L2 way size, and unpadded, the 9 input rows of all 32
  *   channels of a pass would share a few L2 sets and evict each other.
  *   Gathering also makes y aliasing x safe and removes the halo branch.
- * - While a tile runs, the first block prefetches into L2 the input lines
- *   that the next output row adds to the window.
+ * - Software prefetch where no hardware prefetcher looks: while a tile runs,
+ *   its first block fetches into L2 the input lines that the next output row
+ *   adds to the window; each tile fetches into L1 the rows of the next input
+ *   channel, and into L2 the y tile of the next call (read by passes after
+ *   the first, write-allocated by the first).
  * - The stride-2 downsample gathers each input row as its even columns then
  *   its odd columns, so every tap is a plain unaligned 16-lane load like the
  *   stride-1 case (no lane permutes on the FMA ports).
@@ -110,6 +113,11 @@ typedef struct tile_args {
      * frame: prefetched into L2 once per (ci, dt) while this tile runs. */
     int n_prefetch;
     int64_t prefetch_offset[MAX_PREFETCH];
+    /* The y tile of the next call (next block, or first block of the next
+     * tile), prefetched into L2 so its read (passes after the first) or its
+     * write-allocate does not stall at the end of that call; NULL: none. */
+    const float *y_next;
+    int y_next_rows;
 } tile_args;
 
 /* One MR x 32 output tile over input channels [ci0, ci1). panel is the
@@ -142,6 +150,13 @@ tile_kernel(const int mr, const int kw_fixed, const conv_geom *g, const tile_arg
         for (int kx = 0; kx < 3; kx++)
             mask0[kx] = a->load_mask[kx][0], mask1[kx] = a->load_mask[kx][1],
             offset[kx] = a->offset[kx];
+    if (a->y_next)
+        for (int i = 0; i < a->y_next_rows; i++) {
+            const char *line = (const char *)(a->y_next + i * ys);
+            _mm_prefetch(line, _MM_HINT_T1);
+            _mm_prefetch(line + 64, _MM_HINT_T1);
+            _mm_prefetch(line + 124, _MM_HINT_T1);
+        }
     for (int64_t ci = a->ci0; ci < a->ci1; ci++)
         for (int dt = 0; dt < kt; dt++) {
             const float *frame = g->in + ci * g->in_cstride + (a->frame + dt) * g->in_fstride;
@@ -152,6 +167,13 @@ tile_kernel(const int mr, const int kw_fixed, const conv_geom *g, const tile_arg
                 if (iy < 0 || iy >= g->h) continue;
                 const float *row = frame + iy * g->w;
                 const float *wk = panel + (((ci - a->ci0) * kt + dt) * kh + ky) * kw * mr;
+                /* The same row of the next input channel, into L1: the
+                 * kernel jumps between 9 rows per channel, which no hardware
+                 * prefetcher follows. */
+                const float *next = row + g->in_cstride + (kw_fixed ? offset[0] : a->offset[0]);
+                _mm_prefetch((const char *)next, _MM_HINT_T0);
+                _mm_prefetch((const char *)(next + 16), _MM_HINT_T0);
+                _mm_prefetch((const char *)(next + 32), _MM_HINT_T0);
 #pragma GCC unroll 3
                 for (int kx = 0; kx < kw; kx++) {
                     const float *src = row + (kw_fixed ? offset[kx] : a->offset[kx]);
@@ -276,10 +298,17 @@ static void conv_direct(const conv_geom *g, int64_t cout, float *panels) {
                 float *out_row = g->y + (g->y_frame0 + t) * out_hw + oy * g->out_w;
                 for (int64_t tile = 0; tile < n_col_tiles; tile++) {
                     tile_columns(g, tile * TILE_COLS, &a);
-                    for (int b = 0; b < n_blocks; b++, a.n_prefetch = 0) /* first block only */
+                    for (int b = 0; b < n_blocks; b++, a.n_prefetch = 0) { /* first block only */
+                        int nb = b + 1 < n_blocks ? b + 1 : 0;
+                        int64_t ntile = b + 1 < n_blocks ? tile : tile + 1;
+                        a.y_next = ntile < n_col_tiles
+                                       ? out_row + block_co[nb] * g->y_cstride + ntile * TILE_COLS
+                                       : NULL;
+                        a.y_next_rows = block_mr[nb];
                         tile_dispatch(block_mr[b], g, &a, panels + (int64_t)b * PASS_K * MAX_MR,
                                       g->bias ? g->bias + block_co[b] : NULL,
                                       out_row + block_co[b] * g->y_cstride + tile * TILE_COLS);
+                    }
                 }
             }
         }
