@@ -74,7 +74,7 @@ static int64_t gathered_channel_stride(int kh, int64_t h, int64_t w, int64_t n_f
 
 int64_t ctxpar_cpu_conv3d_direct_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                                 int64_t h, int64_t w, int64_t n_frames) {
-    (void)cout;
+    (void)cout, (void)kw;
     int64_t gathered_input = cin * gathered_channel_stride(kh, h, w, n_frames + kt - 1);
     return PANEL_FLOATS + gathered_input + 16; /* +16: room to align to 64 bytes */
 }
