@@ -1,6 +1,8 @@
 /* The ctxpar program: MPI set-up, threads per rank, the subcommands, and the
  * exit status. Only this file exits; everything below returns a status. */
+#define _GNU_SOURCE
 #include <cblas.h>
+#include <sched.h>
 #include <mpi.h>
 #include <omp.h>
 #include <stdio.h>
@@ -24,6 +26,22 @@ static int default_threads(ctxpar_comm_t comm) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int per_rank = (int)(cores / ctxpar_comm_local_size(comm));
     return per_rank > 0 ? per_rank : 1;
+}
+
+/* mpirun binds each rank to one core by default (for up to 2 ranks), so a
+ * rank's threads would share that core: say so once, with the fix. */
+static void warn_if_bound_below(ctxpar_comm_t comm, int threads, int quiet) {
+    cpu_set_t set;
+    int cpus = threads;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
+    int fewest = cpus;
+    MPI_Allreduce(&cpus, &fewest, 1, MPI_INT, MPI_MIN, ctxpar_comm_mpi(comm));
+    if (fewest < threads && ctxpar_comm_rank(comm) == 0 && !quiet)
+        fprintf(stderr,
+                "ctxpar: warning: %d threads per rank but a rank may run on only %d CPU(s) "
+                "(the launcher's binding); with mpirun pass --bind-to none or "
+                "--map-by slot:PE=%d, with srun --cpus-per-task=%d\n",
+                threads, fewest, threads, threads);
 }
 
 static int64_t default_mem_limit_mib(ctxpar_comm_t comm) {
@@ -63,6 +81,7 @@ int main(int argc, char **argv) {
     int threads = cli.run.threads > 0 ? cli.run.threads : default_threads(comm);
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
+    warn_if_bound_below(comm, threads, cli.run.quiet);
 
     switch (cli.command) {
     case CTXPAR_CMD_HELP:
