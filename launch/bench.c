@@ -66,14 +66,19 @@ typedef struct bench_result {
 } bench_result;
 
 static void model_text(char *buf, size_t cap, const ctxpar_model_config *m) {
-    size_t n = (size_t)snprintf(buf, cap, "VAE channels ");
-    for (int i = 0; i < m->vae.n_stages && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%d", i ? "," : "", m->vae.channels[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n,
-                 ", %d res block(s), z %d; transformer p %d, d %d, heads %d, layers %d",
-                 m->vae.res_blocks, m->vae.latent_channels, m->transformer.patch,
-                 m->transformer.dim, m->transformer.heads, m->transformer.layers);
+    size_t n = (size_t)snprintf(buf, cap, "family %s", m->family);
+    if (m->has_vae && n < cap) {
+        n += (size_t)snprintf(buf + n, cap - n, "; VAE channels ");
+        for (int i = 0; i < m->vae.n_stages && n < cap; i++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%d", i ? "," : "", m->vae.channels[i]);
+        if (n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, ", %d res block(s), z %d", m->vae.res_blocks,
+                                  m->vae.latent_channels);
+    }
+    if (m->has_transformer && n < cap)
+        snprintf(buf + n, cap - n, "; transformer p %d, d %d, heads %d, layers %d",
+                 m->transformer.patch, m->transformer.dim, m->transformer.heads,
+                 m->transformer.layers);
 }
 
 static void print_table(const bench_result *r) {
@@ -208,6 +213,7 @@ static char *json_line(const bench_result *r) {
     emit_string(&t, "device", s->device);
     emit_string(&t, "preset", cli->run.model_path[0] ? "" : cli->run.preset);
     emit_string(&t, "model_file", cli->run.model_path);
+    emit_string(&t, "family", s->model.family);
     int n = ctxpar_config_to_json(&s->model, NULL, 0);
     char *model = malloc((size_t)n + 1);
     if (!model) {
