@@ -1,31 +1,85 @@
-/* ctxpar_cpu_conv3d_causal: picks the implementation for this CPU.
+/* ctxpar_cpu_conv3d_causal: picks the implementation for this CPU and shape.
  *
  * Design: measured on the VAE shapes (docs/bench-conv.md), a direct
  * convolution with an AVX-512 register tile beats im2col + sgemm because the
  * im2col buffer (9x the input) goes through DRAM several times; so AVX-512
  * CPUs take conv3d_avx512.c and everything else (and kernels too large for
- * its tables) conv3d_gemm.c. The choice is made per call from CPUID (cheap,
- * cached by libgcc) and the kernel size, never from global state a caller
- * could change; the scratch size covers the chosen path. */
+ * its tables) conv3d_gemm.c. For 3x3 spatial kernels with enough channels
+ * and pixels, Winograd F(2x2, 3x3) (conv3d_winograd.c) does 2.25x fewer
+ * multiplications and wins despite its transforms; WINOGRAD_MIN_* below
+ * holds the measured threshold. The choice is made per call from CPUID
+ * (cheap, cached by libgcc) and the shape; the only global state is the
+ * test hook ctxpar_cpu_conv3d_force_path. The scratch size covers the chosen
+ * path. */
+#include <string.h>
+
 #include "kernels/cpu/kernels_cpu.h"
 
 #include "kernels/cpu/conv3d_internal.h"
 
+/* Winograd threshold, measured with bench/bench_conv (docs/bench-conv.md,
+ * "Winograd F(2x2, 3x3)"). */
+enum { WINOGRAD_MIN_CHANNELS = 64, WINOGRAD_MIN_SIDE = 16 };
+
+typedef enum conv3d_path { PATH_AUTO, PATH_DIRECT, PATH_WINOGRAD, PATH_GEMM } conv3d_path;
+
+static conv3d_path forced_path = PATH_AUTO;
+
+int ctxpar_cpu_conv3d_force_path(const char *path) {
+    conv3d_path chosen;
+    if (!path)
+        chosen = PATH_AUTO;
+    else if (!strcmp(path, "direct") && ctxpar_cpu_conv3d_have_avx512())
+        chosen = PATH_DIRECT;
+    else if (!strcmp(path, "winograd") && ctxpar_cpu_conv3d_have_avx512())
+        chosen = PATH_WINOGRAD;
+    else if (!strcmp(path, "gemm"))
+        chosen = PATH_GEMM;
+    else
+        return -1;
+    forced_path = chosen;
+    return 0;
+}
+
+static conv3d_path choose(int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
+                          int64_t w) {
+    int winograd = ctxpar_cpu_conv3d_winograd_supports(cin, cout, kt, kh, kw, h, w);
+    int direct = ctxpar_cpu_conv3d_direct_supports(kt, kh, kw);
+    if (forced_path == PATH_GEMM) return PATH_GEMM;
+    if (forced_path == PATH_WINOGRAD && winograd) return PATH_WINOGRAD;
+    if (forced_path == PATH_DIRECT && direct) return PATH_DIRECT;
+    if (winograd && cin >= WINOGRAD_MIN_CHANNELS && cout >= WINOGRAD_MIN_CHANNELS &&
+        h >= WINOGRAD_MIN_SIDE && w >= WINOGRAD_MIN_SIDE)
+        return PATH_WINOGRAD;
+    return direct ? PATH_DIRECT : PATH_GEMM;
+}
+
 int64_t ctxpar_cpu_conv3d_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                          int64_t h, int64_t w, int64_t n_frames) {
-    if (ctxpar_cpu_conv3d_direct_supports(kt, kh, kw))
+    switch (choose(cin, cout, kt, kh, kw, h, w)) {
+    case PATH_WINOGRAD:
+        return ctxpar_cpu_conv3d_winograd_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
+    case PATH_DIRECT:
         return ctxpar_cpu_conv3d_direct_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
-    return ctxpar_cpu_conv3d_gemm_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
+    default: return ctxpar_cpu_conv3d_gemm_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
+    }
 }
 
 void ctxpar_cpu_conv3d_causal(const float *x, int64_t x_cstride, const float *halo, float *y,
                               int64_t y_cstride, const float *weight, const float *bias,
                               int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
                               int64_t w, int64_t t_begin, int64_t t_end, float *scratch) {
-    if (ctxpar_cpu_conv3d_direct_supports(kt, kh, kw))
+    switch (choose(cin, cout, kt, kh, kw, h, w)) {
+    case PATH_WINOGRAD:
+        ctxpar_cpu_conv3d_causal_winograd(x, x_cstride, halo, y, y_cstride, weight, bias, cin,
+                                          cout, kt, kh, kw, h, w, t_begin, t_end, scratch);
+        break;
+    case PATH_DIRECT:
         ctxpar_cpu_conv3d_causal_direct(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout,
                                         kt, kh, kw, h, w, t_begin, t_end, scratch);
-    else
+        break;
+    default:
         ctxpar_cpu_conv3d_causal_gemm(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout,
                                       kt, kh, kw, h, w, t_begin, t_end, scratch);
+    }
 }

@@ -1,0 +1,380 @@
+/* Causal 3D convolution with 3x3 spatial taps as Winograd F(2x2, 3x3).
+ *
+ * Design: the direct kernel already runs at ~90% of the FMA peak, so the only
+ * way to go faster is fewer multiplications. F(2x2, 3x3) turns each 3x3
+ * spatial tap into 16 element-wise products per 2x2 output tile: 16 instead
+ * of 36 multiplications, 2.25x fewer. With the input tile transform
+ * V = B^T d B (4x4 tiles at stride 2, zero padding 1) and the weight
+ * transform U = G g G^T, the causal conv becomes, for every one of the 16
+ * tile positions p, one GEMM per output frame t:
+ *   M_p[co][tile] = sum_{dt, ci} U_p[co][dt*cin + ci] V_p[t - (kt-1) + dt][ci][tile]
+ * and the output transform A^T M A (plus the bias) gives the 2x2 outputs.
+ *
+ * What shapes the code:
+ * - Each input frame is transformed once, into a ring of kt transformed
+ *   frames; output frame t transforms input frame t, then reads slots
+ *   t-kt+1..t. Every input of output frame t is therefore transformed before
+ *   any of its outputs is written, and frame t's input before frame t's
+ *   output is written, so y may alias x when chunks run last-first (the
+ *   contract of ctxpar_cpu_conv3d_causal) and the scratch holds kt frames,
+ *   not the whole chunk.
+ * - A transformed frame is split into chunks of whole tile rows (about 128
+ *   tiles): [p][chunk][ci][tile], so a GEMM's B operand (one p, one chunk,
+ *   kt*cin rows of one chunk's tiles) is kt contiguous blocks that stay in
+ *   L2 while every output-channel block of that p runs over it.
+ * - The GEMM micro-kernel is the direct kernel's register tile: 12 output
+ *   channels x 32 tiles (24 zmm accumulators), one broadcast weight per
+ *   output channel and two vector loads per reduction index. Weights are
+ *   packed per call into [p][co block][k][12] panels (cout*cin*kt*16
+ *   floats, a few percent of the conv's time at 128+ channels).
+ * - Chunks, tiles and the reduction order depend only on the frame size and
+ *   the channel counts, never on t_begin/t_end or the thread count; OpenMP
+ *   splits (p, output-channel block) pairs and output channels, and each
+ *   value is one fixed-order sum, so results are bit-identical for any
+ *   chunking of the frames and any thread count. */
+#include "kernels/cpu/conv3d_internal.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* MAX_W bounds the per-thread row buffers on the stack (tiles_w + 1 floats
+ * per row); wider frames take the direct path. */
+enum { MAX_MR = 12, CHUNK_TILES = 128, MAX_KT = 4, MAX_W = 4096, MAX_TILES_W = MAX_W / 2 };
+
+int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                        int64_t h, int64_t w) {
+    return ctxpar_cpu_conv3d_have_avx512() && kh == 3 && kw == 3 && kt >= 1 && kt <= MAX_KT &&
+           cin >= 1 && cout >= 1 && h >= 1 && w >= 1 && w <= MAX_W;
+}
+
+/* Everything derived from the shape: tiles, chunks and scratch layout. */
+typedef struct wino_geom {
+    int64_t cin, cout, h, w;
+    int kt;
+    int64_t tiles_h, tiles_w;
+    int64_t chunk_rows;   /* tile rows per chunk */
+    int64_t n_chunks;
+    int64_t chunk_stride; /* floats per (p, chunk, ci) row: tiles per chunk rounded up to 16 */
+    int64_t k_total;      /* GEMM reduction: kt*cin */
+    int64_t cout_padded;  /* output channels rounded up to whole blocks */
+    int64_t plane_floats; /* one p of a transformed frame: n_chunks*cin*chunk_stride */
+    int64_t frame_floats; /* 16 planes */
+} wino_geom;
+
+static wino_geom geom_of(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w) {
+    wino_geom g;
+    g.cin = cin, g.cout = cout, g.h = h, g.w = w, g.kt = kt;
+    g.tiles_h = (h + 1) / 2, g.tiles_w = (w + 1) / 2;
+    g.chunk_rows = g.tiles_w >= CHUNK_TILES ? 1 : CHUNK_TILES / g.tiles_w;
+    if (g.chunk_rows > g.tiles_h) g.chunk_rows = g.tiles_h;
+    g.n_chunks = (g.tiles_h + g.chunk_rows - 1) / g.chunk_rows;
+    g.chunk_stride = (g.chunk_rows * g.tiles_w + 15) & ~(int64_t)15;
+    g.k_total = kt * cin;
+    g.cout_padded = (cout + 3) & ~(int64_t)3;
+    g.plane_floats = g.n_chunks * cin * g.chunk_stride;
+    g.frame_floats = 16 * g.plane_floats;
+    return g;
+}
+
+/* Output-channel blocks: 12 while at least 12 remain, then 8, then 4, then
+ * the last 1-3 channels as a block of 4 with zero weights in the padding.
+ * Block b's panel starts at its first channel times k_total. */
+static int64_t n_co_blocks(int64_t cout) {
+    int64_t rem = cout % 12;
+    return cout / 12 + (rem >= 8) + ((rem % 8) >= 4) + ((rem % 4) > 0);
+}
+
+static void co_block(int64_t cout, int64_t b, int64_t *start, int *width) {
+    int64_t n12 = cout / 12, co = n12 * 12;
+    if (b < n12) {
+        *start = 12 * b, *width = 12;
+        return;
+    }
+    for (int64_t i = n12;; i++) {
+        int64_t rem = cout - co;
+        int wd = rem >= 8 ? 8 : 4;
+        if (i == b) {
+            *start = co, *width = wd;
+            return;
+        }
+        co += wd;
+    }
+}
+
+int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
+                                                  int kw, int64_t h, int64_t w,
+                                                  int64_t n_frames) {
+    (void)kh, (void)kw, (void)n_frames;
+    wino_geom g = geom_of(cin, cout, kt, h, w);
+    return 16 /* alignment */ + 16 * g.cout_padded * g.k_total + kt * g.frame_floats +
+           16 * g.cout_padded * g.chunk_stride;
+}
+
+/* U_p = G g G^T for every (co, ci, dt), packed as [p][co block][k][width],
+ * k = dt*cin + ci; padding rows of the last block are zero. */
+static void transform_weights(const wino_geom *g, const float *weight, float *u) {
+    int64_t k_total = g->k_total, p_stride = g->cout_padded * k_total;
+    int64_t n_blocks = n_co_blocks(g->cout);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t b = 0; b < n_blocks; b++) {
+        int64_t start;
+        int width;
+        co_block(g->cout, b, &start, &width);
+        for (int i = 0; i < width; i++) {
+            int64_t co = start + i;
+            for (int64_t k = 0; k < k_total; k++) {
+                float out[16] = {0};
+                if (co < g->cout) {
+                    int64_t dt = k / g->cin, ci = k % g->cin;
+                    const float *w9 = weight + ((co * g->cin + ci) * g->kt + dt) * 9;
+                    float gg[4][3]; /* G g: rows of the 3x3 kernel combined */
+                    for (int c = 0; c < 3; c++) {
+                        float r0 = w9[c], r1 = w9[3 + c], r2 = w9[6 + c];
+                        gg[0][c] = r0;
+                        gg[1][c] = 0.5f * (r0 + r1 + r2);
+                        gg[2][c] = 0.5f * (r0 - r1 + r2);
+                        gg[3][c] = r2;
+                    }
+                    for (int a = 0; a < 4; a++) {
+                        float c0 = gg[a][0], c1 = gg[a][1], c2 = gg[a][2];
+                        out[4 * a + 0] = c0;
+                        out[4 * a + 1] = 0.5f * (c0 + c1 + c2);
+                        out[4 * a + 2] = 0.5f * (c0 - c1 + c2);
+                        out[4 * a + 3] = c2;
+                    }
+                }
+                for (int p = 0; p < 16; p++)
+                    u[p * p_stride + start * k_total + k * width + i] = out[p];
+            }
+        }
+    }
+}
+
+/* One input row split for the tile transform: ev[j] = row[2j - 1],
+ * od[j] = row[2j] for j in [0, tiles_w], zero outside the frame (the left
+ * padding column is row[-1]). NULL row: a padding row, all zero. */
+static void split_row(float *ev, float *od, const float *row, int64_t w, int64_t tiles_w) {
+    if (!row) {
+        memset(ev, 0, sizeof(float) * (tiles_w + 1));
+        memset(od, 0, sizeof(float) * (tiles_w + 1));
+        return;
+    }
+    int64_t j_inner = (w - 1) / 2; /* j in [1, j_inner]: 2j - 1 and 2j both < w */
+    ev[0] = 0.0f, od[0] = row[0];
+    for (int64_t j = 1; j <= j_inner; j++) {
+        ev[j] = row[2 * j - 1];
+        od[j] = row[2 * j];
+    }
+    for (int64_t j = j_inner + 1; j <= tiles_w; j++) {
+        ev[j] = 2 * j - 1 < w ? row[2 * j - 1] : 0.0f;
+        od[j] = 2 * j < w ? row[2 * j] : 0.0f;
+    }
+}
+
+/* V = B^T d B for one tile row of one channel: 16 output streams (p = 4a + c),
+ * tiles_w values each. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
+__attribute__((target("avx512f"))) static void
+transform_tile_row(float (*ev)[MAX_TILES_W + 1], float (*od)[MAX_TILES_W + 1], int64_t tiles_w,
+                   float *const out[16]) {
+    float *restrict o[16];
+    for (int p = 0; p < 16; p++) o[p] = out[p];
+    const float *restrict e0 = ev[0], *restrict e1 = ev[1], *restrict e2 = ev[2],
+                          *restrict e3 = ev[3];
+    const float *restrict d0 = od[0], *restrict d1 = od[1], *restrict d2 = od[2],
+                          *restrict d3 = od[3];
+    for (int64_t j = 0; j < tiles_w; j++) {
+        /* Columns first: row r's (t0..t3) from its 4 values ev, od, ev+1, od+1. */
+        float a0 = e0[j] - e0[j + 1], a1 = d0[j] + e0[j + 1], a2 = e0[j + 1] - d0[j],
+              a3 = d0[j] - d0[j + 1];
+        float b0 = e1[j] - e1[j + 1], b1 = d1[j] + e1[j + 1], b2 = e1[j + 1] - d1[j],
+              b3 = d1[j] - d1[j + 1];
+        float c0 = e2[j] - e2[j + 1], c1 = d2[j] + e2[j + 1], c2 = e2[j + 1] - d2[j],
+              c3 = d2[j] - d2[j + 1];
+        float f0 = e3[j] - e3[j + 1], f1 = d3[j] + e3[j + 1], f2 = e3[j + 1] - d3[j],
+              f3 = d3[j] - d3[j + 1];
+        o[0][j] = a0 - c0, o[1][j] = a1 - c1, o[2][j] = a2 - c2, o[3][j] = a3 - c3;
+        o[4][j] = b0 + c0, o[5][j] = b1 + c1, o[6][j] = b2 + c2, o[7][j] = b3 + c3;
+        o[8][j] = c0 - b0, o[9][j] = c1 - b1, o[10][j] = c2 - b2, o[11][j] = c3 - b3;
+        o[12][j] = b0 - f0, o[13][j] = b1 - f1, o[14][j] = b2 - f2, o[15][j] = b3 - f3;
+    }
+}
+
+/* Transform one input frame (channel ci at src + ci*src_cstride) into dst. */
+static void transform_frame(const wino_geom *g, const float *src, int64_t src_cstride,
+                            float *dst) {
+    int64_t tiles_w = g->tiles_w;
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t item = 0; item < g->n_chunks * g->cin; item++) {
+        int64_t chunk = item / g->cin, ci = item % g->cin;
+        float ev[4][MAX_TILES_W + 1], od[4][MAX_TILES_W + 1];
+        const float *frame = src + ci * src_cstride;
+        float *base = dst + (chunk * g->cin + ci) * g->chunk_stride;
+        int64_t ti0 = chunk * g->chunk_rows;
+        int64_t ti1 = ti0 + g->chunk_rows < g->tiles_h ? ti0 + g->chunk_rows : g->tiles_h;
+        for (int64_t ti = ti0; ti < ti1; ti++) {
+            for (int r = 0; r < 4; r++) {
+                int64_t iy = 2 * ti - 1 + r;
+                split_row(ev[r], od[r], iy >= 0 && iy < g->h ? frame + iy * g->w : NULL, g->w,
+                          tiles_w);
+            }
+            float *out[16];
+            for (int p = 0; p < 16; p++)
+                out[p] = base + p * g->plane_floats + (ti - ti0) * tiles_w;
+            transform_tile_row(ev, od, tiles_w, out);
+        }
+        int64_t used = (ti1 - ti0) * tiles_w;
+        for (int p = 0; p < 16; p++)
+            memset(base + p * g->plane_floats + used, 0,
+                   sizeof(float) * (g->chunk_stride - used));
+    }
+}
+
+/* C[mr][16*nv] = panel[k][mr]^T B[k][16*nv] over kt segments of cin rows
+ * (segment s: rows at b_seg[s] + k*b_stride), stored at c + i*c_stride. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+gemm_tile(const int mr, const int nv, const float *panel, const float *const *b_seg, int kt,
+          int64_t cin, int64_t b_stride, float *c, int64_t c_stride) {
+    __m512 acc[MAX_MR][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const float *a = panel;
+    for (int s = 0; s < kt; s++) {
+        const float *b = b_seg[s];
+        for (int64_t k = 0; k < cin; k++, b += b_stride, a += mr) {
+            __m512 b0 = _mm512_load_ps(b);
+            __m512 b1 = nv == 2 ? _mm512_load_ps(b + 16) : b0;
+#pragma GCC unroll 12
+            for (int i = 0; i < mr; i++) {
+                __m512 wv = _mm512_set1_ps(a[i]);
+                acc[i][0] = _mm512_fmadd_ps(wv, b0, acc[i][0]);
+                if (nv == 2) acc[i][1] = _mm512_fmadd_ps(wv, b1, acc[i][1]);
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        _mm512_store_ps(c + i * c_stride, acc[i][0]);
+        if (nv == 2) _mm512_store_ps(c + i * c_stride + 16, acc[i][1]);
+    }
+}
+
+/* One (p, block) GEMM over the chunk's n_cols (multiple of 16) tiles. */
+__attribute__((target("avx512f"))) static void gemm_block(int mr, const float *panel,
+                                                          const float *b_seg0[MAX_KT], int kt,
+                                                          int64_t cin, int64_t b_stride,
+                                                          int64_t n_cols, float *c) {
+    const float *b_seg[MAX_KT];
+    for (int64_t col = 0; col < n_cols; col += 32) {
+        int nv = n_cols - col >= 32 ? 2 : 1;
+        for (int s = 0; s < kt; s++) b_seg[s] = b_seg0[s] + col;
+        float *cc = c + col;
+        switch (mr * 2 + nv) {
+        case 26: gemm_tile(12, 2, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
+        case 25: gemm_tile(12, 1, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
+        case 18: gemm_tile(8, 2, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
+        case 17: gemm_tile(8, 1, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
+        case 10: gemm_tile(4, 2, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
+        default: gemm_tile(4, 1, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
+        }
+    }
+}
+
+/* Y = A^T m A + bias for output channel co over the chunk's tile rows;
+ * A^T = [1 1 1 0; 0 1 -1 -1]. m planes are m + p*m_pstride. */
+__attribute__((target("avx512f"))) static void
+output_chunk(const wino_geom *g, const float *m, int64_t m_pstride, float bias, int64_t ti0,
+             int64_t ti1, float *y_frame) {
+    float row0[MAX_W + 2], row1[MAX_W + 2];
+    int64_t tiles_w = g->tiles_w;
+    for (int64_t ti = ti0; ti < ti1; ti++) {
+        const float *restrict q[16];
+        for (int p = 0; p < 16; p++) q[p] = m + p * m_pstride + (ti - ti0) * tiles_w;
+        float *restrict r0 = row0, *restrict r1 = row1;
+        for (int64_t j = 0; j < tiles_w; j++) {
+            float s00 = q[0][j] + q[4][j] + q[8][j], s01 = q[1][j] + q[5][j] + q[9][j];
+            float s02 = q[2][j] + q[6][j] + q[10][j], s03 = q[3][j] + q[7][j] + q[11][j];
+            float s10 = q[4][j] - q[8][j] - q[12][j], s11 = q[5][j] - q[9][j] - q[13][j];
+            float s12 = q[6][j] - q[10][j] - q[14][j], s13 = q[7][j] - q[11][j] - q[15][j];
+            r0[2 * j] = bias + (s00 + s01 + s02);
+            r0[2 * j + 1] = bias + (s01 - s02 - s03);
+            r1[2 * j] = bias + (s10 + s11 + s12);
+            r1[2 * j + 1] = bias + (s11 - s12 - s13);
+        }
+        memcpy(y_frame + 2 * ti * g->w, row0, sizeof(float) * g->w);
+        if (2 * ti + 1 < g->h) memcpy(y_frame + (2 * ti + 1) * g->w, row1, sizeof(float) * g->w);
+    }
+}
+
+static int64_t ring_slot(int64_t t, int kt) { return ((t % kt) + kt) % kt; }
+
+void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const float *halo,
+                                       float *y, int64_t y_cstride, const float *weight,
+                                       const float *bias, int64_t cin, int64_t cout, int kt,
+                                       int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
+                                       int64_t t_end, float *scratch) {
+    (void)kh, (void)kw;
+    if (t_end <= t_begin) return;
+    wino_geom g = geom_of(cin, cout, kt, h, w);
+    int64_t hw = h * w, halo_frames = kt - 1;
+    float *u = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *ring = u + 16 * g.cout_padded * g.k_total;
+    float *m = ring + kt * g.frame_floats;
+    int64_t u_pstride = g.cout_padded * g.k_total, m_pstride = g.cout_padded * g.chunk_stride;
+    int64_t n_blocks = n_co_blocks(cout);
+
+    transform_weights(&g, weight, u);
+#pragma omp parallel
+    {
+        for (int64_t t = t_begin - halo_frames; t < t_end; t++) {
+            /* Input frame t into its ring slot; frames below 0 are the halo's. */
+            const float *src = t >= 0 ? x + t * hw : halo + (t + halo_frames) * hw;
+            int64_t src_cstride = t >= 0 ? x_cstride : halo_frames * hw;
+            transform_frame(&g, src, src_cstride, ring + ring_slot(t, kt) * g.frame_floats);
+            if (t < t_begin) continue;
+            for (int64_t chunk = 0; chunk < g.n_chunks; chunk++) {
+                int64_t ti0 = chunk * g.chunk_rows;
+                int64_t ti1 = ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
+                int64_t n_cols = ((ti1 - ti0) * g.tiles_w + 15) & ~(int64_t)15;
+#pragma omp for schedule(dynamic, 1)
+                for (int64_t item = 0; item < 16 * n_blocks; item++) {
+                    int64_t p = item / n_blocks, start;
+                    int width;
+                    co_block(cout, item % n_blocks, &start, &width);
+                    const float *b_seg[MAX_KT];
+                    for (int s = 0; s < kt; s++)
+                        b_seg[s] = ring + ring_slot(t - halo_frames + s, kt) * g.frame_floats +
+                                   p * g.plane_floats + chunk * cin * g.chunk_stride;
+                    gemm_block(width, u + p * u_pstride + start * g.k_total, b_seg, kt, cin,
+                               g.chunk_stride, n_cols, m + p * m_pstride + start * g.chunk_stride);
+                }
+#pragma omp for schedule(static)
+                for (int64_t co = 0; co < cout; co++)
+                    output_chunk(&g, m + co * g.chunk_stride, m_pstride, bias ? bias[co] : 0.0f,
+                                 ti0, ti1, y + co * y_cstride + t * hw);
+            }
+        }
+    }
+}
+
+#else /* not x86-64 with GCC/Clang: no Winograd path */
+
+int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                        int64_t h, int64_t w) {
+    return 0;
+}
+int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
+                                                  int kw, int64_t h, int64_t w,
+                                                  int64_t n_frames) {
+    return ctxpar_cpu_conv3d_gemm_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
+}
+void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const float *halo,
+                                       float *y, int64_t y_cstride, const float *weight,
+                                       const float *bias, int64_t cin, int64_t cout, int kt,
+                                       int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
+                                       int64_t t_end, float *scratch) {
+    ctxpar_cpu_conv3d_causal_gemm(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt,
+                                  kh, kw, h, w, t_begin, t_end, scratch);
+}
+#endif
