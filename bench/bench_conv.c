@@ -10,7 +10,13 @@
  * stdout plus one JSON line per row (prefix "{") for bench/run_conv_bench.sh.
  *
  *   bench_conv [--threads N] [--repeat R] [--peak GFLOPS] [--max-frames F]
- *              [--only NAME[,NAME...]] [--no-sgemm]
+ *              [--only NAME[,NAME...]] [--no-sgemm] [--path PATH[,PATH...]]
+ *
+ * --path times the causal convs once per named path of
+ * ctxpar_cpu_conv3d_causal, side by side in one run: auto (the dispatch's
+ * choice, the default), direct, winograd, gemm (ctxpar_cpu_conv3d_force_path;
+ * a shape the path does not support runs the automatic choice). The other
+ * kinds of conv run only with the first path.
  *
  * --max-frames caps every shape's frame count (a rate per output frame, for
  * quick runs); the recorded numbers use the real counts. */
@@ -113,6 +119,13 @@ static double shape_flops(const conv_shape *s) {
     return 2.0 * s->cout * s->cin * s->kt * s->kh * s->kw * s->frames * out_hw_of(s);
 }
 
+/* Which path a causal conv of this shape takes under the current forcing. */
+static const char *path_label(const conv_shape *s) {
+    return s->kind == CAUSAL3
+               ? ctxpar_cpu_conv3d_path_name(s->cin, s->cout, s->kt, s->kh, s->kw, s->h, s->w)
+               : "-";
+}
+
 static timing time_ours(const conv_shape *s, int repeat) {
     int64_t hw = s->h * s->w, n = s->frames * hw;
     int64_t out_n = s->frames * out_hw_of(s);
@@ -187,7 +200,7 @@ int main(int argc, char **argv) {
     int thread_counts[2] = {1, 2}, n_thread_counts = 2, repeat = 5, with_sgemm = 1;
     double peak = 0;
     int64_t max_frames = 0;
-    const char *only = NULL;
+    const char *only = NULL, *path_list = "auto";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             thread_counts[0] = atoi(argv[++i]);
@@ -200,12 +213,14 @@ int main(int argc, char **argv) {
             max_frames = atoll(argv[++i]);
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             only = argv[++i];
+        } else if (!strcmp(argv[i], "--path") && i + 1 < argc) {
+            path_list = argv[++i];
         } else if (!strcmp(argv[i], "--no-sgemm")) {
             with_sgemm = 0;
         } else {
             fprintf(stderr,
                     "usage: %s [--threads N] [--repeat R] [--peak GFLOPS] [--max-frames F] "
-                    "[--only NAME[,NAME...]] [--no-sgemm]\n",
+                    "[--only NAME[,NAME...]] [--no-sgemm] [--path PATH[,PATH...]]\n",
                     argv[0]);
             return 2;
         }
@@ -214,7 +229,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_conv: --repeat must be 1..64, got %d\n", repeat);
         return 2;
     }
-    enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
+    enum { N_SHAPES = sizeof shapes / sizeof shapes[0], MAX_PATHS = 4 };
+    char path_buf[64];
+    const char *paths[MAX_PATHS];
+    int n_paths = 0;
+    snprintf(path_buf, sizeof path_buf, "%s", path_list);
+    for (char *tok = strtok(path_buf, ","); tok && n_paths < MAX_PATHS; tok = strtok(NULL, ",")) {
+        if (strcmp(tok, "auto") && ctxpar_cpu_conv3d_force_path(tok) != 0) {
+            fprintf(stderr, "bench_conv: --path %s: unknown or not on this CPU "
+                            "(auto, direct, winograd, gemm)\n", tok);
+            return 2;
+        }
+        paths[n_paths++] = tok;
+    }
+    ctxpar_cpu_conv3d_force_path(NULL);
     conv_shape run[N_SHAPES];
     int n_run = 0;
     for (int si = 0; si < N_SHAPES; si++) {
@@ -225,15 +253,16 @@ int main(int argc, char **argv) {
     }
     printf("# bench_conv: ctxpar causal conv3d / stride-2 conv / 1x1 conv vs OpenBLAS sgemm\n");
     printf("# %s; repeat %d after 1 warm-up; median [min, max]\n", openblas_get_config(), repeat);
-    printf("# conv path: %s\n", ctxpar_cpu_conv3d_have_avx512() ? "AVX-512 direct" : "im2col + sgemm");
     printf("# GFLOP = 2*cout*cin*kt*kh*kw*frames*h_out*w_out; sgemm: M=cout K=cin*kt*kh*kw "
            "N=frames*h_out*w_out (N capped so B < 2^26 floats)\n");
     if (peak > 0) printf("# %%peak = GFLOP/s / (%.1f GFLOP/s per core x threads)\n", peak);
     printf("# cpu: GFLOP per second of process CPU time (1 thread: the on-core rate, "
            "robust to other jobs)\n");
-    printf("# %-3s %-9s %4s %4s %-5s %-9s %3s %7s %9s %19s %8s %6s %6s %8s\n", "thr", "shape",
-           "cin", "cout", "k", "in hxw", "T", "GFLOP", "ms", "[min, max]", "GFLOP/s", "%peak",
-           "cpu", "sgemm");
+    printf("# GFLOP/s of every path counts the direct convolution's FLOPs (Winograd: the "
+           "effective rate)\n");
+    printf("# %-3s %-9s %-9s %4s %4s %-5s %-9s %3s %7s %9s %19s %8s %6s %6s %8s\n", "thr",
+           "shape", "path", "cin", "cout", "k", "in hxw", "T", "GFLOP", "ms", "[min, max]",
+           "GFLOP/s", "%peak", "cpu", "sgemm");
     for (int ti = 0; ti < n_thread_counts; ti++) {
         int threads = thread_counts[ti];
         omp_set_num_threads(threads);
@@ -242,37 +271,50 @@ int main(int argc, char **argv) {
          * idle threads spin for a while after a call and would steal the
          * cores from the OpenMP threads of the next conv on a small machine.
          * (The 1x1 rows call OpenBLAS too when the conv does.) */
-        timing ours[N_SHAPES], gemm[N_SHAPES];
+        timing ours[MAX_PATHS][N_SHAPES], gemm[N_SHAPES];
+        const char *label[MAX_PATHS][N_SHAPES];
         int64_t n_sgemm[N_SHAPES];
-        for (int si = 0; si < n_run; si++) ours[si] = time_ours(&run[si], repeat);
+        /* Paths interleaved per shape, so a burst of load from other jobs
+         * hits them alike. */
+        for (int si = 0; si < n_run; si++)
+            for (int pi = 0; pi < n_paths; pi++) {
+                if (pi > 0 && run[si].kind != CAUSAL3) continue;
+                ctxpar_cpu_conv3d_force_path(strcmp(paths[pi], "auto") ? paths[pi] : NULL);
+                label[pi][si] = path_label(&run[si]);
+                ours[pi][si] = time_ours(&run[si], repeat);
+            }
+        ctxpar_cpu_conv3d_force_path(NULL);
         sleep_s(0.5);
         for (int si = 0; si < n_run; si++)
             if (with_sgemm) gemm[si] = time_sgemm(&run[si], repeat, &n_sgemm[si]);
         if (with_sgemm) sleep_s(0.5);
+        for (int pi = 0; pi < n_paths; pi++)
         for (int si = 0; si < n_run; si++) {
             const conv_shape *s = &run[si];
+            if (pi > 0 && s->kind != CAUSAL3) continue;
             double flops = shape_flops(s);
             double k_sgemm = (double)s->cin * s->kt * s->kh * s->kw;
             double gemm_rate =
                 with_sgemm ? 2.0 * s->cout * k_sgemm * n_sgemm[si] / gemm[si].median * 1e-9 : 0;
-            double rate = flops / ours[si].median * 1e-9;
+            double rate = flops / ours[pi][si].median * 1e-9;
             double pct = peak > 0 ? 100.0 * rate / (peak * threads) : 0;
-            double cpu_rate = flops / ours[si].cpu * 1e-9;
+            double cpu_rate = flops / ours[pi][si].cpu * 1e-9;
             char kernel[16], size[16];
             snprintf(kernel, sizeof kernel, "%dx%dx%d", s->kt, s->kh, s->kw);
             snprintf(size, sizeof size, "%lldx%lld%s", (long long)s->h, (long long)s->w,
                      s->kind == STRIDE2 ? "/2" : "");
-            printf("  %-3d %-9s %4lld %4lld %-5s %-9s %3lld %7.2f %9.2f [%8.2f, %8.2f] %8.1f "
+            printf("  %-3d %-9s %-9s %4lld %4lld %-5s %-9s %3lld %7.2f %9.2f [%8.2f, %8.2f] %8.1f "
                    "%6.1f %6.1f %8.1f\n",
-                   threads, s->name, (long long)s->cin, (long long)s->cout, kernel, size,
-                   (long long)s->frames, flops * 1e-9, ours[si].median * 1e3, ours[si].min * 1e3,
-                   ours[si].max * 1e3, rate, pct, cpu_rate, gemm_rate);
-            printf("{\"bench\":\"conv\",\"impl\":\"ctxpar\",\"threads\":%d,\"shape\":\"%s\","
-                   "\"frames\":%lld,\"gflop\":%.4f,\"ms\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
+                   threads, s->name, label[pi][si], (long long)s->cin, (long long)s->cout, kernel, size,
+                   (long long)s->frames, flops * 1e-9, ours[pi][si].median * 1e3, ours[pi][si].min * 1e3,
+                   ours[pi][si].max * 1e3, rate, pct, cpu_rate, gemm_rate);
+            printf("{\"bench\":\"conv\",\"impl\":\"ctxpar\",\"path\":\"%s\",\"threads\":%d,"
+                   "\"shape\":\"%s\",\"frames\":%lld,\"gflop\":%.4f,\"ms\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
                    "\"gflops\":%.2f,\"pct_peak\":%.1f,\"cpu_gflops\":%.2f,"
                    "\"sgemm_gflops\":%.2f}\n",
-                   threads, s->name, (long long)s->frames, flops * 1e-9, ours[si].median * 1e3,
-                   ours[si].min * 1e3, ours[si].max * 1e3, rate, pct, cpu_rate, gemm_rate);
+                   label[pi][si], threads, s->name, (long long)s->frames, flops * 1e-9,
+                   ours[pi][si].median * 1e3,
+                   ours[pi][si].min * 1e3, ours[pi][si].max * 1e3, rate, pct, cpu_rate, gemm_rate);
         }
         fflush(stdout);
     }

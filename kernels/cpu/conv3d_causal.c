@@ -54,6 +54,12 @@ static conv3d_path choose(int64_t cin, int64_t cout, int kt, int kh, int kw, int
     return direct ? PATH_DIRECT : PATH_GEMM;
 }
 
+const char *ctxpar_cpu_conv3d_path_name(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                        int64_t h, int64_t w) {
+    static const char *const names[] = {"auto", "direct", "winograd", "gemm"};
+    return names[choose(cin, cout, kt, kh, kw, h, w)];
+}
+
 int64_t ctxpar_cpu_conv3d_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                          int64_t h, int64_t w, int64_t n_frames) {
     switch (choose(cin, cout, kt, kh, kw, h, w)) {

@@ -50,6 +50,10 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
  * name is unknown or this CPU lacks that path. Process-wide: call it between
  * convolutions, and ask for the scratch size after it. */
 int ctxpar_cpu_conv3d_force_path(const char *path);
+/* The path ctxpar_cpu_conv3d_causal takes for this shape now: "direct",
+ * "winograd" or "gemm" (for benchmark and test output). */
+const char *ctxpar_cpu_conv3d_path_name(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                        int64_t h, int64_t w);
 
 /* The stride-2 downsample on the same AVX-512 tile; its scratch holds the
  * gathered, column-deinterleaved input. Only call when

@@ -41,7 +41,7 @@
 
 /* MAX_W bounds the per-thread row buffers on the stack (tiles_w + 1 floats
  * per row); wider frames take the direct path. */
-enum { MAX_MR = 12, CHUNK_TILES = 128, MAX_KT = 4, MAX_W = 4096, MAX_TILES_W = MAX_W / 2 };
+enum { MAX_MR = 12, K_PIECE = 128, GROUP_BLOCKS = 6, CHUNK_TILES = 128, MAX_KT = 4, MAX_W = 4096, MAX_TILES_W = MAX_W / 2 };
 
 int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                         int64_t h, int64_t w) {
@@ -154,8 +154,11 @@ static void transform_weights(const wino_geom *g, const float *weight, float *u)
 
 /* One input row split for the tile transform: ev[j] = row[2j - 1],
  * od[j] = row[2j] for j in [0, tiles_w], zero outside the frame (the left
- * padding column is row[-1]). NULL row: a padding row, all zero. */
+ * padding column is row[-1]) and in 16 floats of slack after it. NULL row: a
+ * padding row, all zero. */
 static void split_row(float *ev, float *od, const float *row, int64_t w, int64_t tiles_w) {
+    memset(ev + tiles_w + 1, 0, sizeof(float) * 16);
+    memset(od + tiles_w + 1, 0, sizeof(float) * 16);
     if (!row) {
         memset(ev, 0, sizeof(float) * (tiles_w + 1));
         memset(od, 0, sizeof(float) * (tiles_w + 1));
@@ -174,30 +177,30 @@ static void split_row(float *ev, float *od, const float *row, int64_t w, int64_t
 }
 
 /* V = B^T d B for one tile row of one channel: 16 output streams (p = 4a + c),
- * tiles_w values each. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
+ * tiles_w values each, 16 tiles per step (masked at the end; the row
+ * buffers hold 16 floats of slack). B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
+ * 0 1 0 -1]. */
 __attribute__((target("avx512f"))) static void
-transform_tile_row(float (*ev)[MAX_TILES_W + 1], float (*od)[MAX_TILES_W + 1], int64_t tiles_w,
+transform_tile_row(float (*ev)[MAX_TILES_W + 17], float (*od)[MAX_TILES_W + 17], int64_t tiles_w,
                    float *const out[16]) {
-    float *restrict o[16];
-    for (int p = 0; p < 16; p++) o[p] = out[p];
-    const float *restrict e0 = ev[0], *restrict e1 = ev[1], *restrict e2 = ev[2],
-                          *restrict e3 = ev[3];
-    const float *restrict d0 = od[0], *restrict d1 = od[1], *restrict d2 = od[2],
-                          *restrict d3 = od[3];
-    for (int64_t j = 0; j < tiles_w; j++) {
-        /* Columns first: row r's (t0..t3) from its 4 values ev, od, ev+1, od+1. */
-        float a0 = e0[j] - e0[j + 1], a1 = d0[j] + e0[j + 1], a2 = e0[j + 1] - d0[j],
-              a3 = d0[j] - d0[j + 1];
-        float b0 = e1[j] - e1[j + 1], b1 = d1[j] + e1[j + 1], b2 = e1[j + 1] - d1[j],
-              b3 = d1[j] - d1[j + 1];
-        float c0 = e2[j] - e2[j + 1], c1 = d2[j] + e2[j + 1], c2 = e2[j + 1] - d2[j],
-              c3 = d2[j] - d2[j + 1];
-        float f0 = e3[j] - e3[j + 1], f1 = d3[j] + e3[j + 1], f2 = e3[j + 1] - d3[j],
-              f3 = d3[j] - d3[j + 1];
-        o[0][j] = a0 - c0, o[1][j] = a1 - c1, o[2][j] = a2 - c2, o[3][j] = a3 - c3;
-        o[4][j] = b0 + c0, o[5][j] = b1 + c1, o[6][j] = b2 + c2, o[7][j] = b3 + c3;
-        o[8][j] = c0 - b0, o[9][j] = c1 - b1, o[10][j] = c2 - b2, o[11][j] = c3 - b3;
-        o[12][j] = b0 - f0, o[13][j] = b1 - f1, o[14][j] = b2 - f2, o[15][j] = b3 - f3;
+    for (int64_t j = 0; j < tiles_w; j += 16) {
+        __mmask16 mask = tiles_w - j >= 16 ? 0xffff : (__mmask16)((1u << (tiles_w - j)) - 1);
+        __m512 t[4][4];
+        for (int r = 0; r < 4; r++) {
+            /* Row r's tile columns: ev[j], od[j], ev[j+1], od[j+1]. */
+            __m512 d0 = _mm512_loadu_ps(ev[r] + j), d1 = _mm512_loadu_ps(od[r] + j);
+            __m512 d2 = _mm512_loadu_ps(ev[r] + j + 1), d3 = _mm512_loadu_ps(od[r] + j + 1);
+            t[r][0] = _mm512_sub_ps(d0, d2);
+            t[r][1] = _mm512_add_ps(d1, d2);
+            t[r][2] = _mm512_sub_ps(d2, d1);
+            t[r][3] = _mm512_sub_ps(d1, d3);
+        }
+        for (int c = 0; c < 4; c++) {
+            _mm512_mask_storeu_ps(out[c] + j, mask, _mm512_sub_ps(t[0][c], t[2][c]));
+            _mm512_mask_storeu_ps(out[4 + c] + j, mask, _mm512_add_ps(t[1][c], t[2][c]));
+            _mm512_mask_storeu_ps(out[8 + c] + j, mask, _mm512_sub_ps(t[2][c], t[1][c]));
+            _mm512_mask_storeu_ps(out[12 + c] + j, mask, _mm512_sub_ps(t[1][c], t[3][c]));
+        }
     }
 }
 
@@ -208,7 +211,7 @@ static void transform_frame(const wino_geom *g, const float *src, int64_t src_cs
 #pragma omp for schedule(dynamic, 4)
     for (int64_t item = 0; item < g->n_chunks * g->cin; item++) {
         int64_t chunk = item / g->cin, ci = item % g->cin;
-        float ev[4][MAX_TILES_W + 1], od[4][MAX_TILES_W + 1];
+        float ev[4][MAX_TILES_W + 17], od[4][MAX_TILES_W + 17];
         const float *frame = src + ci * src_cstride;
         float *base = dst + (chunk * g->cin + ci) * g->chunk_stride;
         int64_t ti0 = chunk * g->chunk_rows;
@@ -231,26 +234,31 @@ static void transform_frame(const wino_geom *g, const float *src, int64_t src_cs
     }
 }
 
-/* C[mr][16*nv] = panel[k][mr]^T B[k][16*nv] over kt segments of cin rows
- * (segment s: rows at b_seg[s] + k*b_stride), stored at c + i*c_stride. */
+/* C[mr][16*nv] (+)= panel[k][mr]^T B[k][16*nv] over n_k rows of B at
+ * b + k*b_stride; C at c + i*c_stride. accumulate = 0 starts from zero. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-gemm_tile(const int mr, const int nv, const float *panel, const float *const *b_seg, int kt,
-          int64_t cin, int64_t b_stride, float *c, int64_t c_stride) {
+gemm_tile(const int mr, const int nv, const float *panel, const float *b, int64_t n_k,
+          int64_t b_stride, float *c, int64_t c_stride, int accumulate) {
     __m512 acc[MAX_MR][2];
+    if (accumulate) {
 #pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        for (int i = 0; i < mr; i++) {
+            acc[i][0] = _mm512_load_ps(c + i * c_stride);
+            acc[i][1] = nv == 2 ? _mm512_load_ps(c + i * c_stride + 16) : acc[i][0];
+        }
+    } else {
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    }
     const float *a = panel;
-    for (int s = 0; s < kt; s++) {
-        const float *b = b_seg[s];
-        for (int64_t k = 0; k < cin; k++, b += b_stride, a += mr) {
-            __m512 b0 = _mm512_load_ps(b);
-            __m512 b1 = nv == 2 ? _mm512_load_ps(b + 16) : b0;
+    for (int64_t k = 0; k < n_k; k++, b += b_stride, a += mr) {
+        __m512 b0 = _mm512_load_ps(b);
+        __m512 b1 = nv == 2 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 12
-            for (int i = 0; i < mr; i++) {
-                __m512 wv = _mm512_set1_ps(a[i]);
-                acc[i][0] = _mm512_fmadd_ps(wv, b0, acc[i][0]);
-                if (nv == 2) acc[i][1] = _mm512_fmadd_ps(wv, b1, acc[i][1]);
-            }
+        for (int i = 0; i < mr; i++) {
+            __m512 wv = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(wv, b0, acc[i][0]);
+            if (nv == 2) acc[i][1] = _mm512_fmadd_ps(wv, b1, acc[i][1]);
         }
     }
 #pragma GCC unroll 12
@@ -260,25 +268,48 @@ gemm_tile(const int mr, const int nv, const float *panel, const float *const *b_
     }
 }
 
-/* One (p, block) GEMM over the chunk's n_cols (multiple of 16) tiles. */
-__attribute__((target("avx512f"))) static void gemm_block(int mr, const float *panel,
-                                                          const float *b_seg0[MAX_KT], int kt,
-                                                          int64_t cin, int64_t b_stride,
-                                                          int64_t n_cols, float *c) {
-    const float *b_seg[MAX_KT];
-    for (int64_t col = 0; col < n_cols; col += 32) {
-        int nv = n_cols - col >= 32 ? 2 : 1;
-        for (int s = 0; s < kt; s++) b_seg[s] = b_seg0[s] + col;
-        float *cc = c + col;
-        switch (mr * 2 + nv) {
-        case 26: gemm_tile(12, 2, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
-        case 25: gemm_tile(12, 1, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
-        case 18: gemm_tile(8, 2, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
-        case 17: gemm_tile(8, 1, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
-        case 10: gemm_tile(4, 2, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
-        default: gemm_tile(4, 1, panel, b_seg, kt, cin, b_stride, cc, b_stride); break;
-        }
+__attribute__((target("avx512f"))) static void gemm_tile_dispatch(int mr, int nv,
+                                                                  const float *panel,
+                                                                  const float *b, int64_t n_k,
+                                                                  int64_t stride, float *c,
+                                                                  int accumulate) {
+    switch (mr * 2 + nv) {
+    case 26: gemm_tile(12, 2, panel, b, n_k, stride, c, stride, accumulate); break;
+    case 25: gemm_tile(12, 1, panel, b, n_k, stride, c, stride, accumulate); break;
+    case 18: gemm_tile(8, 2, panel, b, n_k, stride, c, stride, accumulate); break;
+    case 17: gemm_tile(8, 1, panel, b, n_k, stride, c, stride, accumulate); break;
+    case 10: gemm_tile(4, 2, panel, b, n_k, stride, c, stride, accumulate); break;
+    default: gemm_tile(4, 1, panel, b, n_k, stride, c, stride, accumulate); break;
     }
+}
+
+/* One p and a group of output-channel blocks over the chunk's n_cols
+ * (multiple of 16) tiles. The reduction runs in pieces of at most K_PIECE
+ * rows of one temporal tap, so a 32-tile slice of B (K_PIECE x 32 floats,
+ * 16 KB) stays in L1 while every block of the group runs over it; the
+ * group's weight panels for the piece (up to 36 KB) stay in L2. The pieces
+ * always split the same way, so each sum's order is fixed. */
+__attribute__((target("avx512f"))) static void
+gemm_group(const wino_geom *g, const float *u_p, const float *b_seg[MAX_KT], int64_t block0,
+           int64_t block1, int64_t n_cols, float *m_p) {
+    int64_t stride = g->chunk_stride;
+    for (int s = 0; s < g->kt; s++)
+        for (int64_t k0 = 0; k0 < g->cin; k0 += K_PIECE) {
+            int64_t n_k = g->cin - k0 < K_PIECE ? g->cin - k0 : K_PIECE;
+            int accumulate = s > 0 || k0 > 0;
+            const float *b = b_seg[s] + k0 * stride;
+            for (int64_t col = 0; col < n_cols; col += 32) {
+                int nv = n_cols - col >= 32 ? 2 : 1;
+                for (int64_t blk = block0; blk < block1; blk++) {
+                    int64_t start;
+                    int width;
+                    co_block(g->cout, blk, &start, &width);
+                    const float *panel = u_p + start * g->k_total + (s * g->cin + k0) * width;
+                    gemm_tile_dispatch(width, nv, panel, b + col, n_k, stride,
+                                       m_p + start * stride + col, accumulate);
+                }
+            }
+        }
 }
 
 /* Y = A^T m A + bias for output channel co over the chunk's tile rows;
@@ -323,6 +354,7 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
     float *m = ring + kt * g.frame_floats;
     int64_t u_pstride = g.cout_padded * g.k_total, m_pstride = g.cout_padded * g.chunk_stride;
     int64_t n_blocks = n_co_blocks(cout);
+    int64_t n_groups = (n_blocks + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
 
     transform_weights(&g, weight, u);
 #pragma omp parallel
@@ -338,16 +370,17 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
                 int64_t ti1 = ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
                 int64_t n_cols = ((ti1 - ti0) * g.tiles_w + 15) & ~(int64_t)15;
 #pragma omp for schedule(dynamic, 1)
-                for (int64_t item = 0; item < 16 * n_blocks; item++) {
-                    int64_t p = item / n_blocks, start;
-                    int width;
-                    co_block(cout, item % n_blocks, &start, &width);
+                for (int64_t item = 0; item < 16 * n_groups; item++) {
+                    int64_t p = item / n_groups, group = item % n_groups;
+                    int64_t block0 = group * GROUP_BLOCKS;
+                    int64_t block1 = block0 + GROUP_BLOCKS < n_blocks ? block0 + GROUP_BLOCKS
+                                                                      : n_blocks;
                     const float *b_seg[MAX_KT];
                     for (int s = 0; s < kt; s++)
                         b_seg[s] = ring + ring_slot(t - halo_frames + s, kt) * g.frame_floats +
                                    p * g.plane_floats + chunk * cin * g.chunk_stride;
-                    gemm_block(width, u + p * u_pstride + start * g.k_total, b_seg, kt, cin,
-                               g.chunk_stride, n_cols, m + p * m_pstride + start * g.chunk_stride);
+                    gemm_group(&g, u + p * u_pstride, b_seg, block0, block1, n_cols,
+                               m + p * m_pstride);
                 }
 #pragma omp for schedule(static)
                 for (int64_t co = 0; co < cout; co++)
