@@ -41,6 +41,11 @@
 
 /* MAX_W bounds the per-thread row buffers on the stack (tiles_w + 1 floats
  * per row); wider frames take the direct path. */
+/* BATCH_M_FLOATS: GEMM results of a batch of chunks (8 MB, L3) computed
+ * between two barriers; one chunk at a time cost a barrier per 128 tiles,
+ * which on a busy machine (a thread waiting for a descheduled one) cost more
+ * than the convolution. */
+enum { BATCH_M_FLOATS = 2 << 20 };
 enum { MAX_MR = 12, K_PIECE = 128, GROUP_BLOCKS = 6, CHUNK_TILES = 128, MAX_KT = 4, MAX_W = 4096, MAX_TILES_W = MAX_W / 2 };
 
 int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
@@ -61,6 +66,7 @@ typedef struct wino_geom {
     int64_t cout_padded;  /* output channels rounded up to whole blocks */
     int64_t plane_floats; /* one p of a transformed frame: n_chunks*cin*chunk_stride */
     int64_t frame_floats; /* 16 planes */
+    int64_t batch_chunks; /* chunks whose GEMMs run between two barriers */
 } wino_geom;
 
 static wino_geom geom_of(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w) {
@@ -75,6 +81,9 @@ static wino_geom geom_of(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w
     g.cout_padded = (cout + 3) & ~(int64_t)3;
     g.plane_floats = g.n_chunks * cin * g.chunk_stride;
     g.frame_floats = 16 * g.plane_floats;
+    g.batch_chunks = BATCH_M_FLOATS / (16 * g.cout_padded * g.chunk_stride);
+    if (g.batch_chunks < 1) g.batch_chunks = 1;
+    if (g.batch_chunks > g.n_chunks) g.batch_chunks = g.n_chunks;
     return g;
 }
 
@@ -109,7 +118,7 @@ int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int
     (void)kh, (void)kw, (void)n_frames;
     wino_geom g = geom_of(cin, cout, kt, h, w);
     return 16 /* alignment */ + 16 * g.cout_padded * g.k_total + kt * g.frame_floats +
-           16 * g.cout_padded * g.chunk_stride;
+           g.batch_chunks * 16 * g.cout_padded * g.chunk_stride;
 }
 
 /* U_p = G g G^T for every (co, ci, dt), packed as [p][co block][k][width],
@@ -353,6 +362,7 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
     float *ring = u + 16 * g.cout_padded * g.k_total;
     float *m = ring + kt * g.frame_floats;
     int64_t u_pstride = g.cout_padded * g.k_total, m_pstride = g.cout_padded * g.chunk_stride;
+    int64_t m_chunk_floats = 16 * m_pstride;
     int64_t n_blocks = n_co_blocks(cout);
     int64_t n_groups = (n_blocks + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
 
@@ -365,13 +375,16 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
             int64_t src_cstride = t >= 0 ? x_cstride : halo_frames * hw;
             transform_frame(&g, src, src_cstride, ring + ring_slot(t, kt) * g.frame_floats);
             if (t < t_begin) continue;
-            for (int64_t chunk = 0; chunk < g.n_chunks; chunk++) {
-                int64_t ti0 = chunk * g.chunk_rows;
-                int64_t ti1 = ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
-                int64_t n_cols = ((ti1 - ti0) * g.tiles_w + 15) & ~(int64_t)15;
+            for (int64_t chunk0 = 0; chunk0 < g.n_chunks; chunk0 += g.batch_chunks) {
+                int64_t n_batch = g.n_chunks - chunk0 < g.batch_chunks ? g.n_chunks - chunk0
+                                                                       : g.batch_chunks;
 #pragma omp for schedule(dynamic, 1)
-                for (int64_t item = 0; item < 16 * n_groups; item++) {
-                    int64_t p = item / n_groups, group = item % n_groups;
+                for (int64_t item = 0; item < n_batch * 16 * n_groups; item++) {
+                    int64_t chunk = chunk0 + item / (16 * n_groups);
+                    int64_t p = item / n_groups % 16, group = item % n_groups;
+                    int64_t ti0 = chunk * g.chunk_rows;
+                    int64_t ti1 = ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
+                    int64_t n_cols = ((ti1 - ti0) * g.tiles_w + 15) & ~(int64_t)15;
                     int64_t block0 = group * GROUP_BLOCKS;
                     int64_t block1 = block0 + GROUP_BLOCKS < n_blocks ? block0 + GROUP_BLOCKS
                                                                       : n_blocks;
@@ -380,12 +393,17 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
                         b_seg[s] = ring + ring_slot(t - halo_frames + s, kt) * g.frame_floats +
                                    p * g.plane_floats + chunk * cin * g.chunk_stride;
                     gemm_group(&g, u + p * u_pstride, b_seg, block0, block1, n_cols,
-                               m + p * m_pstride);
+                               m + (chunk - chunk0) * m_chunk_floats + p * m_pstride);
                 }
 #pragma omp for schedule(static)
-                for (int64_t co = 0; co < cout; co++)
-                    output_chunk(&g, m + co * g.chunk_stride, m_pstride, bias ? bias[co] : 0.0f,
-                                 ti0, ti1, y + co * y_cstride + t * hw);
+                for (int64_t item = 0; item < n_batch * cout; item++) {
+                    int64_t chunk = chunk0 + item / cout, co = item % cout;
+                    int64_t ti0 = chunk * g.chunk_rows;
+                    int64_t ti1 = ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
+                    output_chunk(&g, m + (chunk - chunk0) * m_chunk_floats + co * g.chunk_stride,
+                                 m_pstride, bias ? bias[co] : 0.0f, ti0, ti1,
+                                 y + co * y_cstride + t * hw);
+                }
             }
         }
     }
