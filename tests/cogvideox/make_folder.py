@@ -16,9 +16,12 @@ deviation 1/sqrt(fan_in) so activations stay O(1) through the network.
 import argparse
 import json
 import os
-import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from safetensors_io import SAFETENSORS_DTYPE, random_tensor, write_safetensors  # noqa: E402,F401
 
 PRESETS = {
     "tiny": dict(block_out_channels=[8, 16, 16, 32], layers_per_block=1, norm_num_groups=4,
@@ -107,49 +110,6 @@ def decoder_shapes(config):
         "decoder.norm_out.norm_layer.weight": [chans[0]],
         "decoder.conv_out.conv.weight": [config["out_channels"], chans[0], 3, 3, 3],
     }
-
-
-def random_tensor(rng, name, shape):
-    if len(shape) == 1:
-        if name.endswith(".weight"):  # norm scale
-            return (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
-        return (0.05 * rng.standard_normal(shape)).astype(np.float32)
-    fan_in = int(np.prod(shape[1:]))
-    return (rng.standard_normal(shape, dtype=np.float32) / np.sqrt(fan_in)).astype(np.float32)
-
-
-def to_bytes(a, dtype):
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    if dtype == "F32":
-        return a.astype("<f4").tobytes()
-    if dtype == "F16":
-        return a.astype("<f2").tobytes()
-    if dtype == "BF16":  # round to nearest even
-        u = a.view(np.uint32).astype(np.uint64)
-        u = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
-        return u.astype("<u2").tobytes()
-    raise ValueError(dtype)
-
-
-SAFETENSORS_DTYPE = {"f32": "F32", "f16": "F16", "bf16": "BF16"}
-
-
-def write_safetensors(path, tensors, dtype):
-    """tensors: {name: float32 array}; dtype: F32/F16/BF16 (or a {name: dtype} map)."""
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, a in tensors.items():
-        dt = dtype[name] if isinstance(dtype, dict) else dtype
-        raw = to_bytes(a, dt) if dt in ("F32", "F16", "BF16") else np.ascontiguousarray(a).tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in blobs:
-            f.write(raw)
 
 
 def make_tensors(config, seed=0, clamp_logvar=False):

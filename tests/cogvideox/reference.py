@@ -20,43 +20,19 @@ Command line: python3 reference.py --model DIR --input clip.h5 --out ref.h5
 import argparse
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from safetensors_io import read_safetensors  # noqa: E402,F401
+
 FRAME_BATCH = 8  # diffusers' num_sample_frames_batch_size (an attribute, not config)
 
 
 # ---------------------------------------------------------------- weights
-
-def read_safetensors(path):
-    """name -> float64 numpy array, for F32/F16/BF16/F64 tensors."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (header_len,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + header_len].decode("utf-8"))
-    base = 8 + header_len
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        raw = data[base + begin:base + end]
-        dtype = info["dtype"]
-        if dtype == "BF16":
-            arr = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        elif dtype == "F16":
-            arr = np.frombuffer(raw, dtype="<f2")
-        elif dtype == "F32":
-            arr = np.frombuffer(raw, dtype="<f4")
-        elif dtype == "F64":
-            arr = np.frombuffer(raw, dtype="<f8")
-        else:
-            raise ValueError("%s: tensor %s has unsupported dtype %s" % (path, name, dtype))
-        out[name] = arr.astype(np.float64).reshape(info["shape"])
-    return out
 
 
 def model_dir(path):

@@ -21,9 +21,12 @@ Tensors are generated and written one at a time, so the ViT-L folder
 import argparse
 import json
 import os
-import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from safetensors_io import SAFETENSORS_DTYPE, random_tensor, write_safetensors  # noqa: E402,F401
 
 PRESETS = {
     "tiny": dict(hidden_size=64, num_attention_heads=2, num_hidden_layers=2, patch_size=8,
@@ -139,58 +142,6 @@ def head_shapes(config):
         "classifier.weight": [labels, d],
         "classifier.bias": [labels],
     }
-
-
-def random_tensor(rng, name, shape):
-    if len(shape) == 1:
-        if name.endswith(".weight"):  # LayerNorm scale
-            return (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
-        return (0.05 * rng.standard_normal(shape)).astype(np.float32)
-    fan_in = int(np.prod(shape[1:]))
-    return (rng.standard_normal(shape, dtype=np.float32) / np.float32(np.sqrt(fan_in)))
-
-
-def to_bytes(a, dtype):
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    if dtype == "F32":
-        return a.astype("<f4").tobytes()
-    if dtype == "F16":
-        return a.astype("<f2").tobytes()
-    if dtype == "BF16":  # round to nearest even
-        u = a.view(np.uint32).astype(np.uint64)
-        u = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
-        return u.astype("<u2").tobytes()
-    raise ValueError(dtype)
-
-
-SAFETENSORS_DTYPE = {"f32": "F32", "f16": "F16", "bf16": "BF16"}
-ELEMENT_SIZE = {"F32": 4, "F16": 2, "BF16": 2}
-
-
-def write_safetensors(path, tensors, dtype):
-    """tensors: {name: float32 array, or a callable returning it (made when written)};
-    dtype: F32/F16/BF16 for all. shapes come from arrays or from the (name, shape) keys
-    of a {(name, shape): callable} map."""
-    items = []
-    for key, value in tensors.items():
-        name, shape = key if isinstance(key, tuple) else (key, list(np.shape(value)))
-        items.append((name, list(shape), value))
-    header, offset = {"__metadata__": {"format": "pt"}}, 0
-    for name, shape, _ in items:
-        size = int(np.prod(shape)) * ELEMENT_SIZE[dtype]
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
-        offset += size
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for name, shape, value in items:
-            a = value() if callable(value) else value
-            assert list(a.shape) == shape, name
-            f.write(to_bytes(a, dtype))
-    os.replace(tmp, path)
 
 
 def tensor_plan(config, seed=0, classification=False):

@@ -26,44 +26,19 @@ Command line: python3 reference.py --model DIR --input clip.h5 --out ref.h5
 import argparse
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from safetensors_io import read_safetensors  # noqa: E402,F401
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 
 # ---------------------------------------------------------------- weights
-
-def read_safetensors(path, dtype=np.float64, keep=None):
-    """name -> numpy array of dtype, for F32/F16/BF16/F64 tensors (memory-mapped, so a
-    large file is read tensor by tensor); keep(name) -> False skips a tensor."""
-    with open(path, "rb") as f:
-        (header_len,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(header_len).decode("utf-8"))
-    data = np.memmap(path, dtype=np.uint8, mode="r")
-    base = 8 + header_len
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__" or (keep is not None and not keep(name)):
-            continue
-        begin, end = info["data_offsets"]
-        raw = data[base + begin:base + end]
-        kind = info["dtype"]
-        if kind == "BF16":
-            arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
-        elif kind == "F16":
-            arr = raw.view("<f2")
-        elif kind == "F32":
-            arr = raw.view("<f4")
-        elif kind == "F64":
-            arr = raw.view("<f8")
-        else:
-            raise ValueError("%s: tensor %s has unsupported dtype %s" % (path, name, kind))
-        out[name] = np.array(arr, dtype=dtype).reshape(info["shape"])
-    return out
 
 
 def load(folder, dtype=np.float64):
