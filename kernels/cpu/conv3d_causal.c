@@ -21,9 +21,11 @@
  * rate of both paths, square frames, cin = cout, 3 frames, one thread. At
  * 32-256 channels and sides 8-64 Winograd is 1.2-3.9x faster (e.g. 256 ch
  * 64x64: 178 vs 103 effective GFLOP/s; 32 ch 16x16: 83 vs 55); at 16
- * channels it is 0.8-1.9x (noise-level shapes, kept direct); conv_in
- * (3 -> 128) is 0.82x and conv_out (512 -> 32) 1.06x. */
-enum { WINOGRAD_MIN_CHANNELS = 32, WINOGRAD_MIN_SIDE = 8 };
+ * channels it is 0.8-1.9x (noise-level shapes, kept direct). conv_in
+ * (3 -> 128) is 0.6-0.8x and conv_out (512 -> 32, 32x32) 1.06-1.1x on one
+ * thread but 0.6-0.9x on two (its input transform, per input channel, is
+ * large next to a 32-row GEMM), so cout needs 64. */
+enum { WINOGRAD_MIN_CIN = 32, WINOGRAD_MIN_COUT = 64, WINOGRAD_MIN_SIDE = 8 };
 
 typedef enum conv3d_path { PATH_AUTO, PATH_DIRECT, PATH_WINOGRAD, PATH_GEMM } conv3d_path;
 
@@ -52,7 +54,7 @@ static conv3d_path choose(int64_t cin, int64_t cout, int kt, int kh, int kw, int
     if (forced_path == PATH_GEMM) return PATH_GEMM;
     if (forced_path == PATH_WINOGRAD && winograd) return PATH_WINOGRAD;
     if (forced_path == PATH_DIRECT && direct) return PATH_DIRECT;
-    if (winograd && cin >= WINOGRAD_MIN_CHANNELS && cout >= WINOGRAD_MIN_CHANNELS &&
+    if (winograd && cin >= WINOGRAD_MIN_CIN && cout >= WINOGRAD_MIN_COUT &&
         h >= WINOGRAD_MIN_SIDE && w >= WINOGRAD_MIN_SIDE)
         return PATH_WINOGRAD;
     return direct ? PATH_DIRECT : PATH_GEMM;
