@@ -5,118 +5,19 @@ wording), and nothing at the output path (nor the partial file beside it).
 """
 import json
 import os
-import re
-import shutil
-import struct
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cogvideox"))
 from e2e_common import *  # noqa: E402,F403
 import make_folder  # noqa: E402
+from family_badinput import BadFolders  # noqa: E402
 import make_video  # noqa: E402
 
-d = tempfile.mkdtemp(prefix="ctxpar-cogvideox-bad-")
-OUT = os.path.join(d, "out.h5")
-WEIGHTS = "diffusion_pytorch_model.safetensors"
-
-
-def read_raw(folder):
-    with open(os.path.join(folder, WEIGHTS), "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8:8 + n]), data[8 + n:]
-
-
-def write_raw(folder, header, body, header_bytes=None, length=None):
-    text = header_bytes if header_bytes is not None else json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(os.path.join(folder, WEIGHTS), "wb") as f:
-        f.write(struct.pack("<Q", len(text) if length is None else length))
-        f.write(text)
-        f.write(body)
-
-
-def variant(good, name, edit):
-    """A copy of the good folder, changed by edit(folder)."""
-    folder = os.path.join(d, name)
-    shutil.copytree(good, folder)
-    edit(folder)
-    return folder
-
-
-def edit_header(fn):
-    def edit(folder):
-        header, body = read_raw(folder)
-        fn(header)
-        write_raw(folder, header, body)
-    return edit
-
-
-def edit_config(fn):
-    def edit(folder):
-        path = os.path.join(folder, "config.json")
-        with open(path) as f:
-            config = json.load(f)
-        fn(config)
-        with open(path, "w") as f:
-            json.dump(config, f)
-    return edit
-
-
-def edit_tensors(fn):
-    def edit(folder):
-        config = json.load(open(os.path.join(folder, "config.json")))
-        tensors = make_folder.make_tensors(config, seed=1)
-        fn(tensors)
-        make_folder.write_safetensors(os.path.join(folder, WEIGHTS), tensors, "F32")
-    return edit
-
-
-def shape_text(msg):
-    """The message with shapes spelled alike: [8, 3, 3], (8,3,3), 8x3x3 -> 8,3,3."""
-    return re.sub(r"(?<=\d)x(?=\d)", ",", re.sub(r"[\s\[\]()]", "", msg))
-
-
-def case(name, args, expect, shapes=()):
-    """expect: substrings that must all appear in one error line (case-insensitive);
-    shapes: shapes (lists) that must appear in that line, however spelled."""
-    for p in (OUT, OUT + ".ctxpar-partial"):
-        if os.path.exists(p):
-            os.remove(p)
-    cmd = [MPIEXEC, "--oversubscribe", "-np", "2", CTXPAR] + [str(a) for a in args]
-    cmd += ["--out", OUT, "--quiet", "--threads", "1"]
-    start = time.time()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=ENV)
-    except subprocess.TimeoutExpired:
-        fail("%s: hung (no exit within 120 s)" % name)
-        return
-    took = time.time() - start
-    before = len(failures)
-    errors = [l for l in p.stderr.splitlines() if l.startswith("ctxpar")]
-    if p.returncode == 0:
-        fail("%s: exit status 0" % name)
-
-    def matches(line):
-        low = line.lower()
-        if not all(e.lower() in low for e in expect):
-            return False
-        spelled = shape_text(line)
-        return all(",".join(str(n) for n in s) in spelled for s in shapes)
-
-    if not any(matches(l) for l in errors):
-        want = list(expect) + ["shape %s" % list(s) for s in shapes]
-        fail("%s: no error line naming %s in: %s" % (name, want,
-                                                       " | ".join(errors) or p.stderr[-800:]))
-    left = [q for q in (OUT, OUT + ".ctxpar-partial") if os.path.exists(q)]
-    if left:
-        fail("%s: left behind %s" % (name, left))
-    line = next((l for l in errors if matches(l)), errors[0] if errors else "")
-    print("%-4s %-28s exit %d in %.1fs: %s" % ("ok" if len(failures) == before else "FAIL", name,
-                                               p.returncode, took, line.strip()[:200]))
+bad = BadFolders("ctxpar-cogvideox-bad-", "diffusion_pytorch_model.safetensors", make_folder, ())
+d, OUT, WEIGHTS = bad.dir, bad.out, bad.weights
+variant, case = bad.variant, bad.case
+edit_config, edit_tensors, edit_header = bad.edit_config, bad.edit_tensors, bad.edit_header
+read_raw, write_raw = bad.read_raw, bad.write_raw
 
 
 def main():
