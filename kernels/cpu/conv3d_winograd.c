@@ -27,9 +27,11 @@
  *   output channel and two vector loads per reduction index. Weights are
  *   packed per call into [p][co block][k][12] panels (cout*cin*kt*16
  *   floats, a few percent of the conv's time at 128+ channels).
+ * - OpenMP splits (chunk, p, group of output-channel blocks) GEMMs for a
+ *   batch of chunks (BATCH_M_FLOATS of results), then the batch's output
+ *   transforms, so a frame costs a few barriers, not two per chunk.
  * - Chunks, tiles and the reduction order depend only on the frame size and
- *   the channel counts, never on t_begin/t_end or the thread count; OpenMP
- *   splits (p, output-channel block) pairs and output channels, and each
+ *   the channel counts, never on t_begin/t_end or the thread count, and each
  *   value is one fixed-order sum, so results are bit-identical for any
  *   chunking of the frames and any thread count. */
 #include "kernels/cpu/conv3d_internal.h"
