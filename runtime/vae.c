@@ -95,10 +95,17 @@ static int64_t conv_chunk_frames(const vae_run *run, int64_t cin, int64_t cout, 
                                  int64_t h, int64_t w, int64_t frames) {
     int64_t f = run->plan->conv_chunk_frames;
     if (f <= 0) {
+        /* Halve while that shrinks the scratch: a kernel whose scratch does
+         * not grow with the frames of a call (Winograd's ring of transformed
+         * frames) gets all frames in one call, not a call per frame. */
         f = frames;
-        while (f > 1 && run->backend->conv3d_scratch_floats(cin, cout, kt, k, k, h, w, f) >
-                            VAE_AUTO_SCRATCH_FLOATS)
-            f = (f + 1) / 2;
+        int64_t scratch = run->backend->conv3d_scratch_floats(cin, cout, kt, k, k, h, w, f);
+        while (f > 1 && scratch > VAE_AUTO_SCRATCH_FLOATS) {
+            int64_t half = (f + 1) / 2;
+            int64_t smaller = run->backend->conv3d_scratch_floats(cin, cout, kt, k, k, h, w, half);
+            if (smaller >= scratch) break;
+            f = half, scratch = smaller;
+        }
     }
     if (f < 1) f = 1;
     if (f > frames) f = frames;
