@@ -26,6 +26,11 @@
  * thread but 0.6-0.9x on two (its input transform, per input channel, is
  * large next to a 32-row GEMM), so cout needs 64. */
 enum { WINOGRAD_MIN_CIN = 32, WINOGRAD_MIN_COUT = 64, WINOGRAD_MIN_SIDE = 8 };
+/* Winograd's scratch is a ring of 3 transformed frames, 4x an input frame
+ * each, whatever the frames of a call: 2.1 GB for 128 channels of 480x720.
+ * Memory per rank is what ctxpar exists to bound, so above this the direct
+ * kernel (scratch proportional to the call's frames) runs instead. */
+#define WINOGRAD_MAX_SCRATCH_FLOATS ((int64_t)128 << 20) /* 512 MiB */
 
 typedef enum conv3d_path { PATH_AUTO, PATH_DIRECT, PATH_WINOGRAD, PATH_GEMM } conv3d_path;
 
@@ -55,7 +60,9 @@ static conv3d_path choose(int64_t cin, int64_t cout, int kt, int kh, int kw, int
     if (forced_path == PATH_WINOGRAD && winograd) return PATH_WINOGRAD;
     if (forced_path == PATH_DIRECT && direct) return PATH_DIRECT;
     if (winograd && cin >= WINOGRAD_MIN_CIN && cout >= WINOGRAD_MIN_COUT &&
-        h >= WINOGRAD_MIN_SIDE && w >= WINOGRAD_MIN_SIDE)
+        h >= WINOGRAD_MIN_SIDE && w >= WINOGRAD_MIN_SIDE &&
+        ctxpar_cpu_conv3d_winograd_scratch_floats(cin, cout, kt, kh, kw, h, w, 1) <=
+            WINOGRAD_MAX_SCRATCH_FLOATS)
         return PATH_WINOGRAD;
     return direct ? PATH_DIRECT : PATH_GEMM;
 }
