@@ -7,7 +7,8 @@
  * untouched. Every path runs every shape it supports: the dispatch, the
  * im2col + sgemm path and, on AVX-512 CPUs, the Winograd path (whose
  * results must also be bit-identical at 1 and 2 threads, and within a few
- * float roundings of the reference on data scaled like a trained layer). */
+ * float roundings of the reference on data scaled like a trained layer;
+ * frames tall enough for several of its bands run in place too). */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,12 @@ int main(void) {
         {17, 29, 3, 3, 3, 9, 17, 4},
         {19, 19, 3, 3, 3, 8, 10, 5},  /* even sizes, in place */
         {13, 10, 3, 3, 3, 5, 260, 3},
+        /* Several bands, in place: each band's top input row is the band
+         * above's last output row (w 20: bands of 2 chunks of 12 tile rows,
+         * then 1; w 260: bands of 16, 16 and 3 one-row chunks; kt 1). */
+        {16, 16, 3, 3, 3, 70, 20, 3},
+        {16, 16, 3, 3, 3, 69, 260, 3},
+        {12, 12, 1, 3, 3, 40, 259, 2},
         {70, 70, 3, 3, 3, 33, 31, 3}, /* above the dispatch threshold on both sides */
         /* 9 chunks of one tile row, 2 batches of GEMMs (7 + 2) */
         {8, 130, 3, 3, 3, 18, 250, 2},

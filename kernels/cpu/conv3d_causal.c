@@ -26,10 +26,11 @@
  * thread but 0.6-0.9x on two (its input transform, per input channel, is
  * large next to a 32-row GEMM), so cout needs 64. */
 enum { WINOGRAD_MIN_CIN = 32, WINOGRAD_MIN_COUT = 64, WINOGRAD_MIN_SIDE = 8 };
-/* Winograd's scratch is a ring of 3 transformed frames, 4x an input frame
- * each, whatever the frames of a call: 2.1 GB for 128 channels of 480x720.
- * Memory per rank is what ctxpar exists to bound, so above this the direct
- * kernel (scratch proportional to the call's frames) runs instead. */
+/* Winograd's scratch is bounded whatever the frame size: it transforms the
+ * frame in bands of tile rows, and its ring of transformed bands stays under
+ * 64 MiB (plus one saved row per input channel and frame of the call; 73 MB
+ * for one frame of 128 channels at 480x720). The cap only guards against a
+ * shape whose transformed weights alone are huge. */
 #define WINOGRAD_MAX_SCRATCH_FLOATS ((int64_t)128 << 20) /* 512 MiB */
 
 typedef enum conv3d_path { PATH_AUTO, PATH_DIRECT, PATH_WINOGRAD, PATH_GEMM } conv3d_path;

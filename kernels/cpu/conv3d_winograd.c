@@ -11,13 +11,23 @@
  * and the output transform A^T M A (plus the bias) gives the 2x2 outputs.
  *
  * What shapes the code:
- * - Each input frame is transformed once, into a ring of kt transformed
- *   frames; output frame t transforms input frame t, then reads slots
- *   t-kt+1..t. Every input of output frame t is therefore transformed before
- *   any of its outputs is written, and frame t's input before frame t's
- *   output is written, so y may alias x when chunks run last-first (the
- *   contract of ctxpar_cpu_conv3d_causal) and the scratch holds kt frames,
- *   not the whole chunk.
+ * - The frame is cut into horizontal bands of whole chunks (at least
+ *   BAND_TILE_ROWS tile rows, fewer where kt transformed bands would pass
+ *   BAND_RING_FLOATS), and the call runs band by band, frames first to last
+ *   inside a band. Each input band is transformed once, into a ring of kt
+ *   transformed bands; output frame t's band transforms input frame t's band,
+ *   then reads slots t-kt+1..t. The scratch is therefore bounded whatever
+ *   the frame size (a ring of whole frames was 2.1 GB at 128 channels of
+ *   480x720), and the transformed inputs are still warm in L3 when the GEMMs
+ *   read them.
+ * - In place (y aliasing x, chunks run last-first, the contract of
+ *   ctxpar_cpu_conv3d_causal): every input of an output band is transformed
+ *   before any of its outputs is written, and later frames read frame t from
+ *   the ring, so within a band nothing is overwritten too early. Across
+ *   bands, the next band's tile row needs one input row above it, the last
+ *   output row of this band. So before frame t's band is written, that row of
+ *   x frame t is saved (cin*w floats per frame of the call) and the next
+ *   band's transform of frame t reads the copy.
  * - A transformed frame is split into chunks of whole tile rows (about 128
  *   tiles): [p][chunk][ci][tile], so a GEMM's B operand (one p, one chunk,
  *   kt*cin rows of one chunk's tiles) is kt contiguous blocks that stay in
@@ -49,6 +59,12 @@
  * than the convolution. */
 enum { BATCH_M_FLOATS = 2 << 20 };
 enum { MAX_MR = 12, K_PIECE = 128, GROUP_BLOCKS = 6, CHUNK_TILES = 128, MAX_KT = 4, MAX_W = 4096, MAX_TILES_W = MAX_W / 2 };
+/* BAND_TILE_ROWS: tile rows per band (at least), so the per-band barriers
+ * and the saved boundary rows stay small next to the band's work;
+ * BAND_RING_FLOATS (64 MiB) caps the ring of kt transformed bands, down to
+ * one chunk per band. */
+enum { BAND_TILE_ROWS = 16 };
+#define BAND_RING_FLOATS ((int64_t)16 << 20)
 
 int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                         int64_t h, int64_t w) {
@@ -66,8 +82,10 @@ typedef struct wino_geom {
     int64_t chunk_stride; /* floats per (p, chunk, ci) row: tiles per chunk rounded up to 16 */
     int64_t k_total;      /* GEMM reduction: kt*cin */
     int64_t cout_padded;  /* output channels rounded up to whole blocks */
-    int64_t plane_floats; /* one p of a transformed frame: n_chunks*cin*chunk_stride */
-    int64_t frame_floats; /* 16 planes */
+    int64_t band_chunks;  /* chunks per band (the last band may have fewer) */
+    int64_t n_bands;
+    int64_t plane_floats; /* one p of a transformed band: band_chunks*cin*chunk_stride */
+    int64_t band_floats;  /* 16 planes */
     int64_t batch_chunks; /* chunks whose GEMMs run between two barriers */
 } wino_geom;
 
@@ -81,11 +99,18 @@ static wino_geom geom_of(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w
     g.chunk_stride = (g.chunk_rows * g.tiles_w + 15) & ~(int64_t)15;
     g.k_total = kt * cin;
     g.cout_padded = (cout + 3) & ~(int64_t)3;
-    g.plane_floats = g.n_chunks * cin * g.chunk_stride;
-    g.frame_floats = 16 * g.plane_floats;
+    g.band_chunks = (BAND_TILE_ROWS + g.chunk_rows - 1) / g.chunk_rows;
+    int64_t ring_chunk_floats = (int64_t)kt * 16 * cin * g.chunk_stride;
+    if (g.band_chunks * ring_chunk_floats > BAND_RING_FLOATS)
+        g.band_chunks = BAND_RING_FLOATS / ring_chunk_floats;
+    if (g.band_chunks < 1) g.band_chunks = 1;
+    if (g.band_chunks > g.n_chunks) g.band_chunks = g.n_chunks;
+    g.n_bands = (g.n_chunks + g.band_chunks - 1) / g.band_chunks;
+    g.plane_floats = g.band_chunks * cin * g.chunk_stride;
+    g.band_floats = 16 * g.plane_floats;
     g.batch_chunks = BATCH_M_FLOATS / (16 * g.cout_padded * g.chunk_stride);
     if (g.batch_chunks < 1) g.batch_chunks = 1;
-    if (g.batch_chunks > g.n_chunks) g.batch_chunks = g.n_chunks;
+    if (g.batch_chunks > g.band_chunks) g.batch_chunks = g.band_chunks;
     return g;
 }
 
@@ -117,10 +142,11 @@ static void co_block(int64_t cout, int64_t b, int64_t *start, int *width) {
 int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
                                                   int kw, int64_t h, int64_t w,
                                                   int64_t n_frames) {
-    (void)kh, (void)kw, (void)n_frames;
+    (void)kh, (void)kw;
     wino_geom g = geom_of(cin, cout, kt, h, w);
-    return 16 /* alignment */ + 16 * g.cout_padded * g.k_total + kt * g.frame_floats +
-           g.batch_chunks * 16 * g.cout_padded * g.chunk_stride;
+    int64_t saved_rows = g.n_bands > 1 ? cin * (n_frames > 1 ? n_frames : 1) * w : 0;
+    return 16 /* alignment */ + 16 * g.cout_padded * g.k_total + kt * g.band_floats +
+           g.batch_chunks * 16 * g.cout_padded * g.chunk_stride + saved_rows;
 }
 
 /* U_p = G g G^T for every (co, ci, dt), packed as [p][co block][k][width],
@@ -215,23 +241,26 @@ transform_tile_row(float (*ev)[MAX_TILES_W + 17], float (*od)[MAX_TILES_W + 17],
     }
 }
 
-/* Transform one input frame (channel ci at src + ci*src_cstride) into dst. */
-static void transform_frame(const wino_geom *g, const float *src, int64_t src_cstride,
-                            float *dst) {
-    int64_t tiles_w = g->tiles_w;
+/* Transform chunks [chunk0, chunk1) of one input frame (channel ci at
+ * src + ci*src_cstride) into dst. top: NULL, or the saved input row just above
+ * the band (channel ci at top + ci*w), read instead of the frame's. */
+static void transform_band(const wino_geom *g, const float *src, int64_t src_cstride,
+                           const float *top, int64_t chunk0, int64_t chunk1, float *dst) {
+    int64_t tiles_w = g->tiles_w, top_row = 2 * chunk0 * g->chunk_rows - 1;
 #pragma omp for schedule(dynamic, 4)
-    for (int64_t item = 0; item < g->n_chunks * g->cin; item++) {
-        int64_t chunk = item / g->cin, ci = item % g->cin;
+    for (int64_t item = 0; item < (chunk1 - chunk0) * g->cin; item++) {
+        int64_t chunk = chunk0 + item / g->cin, ci = item % g->cin;
         float ev[4][MAX_TILES_W + 17], od[4][MAX_TILES_W + 17];
         const float *frame = src + ci * src_cstride;
-        float *base = dst + (chunk * g->cin + ci) * g->chunk_stride;
+        float *base = dst + ((chunk - chunk0) * g->cin + ci) * g->chunk_stride;
         int64_t ti0 = chunk * g->chunk_rows;
         int64_t ti1 = ti0 + g->chunk_rows < g->tiles_h ? ti0 + g->chunk_rows : g->tiles_h;
         for (int64_t ti = ti0; ti < ti1; ti++) {
             for (int r = 0; r < 4; r++) {
                 int64_t iy = 2 * ti - 1 + r;
-                split_row(ev[r], od[r], iy >= 0 && iy < g->h ? frame + iy * g->w : NULL, g->w,
-                          tiles_w);
+                const float *row = iy >= 0 && iy < g->h ? frame + iy * g->w : NULL;
+                if (iy == top_row && top) row = top + ci * g->w;
+                split_row(ev[r], od[r], row, g->w, tiles_w);
             }
             float *out[16];
             for (int p = 0; p < 16; p++)
@@ -362,7 +391,8 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
     int64_t hw = h * w, halo_frames = kt - 1;
     float *u = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *ring = u + 16 * g.cout_padded * g.k_total;
-    float *m = ring + kt * g.frame_floats;
+    float *m = ring + kt * g.band_floats;
+    float *saved = m + g.batch_chunks * 16 * g.cout_padded * g.chunk_stride;
     int64_t u_pstride = g.cout_padded * g.k_total, m_pstride = g.cout_padded * g.chunk_stride;
     int64_t m_chunk_floats = 16 * m_pstride;
     int64_t n_blocks = n_co_blocks(cout);
@@ -371,40 +401,63 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
     transform_weights(&g, weight, u);
 #pragma omp parallel
     {
-        for (int64_t t = t_begin - halo_frames; t < t_end; t++) {
-            /* Input frame t into its ring slot; frames below 0 are the halo's. */
-            const float *src = t >= 0 ? x + t * hw : halo + (t + halo_frames) * hw;
-            int64_t src_cstride = t >= 0 ? x_cstride : halo_frames * hw;
-            transform_frame(&g, src, src_cstride, ring + ring_slot(t, kt) * g.frame_floats);
-            if (t < t_begin) continue;
-            for (int64_t chunk0 = 0; chunk0 < g.n_chunks; chunk0 += g.batch_chunks) {
-                int64_t n_batch = g.n_chunks - chunk0 < g.batch_chunks ? g.n_chunks - chunk0
-                                                                       : g.batch_chunks;
-#pragma omp for schedule(dynamic, 1)
-                for (int64_t item = 0; item < n_batch * 16 * n_groups; item++) {
-                    int64_t chunk = chunk0 + item / (16 * n_groups);
-                    int64_t p = item / n_groups % 16, group = item % n_groups;
-                    int64_t ti0 = chunk * g.chunk_rows;
-                    int64_t ti1 = ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
-                    int64_t n_cols = ((ti1 - ti0) * g.tiles_w + 15) & ~(int64_t)15;
-                    int64_t block0 = group * GROUP_BLOCKS;
-                    int64_t block1 = block0 + GROUP_BLOCKS < n_blocks ? block0 + GROUP_BLOCKS
-                                                                      : n_blocks;
-                    const float *b_seg[MAX_KT];
-                    for (int s = 0; s < kt; s++)
-                        b_seg[s] = ring + ring_slot(t - halo_frames + s, kt) * g.frame_floats +
-                                   p * g.plane_floats + chunk * cin * g.chunk_stride;
-                    gemm_group(&g, u + p * u_pstride, b_seg, block0, block1, n_cols,
-                               m + (chunk - chunk0) * m_chunk_floats + p * m_pstride);
+        for (int64_t band0 = 0; band0 < g.n_chunks; band0 += g.band_chunks) {
+            int64_t band1 = band0 + g.band_chunks < g.n_chunks ? band0 + g.band_chunks
+                                                               : g.n_chunks;
+            /* The input row the next band needs above it: this band's last
+             * output row. */
+            int64_t last_row = 2 * band1 * g.chunk_rows - 1;
+            for (int64_t t = t_begin - halo_frames; t < t_end; t++) {
+                /* Input frame t's band into its ring slot; frames below 0 are
+                 * the halo's; frames of this call read their saved top row. */
+                const float *src = t >= 0 ? x + t * hw : halo + (t + halo_frames) * hw;
+                int64_t src_cstride = t >= 0 ? x_cstride : halo_frames * hw;
+                const float *top = t >= t_begin && band0 > 0 ? saved + (t - t_begin) * cin * w
+                                                              : NULL;
+                transform_band(&g, src, src_cstride, top, band0, band1,
+                               ring + ring_slot(t, kt) * g.band_floats);
+                if (t < t_begin) continue;
+                if (band1 < g.n_chunks) {
+                    /* Written only after the GEMMs' barrier below. */
+#pragma omp for schedule(static) nowait
+                    for (int64_t ci = 0; ci < cin; ci++)
+                        memcpy(saved + ((t - t_begin) * cin + ci) * w,
+                               x + ci * x_cstride + t * hw + last_row * w, sizeof(float) * w);
                 }
+                for (int64_t chunk0 = band0; chunk0 < band1; chunk0 += g.batch_chunks) {
+                    int64_t n_batch =
+                        band1 - chunk0 < g.batch_chunks ? band1 - chunk0 : g.batch_chunks;
+#pragma omp for schedule(dynamic, 1)
+                    for (int64_t item = 0; item < n_batch * 16 * n_groups; item++) {
+                        int64_t chunk = chunk0 + item / (16 * n_groups);
+                        int64_t p = item / n_groups % 16, group = item % n_groups;
+                        int64_t ti0 = chunk * g.chunk_rows;
+                        int64_t ti1 =
+                            ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
+                        int64_t n_cols = ((ti1 - ti0) * g.tiles_w + 15) & ~(int64_t)15;
+                        int64_t block0 = group * GROUP_BLOCKS;
+                        int64_t block1 = block0 + GROUP_BLOCKS < n_blocks
+                                             ? block0 + GROUP_BLOCKS
+                                             : n_blocks;
+                        const float *b_seg[MAX_KT];
+                        for (int s = 0; s < kt; s++)
+                            b_seg[s] = ring +
+                                       ring_slot(t - halo_frames + s, kt) * g.band_floats +
+                                       p * g.plane_floats + (chunk - band0) * cin * g.chunk_stride;
+                        gemm_group(&g, u + p * u_pstride, b_seg, block0, block1, n_cols,
+                                   m + (chunk - chunk0) * m_chunk_floats + p * m_pstride);
+                    }
 #pragma omp for schedule(static)
-                for (int64_t item = 0; item < n_batch * cout; item++) {
-                    int64_t chunk = chunk0 + item / cout, co = item % cout;
-                    int64_t ti0 = chunk * g.chunk_rows;
-                    int64_t ti1 = ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
-                    output_chunk(&g, m + (chunk - chunk0) * m_chunk_floats + co * g.chunk_stride,
-                                 m_pstride, bias ? bias[co] : 0.0f, ti0, ti1,
-                                 y + co * y_cstride + t * hw);
+                    for (int64_t item = 0; item < n_batch * cout; item++) {
+                        int64_t chunk = chunk0 + item / cout, co = item % cout;
+                        int64_t ti0 = chunk * g.chunk_rows;
+                        int64_t ti1 =
+                            ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
+                        output_chunk(&g,
+                                     m + (chunk - chunk0) * m_chunk_floats + co * g.chunk_stride,
+                                     m_pstride, bias ? bias[co] : 0.0f, ti0, ti1,
+                                     y + co * y_cstride + t * hw);
+                    }
                 }
             }
         }
