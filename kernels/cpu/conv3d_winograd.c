@@ -28,7 +28,7 @@
  *   output row of this band. So before frame t's band is written, that row of
  *   x frame t is saved (cin*w floats per frame of the call) and the next
  *   band's transform of frame t reads the copy.
- * - A transformed frame is split into chunks of whole tile rows (about 128
+ * - A transformed band is split into chunks of whole tile rows (about 128
  *   tiles): [p][chunk][ci][tile], so a GEMM's B operand (one p, one chunk,
  *   kt*cin rows of one chunk's tiles) is kt contiguous blocks that stay in
  *   L2 while every output-channel block of that p runs over it.
@@ -39,8 +39,8 @@
  *   floats, a few percent of the conv's time at 128+ channels).
  * - OpenMP splits (chunk, p, group of output-channel blocks) GEMMs for a
  *   batch of chunks (BATCH_M_FLOATS of results), then the batch's output
- *   transforms, so a frame costs a few barriers, not two per chunk.
- * - Chunks, tiles and the reduction order depend only on the frame size and
+ *   transforms, so a band of a frame costs a few barriers, not two per chunk.
+ * - Chunks, bands, tiles and the reduction order depend only on the frame size and
  *   the channel counts, never on t_begin/t_end or the thread count, and each
  *   value is one fixed-order sum, so results are bit-identical for any
  *   chunking of the frames and any thread count. */
