@@ -220,6 +220,16 @@ fail:
 
 /* ---- group norm: exact (whole video) or per chunk ---------------------- */
 
+/* Segment s's frames among this rank's `frames` at a layer with 1/k of the
+ * input's frames, whose first is global frame local0: [*a, *b), empty if b <= a. */
+static void segment_part(const ctxpar_plan *plan, int s, int64_t k, int64_t local0,
+                         int64_t frames, int64_t *a, int64_t *b) {
+    *a = ctxpar_plan_frame_at(plan->norm_bounds[s], k) - local0;
+    *b = ctxpar_plan_frame_at(plan->norm_bounds[s + 1], k) - local0;
+    if (*a < 0) *a = 0;
+    if (*b > frames) *b = frames;
+}
+
 static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_tensor *x,
                                 const char *op, int silu) {
     const int groups = run->config->vae.groups;
@@ -243,10 +253,8 @@ static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_ten
         }
     }
     for (int s = 0; s < n_seg; s++) {
-        int64_t a = ctxpar_plan_frame_at(plan->norm_bounds[s], k) - local0;
-        int64_t b = ctxpar_plan_frame_at(plan->norm_bounds[s + 1], k) - local0;
-        if (a < 0) a = 0;
-        if (b > frames) b = frames;
+        int64_t a, b;
+        segment_part(plan, s, k, local0, frames, &a, &b);
         ctxpar_moments *seg = moments + (size_t)s * groups;
         if (b > a)
             run->backend->group_moments(x->data + a * hw, x->stride[0], c, (b - a) * hw, groups,
@@ -259,10 +267,8 @@ static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_ten
     ctxpar_status status = ctxpar_comm_combine_moments(run->comm, moments, n_seg * groups);
     if (status != CTXPAR_OK) ctxpar_comm_abort(run->comm, status);
     for (int s = 0; s < n_seg; s++) {
-        int64_t a = ctxpar_plan_frame_at(plan->norm_bounds[s], k) - local0;
-        int64_t b = ctxpar_plan_frame_at(plan->norm_bounds[s + 1], k) - local0;
-        if (a < 0) a = 0;
-        if (b > frames) b = frames;
+        int64_t a, b;
+        segment_part(plan, s, k, local0, frames, &a, &b);
         if (b <= a) continue;
         run->backend->group_norm_apply(y->data + a * hw, y->stride[0], x->data + a * hw,
                                        x->stride[0], c, (b - a) * hw, groups,
