@@ -116,3 +116,33 @@ def tolerance_ratio(got, ref, abs_tol, rel_tol):
     if got.shape != ref.shape or not np.isfinite(got).all():
         return float("inf")
     return float(np.max(np.abs(got - ref) / (abs_tol + rel_tol * np.abs(ref))))
+
+
+def rel_err(got, ref):
+    """max|got - ref| / max|ref|: the model families' error measure."""
+    return float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+
+
+def check_rel(tag, got, ref, tol, axes, missing_fails=True):
+    """rel_err(got, ref) <= tol, finite, same shape; prints the number either way, with
+    the worst element's index labelled by `axes` (e.g. "t,y,x,c"). Returns the error."""
+    if got is None:
+        if missing_fails:
+            fail("%s: missing from the output" % tag)
+        return None
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != ref.shape:
+        fail("%s: shape %s, expected %s" % (tag, got.shape, ref.shape))
+        return None
+    if not np.isfinite(got).all():
+        fail("%s: %d non-finite values" % (tag, int((~np.isfinite(got)).sum())))
+        return None
+    e = rel_err(got, ref)
+    worst = np.unravel_index(np.argmax(np.abs(got - ref)), ref.shape)
+    line = "%s: rel err %.3g (worst at [%s]=%s: got %.9g want %.9g)" % (
+        tag, e, axes, tuple(int(i) for i in worst), got[worst], ref[worst])
+    if e <= tol:
+        print("ok    " + line)
+    else:
+        fail(line + " > %g" % tol)
+    return e
