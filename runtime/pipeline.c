@@ -463,35 +463,49 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     const double mib = 1024.0 * 1024.0;
     printf("# ctxpar summary: %d ranks on %d node(s), %d thread(s) per rank\n", s->ranks,
            s->nodes, s->threads);
-    printf("frames %lld (%lldx%lld), tokens %lld, records written %lld\n", (long long)s->frames,
-           (long long)s->width, (long long)s->height, (long long)s->tokens,
-           (long long)s->records);
-    printf("merge: %lld tokens in, %lld records out (%.2fx fewer), longest chain %lld latent "
-           "frames\n",
-           (long long)s->tokens, (long long)s->records,
-           s->records ? (double)s->tokens / (double)s->records : 0.0,
-           (long long)s->longest_chain);
+    const int tokens = s->model.has_transformer; /* else a VAE-only model's latents job */
+    if (tokens) {
+        printf("frames %lld (%lldx%lld), tokens %lld, records written %lld\n",
+               (long long)s->frames, (long long)s->width, (long long)s->height,
+               (long long)s->tokens, (long long)s->records);
+        printf("merge: %lld tokens in, %lld records out (%.2fx fewer), longest chain %lld "
+               "latent frames\n",
+               (long long)s->tokens, (long long)s->records,
+               s->records ? (double)s->tokens / (double)s->records : 0.0,
+               (long long)s->longest_chain);
+    } else {
+        printf("frames %lld (%lldx%lld) -> %lld latent frames\n", (long long)s->frames,
+               (long long)s->width, (long long)s->height, (long long)s->latent_frames);
+    }
     printf("wall %.2fs: %.2f frames/s, %.1f tokens/s\n", s->seconds_total,
            s->frames / s->seconds_total, s->tokens / s->seconds_total);
     printf("%-12s %10s\n", "stage", "seconds");
     for (int i = 0; i < CTXPAR_STAGE_COUNT; i++)
         printf("%-12s %10.3f\n", ctxpar_stage_name((ctxpar_stage)i), s->seconds[i]);
     double vae_s = s->seconds[CTXPAR_STAGE_VAE];
-    printf("VAE: %.1f GFLOP/s (%.3f TFLOP in %.2fs, slowest rank)\n",
-           vae_s > 0 ? s->vae_flops / vae_s / 1e9 : 0.0, s->vae_flops / 1e12, vae_s);
-    printf("  VAE on rank 0: convolutions %.2fs, group norms %.2fs, pooling/skip/add %.2fs\n",
-           s->vae_conv_seconds, s->vae_norm_seconds, s->vae_other_seconds);
+    if (s->model.has_vae) {
+        printf("VAE: %.1f GFLOP/s (%.3f TFLOP in %.2fs, slowest rank)\n",
+               vae_s > 0 ? s->vae_flops / vae_s / 1e9 : 0.0, s->vae_flops / 1e12, vae_s);
+        printf("  VAE on rank 0: convolutions %.2fs, group norms %.2fs, pooling/skip/add "
+               "%.2fs\n",
+               s->vae_conv_seconds, s->vae_norm_seconds, s->vae_other_seconds);
+    }
     double att_s = s->attention_seconds;
-    printf("attention: %.1f GFLOP/s (%.3f TFLOP = 4*N^2*d*layers in %.2fs, slowest rank)\n",
+    if (tokens)
+        printf("attention: %.1f GFLOP/s (%.3f TFLOP = 4*N^2*d*layers in %.2fs, slowest rank)\n",
            att_s > 0 ? s->attention_flops / att_s / 1e9 : 0.0, s->attention_flops / 1e12, att_s);
     printf("communication: %.2f MiB sent in all, %.2f MiB by the busiest rank\n",
            s->bytes_sent_total / mib, s->bytes_sent_max / mib);
     double halo_hidden = ctxpar_hidden_share(s->comm_wait_max, s->comm_exchange_max);
     double ring_hidden = ctxpar_hidden_share(s->ring_wait_max, s->ring_exchange_max);
-    printf("  conv-cache halos: waited %.3fs of %.3fs in flight (%.0f%% hidden under compute)\n",
-           s->comm_wait_max, s->comm_exchange_max, 100.0 * halo_hidden);
-    printf("  ring K/V blocks:  waited %.3fs of %.3fs in flight (%.0f%% hidden under compute)\n",
-           s->ring_wait_max, s->ring_exchange_max, 100.0 * ring_hidden);
+    if (s->model.has_vae)
+        printf("  conv-cache halos: waited %.3fs of %.3fs in flight (%.0f%% hidden under "
+               "compute)\n",
+               s->comm_wait_max, s->comm_exchange_max, 100.0 * halo_hidden);
+    if (tokens)
+        printf("  ring K/V blocks:  waited %.3fs of %.3fs in flight (%.0f%% hidden under "
+               "compute)\n",
+               s->ring_wait_max, s->ring_exchange_max, 100.0 * ring_hidden);
     printf("peak memory per rank (max over ranks): %.1f MiB counted by the allocator, %.1f "
            "MiB resident; plan estimated %.1f MiB\n",
            s->peak_tracked_max / mib, s->peak_rss_max / mib, s->planned_bytes / mib);
