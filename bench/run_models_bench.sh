@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of ctxpar and its PyTorch peers on the real model
+# families' shapes (random weights in folders of the released layout), in one
+# run so both sides see the same machine. Results are JSON lines.
+#
+#   bench/run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|all]
+#
+# cogvideox: CogVideoX-2b VAE shapes, 9 frames of 256x256; ctxpar 2 ranks x 1
+#   thread (--norm exact) against bench/cogvideox_torch.py (whole video, float32,
+#   2 threads).
+# vjepa2: V-JEPA 2 ViT-L shapes, 16 frames of 256x256 (2048 tokens); ctxpar 2
+#   ranks x 1 thread, no merging, against bench/vjepa2_torch.py (float32, eager
+#   attention, 2 threads).
+# The environment's OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE halve OpenBLAS on
+# this CPU: both are unset here, for the peers and ctxpar alike.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:?usage: run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|all]}
+out=${2:?usage: run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|all]}
+which=${3:-all}
+mkdir -p "$out"
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+py=/usr/bin/python3
+repeat=${REPEAT:-3}
+
+echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+if [[ $which == all || $which == cogvideox ]]; then
+  model=/tmp/ctxpar-cogvideox-2b-bf16
+  [[ -d $model ]] || bash "$here/bench/make_cogvideox_folder.sh" "$model" bf16 >/dev/null
+  clip=$out/cogvideox-9x256.h5
+  [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 9 --height 256 --width 256
+  mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --bench \
+    --warmup 1 --repeat "$repeat" --json "$out/cogvideox-ctxpar.jsonl"
+  $py "$here/bench/cogvideox_torch.py" --model "$model" --frames 9 --size 256x256 --threads 2 \
+    --warmup 1 --repeat "$repeat" --json "$out/cogvideox-torch.jsonl"
+fi
+if [[ $which == all || $which == vjepa2 ]]; then
+  model=/tmp/ctxpar-vjepa2-vitl-f32
+  [[ -d $model ]] || $py "$here/tests/vjepa2/make_folder.py" "$model" --preset vitl --dtype f32 >/dev/null
+  clip=$out/vjepa2-16x256.h5
+  [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 16 --height 256 --width 256
+  mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --no-merge --bench \
+    --warmup 1 --repeat "$repeat" --json "$out/vjepa2-ctxpar.jsonl"
+  $py "$here/bench/vjepa2_torch.py" --model "$model" --frames 16 --size 256 --threads 2 \
+    --warmup 1 --repeat "$repeat" --json "$out/vjepa2-torch.jsonl"
+fi
