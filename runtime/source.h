@@ -64,6 +64,11 @@ ctxpar_status ctxpar_source_parse_input(const char *spec, ctxpar_source *out);
  * dataset and what was expected; all ranks agree on the outcome. */
 ctxpar_status ctxpar_source_probe(ctxpar_comm_t comm, ctxpar_source *source);
 
+/* The end of every file kind's probe: agree on rank 0's outcome, then give
+ * every rank rank 0's [frames, height, width] (frames = 0 before: all of them). */
+ctxpar_status ctxpar_source_agree_shape(ctxpar_comm_t comm, ctxpar_status root_status,
+                                        int64_t shape[3], ctxpar_source *source);
+
 /* This rank's frames, normalised, into out [3][n_frames][height][width].
  * HDF5: independent hyperslab read of only these frames (file opened with the
  * MPI-IO driver by every rank: the call is collective). Both kinds end with

@@ -208,8 +208,13 @@ ctxpar_status ctxpar_source_probe(ctxpar_comm_t comm, ctxpar_source *source) {
                                   source->path, source->dataset, (long long)shape[2],
                                   (long long)shape[1]);
     }
-    CTXPAR_TRY(ctxpar_comm_agree(comm, status));
-    CTXPAR_TRY(ctxpar_comm_bcast(comm, shape, sizeof shape, 0));
+    return ctxpar_source_agree_shape(comm, status, shape, source);
+}
+
+ctxpar_status ctxpar_source_agree_shape(ctxpar_comm_t comm, ctxpar_status root_status,
+                                        int64_t shape[3], ctxpar_source *source) {
+    CTXPAR_TRY(ctxpar_comm_agree(comm, root_status));
+    CTXPAR_TRY(ctxpar_comm_bcast(comm, shape, 3 * sizeof shape[0], 0));
     source->file_frames = shape[0];
     if (source->frames <= 0) source->frames = shape[0];
     source->height = shape[1];

@@ -260,13 +260,7 @@ ctxpar_status ctxpar_source_probe_video(ctxpar_comm_t comm, ctxpar_source *sourc
     int64_t shape[3] = {0, 0, 0};
     ctxpar_status status = CTXPAR_OK;
     if (ctxpar_comm_rank(comm) == 0) status = probe_on_root(source, shape);
-    CTXPAR_TRY(ctxpar_comm_agree(comm, status));
-    CTXPAR_TRY(ctxpar_comm_bcast(comm, shape, sizeof shape, 0));
-    source->file_frames = shape[0];
-    if (source->frames <= 0) source->frames = shape[0];
-    source->height = shape[1];
-    source->width = shape[2];
-    return CTXPAR_OK;
+    return ctxpar_source_agree_shape(comm, status, shape, source);
 }
 
 /* ---- read ----------------------------------------------------------------- */
