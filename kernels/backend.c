@@ -1,6 +1,10 @@
 /* Backend registry: the CPU instance, and the one place that knows whether
- * this build has a CUDA backend. */
+ * this build has a CUDA backend. Selecting the CPU backend also applies
+ * CTXPAR_CONV_PATH (a test and benchmark hook: run every causal conv the
+ * named path supports on that path, docs/bench-conv.md). */
 #include "kernels/backend.h"
+
+#include <stdlib.h>
 
 #include "kernels/cpu/transformer_cpu.h"
 #include "kernels/cuda/cuda_device.h"
@@ -36,6 +40,12 @@ ctxpar_status ctxpar_backend_select(ctxpar_device device, int local_rank,
                                     const ctxpar_backend **out) {
     *out = NULL;
     if (device == CTXPAR_DEVICE_CPU) {
+        const char *path = getenv("CTXPAR_CONV_PATH");
+        if (path && *path && ctxpar_cpu_conv3d_force_path(path) != 0)
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                                "CTXPAR_CONV_PATH=%s: not a conv path of this CPU (direct, "
+                                "winograd, winograd-f2, winograd-f4, gemm)",
+                                path);
         *out = &cpu_backend;
         return CTXPAR_OK;
     }

@@ -18,10 +18,15 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 failures = []
 
 
-def run(ranks, *args, timeout=300, check=True):
-    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), CTXPAR]
-    cmd += [str(a) for a in args] + ["--quiet", "--threads", "1"]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
+def run(ranks, *args, timeout=300, check=True, env=None):
+    """ctxpar under mpirun; env: extra environment variables, exported to
+    every rank."""
+    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks)]
+    for name in sorted(env or {}):
+        cmd += ["-x", name]
+    cmd += [CTXPAR] + [str(a) for a in args] + ["--quiet", "--threads", "1"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                       env=dict(ENV, **(env or {})))
     if check and p.returncode != 0:
         raise RuntimeError("command failed (%d): %s\n%s%s" % (p.returncode, " ".join(cmd),
                                                              p.stdout, p.stderr))

@@ -196,11 +196,19 @@ static void winograd_accuracy(const conv_case *cc, uint64_t seed) {
     reference_conv(ref, x, n, halo, weight, bias, cc);
     double max_ref = 0;
     for (int64_t i = 0; i < cc->cout * n; i++) max_ref = fmax(max_ref, fabs(ref[i]));
-    const char *names[2] = {"winograd", "direct"};
-    conv_fn fns[2] = {ctxpar_cpu_conv3d_causal_winograd, ctxpar_cpu_conv3d_causal_direct};
-    scratch_fn sizes[2] = {ctxpar_cpu_conv3d_winograd_scratch_floats,
+    const char *names[3] = {"winograd-f2", "winograd-f4", "direct"};
+    conv_fn fns[3] = {ctxpar_cpu_conv3d_causal_winograd_f2, ctxpar_cpu_conv3d_causal_winograd_f4,
+                      ctxpar_cpu_conv3d_causal_direct};
+    scratch_fn sizes[3] = {ctxpar_cpu_conv3d_winograd_f2_scratch_floats,
+                           ctxpar_cpu_conv3d_winograd_f4_scratch_floats,
                            ctxpar_cpu_conv3d_direct_scratch_floats};
-    for (int f = 0; f < 2; f++) {
+    /* Measured: F(2x2) 5-7e-7, F(4x4) (points 0, 1, -1, 2, -1/2) 4.5-5.3e-6,
+     * direct 1.4-1.9e-6 (its one long accumulator per output sums 27*cin
+     * terms; Winograd's are 3*cin long). A wrong transform coefficient or a
+     * lost tap is >1e-3; F(4x4) with the points 0, +-1, +-2 measured 2e-5
+     * in a float32 model of the same sums. */
+    const double bound[3] = {2e-6, 1e-5, 1.0};
+    for (int f = 0; f < 3; f++) {
         int64_t n_scratch = sizes[f](cc->cin, cc->cout, 3, 3, 3, cc->h, cc->w, cc->frames);
         float *scratch = malloc(sizeof(float) * n_scratch);
         fns[f](x, n, halo, y, n, weight, bias, cc->cin, cc->cout, 3, 3, 3, cc->h, cc->w, 0,
@@ -211,10 +219,7 @@ static void winograd_accuracy(const conv_case *cc, uint64_t seed) {
                "%.3g)\n",
                names[f], (long long)cc->cin, (long long)cc->cout, (long long)cc->h,
                (long long)cc->w, max_err / max_ref, max_ref);
-        /* Measured: Winograd 5-7e-7, direct 1.4-1.9e-6 (its one long
-         * accumulator per output sums 27*cin terms; Winograd's are 3*cin
-         * long). A wrong transform coefficient or a lost tap is >1e-3. */
-        if (fns[f] == ctxpar_cpu_conv3d_causal_winograd) ASSERT_TRUE(max_err / max_ref < 2e-6);
+        ASSERT_TRUE(max_err / max_ref < bound[f]);
         free(scratch);
     }
     free(x), free(halo), free(weight), free(bias), free(y), free(ref);
@@ -255,6 +260,10 @@ int main(void) {
         {70, 70, 3, 3, 3, 33, 31, 3}, /* above the dispatch threshold on both sides */
         /* 9 chunks of one tile row, 2 batches of GEMMs (7 + 2) */
         {8, 130, 3, 3, 3, 18, 250, 2},
+        /* F(4x4): 25 tile rows per chunk (w 20: 5 tiles), a band per chunk,
+         * three bands, the last 3 tile rows with one row past the frame */
+        {8, 8, 3, 3, 3, 210, 20, 2},
+        {9, 9, 2, 3, 3, 37, 43, 3}, /* kt 2, in place, sides 1 and 3 past a tile */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 10 + i);
     printf("test_conv3d: dispatch uses the %s path\n",
@@ -264,28 +273,45 @@ int main(void) {
     impl_name = "gemm";
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 10 + i);
     if (ctxpar_cpu_conv3d_have_avx512()) {
-        conv3d = ctxpar_cpu_conv3d_causal_winograd;
-        conv3d_scratch = ctxpar_cpu_conv3d_winograd_scratch_floats;
-        impl_name = "winograd";
-        int n_winograd = 0;
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            const conv_case *cc = &cases[i];
-            if (!ctxpar_cpu_conv3d_winograd_supports(cc->cin, cc->cout, cc->kt, cc->kh, cc->kw,
-                                                     cc->h, cc->w))
-                continue;
-            run_case(cc, 10 + i);
-            n_winograd++;
+        const conv_fn wino_fns[3] = {ctxpar_cpu_conv3d_causal_winograd_f2,
+                                     ctxpar_cpu_conv3d_causal_winograd_f4,
+                                     ctxpar_cpu_conv3d_causal_winograd};
+        const scratch_fn wino_sizes[3] = {ctxpar_cpu_conv3d_winograd_f2_scratch_floats,
+                                          ctxpar_cpu_conv3d_winograd_f4_scratch_floats,
+                                          ctxpar_cpu_conv3d_winograd_scratch_floats};
+        const char *wino_names[3] = {"winograd-f2", "winograd-f4", "winograd"};
+        for (int v = 0; v < 3; v++) {
+            conv3d = wino_fns[v];
+            conv3d_scratch = wino_sizes[v];
+            impl_name = wino_names[v];
+            int n_winograd = 0;
+            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                const conv_case *cc = &cases[i];
+                if (!ctxpar_cpu_conv3d_winograd_supports(cc->cin, cc->cout, cc->kt, cc->kh,
+                                                         cc->kw, cc->h, cc->w))
+                    continue;
+                run_case(cc, 10 + i);
+                n_winograd++;
+            }
+            ASSERT_TRUE(n_winograd >= 10);
         }
-        ASSERT_TRUE(n_winograd >= 10);
+        /* The automatic tile: F(4x4) for many tiles and moderate weights,
+         * F(2x2) for small frames and for 512x512 channels. */
+        ASSERT_EQ_INT(ctxpar_cpu_conv3d_winograd_tile(128, 128, 3, 256, 256), 4);
+        ASSERT_EQ_INT(ctxpar_cpu_conv3d_winograd_tile(128, 128, 3, 16, 16), 2);
         /* The hook: forced Winograd through the public entry, then direct. */
+        const conv_case above_threshold = {70, 70, 3, 3, 3, 33, 31, 3};
         conv3d = ctxpar_cpu_conv3d_causal;
         conv3d_scratch = ctxpar_cpu_conv3d_scratch_floats;
-        const char *paths[2] = {"winograd", "direct"};
-        for (int f = 0; f < 2; f++) {
+        const char *paths[4] = {"winograd", "winograd-f2", "winograd-f4", "direct"};
+        for (int f = 0; f < 4; f++) {
             ASSERT_EQ_INT(ctxpar_cpu_conv3d_force_path(paths[f]), 0);
             impl_name = paths[f];
-            run_case(&cases[sizeof cases / sizeof cases[0] - 2], 99);
+            run_case(&above_threshold, 99);
         }
+        ASSERT_TRUE(!strcmp(ctxpar_cpu_conv3d_path_name(70, 70, 3, 3, 3, 33, 31), "direct"));
+        ASSERT_EQ_INT(ctxpar_cpu_conv3d_force_path("winograd-f4"), 0);
+        ASSERT_TRUE(!strcmp(ctxpar_cpu_conv3d_path_name(70, 70, 3, 3, 3, 33, 31), "winograd-f4"));
         ASSERT_EQ_INT(ctxpar_cpu_conv3d_force_path("bogus"), -1);
         ASSERT_EQ_INT(ctxpar_cpu_conv3d_force_path(NULL), 0);
         const conv_case realistic[] = {{128, 128, 3, 3, 3, 32, 32, 3}, {64, 96, 3, 3, 3, 23, 18, 3}};

@@ -5,9 +5,10 @@
  * im2col buffer (9x the input) goes through DRAM several times; so AVX-512
  * CPUs take conv3d_avx512.c and everything else (and kernels too large for
  * its tables) conv3d_gemm.c. For 3x3 spatial kernels with enough channels
- * and pixels, Winograd F(2x2, 3x3) (conv3d_winograd.c) does 2.25x fewer
- * multiplications and wins despite its transforms; WINOGRAD_MIN_* below
- * holds the measured threshold. The choice is made per call from CPUID
+ * and pixels, Winograd (conv3d_winograd.c: F(2x2, 3x3), 2.25x fewer
+ * multiplications, or F(4x4, 3x3), 4x fewer, its tile chosen per shape)
+ * wins despite its transforms; WINOGRAD_MIN_* below holds the measured
+ * threshold. The choice is made per call from CPUID
  * (cheap, cached by libgcc) and the shape; the only global state is the
  * test hook ctxpar_cpu_conv3d_force_path. The scratch size covers the chosen
  * path. */
@@ -33,7 +34,14 @@ enum { WINOGRAD_MIN_CIN = 32, WINOGRAD_MIN_COUT = 64, WINOGRAD_MIN_SIDE = 8 };
  * shape whose transformed weights alone are huge. */
 #define WINOGRAD_MAX_SCRATCH_FLOATS ((int64_t)128 << 20) /* 512 MiB */
 
-typedef enum conv3d_path { PATH_AUTO, PATH_DIRECT, PATH_WINOGRAD, PATH_GEMM } conv3d_path;
+typedef enum conv3d_path {
+    PATH_AUTO,
+    PATH_DIRECT,
+    PATH_WINOGRAD, /* forced only: the automatic tile */
+    PATH_WINOGRAD_F2,
+    PATH_WINOGRAD_F4,
+    PATH_GEMM
+} conv3d_path;
 
 static conv3d_path forced_path = PATH_AUTO;
 
@@ -45,6 +53,10 @@ int ctxpar_cpu_conv3d_force_path(const char *path) {
         chosen = PATH_DIRECT;
     else if (!strcmp(path, "winograd") && ctxpar_cpu_conv3d_have_avx512())
         chosen = PATH_WINOGRAD;
+    else if (!strcmp(path, "winograd-f2") && ctxpar_cpu_conv3d_have_avx512())
+        chosen = PATH_WINOGRAD_F2;
+    else if (!strcmp(path, "winograd-f4") && ctxpar_cpu_conv3d_have_avx512())
+        chosen = PATH_WINOGRAD_F4;
     else if (!strcmp(path, "gemm"))
         chosen = PATH_GEMM;
     else
@@ -53,32 +65,45 @@ int ctxpar_cpu_conv3d_force_path(const char *path) {
     return 0;
 }
 
+static conv3d_path winograd_path(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w) {
+    return ctxpar_cpu_conv3d_winograd_tile(cin, cout, kt, h, w) == 4 ? PATH_WINOGRAD_F4
+                                                                      : PATH_WINOGRAD_F2;
+}
+
+/* Never PATH_AUTO or PATH_WINOGRAD: the tile is always resolved. */
 static conv3d_path choose(int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
                           int64_t w) {
     int winograd = ctxpar_cpu_conv3d_winograd_supports(cin, cout, kt, kh, kw, h, w);
     int direct = ctxpar_cpu_conv3d_direct_supports(kt, kh, kw);
     if (forced_path == PATH_GEMM) return PATH_GEMM;
-    if (forced_path == PATH_WINOGRAD && winograd) return PATH_WINOGRAD;
+    if (forced_path == PATH_WINOGRAD && winograd) return winograd_path(cin, cout, kt, h, w);
+    if ((forced_path == PATH_WINOGRAD_F2 || forced_path == PATH_WINOGRAD_F4) && winograd)
+        return forced_path;
     if (forced_path == PATH_DIRECT && direct) return PATH_DIRECT;
     if (winograd && cin >= WINOGRAD_MIN_CIN && cout >= WINOGRAD_MIN_COUT &&
         h >= WINOGRAD_MIN_SIDE && w >= WINOGRAD_MIN_SIDE &&
         ctxpar_cpu_conv3d_winograd_scratch_floats(cin, cout, kt, kh, kw, h, w, 1) <=
             WINOGRAD_MAX_SCRATCH_FLOATS)
-        return PATH_WINOGRAD;
+        return winograd_path(cin, cout, kt, h, w);
     return direct ? PATH_DIRECT : PATH_GEMM;
 }
 
 const char *ctxpar_cpu_conv3d_path_name(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                         int64_t h, int64_t w) {
-    static const char *const names[] = {"auto", "direct", "winograd", "gemm"};
+    static const char *const names[] = {"auto",        "direct",      "winograd",
+                                        "winograd-f2", "winograd-f4", "gemm"};
     return names[choose(cin, cout, kt, kh, kw, h, w)];
 }
 
 int64_t ctxpar_cpu_conv3d_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                          int64_t h, int64_t w, int64_t n_frames) {
     switch (choose(cin, cout, kt, kh, kw, h, w)) {
-    case PATH_WINOGRAD:
-        return ctxpar_cpu_conv3d_winograd_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
+    case PATH_WINOGRAD_F2:
+        return ctxpar_cpu_conv3d_winograd_f2_scratch_floats(cin, cout, kt, kh, kw, h, w,
+                                                            n_frames);
+    case PATH_WINOGRAD_F4:
+        return ctxpar_cpu_conv3d_winograd_f4_scratch_floats(cin, cout, kt, kh, kw, h, w,
+                                                            n_frames);
     case PATH_DIRECT:
         return ctxpar_cpu_conv3d_direct_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
     default: return ctxpar_cpu_conv3d_gemm_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
@@ -90,9 +115,13 @@ void ctxpar_cpu_conv3d_causal(const float *x, int64_t x_cstride, const float *ha
                               int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
                               int64_t w, int64_t t_begin, int64_t t_end, float *scratch) {
     switch (choose(cin, cout, kt, kh, kw, h, w)) {
-    case PATH_WINOGRAD:
-        ctxpar_cpu_conv3d_causal_winograd(x, x_cstride, halo, y, y_cstride, weight, bias, cin,
-                                          cout, kt, kh, kw, h, w, t_begin, t_end, scratch);
+    case PATH_WINOGRAD_F2:
+        ctxpar_cpu_conv3d_causal_winograd_f2(x, x_cstride, halo, y, y_cstride, weight, bias, cin,
+                                             cout, kt, kh, kw, h, w, t_begin, t_end, scratch);
+        break;
+    case PATH_WINOGRAD_F4:
+        ctxpar_cpu_conv3d_causal_winograd_f4(x, x_cstride, halo, y, y_cstride, weight, bias, cin,
+                                             cout, kt, kh, kw, h, w, t_begin, t_end, scratch);
         break;
     case PATH_DIRECT:
         ctxpar_cpu_conv3d_causal_direct(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout,

@@ -27,13 +27,16 @@ void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const fl
                                      int kw, int64_t h, int64_t w, int64_t t_begin,
                                      int64_t t_end, float *scratch);
 
-/* Winograd F(2x2, 3x3) for kh = kw = 3 (conv3d_winograd.c). Only call when
- * ctxpar_cpu_conv3d_winograd_supports() says so: the CPU has AVX-512,
- * kh = kw = 3, 1 <= kt <= 4 and w <= 4096. Results differ from the direct
- * path by float rounding only; each output frame is computed the same way
- * whatever t_begin, t_end and the thread count. */
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) for kh = kw = 3 (conv3d_winograd.c).
+ * Only call when ctxpar_cpu_conv3d_winograd_supports() says so: the CPU has
+ * AVX-512, kh = kw = 3, 1 <= kt <= 4 and w <= 4096. Results differ from the
+ * direct path by float rounding only; each output frame is computed the
+ * same way whatever t_begin, t_end and the thread count. The _f2 and _f4
+ * entries fix the tile; the plain ones take ctxpar_cpu_conv3d_winograd_tile's
+ * choice for the shape (2 or 4), which depends on the shape only. */
 int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                         int64_t h, int64_t w);
+int ctxpar_cpu_conv3d_winograd_tile(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w);
 int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
                                                   int kw, int64_t h, int64_t w,
                                                   int64_t n_frames);
@@ -42,18 +45,23 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
                                        const float *bias, int64_t cin, int64_t cout, int kt,
                                        int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
                                        int64_t t_end, float *scratch);
+int64_t ctxpar_cpu_conv3d_winograd_f2_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
+                                                     int kw, int64_t h, int64_t w,
+                                                     int64_t n_frames);
+void ctxpar_cpu_conv3d_causal_winograd_f2(const float *x, int64_t x_cstride, const float *halo,
+                                          float *y, int64_t y_cstride, const float *weight,
+                                          const float *bias, int64_t cin, int64_t cout, int kt,
+                                          int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
+                                          int64_t t_end, float *scratch);
+int64_t ctxpar_cpu_conv3d_winograd_f4_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
+                                                     int kw, int64_t h, int64_t w,
+                                                     int64_t n_frames);
+void ctxpar_cpu_conv3d_causal_winograd_f4(const float *x, int64_t x_cstride, const float *halo,
+                                          float *y, int64_t y_cstride, const float *weight,
+                                          const float *bias, int64_t cin, int64_t cout, int kt,
+                                          int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
+                                          int64_t t_end, float *scratch);
 
-/* Test and benchmark hook: make ctxpar_cpu_conv3d_causal (and its scratch
- * size) use the named path, "direct", "winograd" or "gemm", wherever that
- * path supports the shape (elsewhere the automatic choice stands); NULL
- * restores the automatic choice. Returns 0, or -1 (nothing changed) when the
- * name is unknown or this CPU lacks that path. Process-wide: call it between
- * convolutions, and ask for the scratch size after it. */
-int ctxpar_cpu_conv3d_force_path(const char *path);
-/* The path ctxpar_cpu_conv3d_causal takes for this shape now: "direct",
- * "winograd" or "gemm" (for benchmark and test output). */
-const char *ctxpar_cpu_conv3d_path_name(int64_t cin, int64_t cout, int kt, int kh, int kw,
-                                        int64_t h, int64_t w);
 
 /* The stride-2 downsample on the same AVX-512 tile; its scratch holds the
  * gathered, column-deinterleaved input. Only call when

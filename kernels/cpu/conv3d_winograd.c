@@ -1,18 +1,28 @@
-/* Causal 3D convolution with 3x3 spatial taps as Winograd F(2x2, 3x3).
+/* Causal 3D convolution with 3x3 spatial taps as Winograd F(2x2, 3x3) or
+ * F(4x4, 3x3).
  *
  * Design: the direct kernel already runs at ~90% of the FMA peak, so the only
- * way to go faster is fewer multiplications. F(2x2, 3x3) turns each 3x3
- * spatial tap into 16 element-wise products per 2x2 output tile: 16 instead
- * of 36 multiplications, 2.25x fewer. With the input tile transform
- * V = B^T d B (4x4 tiles at stride 2, zero padding 1) and the weight
- * transform U = G g G^T, the causal conv becomes, for every one of the 16
+ * way to go faster is fewer multiplications. F(m x m, 3x3) turns each 3x3
+ * spatial tap into a = (m+2)^2 element-wise products per m x m output tile:
+ * F(2x2) 16 products for 4 outputs (2.25x fewer multiplications than the
+ * direct 36), F(4x4) 36 for 16 (4x fewer). With the input tile transform
+ * V = B^T d B (a x a tiles at stride m, zero padding 1) and the weight
+ * transform U = G g G^T, the causal conv becomes, for every one of the a
  * tile positions p, one GEMM per output frame t:
  *   M_p[co][tile] = sum_{dt, ci} U_p[co][dt*cin + ci] V_p[t - (kt-1) + dt][ci][tile]
- * and the output transform A^T M A (plus the bias) gives the 2x2 outputs.
+ * and the output transform A^T M A (plus the bias) gives the m x m outputs.
+ *
+ * F(4x4) takes its interpolation points at 0, 1, -1, 2, -1/2 (and infinity)
+ * rather than the usual 0, +-1, +-2: on data scaled like a trained layer its
+ * float32 error is 2.5-3e-6 of the largest output against 9e-6 for +-2
+ * (F(2x2): 5e-7); docs/bench-conv.md has the comparison. The caller picks
+ * the tile per shape (ctxpar_cpu_conv3d_winograd_tile): F(4x4) where the
+ * frame has many tiles, F(2x2) where transformed weights (a*cout*kt*cin
+ * floats, recomputed per call) would be large next to the GEMMs.
  *
  * What shapes the code:
  * - The frame is cut into horizontal bands of whole chunks (at least
- *   BAND_TILE_ROWS tile rows, fewer where kt transformed bands would pass
+ *   BAND_ROWS pixel rows, fewer where kt transformed bands would pass
  *   BAND_RING_FLOATS), and the call runs band by band, frames first to last
  *   inside a band. Each input band is transformed once, into a ring of kt
  *   transformed bands; output frame t's band transforms input frame t's band,
@@ -35,15 +45,15 @@
  * - The GEMM micro-kernel is the direct kernel's register tile: 12 output
  *   channels x 32 tiles (24 zmm accumulators), one broadcast weight per
  *   output channel and two vector loads per reduction index. Weights are
- *   packed per call into [p][co block][k][12] panels (cout*cin*kt*16
- *   floats, a few percent of the conv's time at 128+ channels).
+ *   packed per call into [p][co block][k][12] panels (cout*cin*kt*a floats,
+ *   a few percent of the conv's time where the tile is chosen).
  * - OpenMP splits (chunk, p, group of output-channel blocks) GEMMs for a
  *   batch of chunks (BATCH_M_FLOATS of results), then the batch's output
  *   transforms, so a band of a frame costs a few barriers, not two per chunk.
- * - Chunks, bands, tiles and the reduction order depend only on the frame size and
- *   the channel counts, never on t_begin/t_end or the thread count, and each
- *   value is one fixed-order sum, so results are bit-identical for any
- *   chunking of the frames and any thread count. */
+ * - Chunks, bands, tiles and the reduction order depend only on the frame
+ *   size, the channel counts and the tile, never on t_begin/t_end or the
+ *   thread count, and each value is one fixed-order sum, so results are
+ *   bit-identical for any chunking of the frames and any thread count. */
 #include "kernels/cpu/conv3d_internal.h"
 
 #include <string.h>
@@ -51,20 +61,29 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-/* MAX_W bounds the per-thread row buffers on the stack (tiles_w + 1 floats
- * per row); wider frames take the direct path. */
-/* BATCH_M_FLOATS: GEMM results of a batch of chunks (8 MB, L3) computed
- * between two barriers; one chunk at a time cost a barrier per 128 tiles,
- * which on a busy machine (a thread waiting for a descheduled one) cost more
- * than the convolution. */
+/* MAX_W bounds the per-thread row buffers on the stack; wider frames take
+ * the direct path. BATCH_M_FLOATS: GEMM results of a batch of chunks (8 MB,
+ * L3) computed between two barriers; one chunk at a time cost a barrier per
+ * 128 tiles, which on a busy machine (a thread waiting for a descheduled
+ * one) cost more than the convolution. */
 enum { BATCH_M_FLOATS = 2 << 20 };
-enum { MAX_MR = 12, K_PIECE = 128, GROUP_BLOCKS = 6, CHUNK_TILES = 128, MAX_KT = 4, MAX_W = 4096, MAX_TILES_W = MAX_W / 2 };
-/* BAND_TILE_ROWS: tile rows per band (at least), so the per-band barriers
- * and the saved boundary rows stay small next to the band's work;
+enum { MAX_MR = 12, K_PIECE = 128, GROUP_BLOCKS = 6, CHUNK_TILES = 128, MAX_KT = 4 };
+enum { MAX_W = 4096, MAX_ALPHA = 6, MAX_P = 36 };
+/* One input row split into its m phases, each tiles_w + 1 values and 16 of
+ * slack: at most w + 17m floats. */
+enum { PHASE_SLACK = 17, ROW_FLOATS = MAX_W + 4 * PHASE_SLACK };
+/* BAND_ROWS: pixel rows per band (at least), so the per-band barriers and
+ * the saved boundary rows stay small next to the band's work;
  * BAND_RING_FLOATS (64 MiB) caps the ring of kt transformed bands, down to
  * one chunk per band. */
-enum { BAND_TILE_ROWS = 16 };
+enum { BAND_ROWS = 32 };
 #define BAND_RING_FLOATS ((int64_t)16 << 20)
+/* F(4x4) where the transformed weights (36 per weight tap, recomputed every
+ * call) stay small: at most this many floats. */
+#define F4_MAX_WEIGHT_FLOATS ((int64_t)12 << 20)
+/* ... and the frame has at least this many 4x4 tiles, so the weight
+ * transform and the per-tile overheads are small next to the GEMMs. */
+enum { F4_MIN_TILES = 256 };
 
 int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                         int64_t h, int64_t w) {
@@ -72,11 +91,21 @@ int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int k
            cin >= 1 && cout >= 1 && h >= 1 && w >= 1 && w <= MAX_W;
 }
 
+int ctxpar_cpu_conv3d_winograd_tile(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w) {
+    int64_t tiles = ((h + 3) / 4) * ((w + 3) / 4);
+    int64_t weight_floats = 36 * ((cout + 3) & ~(int64_t)3) * kt * cin;
+    return tiles >= F4_MIN_TILES && weight_floats <= F4_MAX_WEIGHT_FLOATS ? 4 : 2;
+}
+
 /* Everything derived from the shape: tiles, chunks and scratch layout. */
 typedef struct wino_geom {
+    int m;     /* output tile side: 2 or 4 */
+    int alpha; /* input tile side, m + 2 */
+    int n_p;   /* tile positions, alpha^2 */
     int64_t cin, cout, h, w;
     int kt;
     int64_t tiles_h, tiles_w;
+    int64_t phase_stride; /* floats per phase of a split row: tiles_w + PHASE_SLACK */
     int64_t chunk_rows;   /* tile rows per chunk */
     int64_t n_chunks;
     int64_t chunk_stride; /* floats per (p, chunk, ci) row: tiles per chunk rounded up to 16 */
@@ -85,30 +114,33 @@ typedef struct wino_geom {
     int64_t band_chunks;  /* chunks per band (the last band may have fewer) */
     int64_t n_bands;
     int64_t plane_floats; /* one p of a transformed band: band_chunks*cin*chunk_stride */
-    int64_t band_floats;  /* 16 planes */
+    int64_t band_floats;  /* n_p planes */
     int64_t batch_chunks; /* chunks whose GEMMs run between two barriers */
 } wino_geom;
 
-static wino_geom geom_of(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w) {
+static wino_geom geom_of(int m, int64_t cin, int64_t cout, int kt, int64_t h, int64_t w) {
     wino_geom g;
+    g.m = m, g.alpha = m + 2, g.n_p = (m + 2) * (m + 2);
     g.cin = cin, g.cout = cout, g.h = h, g.w = w, g.kt = kt;
-    g.tiles_h = (h + 1) / 2, g.tiles_w = (w + 1) / 2;
+    g.tiles_h = (h + m - 1) / m, g.tiles_w = (w + m - 1) / m;
+    g.phase_stride = g.tiles_w + PHASE_SLACK;
     g.chunk_rows = g.tiles_w >= CHUNK_TILES ? 1 : CHUNK_TILES / g.tiles_w;
     if (g.chunk_rows > g.tiles_h) g.chunk_rows = g.tiles_h;
     g.n_chunks = (g.tiles_h + g.chunk_rows - 1) / g.chunk_rows;
     g.chunk_stride = (g.chunk_rows * g.tiles_w + 15) & ~(int64_t)15;
     g.k_total = kt * cin;
     g.cout_padded = (cout + 3) & ~(int64_t)3;
-    g.band_chunks = (BAND_TILE_ROWS + g.chunk_rows - 1) / g.chunk_rows;
-    int64_t ring_chunk_floats = (int64_t)kt * 16 * cin * g.chunk_stride;
+    int64_t band_tile_rows = BAND_ROWS / m;
+    g.band_chunks = (band_tile_rows + g.chunk_rows - 1) / g.chunk_rows;
+    int64_t ring_chunk_floats = (int64_t)kt * g.n_p * cin * g.chunk_stride;
     if (g.band_chunks * ring_chunk_floats > BAND_RING_FLOATS)
         g.band_chunks = BAND_RING_FLOATS / ring_chunk_floats;
     if (g.band_chunks < 1) g.band_chunks = 1;
     if (g.band_chunks > g.n_chunks) g.band_chunks = g.n_chunks;
     g.n_bands = (g.n_chunks + g.band_chunks - 1) / g.band_chunks;
     g.plane_floats = g.band_chunks * cin * g.chunk_stride;
-    g.band_floats = 16 * g.plane_floats;
-    g.batch_chunks = BATCH_M_FLOATS / (16 * g.cout_padded * g.chunk_stride);
+    g.band_floats = g.n_p * g.plane_floats;
+    g.batch_chunks = BATCH_M_FLOATS / (g.n_p * g.cout_padded * g.chunk_stride);
     if (g.batch_chunks < 1) g.batch_chunks = 1;
     if (g.batch_chunks > g.band_chunks) g.batch_chunks = g.band_chunks;
     return g;
@@ -139,14 +171,33 @@ static void co_block(int64_t cout, int64_t b, int64_t *start, int *width) {
     }
 }
 
-int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
-                                                  int kw, int64_t h, int64_t w,
-                                                  int64_t n_frames) {
-    (void)kh, (void)kw;
-    wino_geom g = geom_of(cin, cout, kt, h, w);
+/* Scratch: transformed weights, the ring, the GEMM batch (16 floats of
+ * slack for the masked tail loads of the output transform) and the saved
+ * band-boundary rows. */
+static int64_t scratch_floats(int m, int64_t cin, int64_t cout, int kt, int64_t h, int64_t w,
+                              int64_t n_frames) {
+    wino_geom g = geom_of(m, cin, cout, kt, h, w);
     int64_t saved_rows = g.n_bands > 1 ? cin * (n_frames > 1 ? n_frames : 1) * w : 0;
-    return 16 /* alignment */ + 16 * g.cout_padded * g.k_total + kt * g.band_floats +
-           g.batch_chunks * 16 * g.cout_padded * g.chunk_stride + saved_rows;
+    return 16 /* alignment */ + g.n_p * g.cout_padded * g.k_total + kt * g.band_floats +
+           g.batch_chunks * g.n_p * g.cout_padded * g.chunk_stride + 16 + saved_rows;
+}
+
+/* G g (alpha x 3) for one 3x3 kernel's column c: rows of G applied to
+ * (r0, r1, r2). F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+ * F(4x4), points 0, 1, -1, 2, -1/2: G = [1 0 0; -1/3 -1/3 -1/3;
+ * 1/3 -1/3 1/3; 1/15 2/15 4/15; -16/15 8/15 -4/15; 0 0 1]. Computed in
+ * double, rounded once. */
+static void g_column(int m, double r0, double r1, double r2, double *out) {
+    if (m == 2) {
+        out[0] = r0, out[1] = 0.5 * (r0 + r1 + r2), out[2] = 0.5 * (r0 - r1 + r2), out[3] = r2;
+        return;
+    }
+    out[0] = r0;
+    out[1] = -(r0 + r1 + r2) / 3.0;
+    out[2] = (r0 - r1 + r2) / 3.0;
+    out[3] = (r0 + 2.0 * r1 + 4.0 * r2) / 15.0;
+    out[4] = (-16.0 * r0 + 8.0 * r1 - 4.0 * r2) / 15.0;
+    out[5] = r2;
 }
 
 /* U_p = G g G^T for every (co, ci, dt), packed as [p][co block][k][width],
@@ -154,6 +205,7 @@ int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int
 static void transform_weights(const wino_geom *g, const float *weight, float *u) {
     int64_t k_total = g->k_total, p_stride = g->cout_padded * k_total;
     int64_t n_blocks = n_co_blocks(g->cout);
+    int alpha = g->alpha;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t b = 0; b < n_blocks; b++) {
         int64_t start;
@@ -162,71 +214,70 @@ static void transform_weights(const wino_geom *g, const float *weight, float *u)
         for (int i = 0; i < width; i++) {
             int64_t co = start + i;
             for (int64_t k = 0; k < k_total; k++) {
-                float out[16] = {0};
+                double out[MAX_P] = {0};
                 if (co < g->cout) {
                     int64_t dt = k / g->cin, ci = k % g->cin;
                     const float *w9 = weight + ((co * g->cin + ci) * g->kt + dt) * 9;
-                    float gg[4][3]; /* G g: rows of the 3x3 kernel combined */
-                    for (int c = 0; c < 3; c++) {
-                        float r0 = w9[c], r1 = w9[3 + c], r2 = w9[6 + c];
-                        gg[0][c] = r0;
-                        gg[1][c] = 0.5f * (r0 + r1 + r2);
-                        gg[2][c] = 0.5f * (r0 - r1 + r2);
-                        gg[3][c] = r2;
-                    }
-                    for (int a = 0; a < 4; a++) {
-                        float c0 = gg[a][0], c1 = gg[a][1], c2 = gg[a][2];
-                        out[4 * a + 0] = c0;
-                        out[4 * a + 1] = 0.5f * (c0 + c1 + c2);
-                        out[4 * a + 2] = 0.5f * (c0 - c1 + c2);
-                        out[4 * a + 3] = c2;
-                    }
+                    double gg[3][MAX_ALPHA] = {{0}}; /* G g: column c, rows a */
+                    for (int c = 0; c < 3; c++) g_column(g->m, w9[c], w9[3 + c], w9[6 + c], gg[c]);
+                    for (int a = 0; a < alpha; a++)
+                        g_column(g->m, gg[0][a], gg[1][a], gg[2][a], out + alpha * a);
                 }
-                for (int p = 0; p < 16; p++)
-                    u[p * p_stride + start * k_total + k * width + i] = out[p];
+                for (int p = 0; p < g->n_p; p++)
+                    u[p * p_stride + start * k_total + k * width + i] = (float)out[p];
             }
         }
     }
 }
 
-/* One input row split for the tile transform: ev[j] = row[2j - 1],
- * od[j] = row[2j] for j in [0, tiles_w], zero outside the frame (the left
- * padding column is row[-1]) and in 16 floats of slack after it. NULL row: a
- * padding row, all zero. */
-static void split_row(float *ev, float *od, const float *row, int64_t w, int64_t tiles_w) {
-    memset(ev + tiles_w + 1, 0, sizeof(float) * 16);
-    memset(od + tiles_w + 1, 0, sizeof(float) * 16);
+/* One input row split for the tile transform into m phases at
+ * ph + q*phase_stride: phase q holds row[m*j - 1 + q] for j in [0, tiles_w],
+ * zero outside the frame (the left padding column is row[-1]), then 16 floats
+ * of zero slack. NULL row: a padding row, all zero. */
+static void split_row(const wino_geom *g, float *ph, const float *row) {
+    int m = g->m;
+    int64_t w = g->w, tiles_w = g->tiles_w, stride = g->phase_stride;
+    for (int q = 0; q < m; q++) memset(ph + q * stride + tiles_w + 1, 0, sizeof(float) * 16);
     if (!row) {
-        memset(ev, 0, sizeof(float) * (tiles_w + 1));
-        memset(od, 0, sizeof(float) * (tiles_w + 1));
+        for (int q = 0; q < m; q++) memset(ph + q * stride, 0, sizeof(float) * (tiles_w + 1));
         return;
     }
-    int64_t j_inner = (w - 1) / 2; /* j in [1, j_inner]: 2j - 1 and 2j both < w */
-    ev[0] = 0.0f, od[0] = row[0];
-    for (int64_t j = 1; j <= j_inner; j++) {
-        ev[j] = row[2 * j - 1];
-        od[j] = row[2 * j];
+    /* j in [1, j_inner]: every m*j - 1 + q inside the row */
+    int64_t j_inner = (w - m + 1) / m;
+    for (int q = 0; q < m; q++) ph[q * stride] = q >= 1 && q - 1 < w ? row[q - 1] : 0.0f;
+    if (m == 2) {
+        float *ev = ph, *od = ph + stride;
+        for (int64_t j = 1; j <= j_inner; j++) ev[j] = row[2 * j - 1], od[j] = row[2 * j];
+    } else {
+        float *p0 = ph, *p1 = ph + stride, *p2 = ph + 2 * stride, *p3 = ph + 3 * stride;
+        for (int64_t j = 1; j <= j_inner; j++) {
+            const float *s = row + 4 * j - 1;
+            p0[j] = s[0], p1[j] = s[1], p2[j] = s[2], p3[j] = s[3];
+        }
     }
-    for (int64_t j = j_inner + 1; j <= tiles_w; j++) {
-        ev[j] = 2 * j - 1 < w ? row[2 * j - 1] : 0.0f;
-        od[j] = 2 * j < w ? row[2 * j] : 0.0f;
-    }
+    for (int64_t j = j_inner + 1; j <= tiles_w; j++)
+        for (int q = 0; q < m; q++) {
+            int64_t x = m * j - 1 + q;
+            ph[q * stride + j] = x < w ? row[x] : 0.0f;
+        }
 }
 
-/* V = B^T d B for one tile row of one channel: 16 output streams (p = 4a + c),
- * tiles_w values each, 16 tiles per step (masked at the end; the row
- * buffers hold 16 floats of slack). B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
+/* V = B^T d B for one tile row of one channel, F(2x2): 16 output streams
+ * (p = 4a + c), tiles_w values each, 16 tiles per step (masked at the end;
+ * the phases hold 16 floats of slack). B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
  * 0 1 0 -1]. */
-__attribute__((target("avx512f"))) static void
-transform_tile_row(float (*ev)[MAX_TILES_W + 17], float (*od)[MAX_TILES_W + 17], int64_t tiles_w,
-                   float *const out[16]) {
+__attribute__((target("avx512f"))) static void transform_tile_row_f2(const wino_geom *g,
+                                                                     float *const ph[MAX_ALPHA],
+                                                                     float *const out[MAX_P]) {
+    int64_t tiles_w = g->tiles_w, stride = g->phase_stride;
     for (int64_t j = 0; j < tiles_w; j += 16) {
         __mmask16 mask = tiles_w - j >= 16 ? 0xffff : (__mmask16)((1u << (tiles_w - j)) - 1);
         __m512 t[4][4];
         for (int r = 0; r < 4; r++) {
-            /* Row r's tile columns: ev[j], od[j], ev[j+1], od[j+1]. */
-            __m512 d0 = _mm512_loadu_ps(ev[r] + j), d1 = _mm512_loadu_ps(od[r] + j);
-            __m512 d2 = _mm512_loadu_ps(ev[r] + j + 1), d3 = _mm512_loadu_ps(od[r] + j + 1);
+            /* Row r's tile columns: phase 0 and 1 at j, then at j + 1. */
+            const float *ev = ph[r], *od = ph[r] + stride;
+            __m512 d0 = _mm512_loadu_ps(ev + j), d1 = _mm512_loadu_ps(od + j);
+            __m512 d2 = _mm512_loadu_ps(ev + j + 1), d3 = _mm512_loadu_ps(od + j + 1);
             t[r][0] = _mm512_sub_ps(d0, d2);
             t[r][1] = _mm512_add_ps(d1, d2);
             t[r][2] = _mm512_sub_ps(d2, d1);
@@ -241,34 +292,86 @@ transform_tile_row(float (*ev)[MAX_TILES_W + 17], float (*od)[MAX_TILES_W + 17],
     }
 }
 
+/* F(4x4) B^T (points 0, 1, -1, 2, -1/2) applied to six values:
+ *   [1  3/2  -2  -3/2   1   0]
+ *   [0  -1  -5/2 -1/2   1   0]
+ *   [0   1   1/2 -5/2   1   0]
+ *   [0 -1/2  -1   1/2   1   0]
+ *   [0   2   -1   -2    1   0]
+ *   [0   1   3/2  -2  -3/2  1] */
+__attribute__((target("avx512f"), always_inline)) static inline void bt6(const __m512 d[6],
+                                                                         __m512 o[6]) {
+    const __m512 half = _mm512_set1_ps(0.5f), one5 = _mm512_set1_ps(1.5f);
+    const __m512 two = _mm512_set1_ps(2.0f), two5 = _mm512_set1_ps(2.5f);
+    o[0] = _mm512_fmadd_ps(one5, _mm512_sub_ps(d[1], d[3]),
+                           _mm512_fnmadd_ps(two, d[2], _mm512_add_ps(d[0], d[4])));
+    o[1] = _mm512_fnmadd_ps(two5, d[2],
+                            _mm512_fnmadd_ps(half, d[3], _mm512_sub_ps(d[4], d[1])));
+    o[2] = _mm512_fnmadd_ps(two5, d[3],
+                            _mm512_fmadd_ps(half, d[2], _mm512_add_ps(d[4], d[1])));
+    o[3] = _mm512_fmadd_ps(half, _mm512_sub_ps(d[3], d[1]), _mm512_sub_ps(d[4], d[2]));
+    o[4] = _mm512_fmadd_ps(two, _mm512_sub_ps(d[1], d[3]), _mm512_sub_ps(d[4], d[2]));
+    o[5] = _mm512_fmadd_ps(one5, _mm512_sub_ps(d[2], d[4]),
+                           _mm512_fnmadd_ps(two, d[3], _mm512_add_ps(d[1], d[5])));
+}
+
+/* V = B^T d B for one tile row of one channel, F(4x4): 36 output streams
+ * (p = 6a + c), 16 tiles per step. */
+__attribute__((target("avx512f"))) static void transform_tile_row_f4(const wino_geom *g,
+                                                                     float *const ph[MAX_ALPHA],
+                                                                     float *const out[MAX_P]) {
+    int64_t tiles_w = g->tiles_w, stride = g->phase_stride;
+    for (int64_t j = 0; j < tiles_w; j += 16) {
+        __mmask16 mask = tiles_w - j >= 16 ? 0xffff : (__mmask16)((1u << (tiles_w - j)) - 1);
+        __m512 t[6][6];
+        for (int r = 0; r < 6; r++) {
+            /* Row r's tile columns: phases 0-3 at j, then phases 0-1 at j + 1. */
+            __m512 d[6];
+            for (int c = 0; c < 6; c++) d[c] = _mm512_loadu_ps(ph[r] + (c % 4) * stride + j + c / 4);
+            bt6(d, t[r]);
+        }
+        for (int c = 0; c < 6; c++) {
+            __m512 col[6], o[6];
+            for (int r = 0; r < 6; r++) col[r] = t[r][c];
+            bt6(col, o);
+            for (int a = 0; a < 6; a++) _mm512_mask_storeu_ps(out[6 * a + c] + j, mask, o[a]);
+        }
+    }
+}
+
 /* Transform chunks [chunk0, chunk1) of one input frame (channel ci at
  * src + ci*src_cstride) into dst. top: NULL, or the saved input row just above
  * the band (channel ci at top + ci*w), read instead of the frame's. */
 static void transform_band(const wino_geom *g, const float *src, int64_t src_cstride,
                            const float *top, int64_t chunk0, int64_t chunk1, float *dst) {
-    int64_t tiles_w = g->tiles_w, top_row = 2 * chunk0 * g->chunk_rows - 1;
+    int64_t tiles_w = g->tiles_w, top_row = g->m * chunk0 * g->chunk_rows - 1;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t item = 0; item < (chunk1 - chunk0) * g->cin; item++) {
         int64_t chunk = chunk0 + item / g->cin, ci = item % g->cin;
-        float ev[4][MAX_TILES_W + 17], od[4][MAX_TILES_W + 17];
+        float rows[MAX_ALPHA][ROW_FLOATS];
+        float *ph[MAX_ALPHA];
+        for (int r = 0; r < MAX_ALPHA; r++) ph[r] = rows[r];
         const float *frame = src + ci * src_cstride;
         float *base = dst + ((chunk - chunk0) * g->cin + ci) * g->chunk_stride;
         int64_t ti0 = chunk * g->chunk_rows;
         int64_t ti1 = ti0 + g->chunk_rows < g->tiles_h ? ti0 + g->chunk_rows : g->tiles_h;
         for (int64_t ti = ti0; ti < ti1; ti++) {
-            for (int r = 0; r < 4; r++) {
-                int64_t iy = 2 * ti - 1 + r;
+            for (int r = 0; r < g->alpha; r++) {
+                int64_t iy = g->m * ti - 1 + r;
                 const float *row = iy >= 0 && iy < g->h ? frame + iy * g->w : NULL;
                 if (iy == top_row && top) row = top + ci * g->w;
-                split_row(ev[r], od[r], row, g->w, tiles_w);
+                split_row(g, ph[r], row);
             }
-            float *out[16];
-            for (int p = 0; p < 16; p++)
+            float *out[MAX_P];
+            for (int p = 0; p < g->n_p; p++)
                 out[p] = base + p * g->plane_floats + (ti - ti0) * tiles_w;
-            transform_tile_row(ev, od, tiles_w, out);
+            if (g->m == 2)
+                transform_tile_row_f2(g, ph, out);
+            else
+                transform_tile_row_f4(g, ph, out);
         }
         int64_t used = (ti1 - ti0) * tiles_w;
-        for (int p = 0; p < 16; p++)
+        for (int p = 0; p < g->n_p; p++)
             memset(base + p * g->plane_floats + used, 0,
                    sizeof(float) * (g->chunk_stride - used));
     }
@@ -352,11 +455,11 @@ gemm_group(const wino_geom *g, const float *u_p, const float *b_seg[MAX_KT], int
         }
 }
 
-/* Y = A^T m A + bias for output channel co over the chunk's tile rows;
- * A^T = [1 1 1 0; 0 1 -1 -1]. m planes are m + p*m_pstride. */
+/* Y = A^T m A + bias for output channel co over the chunk's tile rows,
+ * F(2x2): A^T = [1 1 1 0; 0 1 -1 -1]. m planes are m + p*m_pstride. */
 __attribute__((target("avx512f"))) static void
-output_chunk(const wino_geom *g, const float *m, int64_t m_pstride, float bias, int64_t ti0,
-             int64_t ti1, float *y_frame) {
+output_chunk_f2(const wino_geom *g, const float *m, int64_t m_pstride, float bias, int64_t ti0,
+                int64_t ti1, float *y_frame) {
     float row0[MAX_W + 2], row1[MAX_W + 2];
     int64_t tiles_w = g->tiles_w;
     for (int64_t ti = ti0; ti < ti1; ti++) {
@@ -378,23 +481,94 @@ output_chunk(const wino_geom *g, const float *m, int64_t m_pstride, float bias, 
     }
 }
 
+/* F(4x4) A^T (points 0, 1, -1, 2, -1/2) applied to six values:
+ *   [1 1  1 1   1     0]
+ *   [0 1 -1 2  -1/2   0]
+ *   [0 1  1 4   1/4   0]
+ *   [0 1 -1 8  -1/8   1] */
+__attribute__((target("avx512f"), always_inline)) static inline void at6(const __m512 s[6],
+                                                                         __m512 o[4]) {
+    __m512 sum12 = _mm512_add_ps(s[1], s[2]), dif12 = _mm512_sub_ps(s[1], s[2]);
+    o[0] = _mm512_add_ps(_mm512_add_ps(s[0], sum12), _mm512_add_ps(s[3], s[4]));
+    o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), s[3],
+                           _mm512_fnmadd_ps(_mm512_set1_ps(0.5f), s[4], dif12));
+    o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), s[3],
+                           _mm512_fmadd_ps(_mm512_set1_ps(0.25f), s[4], sum12));
+    o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), s[3],
+                                         _mm512_fnmadd_ps(_mm512_set1_ps(0.125f), s[4], dif12)),
+                         s[5]);
+}
+
+/* Y = A^T m A + bias for output channel co, F(4x4): 16 tiles per step; the
+ * four values of an output row of each tile are interleaved into 64
+ * consecutive floats (two rounds of two-source permutes) before the store. */
+__attribute__((target("avx512f"))) static void
+output_chunk_f4(const wino_geom *g, const float *m, int64_t m_pstride, float bias, int64_t ti0,
+                int64_t ti1, float *y_frame) {
+    float rows[4][MAX_W + 64] __attribute__((aligned(64)));
+    int64_t tiles_w = g->tiles_w;
+    const __m512i lo32 = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi32 =
+        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i lo64 = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+    const __m512i hi64 = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+    const __m512 vbias = _mm512_set1_ps(bias);
+    for (int64_t ti = ti0; ti < ti1; ti++) {
+        const float *base = m + (ti - ti0) * tiles_w;
+        for (int64_t j = 0; j < tiles_w; j += 16) {
+            __mmask16 mask = tiles_w - j >= 16 ? 0xffff : (__mmask16)((1u << (tiles_w - j)) - 1);
+            __m512 s[4][6]; /* A^T over the rows of the 6x6 tile, per column c */
+            for (int c = 0; c < 6; c++) {
+                __m512 col[6], o[4];
+                for (int r = 0; r < 6; r++)
+                    col[r] = _mm512_maskz_loadu_ps(mask, base + (6 * r + c) * m_pstride + j);
+                at6(col, o);
+                for (int a = 0; a < 4; a++) s[a][c] = o[a];
+            }
+            for (int a = 0; a < 4; a++) {
+                __m512 y[4];
+                at6(s[a], y);
+                for (int b = 0; b < 4; b++) y[b] = _mm512_add_ps(y[b], vbias);
+                __m512 ab_lo = _mm512_permutex2var_ps(y[0], lo32, y[1]);
+                __m512 ab_hi = _mm512_permutex2var_ps(y[0], hi32, y[1]);
+                __m512 cd_lo = _mm512_permutex2var_ps(y[2], lo32, y[3]);
+                __m512 cd_hi = _mm512_permutex2var_ps(y[2], hi32, y[3]);
+                float *dst = rows[a] + 4 * j;
+                _mm512_store_ps(dst, _mm512_castpd_ps(_mm512_permutex2var_pd(
+                                         _mm512_castps_pd(ab_lo), lo64, _mm512_castps_pd(cd_lo))));
+                _mm512_store_ps(dst + 16, _mm512_castpd_ps(_mm512_permutex2var_pd(
+                                              _mm512_castps_pd(ab_lo), hi64,
+                                              _mm512_castps_pd(cd_lo))));
+                _mm512_store_ps(dst + 32, _mm512_castpd_ps(_mm512_permutex2var_pd(
+                                              _mm512_castps_pd(ab_hi), lo64,
+                                              _mm512_castps_pd(cd_hi))));
+                _mm512_store_ps(dst + 48, _mm512_castpd_ps(_mm512_permutex2var_pd(
+                                              _mm512_castps_pd(ab_hi), hi64,
+                                              _mm512_castps_pd(cd_hi))));
+            }
+        }
+        for (int a = 0; a < 4 && 4 * ti + a < g->h; a++)
+            memcpy(y_frame + (4 * ti + a) * g->w, rows[a], sizeof(float) * g->w);
+    }
+}
+
 static int64_t ring_slot(int64_t t, int kt) { return ((t % kt) + kt) % kt; }
 
-void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const float *halo,
-                                       float *y, int64_t y_cstride, const float *weight,
-                                       const float *bias, int64_t cin, int64_t cout, int kt,
-                                       int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
-                                       int64_t t_end, float *scratch) {
-    (void)kh, (void)kw;
+static void conv3d_causal_winograd(int tile, const float *x, int64_t x_cstride,
+                                   const float *halo, float *y, int64_t y_cstride,
+                                   const float *weight, const float *bias, int64_t cin,
+                                   int64_t cout, int kt, int64_t h, int64_t w, int64_t t_begin,
+                                   int64_t t_end, float *scratch) {
     if (t_end <= t_begin) return;
-    wino_geom g = geom_of(cin, cout, kt, h, w);
+    wino_geom g = geom_of(tile, cin, cout, kt, h, w);
     int64_t hw = h * w, halo_frames = kt - 1;
+    int n_p = g.n_p;
     float *u = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    float *ring = u + 16 * g.cout_padded * g.k_total;
+    float *ring = u + n_p * g.cout_padded * g.k_total;
     float *m = ring + kt * g.band_floats;
-    float *saved = m + g.batch_chunks * 16 * g.cout_padded * g.chunk_stride;
+    float *saved = m + g.batch_chunks * n_p * g.cout_padded * g.chunk_stride + 16;
     int64_t u_pstride = g.cout_padded * g.k_total, m_pstride = g.cout_padded * g.chunk_stride;
-    int64_t m_chunk_floats = 16 * m_pstride;
+    int64_t m_chunk_floats = n_p * m_pstride;
     int64_t n_blocks = n_co_blocks(cout);
     int64_t n_groups = (n_blocks + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
 
@@ -406,7 +580,7 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
                                                                : g.n_chunks;
             /* The input row the next band needs above it: this band's last
              * output row. */
-            int64_t last_row = 2 * band1 * g.chunk_rows - 1;
+            int64_t last_row = g.m * band1 * g.chunk_rows - 1;
             for (int64_t t = t_begin - halo_frames; t < t_end; t++) {
                 /* Input frame t's band into its ring slot; frames below 0 are
                  * the halo's; frames of this call read their saved top row. */
@@ -428,9 +602,9 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
                     int64_t n_batch =
                         band1 - chunk0 < g.batch_chunks ? band1 - chunk0 : g.batch_chunks;
 #pragma omp for schedule(dynamic, 1)
-                    for (int64_t item = 0; item < n_batch * 16 * n_groups; item++) {
-                        int64_t chunk = chunk0 + item / (16 * n_groups);
-                        int64_t p = item / n_groups % 16, group = item % n_groups;
+                    for (int64_t item = 0; item < n_batch * n_p * n_groups; item++) {
+                        int64_t chunk = chunk0 + item / (n_p * n_groups);
+                        int64_t p = item / n_groups % n_p, group = item % n_groups;
                         int64_t ti0 = chunk * g.chunk_rows;
                         int64_t ti1 =
                             ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
@@ -453,15 +627,72 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
                         int64_t ti0 = chunk * g.chunk_rows;
                         int64_t ti1 =
                             ti0 + g.chunk_rows < g.tiles_h ? ti0 + g.chunk_rows : g.tiles_h;
-                        output_chunk(&g,
-                                     m + (chunk - chunk0) * m_chunk_floats + co * g.chunk_stride,
-                                     m_pstride, bias ? bias[co] : 0.0f, ti0, ti1,
-                                     y + co * y_cstride + t * hw);
+                        const float *m_co =
+                            m + (chunk - chunk0) * m_chunk_floats + co * g.chunk_stride;
+                        float b = bias ? bias[co] : 0.0f;
+                        float *y_frame = y + co * y_cstride + t * hw;
+                        if (g.m == 2)
+                            output_chunk_f2(&g, m_co, m_pstride, b, ti0, ti1, y_frame);
+                        else
+                            output_chunk_f4(&g, m_co, m_pstride, b, ti0, ti1, y_frame);
                     }
                 }
             }
         }
     }
+}
+
+int64_t ctxpar_cpu_conv3d_winograd_f2_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
+                                                     int kw, int64_t h, int64_t w,
+                                                     int64_t n_frames) {
+    (void)kh, (void)kw;
+    return scratch_floats(2, cin, cout, kt, h, w, n_frames);
+}
+
+int64_t ctxpar_cpu_conv3d_winograd_f4_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
+                                                     int kw, int64_t h, int64_t w,
+                                                     int64_t n_frames) {
+    (void)kh, (void)kw;
+    return scratch_floats(4, cin, cout, kt, h, w, n_frames);
+}
+
+int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
+                                                  int kw, int64_t h, int64_t w,
+                                                  int64_t n_frames) {
+    (void)kh, (void)kw;
+    return scratch_floats(ctxpar_cpu_conv3d_winograd_tile(cin, cout, kt, h, w), cin, cout, kt, h,
+                          w, n_frames);
+}
+
+void ctxpar_cpu_conv3d_causal_winograd_f2(const float *x, int64_t x_cstride, const float *halo,
+                                          float *y, int64_t y_cstride, const float *weight,
+                                          const float *bias, int64_t cin, int64_t cout, int kt,
+                                          int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
+                                          int64_t t_end, float *scratch) {
+    (void)kh, (void)kw;
+    conv3d_causal_winograd(2, x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt, h,
+                           w, t_begin, t_end, scratch);
+}
+
+void ctxpar_cpu_conv3d_causal_winograd_f4(const float *x, int64_t x_cstride, const float *halo,
+                                          float *y, int64_t y_cstride, const float *weight,
+                                          const float *bias, int64_t cin, int64_t cout, int kt,
+                                          int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
+                                          int64_t t_end, float *scratch) {
+    (void)kh, (void)kw;
+    conv3d_causal_winograd(4, x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt, h,
+                           w, t_begin, t_end, scratch);
+}
+
+void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const float *halo,
+                                       float *y, int64_t y_cstride, const float *weight,
+                                       const float *bias, int64_t cin, int64_t cout, int kt,
+                                       int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
+                                       int64_t t_end, float *scratch) {
+    (void)kh, (void)kw;
+    conv3d_causal_winograd(ctxpar_cpu_conv3d_winograd_tile(cin, cout, kt, h, w), x, x_cstride,
+                           halo, y, y_cstride, weight, bias, cin, cout, kt, h, w, t_begin, t_end,
+                           scratch);
 }
 
 #else /* not x86-64 with GCC/Clang: no Winograd path */
@@ -470,9 +701,22 @@ int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int k
                                         int64_t h, int64_t w) {
     return 0;
 }
+int ctxpar_cpu_conv3d_winograd_tile(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w) {
+    return 2;
+}
 int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
                                                   int kw, int64_t h, int64_t w,
                                                   int64_t n_frames) {
+    return ctxpar_cpu_conv3d_gemm_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
+}
+int64_t ctxpar_cpu_conv3d_winograd_f2_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
+                                                     int kw, int64_t h, int64_t w,
+                                                     int64_t n_frames) {
+    return ctxpar_cpu_conv3d_gemm_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
+}
+int64_t ctxpar_cpu_conv3d_winograd_f4_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
+                                                     int kw, int64_t h, int64_t w,
+                                                     int64_t n_frames) {
     return ctxpar_cpu_conv3d_gemm_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
 }
 void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const float *halo,
@@ -480,6 +724,22 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
                                        const float *bias, int64_t cin, int64_t cout, int kt,
                                        int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
                                        int64_t t_end, float *scratch) {
+    ctxpar_cpu_conv3d_causal_gemm(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt,
+                                  kh, kw, h, w, t_begin, t_end, scratch);
+}
+void ctxpar_cpu_conv3d_causal_winograd_f2(const float *x, int64_t x_cstride, const float *halo,
+                                          float *y, int64_t y_cstride, const float *weight,
+                                          const float *bias, int64_t cin, int64_t cout, int kt,
+                                          int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
+                                          int64_t t_end, float *scratch) {
+    ctxpar_cpu_conv3d_causal_gemm(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt,
+                                  kh, kw, h, w, t_begin, t_end, scratch);
+}
+void ctxpar_cpu_conv3d_causal_winograd_f4(const float *x, int64_t x_cstride, const float *halo,
+                                          float *y, int64_t y_cstride, const float *weight,
+                                          const float *bias, int64_t cin, int64_t cout, int kt,
+                                          int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
+                                          int64_t t_end, float *scratch) {
     ctxpar_cpu_conv3d_causal_gemm(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt,
                                   kh, kw, h, w, t_begin, t_end, scratch);
 }

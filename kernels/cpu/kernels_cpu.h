@@ -16,6 +16,20 @@
 
 /* ---- convolution ------------------------------------------------------- */
 
+/* Test and benchmark hook (also read from CTXPAR_CONV_PATH by the CPU
+ * backend at selection): make ctxpar_cpu_conv3d_causal (and its scratch
+ * size) use the named path, "direct", "winograd" (its automatic tile),
+ * "winograd-f2", "winograd-f4" or "gemm", wherever that
+ * path supports the shape (elsewhere the automatic choice stands); NULL
+ * restores the automatic choice. Returns 0, or -1 (nothing changed) when the
+ * name is unknown or this CPU lacks that path. Process-wide: call it between
+ * convolutions, and ask for the scratch size after it. */
+int ctxpar_cpu_conv3d_force_path(const char *path);
+/* The path ctxpar_cpu_conv3d_causal takes for this shape now: "direct",
+ * "winograd-f2", "winograd-f4" or "gemm" (for benchmark and test output). */
+const char *ctxpar_cpu_conv3d_path_name(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                        int64_t h, int64_t w);
+
 /* Floats of scratch ctxpar_cpu_conv3d_causal needs for a chunk of n_frames. */
 int64_t ctxpar_cpu_conv3d_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                          int64_t h, int64_t w, int64_t n_frames);
