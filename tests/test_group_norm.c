@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/cpu/kernels_cpu.h"
+#include "kernels/cpu/exp_approx.h"
 #include "test_util.h"
 
 static ctxpar_moments two_pass(const double *v, int64_t n) {
@@ -128,8 +129,37 @@ static void test_moments_and_apply(int64_t c, int64_t n, int groups, uint64_t se
     free(x), free(weight), free(bias), free(ref), free(y);
 }
 
+/* The vectorisable SiLU over its whole range: tails where exp(-|v|)
+ * underflows or is clamped, zero, and a dense sweep; relative error against
+ * double (absolute near zero, where SiLU crosses). */
+static void test_silu_range(void) {
+    double worst = 0.0;
+    for (int i = -240000; i <= 240000; i++) {
+        float v = (float)i * 5e-4f; /* -120 .. 120 */
+        double want = (double)v / (1.0 + exp(-(double)v));
+        double err = fabs((double)ctxpar_silu(v) - want) / fmax(fabs(want), 1e-30);
+        if (fabs(want) < 1e-30) err = fabs((double)ctxpar_silu(v));
+        worst = fmax(worst, err);
+    }
+    printf("test_group_norm: silu relative error over [-120, 120]: %.3g\n", worst);
+    if (!(worst < 1e-6)) {
+        fprintf(stderr, "silu: relative error %.3g over [-120, 120] (want < 1e-6)\n", worst);
+        test_failures++;
+    }
+    const float big[] = {-1e30f, -200.0f, -88.0f, 0.0f, 88.0f, 200.0f, 1e30f};
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        float got = ctxpar_silu(big[i]);
+        float want = big[i] > 0 ? big[i] : 0.0f;
+        if (!(fabsf(got - want) <= 1e-6f * fabsf(want) + 1e-30f)) {
+            fprintf(stderr, "silu(%g) = %g, want %g\n", big[i], got, want);
+            test_failures++;
+        }
+    }
+}
+
 int main(void) {
     test_combine();
+    test_silu_range();
     test_moments_and_apply(16, 1000, 4, 1);
     test_moments_and_apply(32, 4099, 8, 2);   /* n not a multiple of the 8 lanes */
     test_moments_and_apply(10, 333, 4, 3);    /* groups do not divide channels */

@@ -7,10 +7,14 @@
  * threads), and channels are merged into their group in channel order with
  * Chan's parallel update. The runtime merges ranks the same way, in rank
  * order. Applying the norm folds mean, variance, weight and bias into one
- * scale and shift per channel. */
+ * scale and shift per channel; its SiLU is exp_approx.h's, a loop built
+ * for AVX-512 and for any x86-64 and chosen at run time (libm's scalar expf
+ * was most of the VAE's normalisation time). */
 #include "kernels/cpu/kernels_cpu.h"
 
 #include <math.h>
+
+#include "kernels/cpu/exp_approx.h"
 
 void ctxpar_moments_combine(ctxpar_moments *acc, const ctxpar_moments *b) {
     if (b->count == 0.0) return;
@@ -73,10 +77,9 @@ void ctxpar_cpu_group_moments(const float *x, int64_t cstride, int64_t c, int64_
     }
 }
 
-void ctxpar_cpu_group_norm_apply(float *y, int64_t y_cstride, const float *x, int64_t x_cstride,
-                                 int64_t c, int64_t n, int groups, const ctxpar_moments *moments,
-                                 const float *weight, const float *bias, float eps, int silu) {
-#pragma omp parallel for schedule(static)
+void ctxpar_cpu_group_norm_scale_shift(int64_t c, int groups, const ctxpar_moments *moments,
+                                       const float *weight, const float *bias, float eps,
+                                       float *scale, float *shift) {
     for (int64_t ch = 0; ch < c; ch++) {
         /* Group g holds channels [g*c/groups, (g+1)*c/groups), also when
          * groups does not divide c. */
@@ -85,17 +88,43 @@ void ctxpar_cpu_group_norm_apply(float *y, int64_t y_cstride, const float *x, in
         while (g * c / groups > ch) g--;
         double var = moments[g].count > 0.0 ? moments[g].m2 / moments[g].count : 0.0;
         double inv_std = 1.0 / sqrt(var + (double)eps);
-        float scale = (float)(weight[ch] * inv_std);
-        float shift = (float)(bias[ch] - moments[g].mean * weight[ch] * inv_std);
-        const float *src = x + ch * x_cstride;
-        float *dst = y + ch * y_cstride;
-        if (silu) {
-            for (int64_t i = 0; i < n; i++) {
-                float v = src[i] * scale + shift;
-                dst[i] = v / (1.0f + expf(-v));
-            }
-        } else {
-            for (int64_t i = 0; i < n; i++) dst[i] = src[i] * scale + shift;
-        }
+        scale[ch] = (float)(weight[ch] * inv_std);
+        shift[ch] = (float)(bias[ch] - moments[g].mean * weight[ch] * inv_std);
+    }
+}
+
+#define APPLY_LOOP                                                            \
+    if (silu) {                                                               \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) dst[i] =          \
+            ctxpar_silu(src[i] * scale + shift);                              \
+    } else {                                                                  \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) dst[i] =          \
+            src[i] * scale + shift;                                           \
+    }
+
+__attribute__((target("avx512f,fma"))) static void apply_avx512(float *dst, const float *src,
+                                                                int64_t n, float scale,
+                                                                float shift, int silu) {
+    APPLY_LOOP
+}
+
+static void apply_portable(float *dst, const float *src, int64_t n, float scale, float shift,
+                           int silu) {
+    APPLY_LOOP
+}
+
+void ctxpar_cpu_group_norm_apply(float *y, int64_t y_cstride, const float *x, int64_t x_cstride,
+                                 int64_t c, int64_t n, int groups, const ctxpar_moments *moments,
+                                 const float *weight, const float *bias, float eps, int silu) {
+    if (c <= 0) return;
+    const int avx512 = __builtin_cpu_supports("avx512f");
+    float scale[c], shift[c]; /* a VLA: c is a channel count */
+    ctxpar_cpu_group_norm_scale_shift(c, groups, moments, weight, bias, eps, scale, shift);
+#pragma omp parallel for schedule(static)
+    for (int64_t ch = 0; ch < c; ch++) {
+        if (avx512)
+            apply_avx512(y + ch * y_cstride, x + ch * x_cstride, n, scale[ch], shift[ch], silu);
+        else
+            apply_portable(y + ch * y_cstride, x + ch * x_cstride, n, scale[ch], shift[ch], silu);
     }
 }

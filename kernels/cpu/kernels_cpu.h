@@ -87,8 +87,16 @@ void ctxpar_moments_combine(ctxpar_moments *acc, const ctxpar_moments *b);
 void ctxpar_cpu_group_moments(const float *x, int64_t cstride, int64_t c, int64_t n, int groups,
                               ctxpar_moments *out);
 
+/* The per-channel form of GroupNorm's affine map: y = x*scale[ch] + shift[ch]
+ * with scale = weight/sqrt(var_g + eps), shift = bias - mean_g*scale (var =
+ * M2/count), computed in double and rounded once. */
+void ctxpar_cpu_group_norm_scale_shift(int64_t c, int groups, const ctxpar_moments *moments,
+                                       const float *weight, const float *bias, float eps,
+                                       float *scale, float *shift);
+
 /* y = (x - mean_g) / sqrt(var_g + eps) * weight[ch] + bias[ch], var = M2/count,
- * then SiLU if silu != 0. y may alias x. */
+ * then SiLU if silu != 0 (as x*scale + shift, scale and shift from
+ * ctxpar_cpu_group_norm_scale_shift). y may alias x. */
 void ctxpar_cpu_group_norm_apply(float *y, int64_t y_cstride, const float *x, int64_t x_cstride,
                                  int64_t c, int64_t n, int groups, const ctxpar_moments *moments,
                                  const float *weight, const float *bias, float eps, int silu);
