@@ -31,6 +31,15 @@ typedef struct ctxpar_backend {
                           int64_t y_cstride, const float *weight, const float *bias, int64_t cin,
                           int64_t cout, int kt, int kh, int kw, int64_t h, int64_t w,
                           int64_t t_begin, int64_t t_end, float *scratch);
+    /* optional: a causal conv with a GroupNorm+SiLU input and/or a residual
+     * folded in; the runtime uses it where conv3d_fuses says the shape
+     * allows, and applies the norm and the add as passes elsewhere */
+    int (*conv3d_fuses)(int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h, int64_t w);
+    void (*conv3d_causal_fused)(const float *x, int64_t x_cstride, const float *halo, float *y,
+                                int64_t y_cstride, const float *weight, const float *bias,
+                                int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
+                                int64_t w, int64_t t_begin, int64_t t_end,
+                                const ctxpar_conv3d_fusion *fuse, float *scratch);
     int64_t (*conv2d_stride2_scratch_floats)(int64_t cin, int64_t h, int64_t w,
                                              int64_t n_frames);
     void (*conv2d_stride2)(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,

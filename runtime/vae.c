@@ -33,27 +33,75 @@ typedef struct vae_run {
     ctxpar_vae_stats *stats;
     ctxpar_vae_progress_fn progress;
     void *progress_user;
+    /* Recycled memory (see "allocation" below): one freed activation kept
+     * for the next allocation of the same size, and the convs' halo, send
+     * and scratch buffers, which only grow. */
+    float *spare;
+    int64_t spare_floats;
+    float *conv_buf[3];
+    int64_t conv_buf_floats[3];
 } vae_run;
+
+enum { CONV_HALO, CONV_SEND, CONV_SCRATCH };
+/* Freed activations at least this large are kept as the spare. */
+#define VAE_SPARE_MIN_FLOATS ((int64_t)1 << 18)
 
 /* ---- allocation that counts in both modes ----------------------------- */
 
-static ctxpar_status act_alloc(vae_run *run, ctxpar_tensor *t, const char *what, int64_t c,
-                               int64_t frames, int64_t h, int64_t w) {
-    if (!run->estimate) return ctxpar_tensor_alloc_video(t, CTXPAR_MEM_VAE, what, c, frames, h, w);
+/* Every activation and conv buffer of the VAE is large, and a fresh one
+ * costs its page faults and the kernel's zeroing on first touch (~10% of the
+ * CogVideoX encoder when every buffer was new). So memory is recycled in two
+ * ways, both counted as live while held, in the estimate walk as in the run:
+ * - the spare: a freed activation is kept (not returned) until the next
+ *   activation allocation; one of exactly its size takes it, any other size
+ *   frees it first. A residual block frees its input as the next one
+ *   allocates an output of the same shape, so the peak does not grow.
+ * - conv buffers (halo, halo send, scratch) are kept between convs and only
+ *   grow. A recycled buffer is not zeroed: every kernel writes what it
+ *   reads. */
+static void spare_release(vae_run *run) {
+    if (run->spare_floats == 0) return;
+    if (run->estimate)
+        run->live_bytes -= run->spare_floats * (int64_t)sizeof(float);
+    else
+        ctxpar_mem_free(run->spare);
+    run->spare = NULL, run->spare_floats = 0;
+}
+
+static void video_shape(ctxpar_tensor *t, int64_t c, int64_t frames, int64_t h, int64_t w) {
     memset(t, 0, sizeof *t);
     t->ndim = 4;
     t->shape[0] = c, t->shape[1] = frames, t->shape[2] = h, t->shape[3] = w;
     t->stride[3] = 1, t->stride[2] = w, t->stride[1] = h * w, t->stride[0] = frames * h * w;
-    run->live_bytes += ctxpar_tensor_count(t) * (int64_t)sizeof(float);
+}
+
+static ctxpar_status act_alloc(vae_run *run, ctxpar_tensor *t, const char *what, int64_t c,
+                               int64_t frames, int64_t h, int64_t w) {
+    int64_t floats = c * frames * h * w;
+    if (floats > 0 && floats == run->spare_floats) {
+        video_shape(t, c, frames, h, w);
+        t->data = run->spare; /* NULL in the estimate walk */
+        run->spare = NULL, run->spare_floats = 0;
+        return CTXPAR_OK;
+    }
+    spare_release(run);
+    if (!run->estimate) return ctxpar_tensor_alloc_video(t, CTXPAR_MEM_VAE, what, c, frames, h, w);
+    video_shape(t, c, frames, h, w);
+    run->live_bytes += floats * (int64_t)sizeof(float);
     if (run->live_bytes > run->peak_bytes) run->peak_bytes = run->live_bytes;
     return CTXPAR_OK;
 }
 
 static void act_free(vae_run *run, ctxpar_tensor *t) {
-    if (run->estimate)
-        run->live_bytes -= ctxpar_tensor_count(t) * (int64_t)sizeof(float);
-    else
+    int64_t floats = t->ndim > 0 ? ctxpar_tensor_count(t) : 0;
+    if (floats >= VAE_SPARE_MIN_FLOATS && (run->estimate || t->data)) {
+        spare_release(run);
+        run->spare = t->data, run->spare_floats = floats;
+    } else if (run->estimate) {
+        run->live_bytes -= floats * (int64_t)sizeof(float);
+    } else {
         ctxpar_tensor_free(t);
+    }
     memset(t, 0, sizeof *t);
 }
 
@@ -72,6 +120,29 @@ static void scratch_free(vae_run *run, float *p, int64_t floats) {
         run->live_bytes -= floats * (int64_t)sizeof(float);
     else
         ctxpar_mem_free(p);
+}
+
+/* Conv buffer `which` with at least `floats` floats, kept for later convs. */
+static ctxpar_status conv_buf(vae_run *run, int which, int64_t floats, const char *what,
+                              float **out) {
+    if (run->conv_buf_floats[which] < floats) {
+        scratch_free(run, run->conv_buf[which], run->conv_buf_floats[which]);
+        run->conv_buf[which] = NULL, run->conv_buf_floats[which] = 0;
+        CTXPAR_TRY(scratch_alloc(run, &run->conv_buf[which], floats, what));
+        run->conv_buf_floats[which] = floats;
+    }
+    *out = run->conv_buf[which];
+    return CTXPAR_OK;
+}
+
+/* Everything recycled, returned at the end of the encoder. */
+static void recycled_release(vae_run *run) {
+    spare_release(run);
+    for (int i = 0; i < 3; i++) {
+        if (run->conv_buf_floats[i] > 0)
+            scratch_free(run, run->conv_buf[i], run->conv_buf_floats[i]);
+        run->conv_buf[i] = NULL, run->conv_buf_floats[i] = 0;
+    }
 }
 
 static const float *weight_of(vae_run *run, const char *op, const char *part) {
@@ -124,9 +195,12 @@ static ctxpar_status finish_recv(vae_run *run, ctxpar_comm_exchange *recv_ex, do
 
 /* y = CausalConv3d(x) with kernel kt x k x k. y may be x (in place) when
  * cin == cout. Only the first `cout` rows of the op's weight are used (the
- * posterior mean of conv_out). */
+ * posterior mean of conv_out). fuse: NULL, or work folded into the conv
+ * (only where the backend's conv3d_fuses allows); its halo frames are x's
+ * raw frames like the conv's own. */
 static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op, int64_t cout,
-                                 int kt, int k, ctxpar_tensor *y, int in_place) {
+                                 int kt, int k, ctxpar_tensor *y, int in_place,
+                                 const ctxpar_conv3d_fusion *fuse) {
     ctxpar_status status = CTXPAR_OK;
     const int64_t cin = x->shape[0], frames = x->shape[1], h = x->shape[2], w = x->shape[3];
     const int64_t hw = h * w, halo_n = kt - 1;
@@ -138,7 +212,6 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
     ctxpar_comm_exchange recv_ex = {.n_requests = 0}, send_ex = {.n_requests = 0};
     double recv_done = 0.0;
     int tag = run->tag++;
-    int have_halo = 0, have_send = 0, have_scratch = 0;
     double t0 = now();
 
     if (in_place)
@@ -146,15 +219,11 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
     else
         CTXPAR_TRY_GOTO(act_alloc(run, y, op, cout, frames, h, w));
     if (halo_n > 0) {
-        CTXPAR_TRY_GOTO(scratch_alloc(run, &halo, halo_floats, "conv halo"));
-        have_halo = 1;
-        if (has_next) {
-            CTXPAR_TRY_GOTO(scratch_alloc(run, &send, halo_floats, "conv halo send"));
-            have_send = 1;
-        }
+        CTXPAR_TRY_GOTO(conv_buf(run, CONV_HALO, halo_floats, "conv halo", &halo));
+        if (has_next)
+            CTXPAR_TRY_GOTO(conv_buf(run, CONV_SEND, halo_floats, "conv halo send", &send));
     }
-    CTXPAR_TRY_GOTO(scratch_alloc(run, &scratch, scratch_floats, "conv scratch"));
-    have_scratch = 1;
+    CTXPAR_TRY_GOTO(conv_buf(run, CONV_SCRATCH, scratch_floats, "conv scratch", &scratch));
     run->stats->flops += 2.0 * (double)cout * (double)cin * kt * k * k * (double)(frames * hw);
 
     if (!run->estimate && halo_n > 0) {
@@ -195,8 +264,14 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
         for (int64_t t_end = frames; t_end > 0;) {
             int64_t t_begin = t_end - chunk > 0 ? t_end - chunk : 0;
             if (t_begin < halo_n) CTXPAR_TRY_GOTO(finish_recv(run, &recv_ex, &recv_done));
-            run->backend->conv3d_causal(x->data, x->stride[0], halo, y->data, y->stride[0], wgt,
-                                     bias, cin, cout, kt, k, k, h, w, t_begin, t_end, scratch);
+            if (fuse)
+                run->backend->conv3d_causal_fused(x->data, x->stride[0], halo, y->data,
+                                                  y->stride[0], wgt, bias, cin, cout, kt, k, k, h,
+                                                  w, t_begin, t_end, fuse, scratch);
+            else
+                run->backend->conv3d_causal(x->data, x->stride[0], halo, y->data, y->stride[0],
+                                            wgt, bias, cin, cout, kt, k, k, h, w, t_begin, t_end,
+                                            scratch);
             ctxpar_comm_exchange_poke(&send_ex);
             t_end = t_begin;
         }
@@ -212,9 +287,6 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
     run->stats->seconds_conv += now() - t0;
 
 fail:
-    if (have_scratch) scratch_free(run, scratch, scratch_floats);
-    if (have_send) scratch_free(run, send, halo_floats);
-    if (have_halo) scratch_free(run, halo, halo_floats);
     return status;
 }
 
@@ -230,43 +302,47 @@ static void segment_part(const ctxpar_plan *plan, int s, int64_t k, int64_t loca
     if (*b > frames) *b = frames;
 }
 
+/* This rank's frames at the current layer start at global frame local0. */
+static int64_t local_first_frame(const vae_run *run) {
+    return ctxpar_plan_frame_at(run->plan->first_frame[run->rank], run->time_factor);
+}
+
+/* GroupNorm statistics of x for every normalisation segment (n_seg*groups,
+ * malloc'd): each segment's statistics over the whole video's frames in it,
+ * whichever ranks hold those frames. */
+static ctxpar_moments *norm_moments(vae_run *run, const ctxpar_tensor *x, const char *op) {
+    const int groups = run->config->vae.groups;
+    const int64_t c = x->shape[0], frames = x->shape[1], hw = x->shape[2] * x->shape[3];
+    const ctxpar_plan *plan = run->plan;
+    const int n_seg = plan->n_norm_segments;
+    const int64_t k = run->time_factor, local0 = local_first_frame(run);
+    ctxpar_moments *moments = calloc((size_t)n_seg * (size_t)groups, sizeof *moments);
+    if (!moments)
+        ctxpar_comm_abort(run->comm, ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory in %s", op));
+    for (int s = 0; s < n_seg; s++) {
+        int64_t a, b;
+        segment_part(plan, s, k, local0, frames, &a, &b);
+        if (b > a)
+            run->backend->group_moments(x->data + a * hw, x->stride[0], c, (b - a) * hw, groups,
+                                        moments + (size_t)s * groups);
+    }
+    ctxpar_status status = ctxpar_comm_combine_moments(run->comm, moments, n_seg * groups);
+    if (status != CTXPAR_OK) ctxpar_comm_abort(run->comm, status);
+    return moments;
+}
+
 static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_tensor *x,
                                 const char *op, int silu) {
     const int groups = run->config->vae.groups;
     const int64_t c = x->shape[0], frames = x->shape[1], hw = x->shape[2] * x->shape[3];
     const ctxpar_plan *plan = run->plan;
-    const int n_seg = plan->n_norm_segments;
     if (run->estimate) return CTXPAR_OK;
     double t0 = now();
     const float *wgt = weight_of(run, op, "weight"), *bias = weight_of(run, op, "bias");
     const float eps = (float)run->config->vae.norm_eps;
-    /* This rank's frames at this layer, and each segment's part of them. */
-    const int64_t k = run->time_factor;
-    const int64_t local0 = ctxpar_plan_frame_at(plan->first_frame[run->rank], k);
-    ctxpar_moments stack_moments[CTXPAR_MAX_GROUPS];
-    ctxpar_moments *moments = stack_moments;
-    if (n_seg > 1) {
-        moments = calloc((size_t)n_seg * (size_t)groups, sizeof *moments);
-        if (!moments) {
-            ctxpar_status status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory in %s", op);
-            ctxpar_comm_abort(run->comm, status);
-        }
-    }
-    for (int s = 0; s < n_seg; s++) {
-        int64_t a, b;
-        segment_part(plan, s, k, local0, frames, &a, &b);
-        ctxpar_moments *seg = moments + (size_t)s * groups;
-        if (b > a)
-            run->backend->group_moments(x->data + a * hw, x->stride[0], c, (b - a) * hw, groups,
-                                        seg);
-        else
-            memset(seg, 0, sizeof *seg * (size_t)groups);
-    }
-    /* Segments are statistics over the whole video's frames in them, whichever
-     * ranks hold those frames. */
-    ctxpar_status status = ctxpar_comm_combine_moments(run->comm, moments, n_seg * groups);
-    if (status != CTXPAR_OK) ctxpar_comm_abort(run->comm, status);
-    for (int s = 0; s < n_seg; s++) {
+    const int64_t k = run->time_factor, local0 = local_first_frame(run);
+    ctxpar_moments *moments = norm_moments(run, x, op);
+    for (int s = 0; s < plan->n_norm_segments; s++) {
         int64_t a, b;
         segment_part(plan, s, k, local0, frames, &a, &b);
         if (b <= a) continue;
@@ -274,58 +350,139 @@ static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_ten
                                        x->stride[0], c, (b - a) * hw, groups,
                                        moments + (size_t)s * groups, wgt, bias, eps, silu);
     }
-    if (moments != stack_moments) free(moments);
+    free(moments);
     run->stats->seconds_norm += now() - t0;
     return CTXPAR_OK;
 }
 
+/* GroupNorm op over x as per-frame affine maps for a fused conv with
+ * halo_n halo frames: scale/shift[(t + halo_n)*c + ch] for t in
+ * [-halo_n, frames). A halo frame is the global frame just before this
+ * rank's (frame 0 replicated before the video's start), normalised with its
+ * own segment's statistics. *floats: what was allocated for each. */
+static ctxpar_status norm_affine(vae_run *run, const ctxpar_tensor *x, const char *op,
+                                 int64_t halo_n, float **scale, float **shift, int64_t *floats) {
+    const int groups = run->config->vae.groups;
+    const int64_t c = x->shape[0], frames = x->shape[1];
+    const ctxpar_plan *plan = run->plan;
+    *floats = (halo_n + frames) * c;
+    CTXPAR_TRY(scratch_alloc(run, scale, *floats, "norm scale"));
+    ctxpar_status status = scratch_alloc(run, shift, *floats, "norm shift");
+    if (status != CTXPAR_OK) {
+        scratch_free(run, *scale, *floats);
+        return status;
+    }
+    if (run->estimate) return CTXPAR_OK;
+    double t0 = now();
+    const float *wgt = weight_of(run, op, "weight"), *bias = weight_of(run, op, "bias");
+    const float eps = (float)run->config->vae.norm_eps;
+    const int64_t k = run->time_factor, local0 = local_first_frame(run);
+    ctxpar_moments *moments = norm_moments(run, x, op);
+    for (int64_t t = -halo_n; t < frames; t++) {
+        int64_t global = local0 + t < 0 ? 0 : local0 + t;
+        int s = 0;
+        while (s + 1 < plan->n_norm_segments &&
+               ctxpar_plan_frame_at(plan->norm_bounds[s + 1], k) <= global)
+            s++;
+        ctxpar_cpu_group_norm_scale_shift(c, groups, moments + (size_t)s * groups, wgt, bias, eps,
+                                          *scale + (t + halo_n) * c, *shift + (t + halo_n) * c);
+    }
+    free(moments);
+    run->stats->seconds_norm += now() - t0;
+    return CTXPAR_OK;
+}
+
+/* Whether a 3x3x3 conv of this shape can take a fused norm and residual. */
+static int conv_fuses(const vae_run *run, int64_t cin, int64_t cout, const ctxpar_tensor *x) {
+    return run->backend->conv3d_fuses &&
+           run->backend->conv3d_fuses(cin, cout, 3, 3, 3, x->shape[2], x->shape[3]);
+}
+
 /* ---- blocks ------------------------------------------------------------- */
 
-/* out = skip(x) + conv2(SiLU(norm2(conv1(SiLU(norm1(x)))))); x is consumed. */
+/* out = skip(x) + conv2(SiLU(norm2(conv1(SiLU(norm1(x)))))); x is consumed.
+ * Where the backend allows (conv_fuses), each norm + SiLU is folded into the
+ * next conv's input and the residual into conv2's output, so neither makes
+ * a pass of its own through memory; elsewhere they run as passes. */
 static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const char *prefix, int64_t cout,
                                ctxpar_tensor *out) {
     ctxpar_status status = CTXPAR_OK;
     const int64_t cin = x->shape[0], frames = x->shape[1], h = x->shape[2], w = x->shape[3];
+    const int fuse1 = conv_fuses(run, cin, cout, x), fuse2 = conv_fuses(run, cout, cout, x);
     char op[CTXPAR_TENSOR_NAME_MAX];
     ctxpar_tensor a = {0}, b = {0}, skip = {0};
+    float *scale = NULL, *shift = NULL;
+    int64_t affine_floats = 0;
+    int x_alive = 1;
 
-    CTXPAR_TRY_GOTO(act_alloc(run, &a, prefix, cin, frames, h, w));
-    snprintf(op, sizeof op, "%s/norm1", prefix);
-    CTXPAR_TRY_GOTO(group_norm(run, &a, x, op, 1));
-    snprintf(op, sizeof op, "%s/conv1", prefix);
-    if (cin == cout) {
-        CTXPAR_TRY_GOTO(conv_causal(run, &a, op, cout, 3, 3, &a, 1));
+    if (fuse1) {
+        snprintf(op, sizeof op, "%s/norm1", prefix);
+        CTXPAR_TRY_GOTO(norm_affine(run, x, op, 2, &scale, &shift, &affine_floats));
+        snprintf(op, sizeof op, "%s/conv1", prefix);
+        ctxpar_conv3d_fusion fuse = {.in_scale = scale, .in_shift = shift};
+        status = conv_causal(run, x, op, cout, 3, 3, &a, 0, &fuse);
+        scratch_free(run, shift, affine_floats), scratch_free(run, scale, affine_floats);
+        if (status != CTXPAR_OK) goto fail;
     } else {
-        CTXPAR_TRY_GOTO(conv_causal(run, &a, op, cout, 3, 3, &b, 0));
-        act_free(run, &a);
-        a = b;
-        memset(&b, 0, sizeof b);
+        CTXPAR_TRY_GOTO(act_alloc(run, &a, prefix, cin, frames, h, w));
+        snprintf(op, sizeof op, "%s/norm1", prefix);
+        CTXPAR_TRY_GOTO(group_norm(run, &a, x, op, 1));
+        snprintf(op, sizeof op, "%s/conv1", prefix);
+        if (cin == cout) {
+            CTXPAR_TRY_GOTO(conv_causal(run, &a, op, cout, 3, 3, &a, 1, NULL));
+        } else {
+            CTXPAR_TRY_GOTO(conv_causal(run, &a, op, cout, 3, 3, &b, 0, NULL));
+            act_free(run, &a);
+            a = b;
+            memset(&b, 0, sizeof b);
+        }
     }
     layer_done(run);
-    snprintf(op, sizeof op, "%s/norm2", prefix);
-    CTXPAR_TRY_GOTO(group_norm(run, &a, &a, op, 1));
-    snprintf(op, sizeof op, "%s/conv2", prefix);
-    CTXPAR_TRY_GOTO(conv_causal(run, &a, op, cout, 3, 3, &a, 1));
-    layer_done(run);
 
-    double t0 = now();
-    if (cin == cout) {
-        if (!run->estimate)
-            run->backend->add(a.data, a.stride[0], x->data, x->stride[0], cout, frames * h * w);
-    } else {
+    /* The shortcut, before conv2 so that it can be conv2's fused residual;
+     * x is then no longer needed. */
+    const ctxpar_tensor *residual = x;
+    if (cin != cout) {
+        double t0 = now();
         CTXPAR_TRY_GOTO(act_alloc(run, &skip, "skip", cout, frames, h, w));
         snprintf(op, sizeof op, "%s/skip", prefix);
         run->stats->flops += 2.0 * (double)cin * (double)cout * (double)(frames * h * w);
-        if (!run->estimate) {
+        if (!run->estimate)
             run->backend->conv1x1(x->data, x->stride[0], skip.data, skip.stride[0],
-                               weight_of(run, op, "weight"), weight_of(run, op, "bias"), cin,
-                               cout, frames * h * w);
-            run->backend->add(a.data, a.stride[0], skip.data, skip.stride[0], cout, frames * h * w);
-        }
-        act_free(run, &skip);
+                                  weight_of(run, op, "weight"), weight_of(run, op, "bias"), cin,
+                                  cout, frames * h * w);
+        act_free(run, x);
+        x_alive = 0;
+        residual = &skip;
+        run->stats->seconds_other += now() - t0;
     }
-    run->stats->seconds_other += now() - t0;
-    act_free(run, x);
+
+    if (fuse2) {
+        snprintf(op, sizeof op, "%s/norm2", prefix);
+        CTXPAR_TRY_GOTO(norm_affine(run, &a, op, 2, &scale, &shift, &affine_floats));
+        snprintf(op, sizeof op, "%s/conv2", prefix);
+        ctxpar_conv3d_fusion fuse = {.in_scale = scale,
+                                     .in_shift = shift,
+                                     .residual = run->estimate ? NULL : residual->data,
+                                     .residual_cstride = residual->stride[0]};
+        status = conv_causal(run, &a, op, cout, 3, 3, &a, 1, &fuse);
+        scratch_free(run, shift, affine_floats), scratch_free(run, scale, affine_floats);
+        if (status != CTXPAR_OK) goto fail;
+        layer_done(run);
+    } else {
+        snprintf(op, sizeof op, "%s/norm2", prefix);
+        CTXPAR_TRY_GOTO(group_norm(run, &a, &a, op, 1));
+        snprintf(op, sizeof op, "%s/conv2", prefix);
+        CTXPAR_TRY_GOTO(conv_causal(run, &a, op, cout, 3, 3, &a, 1, NULL));
+        layer_done(run);
+        double t0 = now();
+        if (!run->estimate)
+            run->backend->add(a.data, a.stride[0], residual->data, residual->stride[0], cout,
+                              frames * h * w);
+        run->stats->seconds_other += now() - t0;
+    }
+    act_free(run, &skip);
+    if (x_alive) act_free(run, x);
     *out = a;
     return CTXPAR_OK;
 
@@ -386,13 +543,13 @@ fail:
     return status;
 }
 
-static ctxpar_status encode(vae_run *run, ctxpar_tensor *input, ctxpar_tensor *latents) {
+static ctxpar_status encode_layers(vae_run *run, ctxpar_tensor *input, ctxpar_tensor *latents) {
     const ctxpar_vae_config *vae = &run->config->vae;
     char prefix[CTXPAR_TENSOR_NAME_MAX];
     ctxpar_tensor a = {0}, b = {0};
     run->time_factor = 1;
 
-    CTXPAR_TRY(conv_causal(run, input, "vae/conv_in", vae->channels[0], 3, 3, &a, 0));
+    CTXPAR_TRY(conv_causal(run, input, "vae/conv_in", vae->channels[0], 3, 3, &a, 0, NULL));
     act_free(run, input);
     layer_done(run);
     for (int i = 0; i < vae->n_stages; i++) {
@@ -414,7 +571,7 @@ static ctxpar_status encode(vae_run *run, ctxpar_tensor *input, ctxpar_tensor *l
     CTXPAR_TRY(group_norm(run, &a, &a, "vae/norm_out", 1));
     /* The mean, and the log-variance when asked for (conv_out's upper half). */
     const int64_t z = vae->latent_channels, cout = run->plan->latent_channels_out;
-    CTXPAR_TRY(conv_causal(run, &a, "vae/conv_out", cout, 3, 3, latents, 0));
+    CTXPAR_TRY(conv_causal(run, &a, "vae/conv_out", cout, 3, 3, latents, 0, NULL));
     if (!run->estimate && cout > z) {
         const int64_t n = latents->shape[1] * latents->shape[2] * latents->shape[3];
         for (int64_t ch = z; ch < cout; ch++) {
@@ -427,6 +584,12 @@ static ctxpar_status encode(vae_run *run, ctxpar_tensor *input, ctxpar_tensor *l
     act_free(run, &a);
     layer_done(run);
     return CTXPAR_OK;
+}
+
+static ctxpar_status encode(vae_run *run, ctxpar_tensor *input, ctxpar_tensor *latents) {
+    ctxpar_status status = encode_layers(run, input, latents);
+    recycled_release(run);
+    return status;
 }
 
 static int64_t count_layers(const ctxpar_vae_config *vae) {

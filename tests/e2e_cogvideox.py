@@ -182,7 +182,7 @@ def main():
     for path in ("winograd-f4", "winograd-f2"):
         c = Case("f32 T=17 " + path, folders["f32"], paths["v17"], v17,
                  env={"CTXPAR_CONV_PATH": path}, ref=f32.ref)
-        for norm, ranks in (("exact", 1), ("exact", 3), ("diffusers", 2)):
+        for norm, ranks in (("exact", 1), ("exact", 3), ("diffusers", 2), ("diffusers", 5)):
             c.run(norm, ranks)
         c.check_invariance()
         forced = c.got.get("exact", {}).get(1, [(None, None)])[0][0]

@@ -178,6 +178,90 @@ static void run_case(const conv_case *cc, uint64_t seed) {
     free(dense), free(scratch);
 }
 
+/* The fused conv (Winograd, either tile): input silu(x*scale + shift) with
+ * a scale and shift per frame (halo frames included) and channel, plus a
+ * residual on the output, against the reference conv of the activated input
+ * plus the residual; chunked forward and in place last-first must give the
+ * one call's bits. */
+static void run_fused_case(const conv_case *cc, int tile, uint64_t seed) {
+    char what[160];
+    snprintf(what, sizeof what, "fused winograd-f%d conv %lldx%lld k%d %lldx%lld T%lld", tile,
+             (long long)cc->cin, (long long)cc->cout, cc->kt, (long long)cc->h, (long long)cc->w,
+             (long long)cc->frames);
+    int64_t hw = cc->h * cc->w, n = cc->frames * hw, cstride = n + 5, halo_frames = cc->kt - 1;
+    int64_t n_weight = cc->cout * cc->cin * cc->kt * 9, n_affine = (halo_frames + cc->frames) * cc->cin;
+    float *x = malloc(sizeof(float) * cc->cin * cstride), *xa = malloc(sizeof(float) * cc->cin * cstride);
+    float *halo = malloc(sizeof(float) * (cc->cin * halo_frames * hw + 1));
+    float *haloa = malloc(sizeof(float) * (cc->cin * halo_frames * hw + 1));
+    float *scale = malloc(sizeof(float) * n_affine), *shift = malloc(sizeof(float) * n_affine);
+    float *weight = malloc(sizeof(float) * n_weight), *bias = malloc(sizeof(float) * cc->cout);
+    float *res = malloc(sizeof(float) * cc->cout * cstride);
+    float *y = malloc(sizeof(float) * cc->cout * cstride), *y2 = malloc(sizeof(float) * cc->cout * cstride);
+    double *ref = malloc(sizeof(double) * cc->cout * n);
+    float *dense = malloc(sizeof(float) * cc->cout * n);
+    test_fill(x, cc->cin * cstride, seed, 2.0f);
+    test_fill(halo, cc->cin * halo_frames * hw, seed + 1, 2.0f);
+    test_fill(weight, n_weight, seed + 2, 0.3f);
+    test_fill(bias, cc->cout, seed + 3, 1.0f);
+    test_fill(res, cc->cout * cstride, seed + 4, 1.0f);
+    test_fill(shift, n_affine, seed + 5, 0.5f);
+    test_fill(scale, n_affine, seed + 6, 0.5f);
+    for (int64_t i = 0; i < n_affine; i++) scale[i] += 1.0f; /* [0.5, 1.5) */
+    for (int64_t ci = 0; ci < cc->cin; ci++)
+        for (int64_t t = -halo_frames; t < cc->frames; t++) {
+            double sc = scale[(t + halo_frames) * cc->cin + ci];
+            double sh = shift[(t + halo_frames) * cc->cin + ci];
+            const float *src = t >= 0 ? x + ci * cstride + t * hw
+                                      : halo + (ci * halo_frames + t + halo_frames) * hw;
+            float *dst = t >= 0 ? xa + ci * cstride + t * hw
+                                : haloa + (ci * halo_frames + t + halo_frames) * hw;
+            for (int64_t i = 0; i < hw; i++) {
+                double v = src[i] * sc + sh;
+                dst[i] = (float)(v / (1.0 + exp(-v)));
+            }
+        }
+    reference_conv(ref, xa, cstride, haloa, weight, bias, cc);
+    for (int64_t co = 0; co < cc->cout; co++)
+        for (int64_t i = 0; i < n; i++) ref[co * n + i] += res[co * cstride + i];
+    const ctxpar_conv3d_fusion fuse = {scale, shift, res, cstride};
+    int64_t n_scratch = (tile == 4 ? ctxpar_cpu_conv3d_winograd_f4_scratch_floats
+                                   : ctxpar_cpu_conv3d_winograd_f2_scratch_floats)(
+        cc->cin, cc->cout, cc->kt, 3, 3, cc->h, cc->w, cc->frames);
+    float *scratch = malloc(sizeof(float) * n_scratch);
+    const float *halo_arg = cc->kt > 1 ? halo : NULL;
+
+    ctxpar_cpu_conv3d_causal_winograd_fused(tile, x, cstride, halo_arg, y, cstride, weight, bias,
+                                            cc->cin, cc->cout, cc->kt, cc->h, cc->w, 0, cc->frames,
+                                            &fuse, scratch);
+    gather_dense(dense, y, cstride, cc->cout, n);
+    test_compare(what, dense, ref, cc->cout * n, 1e-4, 1e-4);
+
+    int64_t sizes[] = {2, 1, 3};
+    for (int64_t t = 0, k = 0; t < cc->frames; k++) {
+        int64_t t_end = t + sizes[k % 3] < cc->frames ? t + sizes[k % 3] : cc->frames;
+        ctxpar_cpu_conv3d_causal_winograd_fused(tile, x, cstride, halo_arg, y2, cstride, weight,
+                                                bias, cc->cin, cc->cout, cc->kt, cc->h, cc->w, t,
+                                                t_end, &fuse, scratch);
+        t = t_end;
+    }
+    for (int64_t co = 0; co < cc->cout; co++)
+        expect_same(what, "forward chunks", y + co * cstride, y2 + co * cstride, n);
+    if (cc->cin == cc->cout) {
+        memcpy(y2, x, sizeof(float) * cc->cin * cstride);
+        for (int64_t t_end = cc->frames; t_end > 0; t_end -= 2) {
+            int64_t t_begin = t_end - 2 > 0 ? t_end - 2 : 0;
+            ctxpar_cpu_conv3d_causal_winograd_fused(tile, y2, cstride, halo_arg, y2, cstride,
+                                                    weight, bias, cc->cin, cc->cout, cc->kt,
+                                                    cc->h, cc->w, t_begin, t_end, &fuse, scratch);
+        }
+        for (int64_t co = 0; co < cc->cout; co++)
+            expect_same(what, "in-place last-to-first chunks", y + co * cstride,
+                        y2 + co * cstride, n);
+    }
+    free(x), free(xa), free(halo), free(haloa), free(scale), free(shift), free(weight);
+    free(bias), free(res), free(y), free(y2), free(ref), free(dense), free(scratch);
+}
+
 /* Error of the Winograd path on data scaled like a trained layer (weights
  * ~1/sqrt(fan_in), activations O(1)): max |err| / max |ref| against the
  * double reference, next to the direct path's on the same data. */
@@ -314,6 +398,18 @@ int main(void) {
         ASSERT_TRUE(!strcmp(ctxpar_cpu_conv3d_path_name(70, 70, 3, 3, 3, 33, 31), "winograd-f4"));
         ASSERT_EQ_INT(ctxpar_cpu_conv3d_force_path("bogus"), -1);
         ASSERT_EQ_INT(ctxpar_cpu_conv3d_force_path(NULL), 0);
+        /* Fused input norm + SiLU and residual, both tiles: several bands
+         * in place (the saved boundary row is activated when read), odd
+         * sizes, kt 2, and channel counts off the 12/8/4 blocks. */
+        const conv_case fused_cases[] = {{16, 16, 3, 3, 3, 69, 260, 3},
+                                         {8, 8, 3, 3, 3, 210, 20, 2},
+                                         {13, 29, 3, 3, 3, 17, 19, 4},
+                                         {9, 9, 2, 3, 3, 37, 43, 3}};
+        for (int tile = 2; tile <= 4; tile += 2)
+            for (size_t i = 0; i < sizeof fused_cases / sizeof fused_cases[0]; i++)
+                run_fused_case(&fused_cases[i], tile, 70 + i);
+        ASSERT_TRUE(ctxpar_cpu_conv3d_fuses(128, 128, 3, 3, 3, 64, 64));
+        ASSERT_TRUE(!ctxpar_cpu_conv3d_fuses(3, 128, 3, 3, 3, 64, 64)); /* conv_in: direct */
         const conv_case realistic[] = {{128, 128, 3, 3, 3, 32, 32, 3}, {64, 96, 3, 3, 3, 23, 18, 3}};
         for (int i = 0; i < 2; i++) winograd_accuracy(&realistic[i], 50 + i);
     }

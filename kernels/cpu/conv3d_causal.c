@@ -12,6 +12,7 @@
  * (cheap, cached by libgcc) and the shape; the only global state is the
  * test hook ctxpar_cpu_conv3d_force_path. The scratch size covers the chosen
  * path. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cpu/kernels_cpu.h"
@@ -131,4 +132,22 @@ void ctxpar_cpu_conv3d_causal(const float *x, int64_t x_cstride, const float *ha
         ctxpar_cpu_conv3d_causal_gemm(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout,
                                       kt, kh, kw, h, w, t_begin, t_end, scratch);
     }
+}
+
+int ctxpar_cpu_conv3d_fuses(int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
+                            int64_t w) {
+    conv3d_path path = choose(cin, cout, kt, kh, kw, h, w);
+    return path == PATH_WINOGRAD_F2 || path == PATH_WINOGRAD_F4;
+}
+
+void ctxpar_cpu_conv3d_causal_fused(const float *x, int64_t x_cstride, const float *halo,
+                                    float *y, int64_t y_cstride, const float *weight,
+                                    const float *bias, int64_t cin, int64_t cout, int kt, int kh,
+                                    int kw, int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
+                                    const ctxpar_conv3d_fusion *fuse, float *scratch) {
+    conv3d_path path = choose(cin, cout, kt, kh, kw, h, w);
+    if (path != PATH_WINOGRAD_F2 && path != PATH_WINOGRAD_F4) abort(); /* caller's contract */
+    ctxpar_cpu_conv3d_causal_winograd_fused(path == PATH_WINOGRAD_F4 ? 4 : 2, x, x_cstride, halo,
+                                            y, y_cstride, weight, bias, cin, cout, kt, h, w,
+                                            t_begin, t_end, fuse, scratch);
 }

@@ -45,6 +45,14 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
                                        const float *bias, int64_t cin, int64_t cout, int kt,
                                        int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
                                        int64_t t_end, float *scratch);
+/* Either tile with fused input activation and residual (kernels_cpu.h). */
+typedef struct ctxpar_conv3d_fusion ctxpar_conv3d_fusion;
+void ctxpar_cpu_conv3d_causal_winograd_fused(int tile, const float *x, int64_t x_cstride,
+                                             const float *halo, float *y, int64_t y_cstride,
+                                             const float *weight, const float *bias, int64_t cin,
+                                             int64_t cout, int kt, int64_t h, int64_t w,
+                                             int64_t t_begin, int64_t t_end,
+                                             const ctxpar_conv3d_fusion *fuse, float *scratch);
 int64_t ctxpar_cpu_conv3d_winograd_f2_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
                                                      int kw, int64_t h, int64_t w,
                                                      int64_t n_frames);

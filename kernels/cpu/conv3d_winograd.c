@@ -56,7 +56,11 @@
  *   bit-identical for any chunking of the frames and any thread count. */
 #include "kernels/cpu/conv3d_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "kernels/cpu/exp_approx.h"
+#include "kernels/cpu/kernels_cpu.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -201,46 +205,72 @@ static void g_column(int m, double r0, double r1, double r2, double *out) {
 }
 
 /* U_p = G g G^T for every (co, ci, dt), packed as [p][co block][k][width],
- * k = dt*cin + ci; padding rows of the last block are zero. */
+ * k = dt*cin + ci; padding rows of the last block are zero. A block's values
+ * are made for K_WEIGHTS reduction indices at a time into a small buffer and
+ * then stored plane by plane, so every store stream is contiguous (storing
+ * each (co, k)'s a values straight into their a planes was ~6% of the VAE). */
+enum { K_WEIGHTS = 32 };
 static void transform_weights(const wino_geom *g, const float *weight, float *u) {
     int64_t k_total = g->k_total, p_stride = g->cout_padded * k_total;
     int64_t n_blocks = n_co_blocks(g->cout);
-    int alpha = g->alpha;
+    int alpha = g->alpha, n_p = g->n_p;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t b = 0; b < n_blocks; b++) {
         int64_t start;
         int width;
         co_block(g->cout, b, &start, &width);
-        for (int i = 0; i < width; i++) {
-            int64_t co = start + i;
-            for (int64_t k = 0; k < k_total; k++) {
-                double out[MAX_P] = {0};
-                if (co < g->cout) {
-                    int64_t dt = k / g->cin, ci = k % g->cin;
-                    const float *w9 = weight + ((co * g->cin + ci) * g->kt + dt) * 9;
-                    double gg[3][MAX_ALPHA] = {{0}}; /* G g: column c, rows a */
-                    for (int c = 0; c < 3; c++) g_column(g->m, w9[c], w9[3 + c], w9[6 + c], gg[c]);
-                    for (int a = 0; a < alpha; a++)
-                        g_column(g->m, gg[0][a], gg[1][a], gg[2][a], out + alpha * a);
+        float buf[MAX_P][K_WEIGHTS * MAX_MR]; /* [p][k - k0][i] */
+        for (int64_t k0 = 0; k0 < k_total; k0 += K_WEIGHTS) {
+            int64_t nk = k_total - k0 < K_WEIGHTS ? k_total - k0 : K_WEIGHTS;
+            for (int64_t kk = 0; kk < nk; kk++) {
+                int64_t k = k0 + kk, dt = k / g->cin, ci = k % g->cin;
+                for (int i = 0; i < width; i++) {
+                    int64_t co = start + i;
+                    double out[MAX_P] = {0};
+                    if (co < g->cout) {
+                        const float *w9 = weight + ((co * g->cin + ci) * g->kt + dt) * 9;
+                        double gg[3][MAX_ALPHA] = {{0}}; /* G g: column c, rows a */
+                        for (int c = 0; c < 3; c++)
+                            g_column(g->m, w9[c], w9[3 + c], w9[6 + c], gg[c]);
+                        for (int a = 0; a < alpha; a++)
+                            g_column(g->m, gg[0][a], gg[1][a], gg[2][a], out + alpha * a);
+                    }
+                    for (int p = 0; p < n_p; p++) buf[p][kk * width + i] = (float)out[p];
                 }
-                for (int p = 0; p < g->n_p; p++)
-                    u[p * p_stride + start * k_total + k * width + i] = (float)out[p];
             }
+            for (int p = 0; p < n_p; p++)
+                memcpy(u + p * p_stride + start * k_total + k0 * width, buf[p],
+                       sizeof(float) * nk * width);
         }
     }
+}
+
+/* act = silu(row*scale + shift): the fused GroupNorm + SiLU of the input. */
+__attribute__((target("avx512f,fma"))) static void activate_row(float *act, const float *row,
+                                                               int64_t w, float scale,
+                                                               float shift) {
+#pragma omp simd
+    for (int64_t i = 0; i < w; i++) act[i] = ctxpar_silu(row[i] * scale + shift);
 }
 
 /* One input row split for the tile transform into m phases at
  * ph + q*phase_stride: phase q holds row[m*j - 1 + q] for j in [0, tiles_w],
  * zero outside the frame (the left padding column is row[-1]), then 16 floats
- * of zero slack. NULL row: a padding row, all zero. */
-static void split_row(const wino_geom *g, float *ph, const float *row) {
+ * of zero slack. NULL row: a padding row, all zero. affine: NULL, or the
+ * (scale, shift) of a fused GroupNorm + SiLU, applied through act (w floats)
+ * before the split; the padding stays zero, as it pads the activated input. */
+static void split_row(const wino_geom *g, float *ph, const float *row, const float *affine,
+                      float *act) {
     int m = g->m;
     int64_t w = g->w, tiles_w = g->tiles_w, stride = g->phase_stride;
     for (int q = 0; q < m; q++) memset(ph + q * stride + tiles_w + 1, 0, sizeof(float) * 16);
     if (!row) {
         for (int q = 0; q < m; q++) memset(ph + q * stride, 0, sizeof(float) * (tiles_w + 1));
         return;
+    }
+    if (affine) {
+        activate_row(act, row, w, affine[0], affine[1]);
+        row = act;
     }
     /* j in [1, j_inner]: every m*j - 1 + q inside the row */
     int64_t j_inner = (w - m + 1) / m;
@@ -341,26 +371,39 @@ __attribute__((target("avx512f"))) static void transform_tile_row_f4(const wino_
 
 /* Transform chunks [chunk0, chunk1) of one input frame (channel ci at
  * src + ci*src_cstride) into dst. top: NULL, or the saved input row just above
- * the band (channel ci at top + ci*w), read instead of the frame's. */
+ * the band (channel ci at top + ci*w), read instead of the frame's. scale,
+ * shift: NULL, or this frame's fused GroupNorm affine map per channel. */
 static void transform_band(const wino_geom *g, const float *src, int64_t src_cstride,
-                           const float *top, int64_t chunk0, int64_t chunk1, float *dst) {
+                           const float *top, const float *scale, const float *shift,
+                           int64_t chunk0, int64_t chunk1, float *dst) {
     int64_t tiles_w = g->tiles_w, top_row = g->m * chunk0 * g->chunk_rows - 1;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t item = 0; item < (chunk1 - chunk0) * g->cin; item++) {
         int64_t chunk = chunk0 + item / g->cin, ci = item % g->cin;
-        float rows[MAX_ALPHA][ROW_FLOATS];
+        float rows[MAX_ALPHA][ROW_FLOATS], act[MAX_W];
         float *ph[MAX_ALPHA];
+        const float affine[2] = {scale ? scale[ci] : 1.0f, shift ? shift[ci] : 0.0f};
         for (int r = 0; r < MAX_ALPHA; r++) ph[r] = rows[r];
         const float *frame = src + ci * src_cstride;
         float *base = dst + ((chunk - chunk0) * g->cin + ci) * g->chunk_stride;
         int64_t ti0 = chunk * g->chunk_rows;
         int64_t ti1 = ti0 + g->chunk_rows < g->tiles_h ? ti0 + g->chunk_rows : g->tiles_h;
         for (int64_t ti = ti0; ti < ti1; ti++) {
-            for (int r = 0; r < g->alpha; r++) {
+            /* Tile rows overlap by alpha - m input rows: the previous tile
+             * row's last rows are this one's first, already split (and
+             * activated); rotate them into place and split only the rest. */
+            int first_new = 0;
+            if (ti > ti0) {
+                float *prev[MAX_ALPHA];
+                for (int r = 0; r < g->alpha; r++) prev[r] = ph[r];
+                for (int r = 0; r < g->alpha; r++) ph[r] = prev[(r + g->m) % g->alpha];
+                first_new = g->alpha - g->m;
+            }
+            for (int r = first_new; r < g->alpha; r++) {
                 int64_t iy = g->m * ti - 1 + r;
                 const float *row = iy >= 0 && iy < g->h ? frame + iy * g->w : NULL;
                 if (iy == top_row && top) row = top + ci * g->w;
-                split_row(g, ph[r], row);
+                split_row(g, ph[r], row, scale ? affine : NULL, act);
             }
             float *out[MAX_P];
             for (int p = 0; p < g->n_p; p++)
@@ -455,11 +498,22 @@ gemm_group(const wino_geom *g, const float *u_p, const float *b_seg[MAX_KT], int
         }
 }
 
-/* Y = A^T m A + bias for output channel co over the chunk's tile rows,
- * F(2x2): A^T = [1 1 1 0; 0 1 -1 -1]. m planes are m + p*m_pstride. */
+/* y_row = row (+ res_row where given): one output row leaves the tile
+ * buffer, with the fused residual add. */
+static void store_row(float *y_row, const float *row, const float *res_row, int64_t w) {
+    if (!res_row) {
+        memcpy(y_row, row, sizeof(float) * w);
+        return;
+    }
+    for (int64_t i = 0; i < w; i++) y_row[i] = row[i] + res_row[i];
+}
+
+/* Y = A^T m A + bias (+ res) for output channel co over the chunk's tile
+ * rows, F(2x2): A^T = [1 1 1 0; 0 1 -1 -1]. m planes are m + p*m_pstride;
+ * res_frame: NULL, or the residual's frame, added after the bias. */
 __attribute__((target("avx512f"))) static void
 output_chunk_f2(const wino_geom *g, const float *m, int64_t m_pstride, float bias, int64_t ti0,
-                int64_t ti1, float *y_frame) {
+                int64_t ti1, const float *res_frame, float *y_frame) {
     float row0[MAX_W + 2], row1[MAX_W + 2];
     int64_t tiles_w = g->tiles_w;
     for (int64_t ti = ti0; ti < ti1; ti++) {
@@ -476,8 +530,10 @@ output_chunk_f2(const wino_geom *g, const float *m, int64_t m_pstride, float bia
             r1[2 * j] = bias + (s10 + s11 + s12);
             r1[2 * j + 1] = bias + (s11 - s12 - s13);
         }
-        memcpy(y_frame + 2 * ti * g->w, row0, sizeof(float) * g->w);
-        if (2 * ti + 1 < g->h) memcpy(y_frame + (2 * ti + 1) * g->w, row1, sizeof(float) * g->w);
+        for (int a = 0; a < 2 && 2 * ti + a < g->h; a++) {
+            int64_t off = (2 * ti + a) * g->w;
+            store_row(y_frame + off, a ? row1 : row0, res_frame ? res_frame + off : NULL, g->w);
+        }
     }
 }
 
@@ -499,12 +555,13 @@ __attribute__((target("avx512f"), always_inline)) static inline void at6(const _
                          s[5]);
 }
 
-/* Y = A^T m A + bias for output channel co, F(4x4): 16 tiles per step; the
- * four values of an output row of each tile are interleaved into 64
- * consecutive floats (two rounds of two-source permutes) before the store. */
+/* Y = A^T m A + bias (+ res) for output channel co, F(4x4): 16 tiles per
+ * step; the four values of an output row of each tile are interleaved into
+ * 64 consecutive floats (two rounds of two-source permutes) before the
+ * store. */
 __attribute__((target("avx512f"))) static void
 output_chunk_f4(const wino_geom *g, const float *m, int64_t m_pstride, float bias, int64_t ti0,
-                int64_t ti1, float *y_frame) {
+                int64_t ti1, const float *res_frame, float *y_frame) {
     float rows[4][MAX_W + 64] __attribute__((aligned(64)));
     int64_t tiles_w = g->tiles_w;
     const __m512i lo32 = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -547,8 +604,10 @@ output_chunk_f4(const wino_geom *g, const float *m, int64_t m_pstride, float bia
                                               _mm512_castps_pd(cd_hi))));
             }
         }
-        for (int a = 0; a < 4 && 4 * ti + a < g->h; a++)
-            memcpy(y_frame + (4 * ti + a) * g->w, rows[a], sizeof(float) * g->w);
+        for (int a = 0; a < 4 && 4 * ti + a < g->h; a++) {
+            int64_t off = (4 * ti + a) * g->w;
+            store_row(y_frame + off, rows[a], res_frame ? res_frame + off : NULL, g->w);
+        }
     }
 }
 
@@ -558,7 +617,8 @@ static void conv3d_causal_winograd(int tile, const float *x, int64_t x_cstride,
                                    const float *halo, float *y, int64_t y_cstride,
                                    const float *weight, const float *bias, int64_t cin,
                                    int64_t cout, int kt, int64_t h, int64_t w, int64_t t_begin,
-                                   int64_t t_end, float *scratch) {
+                                   int64_t t_end, const ctxpar_conv3d_fusion *fuse,
+                                   float *scratch) {
     if (t_end <= t_begin) return;
     wino_geom g = geom_of(tile, cin, cout, kt, h, w);
     int64_t hw = h * w, halo_frames = kt - 1;
@@ -588,7 +648,12 @@ static void conv3d_causal_winograd(int tile, const float *x, int64_t x_cstride,
                 int64_t src_cstride = t >= 0 ? x_cstride : halo_frames * hw;
                 const float *top = t >= t_begin && band0 > 0 ? saved + (t - t_begin) * cin * w
                                                               : NULL;
-                transform_band(&g, src, src_cstride, top, band0, band1,
+                const float *scale = NULL, *shift = NULL;
+                if (fuse && fuse->in_scale) {
+                    scale = fuse->in_scale + (t + halo_frames) * cin;
+                    shift = fuse->in_shift + (t + halo_frames) * cin;
+                }
+                transform_band(&g, src, src_cstride, top, scale, shift, band0, band1,
                                ring + ring_slot(t, kt) * g.band_floats);
                 if (t < t_begin) continue;
                 if (band1 < g.n_chunks) {
@@ -631,10 +696,14 @@ static void conv3d_causal_winograd(int tile, const float *x, int64_t x_cstride,
                             m + (chunk - chunk0) * m_chunk_floats + co * g.chunk_stride;
                         float b = bias ? bias[co] : 0.0f;
                         float *y_frame = y + co * y_cstride + t * hw;
+                        const float *res = fuse && fuse->residual
+                                               ? fuse->residual + co * fuse->residual_cstride +
+                                                     t * hw
+                                               : NULL;
                         if (g.m == 2)
-                            output_chunk_f2(&g, m_co, m_pstride, b, ti0, ti1, y_frame);
+                            output_chunk_f2(&g, m_co, m_pstride, b, ti0, ti1, res, y_frame);
                         else
-                            output_chunk_f4(&g, m_co, m_pstride, b, ti0, ti1, y_frame);
+                            output_chunk_f4(&g, m_co, m_pstride, b, ti0, ti1, res, y_frame);
                     }
                 }
             }
@@ -671,7 +740,7 @@ void ctxpar_cpu_conv3d_causal_winograd_f2(const float *x, int64_t x_cstride, con
                                           int64_t t_end, float *scratch) {
     (void)kh, (void)kw;
     conv3d_causal_winograd(2, x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt, h,
-                           w, t_begin, t_end, scratch);
+                           w, t_begin, t_end, NULL, scratch);
 }
 
 void ctxpar_cpu_conv3d_causal_winograd_f4(const float *x, int64_t x_cstride, const float *halo,
@@ -681,7 +750,7 @@ void ctxpar_cpu_conv3d_causal_winograd_f4(const float *x, int64_t x_cstride, con
                                           int64_t t_end, float *scratch) {
     (void)kh, (void)kw;
     conv3d_causal_winograd(4, x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt, h,
-                           w, t_begin, t_end, scratch);
+                           w, t_begin, t_end, NULL, scratch);
 }
 
 void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const float *halo,
@@ -692,7 +761,17 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
     (void)kh, (void)kw;
     conv3d_causal_winograd(ctxpar_cpu_conv3d_winograd_tile(cin, cout, kt, h, w), x, x_cstride,
                            halo, y, y_cstride, weight, bias, cin, cout, kt, h, w, t_begin, t_end,
-                           scratch);
+                           NULL, scratch);
+}
+
+void ctxpar_cpu_conv3d_causal_winograd_fused(int tile, const float *x, int64_t x_cstride,
+                                             const float *halo, float *y, int64_t y_cstride,
+                                             const float *weight, const float *bias, int64_t cin,
+                                             int64_t cout, int kt, int64_t h, int64_t w,
+                                             int64_t t_begin, int64_t t_end,
+                                             const ctxpar_conv3d_fusion *fuse, float *scratch) {
+    conv3d_causal_winograd(tile, x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt,
+                           h, w, t_begin, t_end, fuse, scratch);
 }
 
 #else /* not x86-64 with GCC/Clang: no Winograd path */
@@ -726,6 +805,14 @@ void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const 
                                        int64_t t_end, float *scratch) {
     ctxpar_cpu_conv3d_causal_gemm(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt,
                                   kh, kw, h, w, t_begin, t_end, scratch);
+}
+void ctxpar_cpu_conv3d_causal_winograd_fused(int tile, const float *x, int64_t x_cstride,
+                                             const float *halo, float *y, int64_t y_cstride,
+                                             const float *weight, const float *bias, int64_t cin,
+                                             int64_t cout, int kt, int64_t h, int64_t w,
+                                             int64_t t_begin, int64_t t_end,
+                                             const ctxpar_conv3d_fusion *fuse, float *scratch) {
+    abort(); /* never dispatched: ctxpar_cpu_conv3d_fuses() is 0 without Winograd */
 }
 void ctxpar_cpu_conv3d_causal_winograd_f2(const float *x, int64_t x_cstride, const float *halo,
                                           float *y, int64_t y_cstride, const float *weight,

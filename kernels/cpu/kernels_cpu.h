@@ -30,6 +30,36 @@ int ctxpar_cpu_conv3d_force_path(const char *path);
 const char *ctxpar_cpu_conv3d_path_name(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                         int64_t h, int64_t w);
 
+/* Work folded into a causal conv where its path allows
+ * (ctxpar_cpu_conv3d_fuses), so an activation does not make an extra trip
+ * through memory:
+ * - in_scale, in_shift (both or neither): the conv's input is
+ *   silu(x*scale + shift), a GroupNorm's affine map and SiLU, given per frame
+ *   and input channel for frames [-(kt-1), frames) of halo ++ x: frame t,
+ *   channel c at [(t + kt - 1)*cin + c]. x and halo stay as they are; the
+ *   spatial zero padding pads the activated input, as in the unfused model.
+ * - residual (with residual_cstride): added to the output after the bias,
+ *   y[co][t] += residual[co*residual_cstride + t*h*w]; must not alias y. */
+typedef struct ctxpar_conv3d_fusion {
+    const float *in_scale, *in_shift;
+    const float *residual;
+    int64_t residual_cstride;
+} ctxpar_conv3d_fusion;
+
+/* Whether ctxpar_cpu_conv3d_causal_fused takes this shape (the path chosen
+ * for it, under any forcing, is Winograd). */
+int ctxpar_cpu_conv3d_fuses(int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
+                            int64_t w);
+
+/* ctxpar_cpu_conv3d_causal with fused work; only where
+ * ctxpar_cpu_conv3d_fuses() says so. Same scratch size, arguments and
+ * aliasing rules. */
+void ctxpar_cpu_conv3d_causal_fused(const float *x, int64_t x_cstride, const float *halo,
+                                    float *y, int64_t y_cstride, const float *weight,
+                                    const float *bias, int64_t cin, int64_t cout, int kt, int kh,
+                                    int kw, int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
+                                    const ctxpar_conv3d_fusion *fuse, float *scratch);
+
 /* Floats of scratch ctxpar_cpu_conv3d_causal needs for a chunk of n_frames. */
 int64_t ctxpar_cpu_conv3d_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                          int64_t h, int64_t w, int64_t n_frames);
