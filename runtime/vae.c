@@ -158,6 +158,11 @@ static void layer_done(vae_run *run) {
 
 static double now(void) { return MPI_Wtime(); }
 
+/* This rank's frames at the current layer start at global frame local0. */
+static int64_t local_first_frame(const vae_run *run) {
+    return ctxpar_plan_frame_at(run->plan->first_frame[run->rank], run->time_factor);
+}
+
 /* ---- causal convolution with the conv-cache handoff -------------------- */
 
 /* Frames per convolution call: --chunk-frames when given, otherwise the most
@@ -260,6 +265,14 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
 
     if (!run->estimate) {
         const float *wgt = weight_of(run, op, "weight"), *bias = weight_of(run, op, "bias");
+        /* A conv that can take fused work always gets the video's index of
+         * its frame 0: Winograd in time pairs frames by it, so each frame is
+         * computed the same way whichever rank holds it. */
+        ctxpar_conv3d_fusion fused = fuse ? *fuse : (ctxpar_conv3d_fusion){0};
+        fused.first_frame = local_first_frame(run);
+        if (!fuse && run->backend->conv3d_fuses &&
+            run->backend->conv3d_fuses(cin, cout, kt, k, k, h, w))
+            fuse = &fused;
         /* Last chunk first: in place is safe and the halo arrives meanwhile. */
         for (int64_t t_end = frames; t_end > 0;) {
             int64_t t_begin = t_end - chunk > 0 ? t_end - chunk : 0;
@@ -267,7 +280,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
             if (fuse)
                 run->backend->conv3d_causal_fused(x->data, x->stride[0], halo, y->data,
                                                   y->stride[0], wgt, bias, cin, cout, kt, k, k, h,
-                                                  w, t_begin, t_end, fuse, scratch);
+                                                  w, t_begin, t_end, &fused, scratch);
             else
                 run->backend->conv3d_causal(x->data, x->stride[0], halo, y->data, y->stride[0],
                                             wgt, bias, cin, cout, kt, k, k, h, w, t_begin, t_end,
@@ -300,11 +313,6 @@ static void segment_part(const ctxpar_plan *plan, int s, int64_t k, int64_t loca
     *b = ctxpar_plan_frame_at(plan->norm_bounds[s + 1], k) - local0;
     if (*a < 0) *a = 0;
     if (*b > frames) *b = frames;
-}
-
-/* This rank's frames at the current layer start at global frame local0. */
-static int64_t local_first_frame(const vae_run *run) {
-    return ctxpar_plan_frame_at(run->plan->first_frame[run->rank], run->time_factor);
 }
 
 /* GroupNorm statistics of x for every normalisation segment (n_seg*groups,

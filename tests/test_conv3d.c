@@ -223,7 +223,7 @@ static void run_fused_case(const conv_case *cc, int tile, uint64_t seed) {
     reference_conv(ref, xa, cstride, haloa, weight, bias, cc);
     for (int64_t co = 0; co < cc->cout; co++)
         for (int64_t i = 0; i < n; i++) ref[co * n + i] += res[co * cstride + i];
-    const ctxpar_conv3d_fusion fuse = {scale, shift, res, cstride};
+    const ctxpar_conv3d_fusion fuse = {scale, shift, res, cstride, (int64_t)seed % 2};
     int64_t n_scratch = (tile == 4 ? ctxpar_cpu_conv3d_winograd_f4_scratch_floats
                                    : ctxpar_cpu_conv3d_winograd_f2_scratch_floats)(
         cc->cin, cc->cout, cc->kt, 3, 3, cc->h, cc->w, cc->frames);

@@ -39,11 +39,15 @@ const char *ctxpar_cpu_conv3d_path_name(int64_t cin, int64_t cout, int kt, int k
  *   channel c at [(t + kt - 1)*cin + c]. x and halo stay as they are; the
  *   spatial zero padding pads the activated input, as in the unfused model.
  * - residual (with residual_cstride): added to the output after the bias,
- *   y[co][t] += residual[co*residual_cstride + t*h*w]; must not alias y. */
+ *   y[co][t] += residual[co*residual_cstride + t*h*w]; must not alias y.
+ * - first_frame: the index of x's frame 0 in the whole video. Winograd in
+ *   time pairs frames by that index's parity, which makes the result of
+ *   every frame the same whichever rank holds it (0 without a fusion). */
 typedef struct ctxpar_conv3d_fusion {
     const float *in_scale, *in_shift;
     const float *residual;
     int64_t residual_cstride;
+    int64_t first_frame;
 } ctxpar_conv3d_fusion;
 
 /* Whether ctxpar_cpu_conv3d_causal_fused takes this shape (the path chosen
