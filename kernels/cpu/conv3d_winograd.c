@@ -815,42 +815,40 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
     for (int64_t e = e_first; e < c->t_end; e += 2) {
         const int has_even = e >= c->t_begin, has_odd = e + 1 < c->t_end;
         for (; next_in <= (has_odd ? e + 1 : e); next_in++) transform_frame(c, next_in, band0, band1);
-        const int j0 = has_even ? 0 : 1, j1 = has_odd ? 4 : 3, n_jobs = j1 - j0;
+        const int j0 = has_even ? 0 : 1, j1 = has_odd ? 4 : 3;
         static const int pick_a[4] = {0, 1, 2, 1}, pick_b[4] = {2, 2, 1, 3};
         for (int64_t chunk0 = band0; chunk0 < band1; chunk0 += g->batch_chunks) {
             int64_t n_batch = band1 - chunk0 < g->batch_chunks ? band1 - chunk0 : g->batch_chunks;
-            /* The temporal input transform of the batch's chunks, E_j =
-             * d[a] + d[b] (j 1) or d[a] - d[b], into e_buf
-             * [chunk][j][p][ci][tile], so the GEMMs read one operand. */
+            /* Per (chunk, p): the temporal input transform E_j = d[a] + d[b]
+             * (j 1) or d[a] - d[b] into this item's own part of e_buf
+             * ([chunk][j][p][ci][tile], a few hundred KB, still in L2), then
+             * the GEMMs of its products j over every output-channel group. */
             int64_t e_rows = cin * g->chunk_stride;
-#pragma omp for schedule(static)
-            for (int64_t item = 0; item < n_batch * n_jobs * n_p; item++) {
-                int64_t chunk = chunk0 + item / (n_jobs * n_p);
-                int j = j0 + (int)(item / n_p % n_jobs);
-                int64_t p = item % n_p, off = p * g->plane_floats + (chunk - band0) * e_rows;
-                const float *da =
-                    c->ring + ring_slot(e - 2 + pick_a[j], g->n_slots) * g->band_floats + off;
-                const float *db =
-                    c->ring + ring_slot(e - 2 + pick_b[j], g->n_slots) * g->band_floats + off;
-                combine_inputs(c->e_buf + (((chunk - chunk0) * 4 + j) * n_p + p) * e_rows, da, db,
-                               j == 1, e_rows);
-            }
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t item = 0; item < n_batch * n_jobs * n_p * c->n_groups; item++) {
-                int64_t chunk = chunk0 + item / (n_jobs * n_p * c->n_groups);
-                int j = j0 + (int)(item / (n_p * c->n_groups) % n_jobs);
-                int64_t p = item / c->n_groups % n_p, group = item % c->n_groups, ti0, ti1;
+            for (int64_t item = 0; item < n_batch * n_p; item++) {
+                int64_t chunk = chunk0 + item / n_p, p = item % n_p, ti0, ti1;
                 chunk_rows_of(g, chunk, &ti0, &ti1);
                 int64_t n_cols = ((ti1 - ti0) * g->tiles_w + 15) & ~(int64_t)15;
-                int64_t block0 = group * GROUP_BLOCKS;
-                int64_t block1 =
-                    block0 + GROUP_BLOCKS < c->n_blocks ? block0 + GROUP_BLOCKS : c->n_blocks;
-                const float *b_seg[MAX_KT] = {
-                    c->e_buf + (((chunk - chunk0) * 4 + j) * n_p + p) * cin * g->chunk_stride};
-                gemm_group(g, c->u + j * c->u_jstride + p * c->u_pstride, 1, b_seg, block0,
-                           block1, n_cols,
-                           c->m + (chunk - chunk0) * c->m_chunk_floats +
-                               (j * n_p + p) * c->m_pstride);
+                int64_t off = p * g->plane_floats + (chunk - band0) * e_rows;
+                for (int j = j0; j < j1; j++) {
+                    const float *da =
+                        c->ring + ring_slot(e - 2 + pick_a[j], g->n_slots) * g->band_floats + off;
+                    const float *db =
+                        c->ring + ring_slot(e - 2 + pick_b[j], g->n_slots) * g->band_floats + off;
+                    float *e_j = c->e_buf + (((chunk - chunk0) * 4 + j) * n_p + p) * e_rows;
+                    combine_inputs(e_j, da, db, j == 1, e_rows);
+                    const float *b_seg[MAX_KT] = {e_j};
+                    for (int64_t group = 0; group < c->n_groups; group++) {
+                        int64_t block0 = group * GROUP_BLOCKS;
+                        int64_t block1 = block0 + GROUP_BLOCKS < c->n_blocks
+                                             ? block0 + GROUP_BLOCKS
+                                             : c->n_blocks;
+                        gemm_group(g, c->u + j * c->u_jstride + p * c->u_pstride, 1, b_seg,
+                                   block0, block1, n_cols,
+                                   c->m + (chunk - chunk0) * c->m_chunk_floats +
+                                       (j * n_p + p) * c->m_pstride);
+                    }
+                }
             }
 #pragma omp for schedule(static)
             for (int64_t item = 0; item < n_batch * cout; item++) {
