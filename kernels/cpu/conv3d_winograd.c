@@ -849,15 +849,16 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
                                        (j * n_p + p) * c->m_pstride);
                     }
                 }
+                /* This p's products are complete: combine them for every
+                 * output channel while they are in L2. */
+                combine_products(c->m + (chunk - chunk0) * c->m_chunk_floats + p * c->m_pstride,
+                                 n_p * c->m_pstride, cout * g->chunk_stride, has_even, has_odd);
             }
 #pragma omp for schedule(static)
             for (int64_t item = 0; item < n_batch * cout; item++) {
                 int64_t chunk = chunk0 + item / cout, co = item % cout;
                 float *m_co = c->m + (chunk - chunk0) * c->m_chunk_floats + co * g->chunk_stride;
                 int64_t jstride = n_p * c->m_pstride;
-                for (int p = 0; p < n_p; p++)
-                    combine_products(m_co + p * c->m_pstride, jstride, g->chunk_stride, has_even,
-                                     has_odd);
                 if (has_even) output_frame(c, m_co, chunk, co, e);
                 if (has_odd) output_frame(c, m_co + 3 * jstride, chunk, co, e + 1);
             }
