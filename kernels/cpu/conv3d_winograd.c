@@ -757,17 +757,39 @@ static void frames_band(const wino_call *c, int64_t band0, int64_t band1) {
     }
 }
 
-/* dst = a + b (add) or a - b, n values. */
-__attribute__((target("avx512f"))) static void combine_inputs(float *restrict dst,
-                                                              const float *restrict a,
-                                                              const float *restrict b, int add,
-                                                              int64_t n) {
-    if (add) {
+/* F(2, 3)'s temporal input transform of n values of d0..d3 (frames
+ * e-2..e+1): E0 = d0 - d2 (only with the even frame), E1 = d1 + d2,
+ * E2 = d2 - d1, E3 = d1 - d3 (only with the odd frame); one pass reads each
+ * input once. */
+__attribute__((target("avx512f"))) static void temporal_inputs(const float *const d[4],
+                                                               float *const e[4], int has_even,
+                                                               int has_odd, int64_t n) {
+    const float *restrict d0 = d[0], *restrict d1 = d[1], *restrict d2 = d[2], *restrict d3 = d[3];
+    float *restrict e0 = e[0], *restrict e1 = e[1], *restrict e2 = e[2], *restrict e3 = e[3];
+    if (has_even && has_odd) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) dst[i] = a[i] + b[i];
-    } else {
+        for (int64_t i = 0; i < n; i++) {
+            float a = d1[i], b = d2[i];
+            e0[i] = d0[i] - b;
+            e1[i] = a + b;
+            e2[i] = b - a;
+            e3[i] = a - d3[i];
+        }
+        return;
+    }
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) dst[i] = a[i] - b[i];
+    for (int64_t i = 0; i < n; i++) {
+        float a = d1[i], b = d2[i];
+        e1[i] = a + b;
+        e2[i] = b - a;
+    }
+    if (has_even) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) e0[i] = d0[i] - d2[i];
+    }
+    if (has_odd) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) e3[i] = d1[i] - d3[i];
     }
 }
 
@@ -816,7 +838,6 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
         const int has_even = e >= c->t_begin, has_odd = e + 1 < c->t_end;
         for (; next_in <= (has_odd ? e + 1 : e); next_in++) transform_frame(c, next_in, band0, band1);
         const int j0 = has_even ? 0 : 1, j1 = has_odd ? 4 : 3;
-        static const int pick_a[4] = {0, 1, 2, 1}, pick_b[4] = {2, 2, 1, 3};
         for (int64_t chunk0 = band0; chunk0 < band1; chunk0 += g->batch_chunks) {
             int64_t n_batch = band1 - chunk0 < g->batch_chunks ? band1 - chunk0 : g->batch_chunks;
             /* Per (chunk, p): the temporal input transform E_j = d[a] + d[b]
@@ -830,14 +851,15 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
                 chunk_rows_of(g, chunk, &ti0, &ti1);
                 int64_t n_cols = ((ti1 - ti0) * g->tiles_w + 15) & ~(int64_t)15;
                 int64_t off = p * g->plane_floats + (chunk - band0) * e_rows;
+                const float *d[4];
+                float *e_out[4];
+                for (int i = 0; i < 4; i++) {
+                    d[i] = c->ring + ring_slot(e - 2 + i, g->n_slots) * g->band_floats + off;
+                    e_out[i] = c->e_buf + (((chunk - chunk0) * 4 + i) * n_p + p) * e_rows;
+                }
+                temporal_inputs(d, e_out, has_even, has_odd, e_rows);
                 for (int j = j0; j < j1; j++) {
-                    const float *da =
-                        c->ring + ring_slot(e - 2 + pick_a[j], g->n_slots) * g->band_floats + off;
-                    const float *db =
-                        c->ring + ring_slot(e - 2 + pick_b[j], g->n_slots) * g->band_floats + off;
-                    float *e_j = c->e_buf + (((chunk - chunk0) * 4 + j) * n_p + p) * e_rows;
-                    combine_inputs(e_j, da, db, j == 1, e_rows);
-                    const float *b_seg[MAX_KT] = {e_j};
+                    const float *b_seg[MAX_KT] = {e_out[j]};
                     for (int64_t group = 0; group < c->n_groups; group++) {
                         int64_t block0 = group * GROUP_BLOCKS;
                         int64_t block1 = block0 + GROUP_BLOCKS < c->n_blocks
