@@ -82,12 +82,17 @@ enum { PHASE_SLACK = 17, ROW_FLOATS = MAX_W + 4 * PHASE_SLACK };
  * one chunk per band. */
 enum { BAND_ROWS = 32 };
 #define BAND_RING_FLOATS ((int64_t)16 << 20)
-/* F(4x4) where the transformed weights (36 per weight tap, recomputed every
- * call) stay small: at most this many floats. */
-#define F4_MAX_WEIGHT_FLOATS ((int64_t)12 << 20)
-/* ... and the frame has at least this many 4x4 tiles, so the weight
- * transform and the per-tile overheads are small next to the GEMMs. */
-enum { F4_MIN_TILES = 256 };
+/* F(4x4) where the transformed weights (36 per weight tap, times 4/3 in
+ * time, recomputed every call) stay under this many floats (160 MB: 512x512
+ * channels pass, and at the small frames where such channel counts occur
+ * the activations are small, so the peak does not move) ... */
+#define F4_MAX_WEIGHT_FLOATS ((int64_t)40 << 20)
+/* ... and the frame has at least this many 4x4 tiles (32x32 pixels), so the
+ * weight transform and the per-tile overheads stay small next to the GEMMs.
+ * Measured on the CogVideoX shapes, one thread: F(4x4) beats F(2x2) from
+ * 32x32 up (512 channels at 32x32: 227 against 206 effective GFLOP/s),
+ * docs/bench-conv.md. */
+enum { F4_MIN_TILES = 64 };
 
 int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                         int64_t h, int64_t w) {
