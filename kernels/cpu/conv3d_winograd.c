@@ -1,5 +1,5 @@
-/* Causal 3D convolution with 3x3 spatial taps as Winograd F(2x2, 3x3) or
- * F(4x4, 3x3).
+/* Causal 3D convolution with 3x3 spatial taps as Winograd: F(2x2, 3x3) or
+ * F(4x4, 3x3) in space, and F(2, 3) in time when kt = 3.
  *
  * Design: the direct kernel already runs at ~90% of the FMA peak, so the only
  * way to go faster is fewer multiplications. F(m x m, 3x3) turns each 3x3
@@ -11,22 +11,30 @@
  * tile positions p, one GEMM per output frame t:
  *   M_p[co][tile] = sum_{dt, ci} U_p[co][dt*cin + ci] V_p[t - (kt-1) + dt][ci][tile]
  * and the output transform A^T M A (plus the bias) gives the m x m outputs.
+ * With kt = 3 the temporal taps get the same treatment, F(2, 3): two output
+ * frames from four GEMMs with K = cin instead of two with K = 3*cin, 1.5x
+ * fewer again (pairs_band below).
  *
  * F(4x4) takes its interpolation points at 0, 1, -1, 2, -1/2 (and infinity)
  * rather than the usual 0, +-1, +-2: on data scaled like a trained layer its
- * float32 error is 2.5-3e-6 of the largest output against 9e-6 for +-2
+ * float32 error is 2.5-5e-6 of the largest output against ~2e-5 for +-2
  * (F(2x2): 5e-7); docs/bench-conv.md has the comparison. The caller picks
- * the tile per shape (ctxpar_cpu_conv3d_winograd_tile): F(4x4) where the
- * frame has many tiles, F(2x2) where transformed weights (a*cout*kt*cin
- * floats, recomputed per call) would be large next to the GEMMs.
+ * the tile per shape (ctxpar_cpu_conv3d_winograd_tile): F(4x4) from 32x32
+ * frames up, F(2x2) where transformed weights (36*4*cout*cin floats in
+ * time, recomputed per call) would pass 160 MB.
+ *
+ * Fused work (ctxpar_conv3d_fusion): a GroupNorm's per-frame scale and
+ * shift and SiLU are applied to input rows as they are split for the tile
+ * transform, and a residual is added as output rows leave the tile buffer,
+ * so neither makes a pass of its own through memory.
  *
  * What shapes the code:
  * - The frame is cut into horizontal bands of whole chunks (at least
  *   BAND_ROWS pixel rows, fewer where kt transformed bands would pass
  *   BAND_RING_FLOATS), and the call runs band by band, frames first to last
  *   inside a band. Each input band is transformed once, into a ring of kt
- *   transformed bands; output frame t's band transforms input frame t's band,
- *   then reads slots t-kt+1..t. The scratch is therefore bounded whatever
+ *   transformed bands (4 in time: a pair's inputs); output frame t's band
+ *   transforms input frame t's band, then reads slots t-kt+1..t. The scratch is therefore bounded whatever
  *   the frame size (a ring of whole frames was 2.1 GB at 128 channels of
  *   480x720), and the transformed inputs are still warm in L3 when the GEMMs
  *   read them.
@@ -50,10 +58,15 @@
  * - OpenMP splits (chunk, p, group of output-channel blocks) GEMMs for a
  *   batch of chunks (BATCH_M_FLOATS of results), then the batch's output
  *   transforms, so a band of a frame costs a few barriers, not two per chunk.
+ *   In time the work items are (chunk, p), each forming its temporal inputs
+ *   and combining its products in L2.
  * - Chunks, bands, tiles and the reduction order depend only on the frame
  *   size, the channel counts and the tile, never on t_begin/t_end or the
- *   thread count, and each value is one fixed-order sum, so results are
- *   bit-identical for any chunking of the frames and any thread count. */
+ *   thread count; temporal pairs depend on frame indices in the whole video
+ *   (ctxpar_conv3d_fusion.first_frame), never on where a call or a rank's
+ *   frames begin. Each value is one fixed-order sum, so results are
+ *   bit-identical for any chunking of the frames, thread count and rank
+ *   count. */
 #include "kernels/cpu/conv3d_internal.h"
 
 #include <stdlib.h>
@@ -824,8 +837,8 @@ __attribute__((target("avx512f"))) static void combine_products(float *p0, int64
 
 /* In time too (kt = 3), Winograd F(2, 3): output frames in pairs (e, e+1),
  * e even counted from the video's frame 0 (first_frame), from inputs
- * d0..d3 = frames e-2..e+1. Four GEMMs with K = cin, their B the temporal
- * input transform done on the fly:
+ * d0..d3 = frames e-2..e+1 (a ring of 4 transformed frames). Four GEMMs
+ * with K = cin over the temporal input transform E_j of the inputs:
  *   P0 = U'0 (d0 - d2), P1 = U'1 (d1 + d2), P2 = U'2 (d2 - d1), P3 = U'3 (d1 - d3)
  *   M_e = (P0 + P1) + P2,  M_e+1 = (P1 - P2) - P3
  * 4 products for 2 frames instead of 6: 1.5x fewer multiplications. A frame
@@ -845,10 +858,11 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
         const int j0 = has_even ? 0 : 1, j1 = has_odd ? 4 : 3;
         for (int64_t chunk0 = band0; chunk0 < band1; chunk0 += g->batch_chunks) {
             int64_t n_batch = band1 - chunk0 < g->batch_chunks ? band1 - chunk0 : g->batch_chunks;
-            /* Per (chunk, p): the temporal input transform E_j = d[a] + d[b]
-             * (j 1) or d[a] - d[b] into this item's own part of e_buf
-             * ([chunk][j][p][ci][tile], a few hundred KB, still in L2), then
-             * the GEMMs of its products j over every output-channel group. */
+            /* Per (chunk, p): the temporal input transform into this item's
+             * own part of e_buf ([chunk][j][p][ci][tile], a few hundred KB,
+             * still in L2), then the GEMMs of its products j over every
+             * output-channel group (a version that formed E_j inside the
+             * micro-kernel lost ~12% of its rate to the extra loads). */
             int64_t e_rows = cin * g->chunk_stride;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t item = 0; item < n_batch * n_p; item++) {
