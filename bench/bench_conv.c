@@ -14,7 +14,8 @@
  *
  * --path times the causal convs once per named path of
  * ctxpar_cpu_conv3d_causal, side by side in one run: auto (the dispatch's
- * choice, the default), direct, winograd, gemm (ctxpar_cpu_conv3d_force_path;
+ * choice, the default), direct, winograd (its automatic tile), winograd-f2,
+ * winograd-f4, gemm (ctxpar_cpu_conv3d_force_path;
  * a shape the path does not support runs the automatic choice). The other
  * kinds of conv run only with the first path.
  *
@@ -237,7 +238,7 @@ int main(int argc, char **argv) {
     for (char *tok = strtok(path_buf, ","); tok && n_paths < MAX_PATHS; tok = strtok(NULL, ",")) {
         if (strcmp(tok, "auto") && ctxpar_cpu_conv3d_force_path(tok) != 0) {
             fprintf(stderr, "bench_conv: --path %s: unknown or not on this CPU "
-                            "(auto, direct, winograd, gemm)\n", tok);
+                            "(auto, direct, winograd, winograd-f2, winograd-f4, gemm)\n", tok);
             return 2;
         }
         paths[n_paths++] = tok;
