@@ -7,3 +7,8 @@ target_link_libraries(bench_conv PRIVATE ctxpar_kernels_cpu)
 add_executable(fma_peak ${CMAKE_CURRENT_LIST_DIR}/fma_peak.c)
 find_package(OpenMP REQUIRED)
 target_link_libraries(fma_peak PRIVATE OpenMP::OpenMP_C)
+
+# Where Winograd starts: direct and both Winograd tiles over channel counts
+# and frame sizes (docs/bench-conv.md). An executable, never a test.
+add_executable(conv_path_sweep ${CMAKE_CURRENT_LIST_DIR}/conv_path_sweep.c)
+target_link_libraries(conv_path_sweep PRIVATE ctxpar_kernels_cpu OpenMP::OpenMP_C)

@@ -19,15 +19,17 @@
 
 #include "kernels/cpu/conv3d_internal.h"
 
-/* Winograd threshold (docs/bench-conv.md, "Winograd F(2x2, 3x3)"): on-core
- * rate of both paths, square frames, cin = cout, 3 frames, one thread. At
- * 32-256 channels and sides 8-64 Winograd is 1.2-3.9x faster (e.g. 256 ch
- * 64x64: 178 vs 103 effective GFLOP/s; 32 ch 16x16: 83 vs 55); at 16
- * channels it is 0.8-1.9x (noise-level shapes, kept direct). conv_in
- * (3 -> 128) is 0.6-0.8x and conv_out (512 -> 32, 32x32) 1.06-1.1x on one
- * thread but 0.6-0.9x on two (its input transform, per input channel, is
- * large next to a 32-row GEMM), so cout needs 64. */
-enum { WINOGRAD_MIN_CIN = 32, WINOGRAD_MIN_COUT = 64, WINOGRAD_MIN_SIDE = 8 };
+/* Winograd threshold (docs/bench-conv.md, "Where Winograd starts"): both
+ * paths at 1 and 2 threads, square frames, 5 frames. With the temporal
+ * transform, Winograd wins at both thread counts from 32 input and 32
+ * output channels (32 -> 32 at 256x256: 246 vs 102 effective GFLOP/s on one
+ * thread, 213 vs 197 on two; 512 -> 32 at 32x32: 185 vs 102 and 241 vs
+ * 180). Below that it still wins on one thread (16 -> 16 at 64x64: 199 vs
+ * 101) but loses on two (101 vs 148): the per-(chunk, p) work is too small
+ * to share, so those stay direct; the choice depends on the shape only,
+ * never on the thread count, so results do not either. conv_in (3 input
+ * channels) is level at best. */
+enum { WINOGRAD_MIN_CIN = 32, WINOGRAD_MIN_COUT = 32, WINOGRAD_MIN_SIDE = 8 };
 /* Winograd's scratch is bounded whatever the frame size: it transforms the
  * frame in bands of tile rows, and its ring of transformed bands stays under
  * 64 MiB (plus one saved row per input channel and frame of the call; 73 MB
