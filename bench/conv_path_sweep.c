@@ -58,7 +58,8 @@ int main(int argc, char **argv) {
         const int64_t hw = (int64_t)side * side, n_in = cin * frames * hw;
         float *x = malloc(sizeof(float) * n_in), *y = malloc(sizeof(float) * cout * frames * hw);
         float *halo = malloc(sizeof(float) * cin * 2 * hw);
-        float *weight = malloc(sizeof(float) * cout * cin * 27), *bias = calloc(cout, sizeof(float));
+        float *weight = malloc(sizeof(float) * cout * cin * 27);
+        float *bias = calloc(cout, sizeof(float));
         if (!x || !y || !halo || !weight || !bias) {
             fprintf(stderr, "conv_path_sweep: out of memory\n");
             return 1;

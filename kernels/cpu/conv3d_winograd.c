@@ -34,10 +34,10 @@
  *   BAND_RING_FLOATS), and the call runs band by band, frames first to last
  *   inside a band. Each input band is transformed once, into a ring of kt
  *   transformed bands (4 in time: a pair's inputs); output frame t's band
- *   transforms input frame t's band, then reads slots t-kt+1..t. The scratch is therefore bounded whatever
- *   the frame size (a ring of whole frames was 2.1 GB at 128 channels of
- *   480x720), and the transformed inputs are still warm in L3 when the GEMMs
- *   read them.
+ *   transforms input frame t's band, then reads slots t-kt+1..t. The
+ *   scratch is therefore bounded whatever the frame size (a ring of whole
+ *   frames was 2.1 GB at 128 channels of 480x720), and the transformed
+ *   inputs are still warm in L3 when the GEMMs read them.
  * - In place (y aliasing x, chunks run last-first, the contract of
  *   ctxpar_cpu_conv3d_causal): every input of an output band is transformed
  *   before any of its outputs is written, and later frames read frame t from
@@ -414,7 +414,8 @@ __attribute__((target("avx512f"))) static void transform_tile_row_f4(const wino_
         for (int r = 0; r < 6; r++) {
             /* Row r's tile columns: phases 0-3 at j, then phases 0-1 at j + 1. */
             __m512 d[6];
-            for (int c = 0; c < 6; c++) d[c] = _mm512_loadu_ps(ph[r] + (c % 4) * stride + j + c / 4);
+            for (int c = 0; c < 6; c++)
+                d[c] = _mm512_loadu_ps(ph[r] + (c % 4) * stride + j + c / 4);
             bt6(d, t[r]);
         }
         for (int c = 0; c < 6; c++) {
@@ -528,11 +529,12 @@ __attribute__((target("avx512f"))) static void gemm_tile_dispatch(int mr, int nv
 
 /* One p and a group of output-channel blocks over the chunk's n_cols
  * (multiple of 16) tiles: C = sum over segments s (kt taps, or 1) of the
- * panel's segment times B segment s at b_seg[s]. The reduction runs in pieces of at most K_PIECE rows of one segment, so a
- * 32-tile slice of B (K_PIECE x 32 floats, 16 KB) stays in L1 while every
- * block of the group runs over it; the group's weight panels for the piece
- * (up to 36 KB) stay in L2. The pieces always split the same way, so each
- * sum's order is fixed. */
+ * panel's segment times B segment s at b_seg[s]. The reduction runs in
+ * pieces of at most K_PIECE rows of one segment, so a 32-tile slice of B
+ * (K_PIECE x 32 floats, 16 KB) stays in L1 while every block of the group
+ * runs over it; the group's weight panels for the piece (up to 36 KB) stay
+ * in L2. The pieces always split the same way, so each sum's order is
+ * fixed. */
 __attribute__((target("avx512f"))) static void
 gemm_group(const wino_geom *g, const float *u_p, int n_seg, const float *const b_seg[MAX_KT],
            int64_t block0, int64_t block1, int64_t n_cols, float *m_p) {
@@ -760,7 +762,8 @@ static void frames_band(const wino_call *c, int64_t band0, int64_t band1) {
                     block0 + GROUP_BLOCKS < c->n_blocks ? block0 + GROUP_BLOCKS : c->n_blocks;
                 const float *b_seg[MAX_KT];
                 for (int s = 0; s < kt; s++)
-                    b_seg[s] = c->ring + ring_slot(t - halo_frames + s, g->n_slots) * g->band_floats +
+                    b_seg[s] = c->ring +
+                               ring_slot(t - halo_frames + s, g->n_slots) * g->band_floats +
                                p * g->plane_floats + (chunk - band0) * cin * g->chunk_stride;
                 gemm_group(g, c->u + p * c->u_pstride, kt, b_seg, block0, block1, n_cols,
                            c->m + (chunk - chunk0) * c->m_chunk_floats + p * c->m_pstride);
@@ -854,7 +857,8 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
     int64_t next_in = c->t_begin - 2;
     for (int64_t e = e_first; e < c->t_end; e += 2) {
         const int has_even = e >= c->t_begin, has_odd = e + 1 < c->t_end;
-        for (; next_in <= (has_odd ? e + 1 : e); next_in++) transform_frame(c, next_in, band0, band1);
+        for (; next_in <= (has_odd ? e + 1 : e); next_in++)
+            transform_frame(c, next_in, band0, band1);
         const int j0 = has_even ? 0 : 1, j1 = has_odd ? 4 : 3;
         for (int64_t chunk0 = band0; chunk0 < band1; chunk0 += g->batch_chunks) {
             int64_t n_batch = band1 - chunk0 < g->batch_chunks ? band1 - chunk0 : g->batch_chunks;

@@ -28,8 +28,9 @@ void ctxpar_cpu_gelu(float *x, int64_t n) {
  * (built a second time for AVX-512 and chosen at run time):
  * 1 + erf(z) = 2 - erfc(z) for z >= 0 and erfc(-z) for z < 0, with
  * erfc(a) = t*P(t)*exp(-a^2), t = 1/(1 + 0.3275911 a) (Abramowitz and Stegun
- * 7.1.26, |error| <= 1.5e-7), and exp from exp_approx.h. Computing erfc directly keeps the tail of large
- * negative x accurate in absolute terms (no 1 - (1 - tiny)). */
+ * 7.1.26, |error| <= 1.5e-7), and exp from exp_approx.h. Computing erfc
+ * directly keeps the tail of large negative x accurate in absolute terms
+ * (no 1 - (1 - tiny)). */
 static inline float gelu_erf_one(float x) {
     const float z = x * 0.70710678118654752f, a = z < 0.0f ? -z : z;
     const float t = 1.0f / (1.0f + 0.3275911f * a);
