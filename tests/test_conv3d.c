@@ -357,17 +357,20 @@ int main(void) {
     impl_name = "gemm";
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 10 + i);
     if (ctxpar_cpu_conv3d_have_avx512()) {
+        /* Each tile directly, then the automatic tile through the public
+         * entry with Winograd forced. */
         const conv_fn wino_fns[3] = {ctxpar_cpu_conv3d_causal_winograd_f2,
                                      ctxpar_cpu_conv3d_causal_winograd_f4,
-                                     ctxpar_cpu_conv3d_causal_winograd};
+                                     ctxpar_cpu_conv3d_causal};
         const scratch_fn wino_sizes[3] = {ctxpar_cpu_conv3d_winograd_f2_scratch_floats,
                                           ctxpar_cpu_conv3d_winograd_f4_scratch_floats,
-                                          ctxpar_cpu_conv3d_winograd_scratch_floats};
+                                          ctxpar_cpu_conv3d_scratch_floats};
         const char *wino_names[3] = {"winograd-f2", "winograd-f4", "winograd"};
         for (int v = 0; v < 3; v++) {
             conv3d = wino_fns[v];
             conv3d_scratch = wino_sizes[v];
             impl_name = wino_names[v];
+            ASSERT_EQ_INT(ctxpar_cpu_conv3d_force_path(v == 2 ? "winograd" : NULL), 0);
             int n_winograd = 0;
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
                 const conv_case *cc = &cases[i];
@@ -379,6 +382,7 @@ int main(void) {
             }
             ASSERT_TRUE(n_winograd >= 10);
         }
+        ASSERT_EQ_INT(ctxpar_cpu_conv3d_force_path(NULL), 0);
         /* The automatic tile: F(4x4) for many tiles and moderate weights,
          * F(2x2) for small frames and for 512x512 channels. */
         ASSERT_EQ_INT(ctxpar_cpu_conv3d_winograd_tile(128, 128, 3, 256, 256), 4);

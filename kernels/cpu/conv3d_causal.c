@@ -73,34 +73,14 @@ static conv3d_path winograd_path(int64_t cin, int64_t cout, int kt, int64_t h, i
                                                                       : PATH_WINOGRAD_F2;
 }
 
-/* Never PATH_AUTO or PATH_WINOGRAD: the tile is always resolved. */
-static conv3d_path choose(int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
-                          int64_t w) {
-    int winograd = ctxpar_cpu_conv3d_winograd_supports(cin, cout, kt, kh, kw, h, w);
-    int direct = ctxpar_cpu_conv3d_direct_supports(kt, kh, kw);
-    if (forced_path == PATH_GEMM) return PATH_GEMM;
-    if (forced_path == PATH_WINOGRAD && winograd) return winograd_path(cin, cout, kt, h, w);
-    if ((forced_path == PATH_WINOGRAD_F2 || forced_path == PATH_WINOGRAD_F4) && winograd)
-        return forced_path;
-    if (forced_path == PATH_DIRECT && direct) return PATH_DIRECT;
-    if (winograd && cin >= WINOGRAD_MIN_CIN && cout >= WINOGRAD_MIN_COUT &&
-        h >= WINOGRAD_MIN_SIDE && w >= WINOGRAD_MIN_SIDE &&
-        ctxpar_cpu_conv3d_winograd_scratch_floats(cin, cout, kt, kh, kw, h, w, 1) <=
-            WINOGRAD_MAX_SCRATCH_FLOATS)
-        return winograd_path(cin, cout, kt, h, w);
-    return direct ? PATH_DIRECT : PATH_GEMM;
+static int is_winograd(conv3d_path path) {
+    return path == PATH_WINOGRAD_F2 || path == PATH_WINOGRAD_F4;
 }
 
-const char *ctxpar_cpu_conv3d_path_name(int64_t cin, int64_t cout, int kt, int kh, int kw,
-                                        int64_t h, int64_t w) {
-    static const char *const names[] = {"auto",        "direct",      "winograd",
-                                        "winograd-f2", "winograd-f4", "gemm"};
-    return names[choose(cin, cout, kt, kh, kw, h, w)];
-}
-
-int64_t ctxpar_cpu_conv3d_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
-                                         int64_t h, int64_t w, int64_t n_frames) {
-    switch (choose(cin, cout, kt, kh, kw, h, w)) {
+/* Scratch of a resolved path. */
+static int64_t path_scratch_floats(conv3d_path path, int64_t cin, int64_t cout, int kt, int kh,
+                                   int kw, int64_t h, int64_t w, int64_t n_frames) {
+    switch (path) {
     case PATH_WINOGRAD_F2:
         return ctxpar_cpu_conv3d_winograd_f2_scratch_floats(cin, cout, kt, kh, kw, h, w,
                                                             n_frames);
@@ -113,18 +93,50 @@ int64_t ctxpar_cpu_conv3d_scratch_floats(int64_t cin, int64_t cout, int kt, int 
     }
 }
 
+/* Never PATH_AUTO or PATH_WINOGRAD: the tile is always resolved. */
+static conv3d_path choose(int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
+                          int64_t w) {
+    int winograd = ctxpar_cpu_conv3d_winograd_supports(cin, cout, kt, kh, kw, h, w);
+    int direct = ctxpar_cpu_conv3d_direct_supports(kt, kh, kw);
+    if (forced_path == PATH_GEMM) return PATH_GEMM;
+    if (forced_path == PATH_WINOGRAD && winograd) return winograd_path(cin, cout, kt, h, w);
+    if ((forced_path == PATH_WINOGRAD_F2 || forced_path == PATH_WINOGRAD_F4) && winograd)
+        return forced_path;
+    if (forced_path == PATH_DIRECT && direct) return PATH_DIRECT;
+    if (winograd && cin >= WINOGRAD_MIN_CIN && cout >= WINOGRAD_MIN_COUT &&
+        h >= WINOGRAD_MIN_SIDE && w >= WINOGRAD_MIN_SIDE) {
+        conv3d_path path = winograd_path(cin, cout, kt, h, w);
+        if (path_scratch_floats(path, cin, cout, kt, kh, kw, h, w, 1) <=
+            WINOGRAD_MAX_SCRATCH_FLOATS)
+            return path;
+    }
+    return direct ? PATH_DIRECT : PATH_GEMM;
+}
+
+const char *ctxpar_cpu_conv3d_path_name(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                        int64_t h, int64_t w) {
+    static const char *const names[] = {"auto",        "direct",      "winograd",
+                                        "winograd-f2", "winograd-f4", "gemm"};
+    return names[choose(cin, cout, kt, kh, kw, h, w)];
+}
+
+int64_t ctxpar_cpu_conv3d_scratch_floats(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                         int64_t h, int64_t w, int64_t n_frames) {
+    return path_scratch_floats(choose(cin, cout, kt, kh, kw, h, w), cin, cout, kt, kh, kw, h, w,
+                               n_frames);
+}
+
 void ctxpar_cpu_conv3d_causal(const float *x, int64_t x_cstride, const float *halo, float *y,
                               int64_t y_cstride, const float *weight, const float *bias,
                               int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
                               int64_t w, int64_t t_begin, int64_t t_end, float *scratch) {
-    switch (choose(cin, cout, kt, kh, kw, h, w)) {
+    conv3d_path path = choose(cin, cout, kt, kh, kw, h, w);
+    switch (path) {
     case PATH_WINOGRAD_F2:
-        ctxpar_cpu_conv3d_causal_winograd_f2(x, x_cstride, halo, y, y_cstride, weight, bias, cin,
-                                             cout, kt, kh, kw, h, w, t_begin, t_end, scratch);
-        break;
     case PATH_WINOGRAD_F4:
-        ctxpar_cpu_conv3d_causal_winograd_f4(x, x_cstride, halo, y, y_cstride, weight, bias, cin,
-                                             cout, kt, kh, kw, h, w, t_begin, t_end, scratch);
+        ctxpar_cpu_conv3d_causal_winograd_fused(path == PATH_WINOGRAD_F4 ? 4 : 2, x, x_cstride,
+                                                halo, y, y_cstride, weight, bias, cin, cout, kt,
+                                                h, w, t_begin, t_end, NULL, scratch);
         break;
     case PATH_DIRECT:
         ctxpar_cpu_conv3d_causal_direct(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout,
@@ -138,8 +150,7 @@ void ctxpar_cpu_conv3d_causal(const float *x, int64_t x_cstride, const float *ha
 
 int ctxpar_cpu_conv3d_fuses(int64_t cin, int64_t cout, int kt, int kh, int kw, int64_t h,
                             int64_t w) {
-    conv3d_path path = choose(cin, cout, kt, kh, kw, h, w);
-    return path == PATH_WINOGRAD_F2 || path == PATH_WINOGRAD_F4;
+    return is_winograd(choose(cin, cout, kt, kh, kw, h, w));
 }
 
 void ctxpar_cpu_conv3d_causal_fused(const float *x, int64_t x_cstride, const float *halo,
@@ -148,7 +159,7 @@ void ctxpar_cpu_conv3d_causal_fused(const float *x, int64_t x_cstride, const flo
                                     int kw, int64_t h, int64_t w, int64_t t_begin, int64_t t_end,
                                     const ctxpar_conv3d_fusion *fuse, float *scratch) {
     conv3d_path path = choose(cin, cout, kt, kh, kw, h, w);
-    if (path != PATH_WINOGRAD_F2 && path != PATH_WINOGRAD_F4) abort(); /* caller's contract */
+    if (!is_winograd(path)) abort(); /* caller's contract */
     ctxpar_cpu_conv3d_causal_winograd_fused(path == PATH_WINOGRAD_F4 ? 4 : 2, x, x_cstride, halo,
                                             y, y_cstride, weight, bias, cin, cout, kt, h, w,
                                             t_begin, t_end, fuse, scratch);

@@ -32,19 +32,12 @@ void ctxpar_cpu_conv3d_causal_direct(const float *x, int64_t x_cstride, const fl
  * AVX-512, kh = kw = 3, 1 <= kt <= 4 and w <= 4096. Results differ from the
  * direct path by float rounding only; each output frame is computed the
  * same way whatever t_begin, t_end and the thread count. The _f2 and _f4
- * entries fix the tile; the plain ones take ctxpar_cpu_conv3d_winograd_tile's
- * choice for the shape (2 or 4), which depends on the shape only. */
+ * entries fix the tile; the dispatch (conv3d_causal.c) takes
+ * ctxpar_cpu_conv3d_winograd_tile's choice for the shape (2 or 4), which
+ * depends on the shape only. */
 int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                         int64_t h, int64_t w);
 int ctxpar_cpu_conv3d_winograd_tile(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w);
-int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
-                                                  int kw, int64_t h, int64_t w,
-                                                  int64_t n_frames);
-void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const float *halo,
-                                       float *y, int64_t y_cstride, const float *weight,
-                                       const float *bias, int64_t cin, int64_t cout, int kt,
-                                       int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
-                                       int64_t t_end, float *scratch);
 /* Either tile with fused input activation and residual (kernels_cpu.h). */
 typedef struct ctxpar_conv3d_fusion ctxpar_conv3d_fusion;
 void ctxpar_cpu_conv3d_causal_winograd_fused(int tile, const float *x, int64_t x_cstride,

@@ -964,14 +964,6 @@ int64_t ctxpar_cpu_conv3d_winograd_f4_scratch_floats(int64_t cin, int64_t cout, 
     return scratch_floats(4, cin, cout, kt, h, w, n_frames);
 }
 
-int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
-                                                  int kw, int64_t h, int64_t w,
-                                                  int64_t n_frames) {
-    (void)kh, (void)kw;
-    return scratch_floats(ctxpar_cpu_conv3d_winograd_tile(cin, cout, kt, h, w), cin, cout, kt, h,
-                          w, n_frames);
-}
-
 void ctxpar_cpu_conv3d_causal_winograd_f2(const float *x, int64_t x_cstride, const float *halo,
                                           float *y, int64_t y_cstride, const float *weight,
                                           const float *bias, int64_t cin, int64_t cout, int kt,
@@ -990,17 +982,6 @@ void ctxpar_cpu_conv3d_causal_winograd_f4(const float *x, int64_t x_cstride, con
     (void)kh, (void)kw;
     conv3d_causal_winograd(4, x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt, h,
                            w, t_begin, t_end, NULL, scratch);
-}
-
-void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const float *halo,
-                                       float *y, int64_t y_cstride, const float *weight,
-                                       const float *bias, int64_t cin, int64_t cout, int kt,
-                                       int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
-                                       int64_t t_end, float *scratch) {
-    (void)kh, (void)kw;
-    conv3d_causal_winograd(ctxpar_cpu_conv3d_winograd_tile(cin, cout, kt, h, w), x, x_cstride,
-                           halo, y, y_cstride, weight, bias, cin, cout, kt, h, w, t_begin, t_end,
-                           NULL, scratch);
 }
 
 void ctxpar_cpu_conv3d_causal_winograd_fused(int tile, const float *x, int64_t x_cstride,
@@ -1022,11 +1003,6 @@ int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int k
 int ctxpar_cpu_conv3d_winograd_tile(int64_t cin, int64_t cout, int kt, int64_t h, int64_t w) {
     return 2;
 }
-int64_t ctxpar_cpu_conv3d_winograd_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
-                                                  int kw, int64_t h, int64_t w,
-                                                  int64_t n_frames) {
-    return ctxpar_cpu_conv3d_gemm_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
-}
 int64_t ctxpar_cpu_conv3d_winograd_f2_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
                                                      int kw, int64_t h, int64_t w,
                                                      int64_t n_frames) {
@@ -1036,14 +1012,6 @@ int64_t ctxpar_cpu_conv3d_winograd_f4_scratch_floats(int64_t cin, int64_t cout, 
                                                      int kw, int64_t h, int64_t w,
                                                      int64_t n_frames) {
     return ctxpar_cpu_conv3d_gemm_scratch_floats(cin, cout, kt, kh, kw, h, w, n_frames);
-}
-void ctxpar_cpu_conv3d_causal_winograd(const float *x, int64_t x_cstride, const float *halo,
-                                       float *y, int64_t y_cstride, const float *weight,
-                                       const float *bias, int64_t cin, int64_t cout, int kt,
-                                       int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
-                                       int64_t t_end, float *scratch) {
-    ctxpar_cpu_conv3d_causal_gemm(x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt,
-                                  kh, kw, h, w, t_begin, t_end, scratch);
 }
 void ctxpar_cpu_conv3d_causal_winograd_fused(int tile, const float *x, int64_t x_cstride,
                                              const float *halo, float *y, int64_t y_cstride,
