@@ -339,27 +339,47 @@ static ctxpar_moments *norm_moments(vae_run *run, const ctxpar_tensor *x, const 
     return moments;
 }
 
+/* One GroupNorm op over x: its affine parameters and statistics, and where
+ * this rank's frames sit at the current layer. */
+typedef struct norm_op {
+    const float *weight, *bias;
+    float eps;
+    ctxpar_moments *moments; /* n_norm_segments * groups */
+    int64_t k, local0;       /* time factor, global index of local frame 0 */
+    double t0;
+} norm_op;
+
+static norm_op norm_begin(vae_run *run, const ctxpar_tensor *x, const char *op) {
+    norm_op n = {.t0 = now()};
+    n.weight = weight_of(run, op, "weight"), n.bias = weight_of(run, op, "bias");
+    n.eps = (float)run->config->vae.norm_eps;
+    n.k = run->time_factor, n.local0 = local_first_frame(run);
+    n.moments = norm_moments(run, x, op);
+    return n;
+}
+
+static void norm_end(vae_run *run, norm_op *n) {
+    free(n->moments);
+    run->stats->seconds_norm += now() - n->t0;
+}
+
 static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_tensor *x,
                                 const char *op, int silu) {
     const int groups = run->config->vae.groups;
     const int64_t c = x->shape[0], frames = x->shape[1], hw = x->shape[2] * x->shape[3];
     const ctxpar_plan *plan = run->plan;
     if (run->estimate) return CTXPAR_OK;
-    double t0 = now();
-    const float *wgt = weight_of(run, op, "weight"), *bias = weight_of(run, op, "bias");
-    const float eps = (float)run->config->vae.norm_eps;
-    const int64_t k = run->time_factor, local0 = local_first_frame(run);
-    ctxpar_moments *moments = norm_moments(run, x, op);
+    norm_op n = norm_begin(run, x, op);
     for (int s = 0; s < plan->n_norm_segments; s++) {
         int64_t a, b;
-        segment_part(plan, s, k, local0, frames, &a, &b);
+        segment_part(plan, s, n.k, n.local0, frames, &a, &b);
         if (b <= a) continue;
         run->backend->group_norm_apply(y->data + a * hw, y->stride[0], x->data + a * hw,
                                        x->stride[0], c, (b - a) * hw, groups,
-                                       moments + (size_t)s * groups, wgt, bias, eps, silu);
+                                       n.moments + (size_t)s * groups, n.weight, n.bias, n.eps,
+                                       silu);
     }
-    free(moments);
-    run->stats->seconds_norm += now() - t0;
+    norm_end(run, &n);
     return CTXPAR_OK;
 }
 
@@ -381,22 +401,18 @@ static ctxpar_status norm_affine(vae_run *run, const ctxpar_tensor *x, const cha
         return status;
     }
     if (run->estimate) return CTXPAR_OK;
-    double t0 = now();
-    const float *wgt = weight_of(run, op, "weight"), *bias = weight_of(run, op, "bias");
-    const float eps = (float)run->config->vae.norm_eps;
-    const int64_t k = run->time_factor, local0 = local_first_frame(run);
-    ctxpar_moments *moments = norm_moments(run, x, op);
+    norm_op n = norm_begin(run, x, op);
     for (int64_t t = -halo_n; t < frames; t++) {
-        int64_t global = local0 + t < 0 ? 0 : local0 + t;
+        int64_t global = n.local0 + t < 0 ? 0 : n.local0 + t;
         int s = 0;
         while (s + 1 < plan->n_norm_segments &&
-               ctxpar_plan_frame_at(plan->norm_bounds[s + 1], k) <= global)
+               ctxpar_plan_frame_at(plan->norm_bounds[s + 1], n.k) <= global)
             s++;
-        ctxpar_cpu_group_norm_scale_shift(c, groups, moments + (size_t)s * groups, wgt, bias, eps,
-                                          *scale + (t + halo_n) * c, *shift + (t + halo_n) * c);
+        ctxpar_cpu_group_norm_scale_shift(c, groups, n.moments + (size_t)s * groups, n.weight,
+                                          n.bias, n.eps, *scale + (t + halo_n) * c,
+                                          *shift + (t + halo_n) * c);
     }
-    free(moments);
-    run->stats->seconds_norm += now() - t0;
+    norm_end(run, &n);
     return CTXPAR_OK;
 }
 
