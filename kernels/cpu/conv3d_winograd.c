@@ -349,6 +349,11 @@ static void split_row(const wino_geom *g, float *ph, const float *row, const flo
         }
 }
 
+/* The lanes of a 16-wide step with `left` values left (all 16 when left >= 16). */
+static inline __mmask16 tail_mask(int64_t left) {
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
 /* V = B^T d B for one tile row of one channel, F(2x2): 16 output streams
  * (p = 4a + c), tiles_w values each, 16 tiles per step (masked at the end;
  * the phases hold 16 floats of slack). B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
@@ -358,7 +363,7 @@ __attribute__((target("avx512f"))) static void transform_tile_row_f2(const wino_
                                                                      float *const out[MAX_P]) {
     int64_t tiles_w = g->tiles_w, stride = g->phase_stride;
     for (int64_t j = 0; j < tiles_w; j += 16) {
-        __mmask16 mask = tiles_w - j >= 16 ? 0xffff : (__mmask16)((1u << (tiles_w - j)) - 1);
+        __mmask16 mask = tail_mask(tiles_w - j);
         __m512 t[4][4];
         for (int r = 0; r < 4; r++) {
             /* Row r's tile columns: phase 0 and 1 at j, then at j + 1. */
@@ -409,7 +414,7 @@ __attribute__((target("avx512f"))) static void transform_tile_row_f4(const wino_
                                                                      float *const out[MAX_P]) {
     int64_t tiles_w = g->tiles_w, stride = g->phase_stride;
     for (int64_t j = 0; j < tiles_w; j += 16) {
-        __mmask16 mask = tiles_w - j >= 16 ? 0xffff : (__mmask16)((1u << (tiles_w - j)) - 1);
+        __mmask16 mask = tail_mask(tiles_w - j);
         __m512 t[6][6];
         for (int r = 0; r < 6; r++) {
             /* Row r's tile columns: phases 0-3 at j, then phases 0-1 at j + 1. */
@@ -633,7 +638,7 @@ output_chunk_f4(const wino_geom *g, const float *m, int64_t m_pstride, float bia
     for (int64_t ti = ti0; ti < ti1; ti++) {
         const float *base = m + (ti - ti0) * tiles_w;
         for (int64_t j = 0; j < tiles_w; j += 16) {
-            __mmask16 mask = tiles_w - j >= 16 ? 0xffff : (__mmask16)((1u << (tiles_w - j)) - 1);
+            __mmask16 mask = tail_mask(tiles_w - j);
             __m512 s[4][6]; /* A^T over the rows of the 6x6 tile, per column c */
             for (int c = 0; c < 6; c++) {
                 __m512 col[6], o[4];
