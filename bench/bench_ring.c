@@ -16,7 +16,7 @@
 #include "comm/comm.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/transformer_cpu.h"
-#include "runtime/ring_attention.h"
+#include "runtime/stages/ring_attention.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

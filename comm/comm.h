@@ -13,7 +13,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
-#include "kernels/cpu/kernels_cpu.h"
+#include "base/moments.h"
 #include "base/status.h"
 
 typedef struct ctxpar_comm *ctxpar_comm_t;

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "ctxpar_version.h"
-#include "runtime/json.h"
+#include "runtime/formats/json.h"
 #include "runtime/pipeline.h"
 
 /* Written when --out is not given, removed at the end. */

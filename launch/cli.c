@@ -2,7 +2,7 @@
  * out-of-range value is an error naming the flag, never a silent truncation. */
 #include "launch/cli.h"
 
-#include "runtime/config.h"
+#include "runtime/model/config.h"
 
 #include <errno.h>
 #include <math.h>

@@ -2,8 +2,8 @@
  * argv, so a usage error is found by all ranks at once with no messages
  * exchanged; rank 0 prints it. */
 #pragma once
-#include "runtime/options.h"
 #include "base/status.h"
+#include "runtime/options.h"
 
 typedef enum ctxpar_command {
     CTXPAR_CMD_RUN,

@@ -12,10 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/hdf5_check.h"
-#include "runtime/family.h"
-#include "runtime/model.h"
-#include "runtime/source.h"
+#include "runtime/families/loader.h"
+#include "runtime/families/registry.h"
+#include "runtime/formats/hdf5_io.h"
+#include "runtime/input/source.h"
+#include "runtime/model/model.h"
+#include "runtime/model/model_file.h"
 
 ctxpar_status ctxpar_command_init_model(ctxpar_comm_t comm, const ctxpar_cli *cli) {
     ctxpar_status status = CTXPAR_OK;

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "runtime/family.h"
-#include "runtime/hdf5_check.h"
+#include "runtime/families/registry.h"
+#include "runtime/formats/hdf5_io.h"
 #include "runtime/pipeline.h"
 
 #define MAX_LIST_BYTES (64 << 20)

@@ -16,8 +16,8 @@
 #include "launch/cli.h"
 #include "launch/commands.h"
 #include "launch/input_list.h"
-#include "runtime/hdf5_check.h"
-#include "runtime/interrupt.h"
+#include "runtime/core/interrupt.h"
+#include "runtime/formats/hdf5_io.h"
 #include "runtime/pipeline.h"
 
 /* Threads per rank: cores of the node shared among the node's ranks (the

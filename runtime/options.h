@@ -4,18 +4,8 @@
 #include <stdint.h>
 
 #include "base/device.h"
-#include "runtime/source.h"
-
-/* GroupNorm statistics: over the whole video (exact), per chunk of
- * --chunk-frames (the built-in family's bounded-memory approximation), or per
- * call of diffusers' frame-batched CogVideoX encode ([0, 8 + T%8), then 8
- * frames each). */
-typedef enum ctxpar_norm_mode {
-    CTXPAR_NORM_EXACT,
-    CTXPAR_NORM_CHUNK,
-    CTXPAR_NORM_DIFFUSERS
-} ctxpar_norm_mode;
-const char *ctxpar_norm_mode_name(ctxpar_norm_mode mode);
+#include "runtime/input/source.h"
+#include "runtime/stages/plan_data.h"
 
 typedef struct ctxpar_run_options {
     ctxpar_source source;     /* frames, size, synthetic seed or HDF5 input */

@@ -8,16 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/json.h"
-#include "runtime/memory.h"
-#include "runtime/merge.h"
-#include "runtime/model.h"
+#include "runtime/core/memory.h"
+#include "runtime/core/progress.h"
+#include "runtime/families/registry.h"
+#include "runtime/formats/json.h"
+#include "runtime/model/model.h"
 #include "runtime/plan.h"
-#include "runtime/progress.h"
-#include "runtime/tokens.h"
-#include "runtime/transformer.h"
-#include "runtime/vae.h"
-#include "runtime/writer.h"
+#include "runtime/stages/merge.h"
+#include "runtime/stages/tokens.h"
+#include "runtime/stages/transformer.h"
+#include "runtime/stages/vae.h"
+#include "runtime/stages/writer.h"
 
 static const char *stage_names[CTXPAR_STAGE_COUNT] = {
     "setup", "input", "vae", "tokens", "transformer", "merge", "output"};
@@ -44,7 +45,7 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
                                 ctxpar_model **model) {
     ctxpar_status status;
     if (o->model_path[0]) {
-        status = ctxpar_model_load(comm, o->model_path, model);
+        status = ctxpar_family_load(comm, o->model_path, model);
     } else {
         /* Every rank generates the same seeded weights: no file, no broadcast. */
         ctxpar_model_config config;

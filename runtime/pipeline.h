@@ -5,10 +5,10 @@
 #pragma once
 #include <stdint.h>
 
-#include "comm/comm.h"
-#include "runtime/config.h"
-#include "runtime/options.h"
 #include "base/status.h"
+#include "comm/comm.h"
+#include "runtime/model/config.h"
+#include "runtime/options.h"
 
 typedef enum ctxpar_stage {
     CTXPAR_STAGE_SETUP,   /* model, plan, checks */

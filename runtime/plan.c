@@ -6,22 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/model.h"
-#include "runtime/transformer.h"
-#include "runtime/vae.h"
+#include "runtime/model/model.h"
+#include "runtime/stages/transformer.h"
+#include "runtime/stages/vae.h"
 
 #define DEFAULT_NORM_CHUNK_FRAMES 16
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-const char *ctxpar_norm_mode_name(ctxpar_norm_mode mode) {
-    switch (mode) {
-    case CTXPAR_NORM_EXACT: return "exact";
-    case CTXPAR_NORM_CHUNK: return "chunk";
-    case CTXPAR_NORM_DIFFUSERS: return "diffusers";
-    }
-    return "?";
-}
 
 /* "--frames 16 ...; try --frames 13 or 17": the nearest counts of the form
  * first + k*step (k >= 0). */

@@ -1,5 +1,5 @@
-# Model config, model files and video sources (runtime/config.c, model.c,
-# source_*.c). Single-process tests still link MPI and call MPI_Init
+# Model config, model files and video sources (runtime/model/, runtime/input/).
+# Single-process tests still link MPI and call MPI_Init
 # themselves; test_source also runs on 3 ranks so a rank with no frames takes
 # part in the collective HDF5 open.
 ctxpar_add_unit_test(test_config LABELS unit LIBS ctxpar_core)

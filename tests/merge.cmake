@@ -1,4 +1,4 @@
-# Token merging (kernels/cpu/merge.c, runtime/merge.c): the quadtree and the
+# Token merging (kernels/cpu/merge.c, runtime/stages/merge.c): the quadtree and the
 # whole merge on one process against a naive reference (tests/merge_reference.h)
 # and hand-made videos; then the distributed merge on 1..8 ranks with chains
 # crossing every rank boundary, each rank checking its records against the

@@ -1,6 +1,6 @@
 /* A naive token-merging reference for the merge tests, written from
  * docs/design.md section 2.3 independently of kernels/cpu/merge.c and
- * runtime/merge.c: block means straight from the tokens, block formation by
+ * runtime/stages/merge.c: block means straight from the tokens, block formation by
  * recursion, links by a search over the previous frame, group features as the
  * plain double sum of every covered token divided by the token count. */
 #pragma once

@@ -17,10 +17,10 @@
 #include <string.h>
 
 #include "comm/comm.h"
-#include "runtime/memory.h"
-#include "runtime/merge.h"
-#include "runtime/source.h"
-#include "runtime/writer.h"
+#include "runtime/core/memory.h"
+#include "runtime/stages/merge.h"
+#include "runtime/input/source.h"
+#include "runtime/stages/writer.h"
 
 static int cmp_u8(const void *a, const void *b) {
     return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b;

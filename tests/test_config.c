@@ -3,8 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "runtime/config.h"
-#include "runtime/json.h"
+#include "runtime/model/config.h"
+#include "runtime/formats/json.h"
 #include "test_util.h"
 
 /* Expect `status` not OK and the detail to contain every non-NULL needle. */

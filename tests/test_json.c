@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "runtime/json.h"
+#include "runtime/formats/json.h"
 #include "test_util.h"
 
 static void expect_error(const char *what, const char *text, const char *label,

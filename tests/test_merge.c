@@ -11,7 +11,7 @@
 #include "comm/comm.h"
 #include "kernels/cpu/merge_cpu.h"
 #include "merge_reference.h"
-#include "runtime/merge.h"
+#include "runtime/stages/merge.h"
 #include "test_util.h"
 
 static ctxpar_comm_t comm;

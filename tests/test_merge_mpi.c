@@ -12,7 +12,7 @@
 
 #include "comm/comm.h"
 #include "merge_reference.h"
-#include "runtime/merge.h"
+#include "runtime/stages/merge.h"
 #include "test_util.h"
 
 enum { H = 10, W = 12, D = 32 };

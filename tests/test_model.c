@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "comm/comm.h"
-#include "runtime/hdf5_check.h"
-#include "runtime/model.h"
+#include "runtime/formats/hdf5_io.h"
+#include "runtime/families/registry.h"
+#include "runtime/model/model.h"
+#include "runtime/model/model_file.h"
 #include "test_mpi_util.h"
 #include "test_util.h"
 
@@ -167,7 +169,7 @@ static void expect_load_error(ctxpar_comm_t comm, const char *what, const char *
                               ctxpar_status want, const char *needle1, const char *needle2) {
     ctxpar_error_clear();
     ctxpar_model *m = (ctxpar_model *)0x1;
-    ctxpar_status status = ctxpar_model_load(comm, path, &m);
+    ctxpar_status status = ctxpar_family_load(comm, path, &m);
     const char *detail = ctxpar_error_detail();
     if (status != want) {
         fprintf(stderr, "%s: status %s, expected %s (detail: %s)\n", what,
@@ -238,7 +240,7 @@ static void test_save_load(ctxpar_comm_t comm) {
     char path[128], bad[128];
     tmp_path(path, sizeof path, "model.h5");
     ASSERT_EQ_INT(ctxpar_model_save(m, path), CTXPAR_OK);
-    ctxpar_status status = ctxpar_model_load(comm, path, &back);
+    ctxpar_status status = ctxpar_family_load(comm, path, &back);
     if (status != CTXPAR_OK) fprintf(stderr, "load: %s\n", ctxpar_error_detail());
     ASSERT_EQ_INT(status, CTXPAR_OK);
     if (back) {
@@ -285,7 +287,7 @@ static void test_save_load(ctxpar_comm_t comm) {
     copy_file(path, bad, 10 * 1024);
     ctxpar_error_clear();
     ctxpar_model *t = NULL;
-    status = ctxpar_model_load(comm, bad, &t);
+    status = ctxpar_family_load(comm, bad, &t);
     ASSERT_TRUE(status != CTXPAR_OK);
     ASSERT_TRUE(t == NULL);
     ASSERT_TRUE(strstr(ctxpar_error_detail(), bad) != NULL);
@@ -361,7 +363,7 @@ static void test_save_load(ctxpar_comm_t comm) {
     copy_file(path, bad, -1);
     replace_dataset(bad, "norm_out/bias", H5T_IEEE_F64LE, 1, (hsize_t[]){64});
     ctxpar_model *f64 = NULL;
-    ASSERT_EQ_INT(ctxpar_model_load(comm, bad, &f64), CTXPAR_OK); /* float64 converts */
+    ASSERT_EQ_INT(ctxpar_family_load(comm, bad, &f64), CTXPAR_OK); /* float64 converts */
     ctxpar_model_free(f64);
 
     ctxpar_model_free(m);

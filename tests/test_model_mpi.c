@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "comm/comm.h"
-#include "runtime/hdf5_check.h"
-#include "runtime/memory.h"
-#include "runtime/model.h"
+#include "runtime/formats/hdf5_io.h"
+#include "runtime/core/memory.h"
+#include "runtime/families/registry.h"
+#include "runtime/model/model.h"
+#include "runtime/model/model_file.h"
 #include "test_mpi_util.h"
 #include "test_util.h"
 
@@ -28,7 +30,7 @@ static void expect_same_failure(ctxpar_comm_t comm, const char *what, const char
                                 const char *needle) {
     ctxpar_error_clear();
     ctxpar_model *m = NULL;
-    ctxpar_status status = ctxpar_model_load(comm, path, &m);
+    ctxpar_status status = ctxpar_family_load(comm, path, &m);
     const char *detail = ctxpar_error_detail();
     ASSERT_TRUE(status != CTXPAR_OK);
     ASSERT_TRUE(m == NULL);
@@ -62,7 +64,7 @@ int main(int argc, char **argv) {
     ctxpar_mem_stats before, after;
     ctxpar_mem_get_stats(&before);
     ctxpar_model *m = NULL;
-    status = ctxpar_model_load(comm, path, &m);
+    status = ctxpar_family_load(comm, path, &m);
     if (status != CTXPAR_OK) fprintf(stderr, "rank %d: load: %s\n", rank, ctxpar_error_detail());
     ASSERT_EQ_INT(status, CTXPAR_OK);
     if (m) {

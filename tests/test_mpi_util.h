@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "comm/comm.h"
-#include "runtime/hdf5_check.h"
+#include "runtime/formats/hdf5_io.h"
 #include "test_util.h"
 
 /* tmpdir (cap bytes) receives "/tmp/<name>_XXXXXX" made real; NULL on failure. */

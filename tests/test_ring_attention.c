@@ -20,7 +20,7 @@
 
 #include "comm/comm.h"
 #include "kernels/backend.h"
-#include "runtime/ring_attention.h"
+#include "runtime/stages/ring_attention.h"
 #include "attention_reference.h"
 #include "test_util.h"
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/safetensors.h"
+#include "runtime/formats/safetensors.h"
 #include "test_util.h"
 
 static char tmpdir[64];

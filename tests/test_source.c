@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "comm/comm.h"
-#include "runtime/hdf5_check.h"
-#include "runtime/memory.h"
-#include "runtime/source.h"
+#include "runtime/formats/hdf5_io.h"
+#include "runtime/core/memory.h"
+#include "runtime/input/source.h"
 #include "test_mpi_util.h"
 #include "test_util.h"
 

@@ -1,4 +1,4 @@
-# Video files (runtime/source_video.c, video_decode.c, video_resize.c).
+# Video files (runtime/input/video_file.c, video_decode.c, video_resize.c).
 # The clips are made in the tests with the ffmpeg command line, which is also
 # the reference: frames decoded at 1-4 ranks must equal its rgb24 output
 # byte for byte. Without FFmpeg at build time only the refusal is tested.

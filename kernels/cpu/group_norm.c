@@ -1,11 +1,11 @@
-/* GroupNorm statistics and application, plus Chan's moments combine.
+/* GroupNorm statistics and application.
  *
  * Design: statistics must be bit-identical whatever the thread count and
  * mergeable across ranks, so each channel's moments are computed by exactly
  * one thread, two-pass (mean, then sum of squared deviations) in double with
  * a fixed 8-lane summation pattern (vectorisable, order independent of
  * threads), and channels are merged into their group in channel order with
- * Chan's parallel update. The runtime merges ranks the same way, in rank
+ * Chan's parallel update (base/moments.c). The runtime merges ranks the same way, in rank
  * order. Applying the norm folds mean, variance, weight and bias into one
  * scale and shift per channel; its SiLU is exp_approx.h's, a loop built
  * for AVX-512 and for any x86-64 and chosen at run time (libm's scalar expf
@@ -15,19 +15,6 @@
 #include <math.h>
 
 #include "kernels/cpu/exp_approx.h"
-
-void ctxpar_moments_combine(ctxpar_moments *acc, const ctxpar_moments *b) {
-    if (b->count == 0.0) return;
-    if (acc->count == 0.0) {
-        *acc = *b;
-        return;
-    }
-    double count = acc->count + b->count;
-    double delta = b->mean - acc->mean;
-    acc->mean += delta * (b->count / count);
-    acc->m2 += b->m2 + delta * delta * (acc->count * b->count / count);
-    acc->count = count;
-}
 
 enum { MOMENT_LANES = 8 };
 

@@ -14,6 +14,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "base/moments.h"
+
 /* ---- convolution ------------------------------------------------------- */
 
 /* Test and benchmark hook (also read from CTXPAR_CONV_PATH by the CPU
@@ -104,15 +106,6 @@ void ctxpar_cpu_conv1x1(const float *x, int64_t x_cstride, float *y, int64_t y_c
                         int64_t n);
 
 /* ---- normalisation and element-wise ------------------------------------ */
-
-/* Moments of a set of values: count, mean and M2 = sum (x - mean)^2. Combined
- * with Chan's parallel update, in a fixed order, so results are reproducible. */
-typedef struct ctxpar_moments {
-    double count, mean, m2;
-} ctxpar_moments;
-
-/* acc := moments of (acc's values) u (b's values). Either may have count 0. */
-void ctxpar_moments_combine(ctxpar_moments *acc, const ctxpar_moments *b);
 
 /* Per-group moments of x (channels c, n values per channel at x + ch*cstride):
  * group g covers channels [g*c/groups, (g+1)*c/groups). out has `groups` entries.

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/video_resize.h"
+#include "runtime/input/video_resize.h"
 
 int main(int argc, char **argv) {
     if (argc < 6) return 2;

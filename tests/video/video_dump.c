@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "comm/comm.h"
-#include "runtime/source.h"
+#include "runtime/input/source.h"
 
 static int fail(const char *what) {
     fprintf(stderr, "ctxpar video_dump: %s: %s\n", what, ctxpar_error_detail());

@@ -1,0 +1,62 @@
+/* Signal handling (see interrupt.h). Messages are formatted outside the
+ * handler: the plain pair at install time, the pair naming the guarded file
+ * when the guard is set; the handler only picks one and writes it. */
+#include "runtime/core/interrupt.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { TERM, INT };
+static int my_rank, my_ranks;
+static char guarded_path[4096];
+static volatile sig_atomic_t have_guarded_path;
+static char plain_message[2][256], guarded_message[2][4400];
+
+static void on_signal(int sig) {
+    int which = sig == SIGINT ? INT : TERM;
+    const char *msg = plain_message[which];
+    if (have_guarded_path) {
+        unlink(guarded_path);
+        msg = guarded_message[which];
+    }
+    ssize_t ignored = write(STDERR_FILENO, msg, strlen(msg));
+    (void)ignored;
+    _exit(128 + sig);
+}
+
+static void format_message(char *buf, size_t cap, int which, const char *removed) {
+    const char *name = which == INT ? "SIGINT" : "SIGTERM";
+    int code = 128 + (which == INT ? SIGINT : SIGTERM);
+    if (removed)
+        snprintf(buf, cap,
+                 "ctxpar: rank %d of %d stopped by %s (exit %d); removed the unfinished %s\n",
+                 my_rank, my_ranks, name, code, removed);
+    else
+        snprintf(buf, cap,
+                 "ctxpar: rank %d of %d stopped by %s (exit %d); no unfinished output is left\n",
+                 my_rank, my_ranks, name, code);
+}
+
+void ctxpar_interrupt_install(int rank, int ranks) {
+    my_rank = rank, my_ranks = ranks;
+    format_message(plain_message[TERM], sizeof plain_message[TERM], TERM, NULL);
+    format_message(plain_message[INT], sizeof plain_message[INT], INT, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask); /* one handler at a time */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+void ctxpar_interrupt_guard_file(const char *path) {
+    have_guarded_path = 0;
+    if (!path) return;
+    snprintf(guarded_path, sizeof guarded_path, "%s", path);
+    for (int which = TERM; which <= INT; which++)
+        format_message(guarded_message[which], sizeof guarded_message[which], which, path);
+    have_guarded_path = 1;
+}

@@ -1,0 +1,49 @@
+/* The source types: what --input names and how its frames are selected.
+ * Plain data shared by the dispatch (source.h) and every kind's reader.
+ *
+ * Video sources: where a rank's frames come from. Each rank produces only its
+ * own frames [first_frame, first_frame + n_frames), normalised to
+ * x = u/127.5 - 1 and laid out channel-major [3][n_frames][H][W] (the VAE's
+ * activation layout). The synthetic video is a pure function of
+ * (seed, t, y, x), quantised to uint8 first, so every rank count sees the same
+ * frames and an HDF5 copy of it gives the same result. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ctxpar_source_kind {
+    CTXPAR_SOURCE_SYNTHETIC,
+    CTXPAR_SOURCE_HDF5,
+    CTXPAR_SOURCE_VIDEO /* a video file FFmpeg decodes (video_file.c) */
+} ctxpar_source_kind;
+
+/* ---- video files (CTXPAR_SOURCE_VIDEO; see docs/video.md) ----
+ * Which frames and how they are shaped. Times are exact fractions so that
+ * "the last frame with pts <= start + i/fps" has no rounding. The final frame
+ * size is the source's height x width: after --resize, or the --size centre
+ * crop with --crop center. */
+typedef enum ctxpar_video_resize_mode {
+    CTXPAR_VIDEO_RESIZE_NONE,
+    CTXPAR_VIDEO_RESIZE_SHORT, /* short side to resize_short, long side int(S*long/short) */
+    CTXPAR_VIDEO_RESIZE_EXACT  /* to resize_width x resize_height */
+} ctxpar_video_resize_mode;
+
+typedef struct ctxpar_video_options {
+    int64_t start_num, start_den; /* --start SEC as a fraction; 0/1: from the first frame */
+    int64_t fps_num, fps_den;     /* --fps F; fps_num 0: every decoded frame */
+    ctxpar_video_resize_mode resize;
+    int64_t resize_short, resize_width, resize_height;
+    int crop_center;              /* --crop center: centre crop to --size */
+} ctxpar_video_options;
+/* ---- end video files ---- */
+
+typedef struct ctxpar_source {
+    ctxpar_source_kind kind;
+    char path[1024];    /* HDF5 file (HDF5 kind) */
+    char dataset[256];  /* dataset in it, default "video" */
+    uint64_t seed;      /* synthetic kind */
+    int64_t frames;     /* frames the run uses (T) */
+    int64_t height, width;
+    int64_t file_frames; /* frames present in the file (HDF5 kind, after probe) */
+    ctxpar_video_options video; /* video kind: selection and resizing */
+} ctxpar_source;

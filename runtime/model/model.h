@@ -1,0 +1,69 @@
+/* The model's weights: one contiguous float32 blob (so a broadcast is one
+ * call and the allocator counts it once) with a table of named tensors in the
+ * layout of docs/design.md section 4 ("vae/stages/0/res/0/conv1/weight", ...).
+ * The tensor list is derived from the config alone, so writing, reading and
+ * validating a file all walk the same list, and a missing tensor or a wrong
+ * shape is found by name before any compute starts. */
+#pragma once
+#include <stdint.h>
+
+#include "base/status.h"
+#include "comm/comm.h"
+#include "runtime/model/config.h"
+
+#define CTXPAR_TENSOR_NAME_MAX 96
+
+typedef struct ctxpar_weight {
+    char name[CTXPAR_TENSOR_NAME_MAX];
+    int ndim;
+    int64_t shape[5];
+    int64_t count;  /* product of shape */
+    int64_t offset; /* in floats, into the blob */
+} ctxpar_weight;
+
+typedef struct ctxpar_model {
+    ctxpar_model_config config;
+    int n_tensors;
+    ctxpar_weight *tensors;
+    float *blob; /* own memory (counted under CTXPAR_MEM_MODEL), or the node buffer's */
+    int64_t blob_floats;
+    ctxpar_node_buffer *node_buffer; /* non-NULL: blob is shared by the node's ranks */
+    char *source_config; /* a family folder's config.json text (NULL for built-in models) */
+} ctxpar_model;
+
+/* The tensor table for a config (no data): n_tensors, tensors, blob_floats set. */
+ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_model **out);
+
+/* Seeded initialisation: weights scaled by 1/sqrt(fan_in); norm weights near
+ * 1 and biases small but never exactly 1 or 0, so a kernel that ignores a
+ * parameter fails its tests. Same (config, seed) -> same values everywhere. */
+ctxpar_status ctxpar_model_create_seeded(const ctxpar_model_config *config, uint64_t seed,
+                                         ctxpar_model **out);
+
+/* Collective: the same seeded weights, generated once per node into a
+ * node-shared buffer (what a run uses; the function above serves tests and
+ * init-model). */
+ctxpar_status ctxpar_model_create_seeded_shared(ctxpar_comm_t comm,
+                                                const ctxpar_model_config *config, uint64_t seed,
+                                                ctxpar_model **out);
+
+/* Allocate the blob of a laid-out model in this rank's own memory. */
+ctxpar_status ctxpar_model_alloc_blob(ctxpar_model *model);
+/* Collective: allocate the blob of a laid-out model in a node-shared buffer;
+ * the node's first rank fills it, then calls ctxpar_comm_node_sync through
+ * ctxpar_model_publish. */
+ctxpar_status ctxpar_model_alloc_shared(ctxpar_comm_t comm, ctxpar_model *model);
+ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *model);
+
+/* The op prefix of mid-block ResBlock j: "vae/mid" when the model has one
+ * (the built-in layout), "vae/mid/res/<j>" otherwise. */
+void ctxpar_model_mid_prefix(const ctxpar_model_config *config, int j, char *out, size_t cap);
+
+/* The tensor's data, or NULL if no tensor has that name. */
+const float *ctxpar_model_tensor(const ctxpar_model *model, const char *name);
+/* Same, formatted name: ctxpar_model_tensorf(m, "vae/stages/%d/down/weight", i). */
+const float *ctxpar_model_tensorf(const ctxpar_model *model, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+int64_t ctxpar_model_parameter_count(const ctxpar_model *model);
+void ctxpar_model_free(ctxpar_model *model);

@@ -1,0 +1,406 @@
+/* The ctxpar model file (docs/design.md section 4): HDF5 with the config as
+ * JSON text in a root attribute and one float32 dataset per tensor.
+ *
+ * Loading is "rank 0 reads, everyone receives": thousands of ranks opening one
+ * file would hammer the file system, and validating on one rank gives one
+ * message. Rank 0's outcome is agreed with every rank BEFORE any broadcast, so
+ * a bad file makes all ranks return the same error instead of leaving some
+ * waiting in a broadcast that never comes. */
+#include "runtime/model/model_file.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/formats/hdf5_io.h"
+
+#define MODEL_FORMAT "ctxpar-model"
+#define MODEL_FORMAT_VERSION 1
+
+/* ---- HDF5 helpers ---- */
+
+/* HDF5's innermost error description (the real cause), and a cleared stack. */
+static herr_t keep_innermost(unsigned n, const H5E_error2_t *err, void *data) {
+    if (n == 0) snprintf(data, 256, "%s", err->desc ? err->desc : "unknown HDF5 error");
+    return 0;
+}
+
+static const char *h5_cause(char *buf) {
+    snprintf(buf, 256, "unknown HDF5 error");
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, buf);
+    H5Eclear2(H5E_DEFAULT);
+    return buf;
+}
+
+static void format_shape(char *out, size_t cap, int ndim, const hsize_t *dims64,
+                         const int64_t *dims) {
+    size_t len = 0;
+    len += (size_t)snprintf(out + len, cap - len, "[");
+    for (int i = 0; i < ndim && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? ", " : "",
+                                dims64 ? (long long)dims64[i] : (long long)dims[i]);
+    if (len < cap) snprintf(out + len, cap - len, "]");
+}
+
+static ctxpar_status write_string_attr(hid_t file, const char *name, const char *value) {
+    ctxpar_status status = CTXPAR_OK;
+    hid_t type = -1, space = -1, attr = -1;
+    CTXPAR_H5_CHECK_GOTO(type = H5Tcopy(H5T_C_S1));
+    CTXPAR_H5_CHECK_GOTO(H5Tset_size(type, strlen(value) > 0 ? strlen(value) : 1));
+    CTXPAR_H5_CHECK_GOTO(H5Tset_strpad(type, H5T_STR_NULLTERM));
+    CTXPAR_H5_CHECK_GOTO(space = H5Screate(H5S_SCALAR));
+    CTXPAR_H5_CHECK_GOTO(attr = H5Acreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
+    CTXPAR_H5_CHECK_GOTO(H5Awrite(attr, type, value));
+fail:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return status;
+}
+
+/* Reads a scalar string attribute, fixed-length or variable-length (h5py
+ * writes the latter), into a malloc'd string. Missing or non-string: *out NULL
+ * and OK, so the caller words the message. */
+static ctxpar_status read_string_attr(hid_t file, const char *name, char **out) {
+    *out = NULL;
+    ctxpar_status status = CTXPAR_OK;
+    hid_t attr = -1, type = -1, mem = -1, space = -1;
+    htri_t exists = H5Aexists(file, name);
+    if (exists <= 0) return CTXPAR_OK;
+    CTXPAR_H5_CHECK_GOTO(attr = H5Aopen(file, name, H5P_DEFAULT));
+    CTXPAR_H5_CHECK_GOTO(type = H5Aget_type(attr));
+    CTXPAR_H5_CHECK_GOTO(space = H5Aget_space(attr));
+    if (H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) goto fail;
+    htri_t variable = H5Tis_variable_str(type);
+    CTXPAR_H5_CHECK_GOTO(variable);
+    CTXPAR_H5_CHECK_GOTO(mem = H5Tcopy(H5T_C_S1));
+    if (variable) {
+        CTXPAR_H5_CHECK_GOTO(H5Tset_size(mem, H5T_VARIABLE));
+        CTXPAR_H5_CHECK_GOTO(H5Tset_cset(mem, H5Tget_cset(type)));
+        char *value = NULL;
+        CTXPAR_H5_CHECK_GOTO(H5Aread(attr, mem, &value));
+        if (value) {
+            *out = strdup(value);
+            H5free_memory(value);
+        }
+    } else {
+        size_t size = H5Tget_size(type);
+        CTXPAR_H5_CHECK_GOTO(H5Tset_size(mem, size + 1));
+        CTXPAR_H5_CHECK_GOTO(H5Tset_strpad(mem, H5T_STR_NULLTERM));
+        char *value = calloc(1, size + 1);
+        if (!value) {
+            status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory reading attribute %s", name);
+            goto fail;
+        }
+        if (H5Aread(attr, mem, value) < 0) {
+            free(value);
+            status = ctxpar_hdf5_error("H5Aread(attr, mem, value)", __FILE__, __LINE__);
+            goto fail;
+        }
+        *out = value;
+    }
+fail:
+    if (mem >= 0) H5Tclose(mem);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (attr >= 0) H5Aclose(attr);
+    return status;
+}
+
+/* ---- save ---- */
+
+ctxpar_status ctxpar_model_save(const ctxpar_model *model, const char *path) {
+    ctxpar_status status = CTXPAR_OK;
+    hid_t file = -1, lcpl = -1, space = -1, dset = -1, attr_space = -1, attr = -1;
+    char *json = NULL;
+    if (!model->blob)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s: the model has no weights to save", path);
+    file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) {
+        char cause[256];
+        return ctxpar_error(CTXPAR_ERR_IO, "%s: cannot create the model file: %s", path,
+                            h5_cause(cause));
+    }
+    CTXPAR_H5_CHECK_GOTO(lcpl = H5Pcreate(H5P_LINK_CREATE));
+    CTXPAR_H5_CHECK_GOTO(H5Pset_create_intermediate_group(lcpl, 1));
+
+    int json_len = ctxpar_config_to_json(&model->config, NULL, 0);
+    json = malloc((size_t)json_len + 1);
+    if (!json) {
+        status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory writing %s", path);
+        goto fail;
+    }
+    ctxpar_config_to_json(&model->config, json, (size_t)json_len + 1);
+    CTXPAR_TRY_GOTO(write_string_attr(file, "format", MODEL_FORMAT));
+    CTXPAR_TRY_GOTO(write_string_attr(file, "config", json));
+    CTXPAR_H5_CHECK_GOTO(attr_space = H5Screate(H5S_SCALAR));
+    const int version = MODEL_FORMAT_VERSION;
+    CTXPAR_H5_CHECK_GOTO(attr = H5Acreate2(file, "format_version", H5T_STD_I32LE, attr_space,
+                                           H5P_DEFAULT, H5P_DEFAULT));
+    CTXPAR_H5_CHECK_GOTO(H5Awrite(attr, H5T_NATIVE_INT, &version));
+
+    for (int t = 0; t < model->n_tensors; t++) {
+        const ctxpar_weight *w = &model->tensors[t];
+        hsize_t dims[5];
+        for (int i = 0; i < w->ndim; i++) dims[i] = (hsize_t)w->shape[i];
+        CTXPAR_H5_CHECK_GOTO(space = H5Screate_simple(w->ndim, dims, NULL));
+        dset = H5Dcreate2(file, w->name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        if (dset < 0) {
+            char cause[256];
+            status = ctxpar_error(CTXPAR_ERR_IO, "%s: cannot create tensor %s: %s", path, w->name,
+                                  h5_cause(cause));
+            goto fail;
+        }
+        if (H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                     model->blob + w->offset) < 0) {
+            char cause[256];
+            status = ctxpar_error(CTXPAR_ERR_IO, "%s: cannot write tensor %s: %s", path, w->name,
+                                  h5_cause(cause));
+            goto fail;
+        }
+        H5Dclose(dset);
+        dset = -1;
+        H5Sclose(space);
+        space = -1;
+    }
+    if (H5Fclose(file) < 0) {
+        file = -1;
+        char cause[256];
+        status = ctxpar_error(CTXPAR_ERR_IO, "%s: cannot finish the model file: %s", path,
+                              h5_cause(cause));
+        goto fail;
+    }
+    file = -1;
+fail:
+    free(json);
+    if (attr >= 0) H5Aclose(attr);
+    if (attr_space >= 0) H5Sclose(attr_space);
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (file >= 0) H5Fclose(file);
+    return status;
+}
+
+/* ---- load ---- */
+
+/* 1 if every prefix of `name` exists as a link (so H5Dopen2 cannot fail on a
+ * missing group), 0 if one is missing, <0 on an HDF5 error. */
+static int tensor_exists(hid_t file, const char *name) {
+    char prefix[CTXPAR_TENSOR_NAME_MAX];
+    size_t len = strlen(name);
+    for (size_t i = 0; i <= len; i++) {
+        if (name[i] != '/' && name[i] != '\0') continue;
+        memcpy(prefix, name, i);
+        prefix[i] = '\0';
+        htri_t exists = H5Lexists(file, prefix, H5P_DEFAULT);
+        if (exists <= 0) return exists < 0 ? -1 : 0;
+    }
+    H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+    if (H5Oget_info_by_name3(file, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+#else
+    if (H5Oget_info_by_name2(file, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+#endif
+    return info.type == H5O_TYPE_DATASET ? 1 : 0;
+}
+
+static ctxpar_status read_tensor(hid_t file, const char *path, const ctxpar_weight *w,
+                                 float *data) {
+    ctxpar_status status = CTXPAR_OK;
+    hid_t dset = -1, space = -1, type = -1;
+    char cause[256];
+    int exists = tensor_exists(file, w->name);
+    if (exists < 0)
+        return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: cannot look up tensor %s: %s", path, w->name,
+                            h5_cause(cause));
+    if (exists == 0)
+        return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: missing tensor %s", path, w->name);
+    dset = H5Dopen2(file, w->name, H5P_DEFAULT);
+    if (dset < 0) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: cannot open tensor %s: %s", path, w->name,
+                              h5_cause(cause));
+        goto fail;
+    }
+    if ((type = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: cannot read the header of tensor %s: %s",
+                              path, w->name, h5_cause(cause));
+        goto fail;
+    }
+    if (H5Tget_class(type) != H5T_FLOAT) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s: tensor %s is not floating point, expected float32", path,
+                              w->name);
+        goto fail;
+    }
+    int ndim = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[H5S_MAX_RANK];
+    if (ndim < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: cannot read the shape of tensor %s: %s", path,
+                              w->name, h5_cause(cause));
+        goto fail;
+    }
+    int same = ndim == w->ndim;
+    for (int i = 0; same && i < ndim; i++) same = dims[i] == (hsize_t)w->shape[i];
+    if (!same) {
+        char got[128], want[128];
+        format_shape(got, sizeof got, ndim, dims, NULL);
+        format_shape(want, sizeof want, w->ndim, NULL, w->shape);
+        status = ctxpar_error(CTXPAR_ERR_SHAPE, "%s: tensor %s has shape %s, expected %s", path,
+                              w->name, got, want);
+        goto fail;
+    }
+    if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s: cannot read tensor %s (truncated or damaged file?): %s", path,
+                              w->name, h5_cause(cause));
+        goto fail;
+    }
+fail:
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    return status;
+}
+
+/* Rank 0's part: open, check, read everything. */
+static ctxpar_status load_on_root(const char *path, ctxpar_model **out) {
+    *out = NULL;
+    ctxpar_status status = CTXPAR_OK;
+    hid_t file = -1, attr = -1, attr_type = -1;
+    char *format = NULL, *json = NULL;
+    ctxpar_model *m = NULL;
+    char cause[256];
+
+    if (access(path, F_OK) != 0)
+        return ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", path);
+    if (access(path, R_OK) != 0)
+        return ctxpar_error(CTXPAR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+#if H5_VERSION_GE(1, 12, 0)
+    htri_t is_hdf5 = H5Fis_accessible(path, H5P_DEFAULT);
+#else
+    htri_t is_hdf5 = H5Fis_hdf5(path);
+#endif
+    if (is_hdf5 <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return ctxpar_error(CTXPAR_ERR_FORMAT,
+                            "%s: not an HDF5 file (expected a ctxpar model; make one with "
+                            "`ctxpar init-model`)",
+                            path);
+    }
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        return ctxpar_error(CTXPAR_ERR_FORMAT,
+                            "%s: cannot open the HDF5 file (truncated or damaged?): %s", path,
+                            h5_cause(cause));
+
+    status = read_string_attr(file, "format", &format);
+    if (status != CTXPAR_OK) goto fail;
+    if (!format) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s: foreign file: no string attribute 'format', expected %s", path,
+                              MODEL_FORMAT);
+        goto fail;
+    }
+    if (strcmp(format, MODEL_FORMAT) != 0) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s: foreign file: format attribute is %s, expected %s", path,
+                              format, MODEL_FORMAT);
+        goto fail;
+    }
+    int version = -1;
+    if (H5Aexists(file, "format_version") <= 0) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: no format_version attribute", path);
+        goto fail;
+    }
+    if ((attr = H5Aopen(file, "format_version", H5P_DEFAULT)) < 0 ||
+        (attr_type = H5Aget_type(attr)) < 0 || H5Tget_class(attr_type) != H5T_INTEGER ||
+        H5Aread(attr, H5T_NATIVE_INT, &version) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s: format_version attribute is not a readable integer", path);
+        goto fail;
+    }
+    if (version != MODEL_FORMAT_VERSION) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s: model format_version %d is not supported (this ctxpar reads "
+                              "version %d)",
+                              path, version, MODEL_FORMAT_VERSION);
+        goto fail;
+    }
+    CTXPAR_TRY_GOTO(read_string_attr(file, "config", &json));
+    if (!json) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: no string attribute 'config'", path);
+        goto fail;
+    }
+    ctxpar_model_config config;
+    CTXPAR_TRY_GOTO(ctxpar_config_from_json(json, &config, path));
+    CTXPAR_TRY_GOTO(ctxpar_model_layout(&config, &m));
+    CTXPAR_TRY_GOTO(ctxpar_model_alloc_blob(m));
+    for (int t = 0; t < m->n_tensors; t++)
+        CTXPAR_TRY_GOTO(read_tensor(file, path, &m->tensors[t], m->blob + m->tensors[t].offset));
+    *out = m;
+    m = NULL;
+fail:
+    ctxpar_model_free(m);
+    free(format);
+    free(json);
+    if (attr_type >= 0) H5Tclose(attr_type);
+    if (attr >= 0) H5Aclose(attr);
+    if (file >= 0) H5Fclose(file);
+    H5Eclear2(H5E_DEFAULT);
+    return status;
+}
+
+ctxpar_status ctxpar_model_load_file(ctxpar_comm_t comm, const char *path, ctxpar_model **out) {
+    *out = NULL;
+    const int rank = ctxpar_comm_rank(comm);
+    ctxpar_model *m = NULL, *shared = NULL;
+    ctxpar_status status = CTXPAR_OK;
+    char *json = NULL;
+
+    if (rank == 0) status = load_on_root(path, &m);
+    /* Agree before broadcasting: a bad file fails everyone with rank 0's message. */
+    status = ctxpar_comm_agree(comm, status);
+    if (status != CTXPAR_OK) goto fail;
+
+    /* The config travels as JSON text (the same form as in the file), the
+     * weights as one blob to the first rank of each node. */
+    int64_t json_len = 0;
+    if (rank == 0) {
+        json_len = ctxpar_config_to_json(&m->config, NULL, 0);
+        json = malloc((size_t)json_len + 1);
+        if (json) ctxpar_config_to_json(&m->config, json, (size_t)json_len + 1);
+    }
+    CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, &json_len, sizeof json_len, 0));
+    if (rank != 0) json = malloc((size_t)json_len + 1);
+    status = json ? CTXPAR_OK
+                  : ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory receiving the model config");
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+    CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, json, json_len + 1, 0));
+    ctxpar_model_config config;
+    status = ctxpar_config_from_json(json, &config, path);
+    if (status == CTXPAR_OK) status = ctxpar_model_layout(&config, &shared);
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+    CTXPAR_TRY_GOTO(ctxpar_model_alloc_shared(comm, shared));
+    if (rank == 0)
+        memcpy(shared->blob, m->blob, (size_t)m->blob_floats * sizeof(float));
+    ctxpar_model_free(m);
+    m = NULL;
+    if (ctxpar_comm_local_rank(comm) == 0)
+        CTXPAR_TRY_GOTO(ctxpar_comm_bcast_leaders(
+            comm, shared->blob, shared->blob_floats * (int64_t)sizeof(float)));
+    CTXPAR_TRY_GOTO(ctxpar_model_publish(comm, shared));
+    free(json);
+    *out = shared;
+    return CTXPAR_OK;
+fail:
+    free(json);
+    ctxpar_model_free(m);
+    ctxpar_model_free(shared);
+    return status;
+}
+

@@ -1,0 +1,99 @@
+/* Transformer blocks (see transformer.h). Buffers for one block are allocated
+ * once and reused by every layer; the ring's K/V buffers live only during
+ * attention. */
+#include "runtime/stages/transformer.h"
+
+#include <mpi.h>
+#include <string.h>
+
+int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, int64_t n_local,
+                                          int64_t n_block_max, int ranks) {
+    const int64_t d = config->transformer.dim, heads = config->transformer.heads;
+    const int64_t f = ctxpar_config_mlp_dim(config);
+    /* h [n][d], qkv [n][3d], kv [n][2d], attn [n][d], mlp [n][f] */
+    int64_t block = n_local * (d * (1 + 3 + 2 + 1) + f);
+    /* ring: two K/V buffers, partial output, lse x3 */
+    int64_t ring = (ranks > 1 ? 2 * n_block_max * 2 * d + n_local * d : 0) + 3 * n_local * heads;
+    return (block + ring) * (int64_t)sizeof(float);
+}
+
+ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_t comm,
+                                     const ctxpar_model *model, const ctxpar_plan *plan,
+                                     ctxpar_tensor *tokens, ctxpar_transformer_stats *stats,
+                                     ctxpar_transformer_progress_fn progress, void *user) {
+    const ctxpar_transformer_config *tc = &model->config.transformer;
+    const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
+    const int64_t n = tokens->shape[0], d = tc->dim, dh = d / tc->heads;
+    const int64_t f = ctxpar_config_mlp_dim(&model->config);
+    const float eps = (float)tc->norm_eps;
+    /* The model description picks the variants; the loop below is the same. */
+    void (*rope)(float *, int64_t, int64_t, int, int, int64_t, int64_t, int64_t) =
+        tc->rope == CTXPAR_ROPE_VJEPA2 ? backend->rope3d_vjepa2 : backend->rope3d;
+    void (*gelu)(float *, int64_t) = tc->gelu == CTXPAR_GELU_ERF ? backend->gelu_erf
+                                                                 : backend->gelu;
+    /* --layer K: the output of block K, before the final norm */
+    const int layers = plan->output_layer > 0 ? plan->output_layer : tc->layers;
+    const int64_t first_token = plan->first_latent[rank] * plan->tokens_per_frame;
+    float *x = tokens->data;
+    float *h = NULL, *qkv = NULL, *kv = NULL, *attn = NULL, *mlp = NULL;
+    int64_t *block_rows = NULL;
+    ctxpar_status status = CTXPAR_OK;
+    memset(stats, 0, sizeof *stats);
+    double t_start = MPI_Wtime();
+
+    int64_t rows = n > 0 ? n : 1;
+    CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&h, rows * d, CTXPAR_MEM_TRANSFORMER, "block input"));
+    CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&qkv, rows * 3 * d, CTXPAR_MEM_TRANSFORMER, "qkv"));
+    CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&kv, rows * 2 * d, CTXPAR_MEM_TRANSFORMER, "K/V block"));
+    CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&attn, rows * d, CTXPAR_MEM_TRANSFORMER, "attention"));
+    CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&mlp, rows * f, CTXPAR_MEM_TRANSFORMER, "mlp"));
+    block_rows = ctxpar_mem_alloc(sizeof(int64_t) * (size_t)ranks, CTXPAR_MEM_TRANSFORMER, "rows");
+    if (!block_rows) {
+        status = CTXPAR_ERR_NO_MEMORY;
+        goto fail;
+    }
+    for (int r = 0; r < ranks; r++) block_rows[r] = plan->n_latent[r] * plan->tokens_per_frame;
+
+    for (int layer = 0; layer < layers; layer++) {
+#define W(name) ctxpar_model_tensorf(model, "blocks/%d/" name, layer)
+        double t0 = MPI_Wtime();
+        backend->layer_norm(h, x, n, d, W("norm1/weight"), W("norm1/bias"), eps);
+        backend->linear(qkv, h, n, d, 3 * d, W("attn/qkv/weight"), W("attn/qkv/bias"));
+        rope(qkv, 3 * d, n, tc->heads, (int)dh, first_token, plan->grid_h, plan->grid_w);
+        rope(qkv + d, 3 * d, n, tc->heads, (int)dh, first_token, plan->grid_h, plan->grid_w);
+        for (int64_t i = 0; i < n; i++) /* K and V side by side: one message per step */
+            memcpy(kv + i * 2 * d, qkv + i * 3 * d + d, (size_t)(2 * d) * sizeof(float));
+        double t1 = MPI_Wtime();
+        CTXPAR_TRY_GOTO(ctxpar_ring_attention(backend, comm, qkv, 3 * d, kv, block_rows,
+                                              tc->heads, (int)dh, attn, 1000 + layer * ranks,
+                                              &stats->ring));
+        double t2 = MPI_Wtime();
+        backend->linear(h, attn, n, d, d, W("attn/proj/weight"), W("attn/proj/bias"));
+        backend->add(x, 0, h, 0, 1, n * d);
+        backend->layer_norm(h, x, n, d, W("norm2/weight"), W("norm2/bias"), eps);
+        backend->linear(mlp, h, n, d, f, W("mlp/fc1/weight"), W("mlp/fc1/bias"));
+        gelu(mlp, n * f);
+        backend->linear(h, mlp, n, f, d, W("mlp/fc2/weight"), W("mlp/fc2/bias"));
+        backend->add(x, 0, h, 0, 1, n * d);
+        double t3 = MPI_Wtime();
+#undef W
+        stats->seconds_attention += t2 - t1;
+        stats->seconds_dense += (t1 - t0) + (t3 - t2);
+        stats->dense_flops += 2.0 * (double)n * (double)d * (double)(4 * d + 2 * f);
+        if (progress) progress(user, layer + 1, layers);
+    }
+    if (layers == tc->layers && plan->output_layer == 0)
+        backend->layer_norm(x, x, n, d, ctxpar_model_tensor(model, "norm_out/weight"),
+                            ctxpar_model_tensor(model, "norm_out/bias"), eps);
+    stats->seconds_total = MPI_Wtime() - t_start;
+
+fail:
+    ctxpar_mem_free(block_rows);
+    ctxpar_mem_free(mlp);
+    ctxpar_mem_free(attn);
+    ctxpar_mem_free(kv);
+    ctxpar_mem_free(qkv);
+    ctxpar_mem_free(h);
+    if (status != CTXPAR_OK) ctxpar_comm_abort(comm, status);
+    return status;
+}
