@@ -180,6 +180,12 @@ def main():
     # did take effect).
     default = f32.got.get("exact", {}).get(1, [(None, None)])[0][0]
     for path in ("winograd-f4", "winograd-f2"):
+        probe = run(1, "--model", folders["f32"], "--input", paths["v17"], "--dry-run",
+                    check=False, env={"CTXPAR_CONV_PATH": path})
+        if "not a conv path of this CPU" in probe.stderr:
+            # the Winograd kernels need AVX-512; the test says so, it does not pass
+            print("skipped: f32 T=17 %s: not a conv path of this CPU (no AVX-512)" % path)
+            continue
         c = Case("f32 T=17 " + path, folders["f32"], paths["v17"], v17,
                  env={"CTXPAR_CONV_PATH": path}, ref=f32.ref)
         for norm, ranks in (("exact", 1), ("exact", 3), ("diffusers", 2), ("diffusers", 5)):

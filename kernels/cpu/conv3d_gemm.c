@@ -10,7 +10,8 @@
  * (ldc = y_cstride), so the GEMMs write straight into y. Frames before x's
  * frame 0 come from the halo, which is how the conv cache handed over by the
  * previous rank (or the replicated first frame) enters. All of the chunk's
- * input is gathered before y is touched, which is what lets y alias x. */
+ * input is gathered before y is touched, which is what lets y alias x. The
+ * GEMMs run frame by frame (see below) so chunking never changes a bit. */
 #include "kernels/cpu/kernels_cpu.h"
 
 #include <cblas.h>
@@ -82,9 +83,15 @@ void ctxpar_cpu_conv3d_causal_gemm(const float *x, int64_t x_cstride, const floa
         float b = bias ? bias[co] : 0.0f;
         for (int64_t i = 0; i < n_cols; i++) row[i] = b;
     }
-    for (int dt = 0; dt < kt; dt++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)n_cols,
-                    (int)k_spatial, 1.0f, packed + (int64_t)dt * cout * k_spatial,
-                    (int)k_spatial, col + (int64_t)dt * hw, (int)(n_in * hw), 1.0f, y_chunk,
-                    (int)y_cstride);
+    /* One GEMM per output frame and tap, never one across frames: sgemm's
+     * edge kernels sum in another order than its main kernel, so a column's
+     * result would depend on where the chunk starts. Per frame, every output
+     * pixel sits at the same column of the same-sized GEMM whatever the
+     * chunking or the rank, and results are bit-identical across both. */
+    for (int64_t f = 0; f < n_out; f++)
+        for (int dt = 0; dt < kt; dt++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)hw,
+                        (int)k_spatial, 1.0f, packed + (int64_t)dt * cout * k_spatial,
+                        (int)k_spatial, col + (f + dt) * hw, (int)(n_in * hw), 1.0f,
+                        y_chunk + f * hw, (int)y_cstride);
 }
