@@ -79,26 +79,13 @@ ctxpar_status ctxpar_command_make_video(ctxpar_comm_t comm, const ctxpar_cli *cl
 
 /* ---- inspect -------------------------------------------------------------- */
 
-static int read_string_attr(hid_t loc, const char *name, char *buf, size_t cap) {
-    if (H5Aexists(loc, name) <= 0) return -1;
-    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t type = H5Aget_type(attr);
-    int rc = -1;
-    if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)) {
-        size_t size = H5Tget_size(type);
-        char *tmp = calloc(size + 1, 1);
-        hid_t mem = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mem, size + 1);
-        if (tmp && H5Aread(attr, mem, tmp) >= 0) {
-            snprintf(buf, cap, "%s", tmp);
-            rc = 0;
-        }
-        H5Tclose(mem);
-        free(tmp);
-    }
-    H5Tclose(type);
-    H5Aclose(attr);
-    return rc;
+/* Prints "name value" for a string attribute that is there; returns the
+ * value (malloc'd, for the caller to free) or NULL. */
+static char *print_string_attr(hid_t loc, const char *name) {
+    char *value = NULL;
+    if (ctxpar_hdf5_read_string_attr(loc, name, &value) != CTXPAR_OK) ctxpar_error_clear();
+    if (value) printf("%-16s %s\n", name, value);
+    return value;
 }
 
 /* H5Lvisit callback (the link info type differs between HDF5 1.10 and 1.12,
@@ -166,9 +153,7 @@ static ctxpar_status inspect_features(hid_t file) {
 static void inspect_latents(hid_t file) {
     static const char *const ints[] = {"format_version", "frames", "height", "width",
                                        "ranks", "invert_scale_latents", "complete"};
-    char family[64];
-    if (read_string_attr(file, "family", family, sizeof family) == 0)
-        printf("%-16s %s\n", "family", family);
+    free(print_string_attr(file, "family"));
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         long long v;
         if (ctxpar_hdf5_read_int_attr(file, ints[i], &v) == 0) printf("%-16s %lld\n", ints[i], v);
@@ -260,7 +245,7 @@ ctxpar_status ctxpar_command_inspect(ctxpar_comm_t comm, const ctxpar_cli *cli) 
         const char *path = cli->file;
         struct stat st;
         hid_t file = -1;
-        char format[64] = "", config[8192] = "";
+        char *format = NULL;
         if (stat(path, &st) != 0) {
             status = ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", path);
         } else if (S_ISDIR(st.st_mode)) {
@@ -269,23 +254,22 @@ ctxpar_status ctxpar_command_inspect(ctxpar_comm_t comm, const ctxpar_cli *cli) 
             status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: not an HDF5 file", path);
         } else if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
             status = ctxpar_hdf5_error("H5Fopen", __FILE__, __LINE__);
-        } else if (read_string_attr(file, "format", format, sizeof format) != 0) {
+        } else if (ctxpar_hdf5_read_string_attr(file, "format", &format) != CTXPAR_OK ||
+                   !format) {
             status = ctxpar_error(CTXPAR_ERR_FORMAT,
                                   "%s: no 'format' attribute: not a ctxpar model or features "
                                   "file",
                                   path);
         } else {
             printf("%s: %s\n", path, format);
-            char version[64];
-            if (read_string_attr(file, "ctxpar_version", version, sizeof version) == 0)
-                printf("%-16s %s\n", "ctxpar_version", version);
-            if (read_string_attr(file, "config", config, sizeof config) == 0)
-                printf("%-16s %s\n", "config", config);
+            free(print_string_attr(file, "ctxpar_version"));
+            free(print_string_attr(file, "config"));
             if (strcmp(format, "ctxpar-features") == 0) inspect_features(file);
             if (strcmp(format, "ctxpar-latents") == 0) inspect_latents(file);
             printf("datasets:\n");
             H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, print_dataset, NULL);
         }
+        free(format);
         if (file >= 0) H5Fclose(file);
     }
     return ctxpar_comm_agree(comm, status);

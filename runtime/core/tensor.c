@@ -2,6 +2,7 @@
  * once here and never recomputed by callers. */
 #include "runtime/core/tensor.h"
 
+#include <stdio.h>
 #include <string.h>
 
 ctxpar_status ctxpar_tensor_alloc(ctxpar_tensor *t, ctxpar_mem_stage stage, const char *what,
@@ -34,4 +35,11 @@ int64_t ctxpar_tensor_count(const ctxpar_tensor *t) {
     int64_t count = 1;
     for (int i = 0; i < t->ndim; i++) count *= t->shape[i];
     return count;
+}
+
+void ctxpar_shape_text(char *out, size_t cap, int ndim, const int64_t *dims) {
+    size_t len = (size_t)snprintf(out, cap, "[");
+    for (int i = 0; i < ndim && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (len < cap) snprintf(out + len, cap - len, "]");
 }

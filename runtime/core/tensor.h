@@ -2,6 +2,7 @@
  * counting allocator. Activations of the VAE are [C][T][H][W] (channel-major,
  * see kernels/cpu/kernels_cpu.h); tokens are [N][d]. */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/status.h"
@@ -24,3 +25,6 @@ ctxpar_status ctxpar_tensor_alloc_video(ctxpar_tensor *t, ctxpar_mem_stage stage
                                         int64_t c, int64_t frames, int64_t h, int64_t w);
 void ctxpar_tensor_free(ctxpar_tensor *t);
 int64_t ctxpar_tensor_count(const ctxpar_tensor *t);
+
+/* "[d0, d1, ...]" into out (cap bytes), for messages that name a shape. */
+void ctxpar_shape_text(char *out, size_t cap, int ndim, const int64_t *dims);

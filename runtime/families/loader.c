@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/core/tensor.h"
+
 /* ---- config ---- */
 
 static ctxpar_status wrong_kind(const char *source, const char *key, const ctxpar_json *v,
@@ -197,13 +199,6 @@ static int translate(const ctxpar_family *family, const char *ours, const char *
     return 0;
 }
 
-static void format_shape(char *out, size_t cap, int ndim, const int64_t *dims) {
-    size_t len = (size_t)snprintf(out, cap, "[");
-    for (int i = 0; i < ndim && len < cap; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? ", " : "", (long long)dims[i]);
-    if (len < cap) snprintf(out + len, cap - len, "]");
-}
-
 static int has_prefix(const char *s, const char *prefix) {
     return prefix && strncmp(s, prefix, strlen(prefix)) == 0;
 }
@@ -261,8 +256,8 @@ ctxpar_status ctxpar_family_check_tensors(const ctxpar_family *family, const ctx
             for (int i = 0; same && i < want_ndim; i++) same = found->shape[i] == want[i];
             if (!same) {
                 char got_text[128], want_text[128];
-                format_shape(got_text, sizeof got_text, found->ndim, found->shape);
-                format_shape(want_text, sizeof want_text, want_ndim, want);
+                ctxpar_shape_text(got_text, sizeof got_text, found->ndim, found->shape);
+                ctxpar_shape_text(want_text, sizeof want_text, want_ndim, want);
                 status = ctxpar_error(CTXPAR_ERR_SHAPE, "%s: tensor %s has shape %s, expected %s",
                                       st->path, theirs[part], got_text, want_text);
                 goto done;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "runtime/core/memory.h"
+#include "runtime/core/tensor.h"
 #include "runtime/formats/hdf5_io.h"
 #include "runtime/input/source_shape.h"
 
@@ -31,36 +32,6 @@ static const char *describe_type(hid_t type, char *buf, size_t cap) {
     default: snprintf(buf, cap, "a non-numeric type"); break;
     }
     return buf;
-}
-
-static void format_dims(char *out, size_t cap, int ndim, const hsize_t *dims) {
-    size_t len = (size_t)snprintf(out, cap, "[");
-    for (int i = 0; i < ndim && len < cap; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%llu", i ? ", " : "",
-                                (unsigned long long)dims[i]);
-    if (len < cap) snprintf(out + len, cap - len, "]");
-}
-
-/* 0 if some component of `name` is missing (or it is not a dataset), 1 if it
- * is a dataset, <0 on an HDF5 error. */
-static int dataset_exists(hid_t file, const char *name) {
-    char prefix[256];
-    size_t len = strlen(name);
-    if (len == 0 || len >= sizeof prefix) return 0;
-    for (size_t i = 1; i <= len; i++) {
-        if (name[i] != '/' && name[i] != '\0') continue;
-        memcpy(prefix, name, i);
-        prefix[i] = '\0';
-        htri_t exists = H5Lexists(file, prefix, H5P_DEFAULT);
-        if (exists <= 0) return exists < 0 ? -1 : 0;
-    }
-    H5O_info_t info;
-#if H5_VERSION_GE(1, 12, 0)
-    if (H5Oget_info_by_name3(file, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
-#else
-    if (H5Oget_info_by_name2(file, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
-#endif
-    return info.type == H5O_TYPE_DATASET ? 1 : 0;
 }
 
 /* Rank 0's checks; fills shape[0..2] = T, H, W. */
@@ -88,7 +59,7 @@ static ctxpar_status probe_on_root(const ctxpar_source *source, int64_t *shape) 
         return ctxpar_error(CTXPAR_ERR_FORMAT,
                             "%s: cannot open the HDF5 file (truncated or damaged?)", path);
     }
-    int exists = dataset_exists(file, name);
+    int exists = ctxpar_hdf5_dataset_exists(file, name);
     if (exists <= 0) {
         H5Eclear2(H5E_DEFAULT);
         status = ctxpar_error(CTXPAR_ERR_FORMAT,
@@ -120,7 +91,9 @@ static ctxpar_status probe_on_root(const ctxpar_source *source, int64_t *shape) 
         goto fail;
     }
     char dims_text[160];
-    format_dims(dims_text, sizeof dims_text, ndim, dims);
+    int64_t dims64[H5S_MAX_RANK];
+    for (int i = 0; i < ndim; i++) dims64[i] = (int64_t)dims[i];
+    ctxpar_shape_text(dims_text, sizeof dims_text, ndim, dims64);
     if (ndim != 4) {
         status = ctxpar_error(CTXPAR_ERR_SHAPE,
                               "%s:%s has %d dimensions %s, expected 4: uint8 [T, H, W, 3]", path,

@@ -15,100 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/core/tensor.h"
 #include "runtime/formats/hdf5_io.h"
 
 #define MODEL_FORMAT "ctxpar-model"
 #define MODEL_FORMAT_VERSION 1
-
-/* ---- HDF5 helpers ---- */
-
-/* HDF5's innermost error description (the real cause), and a cleared stack. */
-static herr_t keep_innermost(unsigned n, const H5E_error2_t *err, void *data) {
-    if (n == 0) snprintf(data, 256, "%s", err->desc ? err->desc : "unknown HDF5 error");
-    return 0;
-}
-
-static const char *h5_cause(char *buf) {
-    snprintf(buf, 256, "unknown HDF5 error");
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, buf);
-    H5Eclear2(H5E_DEFAULT);
-    return buf;
-}
-
-static void format_shape(char *out, size_t cap, int ndim, const hsize_t *dims64,
-                         const int64_t *dims) {
-    size_t len = 0;
-    len += (size_t)snprintf(out + len, cap - len, "[");
-    for (int i = 0; i < ndim && len < cap; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? ", " : "",
-                                dims64 ? (long long)dims64[i] : (long long)dims[i]);
-    if (len < cap) snprintf(out + len, cap - len, "]");
-}
-
-static ctxpar_status write_string_attr(hid_t file, const char *name, const char *value) {
-    ctxpar_status status = CTXPAR_OK;
-    hid_t type = -1, space = -1, attr = -1;
-    CTXPAR_H5_CHECK_GOTO(type = H5Tcopy(H5T_C_S1));
-    CTXPAR_H5_CHECK_GOTO(H5Tset_size(type, strlen(value) > 0 ? strlen(value) : 1));
-    CTXPAR_H5_CHECK_GOTO(H5Tset_strpad(type, H5T_STR_NULLTERM));
-    CTXPAR_H5_CHECK_GOTO(space = H5Screate(H5S_SCALAR));
-    CTXPAR_H5_CHECK_GOTO(attr = H5Acreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
-    CTXPAR_H5_CHECK_GOTO(H5Awrite(attr, type, value));
-fail:
-    if (attr >= 0) H5Aclose(attr);
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    return status;
-}
-
-/* Reads a scalar string attribute, fixed-length or variable-length (h5py
- * writes the latter), into a malloc'd string. Missing or non-string: *out NULL
- * and OK, so the caller words the message. */
-static ctxpar_status read_string_attr(hid_t file, const char *name, char **out) {
-    *out = NULL;
-    ctxpar_status status = CTXPAR_OK;
-    hid_t attr = -1, type = -1, mem = -1, space = -1;
-    htri_t exists = H5Aexists(file, name);
-    if (exists <= 0) return CTXPAR_OK;
-    CTXPAR_H5_CHECK_GOTO(attr = H5Aopen(file, name, H5P_DEFAULT));
-    CTXPAR_H5_CHECK_GOTO(type = H5Aget_type(attr));
-    CTXPAR_H5_CHECK_GOTO(space = H5Aget_space(attr));
-    if (H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) goto fail;
-    htri_t variable = H5Tis_variable_str(type);
-    CTXPAR_H5_CHECK_GOTO(variable);
-    CTXPAR_H5_CHECK_GOTO(mem = H5Tcopy(H5T_C_S1));
-    if (variable) {
-        CTXPAR_H5_CHECK_GOTO(H5Tset_size(mem, H5T_VARIABLE));
-        CTXPAR_H5_CHECK_GOTO(H5Tset_cset(mem, H5Tget_cset(type)));
-        char *value = NULL;
-        CTXPAR_H5_CHECK_GOTO(H5Aread(attr, mem, &value));
-        if (value) {
-            *out = strdup(value);
-            H5free_memory(value);
-        }
-    } else {
-        size_t size = H5Tget_size(type);
-        CTXPAR_H5_CHECK_GOTO(H5Tset_size(mem, size + 1));
-        CTXPAR_H5_CHECK_GOTO(H5Tset_strpad(mem, H5T_STR_NULLTERM));
-        char *value = calloc(1, size + 1);
-        if (!value) {
-            status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory reading attribute %s", name);
-            goto fail;
-        }
-        if (H5Aread(attr, mem, value) < 0) {
-            free(value);
-            status = ctxpar_hdf5_error("H5Aread(attr, mem, value)", __FILE__, __LINE__);
-            goto fail;
-        }
-        *out = value;
-    }
-fail:
-    if (mem >= 0) H5Tclose(mem);
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    if (attr >= 0) H5Aclose(attr);
-    return status;
-}
 
 /* ---- save ---- */
 
@@ -122,7 +33,7 @@ ctxpar_status ctxpar_model_save(const ctxpar_model *model, const char *path) {
     if (file < 0) {
         char cause[256];
         return ctxpar_error(CTXPAR_ERR_IO, "%s: cannot create the model file: %s", path,
-                            h5_cause(cause));
+                            ctxpar_hdf5_cause(cause, sizeof cause));
     }
     CTXPAR_H5_CHECK_GOTO(lcpl = H5Pcreate(H5P_LINK_CREATE));
     CTXPAR_H5_CHECK_GOTO(H5Pset_create_intermediate_group(lcpl, 1));
@@ -134,8 +45,8 @@ ctxpar_status ctxpar_model_save(const ctxpar_model *model, const char *path) {
         goto fail;
     }
     ctxpar_config_to_json(&model->config, json, (size_t)json_len + 1);
-    CTXPAR_TRY_GOTO(write_string_attr(file, "format", MODEL_FORMAT));
-    CTXPAR_TRY_GOTO(write_string_attr(file, "config", json));
+    CTXPAR_H5_CHECK_GOTO(ctxpar_hdf5_write_string_attr(file, "format", MODEL_FORMAT));
+    CTXPAR_H5_CHECK_GOTO(ctxpar_hdf5_write_string_attr(file, "config", json));
     CTXPAR_H5_CHECK_GOTO(attr_space = H5Screate(H5S_SCALAR));
     const int version = MODEL_FORMAT_VERSION;
     CTXPAR_H5_CHECK_GOTO(attr = H5Acreate2(file, "format_version", H5T_STD_I32LE, attr_space,
@@ -151,14 +62,14 @@ ctxpar_status ctxpar_model_save(const ctxpar_model *model, const char *path) {
         if (dset < 0) {
             char cause[256];
             status = ctxpar_error(CTXPAR_ERR_IO, "%s: cannot create tensor %s: %s", path, w->name,
-                                  h5_cause(cause));
+                                  ctxpar_hdf5_cause(cause, sizeof cause));
             goto fail;
         }
         if (H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                      model->blob + w->offset) < 0) {
             char cause[256];
             status = ctxpar_error(CTXPAR_ERR_IO, "%s: cannot write tensor %s: %s", path, w->name,
-                                  h5_cause(cause));
+                                  ctxpar_hdf5_cause(cause, sizeof cause));
             goto fail;
         }
         H5Dclose(dset);
@@ -170,7 +81,7 @@ ctxpar_status ctxpar_model_save(const ctxpar_model *model, const char *path) {
         file = -1;
         char cause[256];
         status = ctxpar_error(CTXPAR_ERR_IO, "%s: cannot finish the model file: %s", path,
-                              h5_cause(cause));
+                              ctxpar_hdf5_cause(cause, sizeof cause));
         goto fail;
     }
     file = -1;
@@ -187,47 +98,26 @@ fail:
 
 /* ---- load ---- */
 
-/* 1 if every prefix of `name` exists as a link (so H5Dopen2 cannot fail on a
- * missing group), 0 if one is missing, <0 on an HDF5 error. */
-static int tensor_exists(hid_t file, const char *name) {
-    char prefix[CTXPAR_TENSOR_NAME_MAX];
-    size_t len = strlen(name);
-    for (size_t i = 0; i <= len; i++) {
-        if (name[i] != '/' && name[i] != '\0') continue;
-        memcpy(prefix, name, i);
-        prefix[i] = '\0';
-        htri_t exists = H5Lexists(file, prefix, H5P_DEFAULT);
-        if (exists <= 0) return exists < 0 ? -1 : 0;
-    }
-    H5O_info_t info;
-#if H5_VERSION_GE(1, 12, 0)
-    if (H5Oget_info_by_name3(file, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
-#else
-    if (H5Oget_info_by_name2(file, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
-#endif
-    return info.type == H5O_TYPE_DATASET ? 1 : 0;
-}
-
 static ctxpar_status read_tensor(hid_t file, const char *path, const ctxpar_weight *w,
                                  float *data) {
     ctxpar_status status = CTXPAR_OK;
     hid_t dset = -1, space = -1, type = -1;
     char cause[256];
-    int exists = tensor_exists(file, w->name);
+    int exists = ctxpar_hdf5_dataset_exists(file, w->name);
     if (exists < 0)
         return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: cannot look up tensor %s: %s", path, w->name,
-                            h5_cause(cause));
+                            ctxpar_hdf5_cause(cause, sizeof cause));
     if (exists == 0)
         return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: missing tensor %s", path, w->name);
     dset = H5Dopen2(file, w->name, H5P_DEFAULT);
     if (dset < 0) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: cannot open tensor %s: %s", path, w->name,
-                              h5_cause(cause));
+                              ctxpar_hdf5_cause(cause, sizeof cause));
         goto fail;
     }
     if ((type = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: cannot read the header of tensor %s: %s",
-                              path, w->name, h5_cause(cause));
+                              path, w->name, ctxpar_hdf5_cause(cause, sizeof cause));
         goto fail;
     }
     if (H5Tget_class(type) != H5T_FLOAT) {
@@ -240,15 +130,17 @@ static ctxpar_status read_tensor(hid_t file, const char *path, const ctxpar_weig
     hsize_t dims[H5S_MAX_RANK];
     if (ndim < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: cannot read the shape of tensor %s: %s", path,
-                              w->name, h5_cause(cause));
+                              w->name, ctxpar_hdf5_cause(cause, sizeof cause));
         goto fail;
     }
     int same = ndim == w->ndim;
     for (int i = 0; same && i < ndim; i++) same = dims[i] == (hsize_t)w->shape[i];
     if (!same) {
         char got[128], want[128];
-        format_shape(got, sizeof got, ndim, dims, NULL);
-        format_shape(want, sizeof want, w->ndim, NULL, w->shape);
+        int64_t got_dims[H5S_MAX_RANK];
+        for (int i = 0; i < ndim; i++) got_dims[i] = (int64_t)dims[i];
+        ctxpar_shape_text(got, sizeof got, ndim, got_dims);
+        ctxpar_shape_text(want, sizeof want, w->ndim, w->shape);
         status = ctxpar_error(CTXPAR_ERR_SHAPE, "%s: tensor %s has shape %s, expected %s", path,
                               w->name, got, want);
         goto fail;
@@ -256,7 +148,7 @@ static ctxpar_status read_tensor(hid_t file, const char *path, const ctxpar_weig
     if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT,
                               "%s: cannot read tensor %s (truncated or damaged file?): %s", path,
-                              w->name, h5_cause(cause));
+                              w->name, ctxpar_hdf5_cause(cause, sizeof cause));
         goto fail;
     }
 fail:
@@ -295,9 +187,9 @@ static ctxpar_status load_on_root(const char *path, ctxpar_model **out) {
     if (file < 0)
         return ctxpar_error(CTXPAR_ERR_FORMAT,
                             "%s: cannot open the HDF5 file (truncated or damaged?): %s", path,
-                            h5_cause(cause));
+                            ctxpar_hdf5_cause(cause, sizeof cause));
 
-    status = read_string_attr(file, "format", &format);
+    status = ctxpar_hdf5_read_string_attr(file, "format", &format);
     if (status != CTXPAR_OK) goto fail;
     if (!format) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT,
@@ -331,7 +223,7 @@ static ctxpar_status load_on_root(const char *path, ctxpar_model **out) {
                               path, version, MODEL_FORMAT_VERSION);
         goto fail;
     }
-    CTXPAR_TRY_GOTO(read_string_attr(file, "config", &json));
+    CTXPAR_TRY_GOTO(ctxpar_hdf5_read_string_attr(file, "config", &json));
     if (!json) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: no string attribute 'config'", path);
         goto fail;

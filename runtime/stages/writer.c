@@ -84,37 +84,6 @@ static herr_t make_group(hid_t file, const char *name) {
     return group < 0 ? -1 : H5Gclose(group);
 }
 
-static herr_t attr_string(hid_t loc, const char *name, const char *value) {
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
-    size_t len = strlen(value);
-    H5Tset_size(type, len > 0 ? len : 1);
-    H5Tset_strpad(type, H5T_STR_NULLTERM);
-    hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, len > 0 ? value : "");
-    if (attr >= 0) H5Aclose(attr);
-    H5Sclose(space);
-    H5Tclose(type);
-    return rc;
-}
-
-static herr_t attr_int64(hid_t loc, const char *name, int64_t value) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(loc, name, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, H5T_NATIVE_INT64, &value);
-    if (attr >= 0) H5Aclose(attr);
-    H5Sclose(space);
-    return rc;
-}
-
-static herr_t attr_double(hid_t loc, const char *name, double value) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(loc, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, H5T_NATIVE_DOUBLE, &value);
-    if (attr >= 0) H5Aclose(attr);
-    H5Sclose(space);
-    return rc;
-}
-
 /* Collective write of this rank's block [offset, offset+count) along dim 0. */
 static herr_t write_rows(hid_t file, const char *name, hid_t type, int ndim,
                          const hsize_t *dims_total, hsize_t offset, hsize_t count,
@@ -219,26 +188,26 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
                                     &out->timings[i]));
         }
     }
-    WRITER_CHECK(attr_string(file, "format",
+    WRITER_CHECK(ctxpar_hdf5_write_string_attr(file, "format",
                              out->latents_only ? "ctxpar-latents" : "ctxpar-features"));
-    if (out->family) WRITER_CHECK(attr_string(file, "family", out->family));
+    if (out->family) WRITER_CHECK(ctxpar_hdf5_write_string_attr(file, "family", out->family));
     if (out->latents_only) {
-        WRITER_CHECK(attr_double(file, "scaling_factor", out->scaling_factor));
+        WRITER_CHECK(ctxpar_hdf5_write_double_attr(file, "scaling_factor", out->scaling_factor));
         if (out->invert_scale_latents >= 0)
-            WRITER_CHECK(attr_int64(file, "invert_scale_latents", out->invert_scale_latents));
+            WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "invert_scale_latents", out->invert_scale_latents));
     }
-    WRITER_CHECK(attr_int64(file, "format_version", 1));
-    WRITER_CHECK(attr_string(file, "ctxpar_version", CTXPAR_VERSION_STRING));
-    WRITER_CHECK(attr_string(file, "config", out->config_json ? out->config_json : "{}"));
-    WRITER_CHECK(attr_int64(file, "frames", out->frames));
-    WRITER_CHECK(attr_int64(file, "height", out->height));
-    WRITER_CHECK(attr_int64(file, "width", out->width));
-    WRITER_CHECK(attr_int64(file, "ranks", out->ranks));
+    WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "format_version", 1));
+    WRITER_CHECK(ctxpar_hdf5_write_string_attr(file, "ctxpar_version", CTXPAR_VERSION_STRING));
+    WRITER_CHECK(ctxpar_hdf5_write_string_attr(file, "config", out->config_json ? out->config_json : "{}"));
+    WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "frames", out->frames));
+    WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "height", out->height));
+    WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "width", out->width));
+    WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "ranks", out->ranks));
     if (!out->latents_only) {
-        WRITER_CHECK(attr_int64(file, "tokens", out->tokens));
-        WRITER_CHECK(attr_int64(file, "records", n_total));
+        WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "tokens", out->tokens));
+        WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "records", n_total));
     }
-    WRITER_CHECK(attr_int64(file, "complete", 1)); /* last: the file is whole */
+    WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "complete", 1)); /* last: the file is whole */
     WRITER_CHECK(H5Fclose(file));
     file = -1;
     H5Pclose(fapl);
