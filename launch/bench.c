@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,63 +138,28 @@ static void print_table(const bench_result *r) {
 
 /* ---- JSON line ---------------------------------------------------------- */
 
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-    int failed;
-} text_buf;
-
-static void emit(text_buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(text_buf *t, const char *fmt, ...) {
-    if (t->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = 1;
-            return;
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = 2 * t->cap + (size_t)n + 1;
-        char *grown = realloc(t->data, cap);
-        if (!grown) {
-            t->failed = 1;
-            return;
-        }
-        t->data = grown, t->cap = cap;
-    }
+static void put_int(ctxpar_json_writer *w, const char *key, long long value) {
+    ctxpar_json_key(w, key);
+    ctxpar_json_int(w, value);
 }
 
-/* JSON has no NaN or infinity; the rates above never produce them, but a
- * number that is not finite is written as 0 rather than as invalid JSON. */
-static void emit_number(text_buf *t, const char *key, double value) {
-    emit(t, ", \"%s\": %.9g", key, isfinite(value) ? value : 0.0);
+static void put_number(ctxpar_json_writer *w, const char *key, double value) {
+    ctxpar_json_key(w, key);
+    ctxpar_json_double(w, value);
 }
 
-static void emit_int(text_buf *t, const char *key, long long value) {
-    emit(t, ", \"%s\": %lld", key, value);
+static void put_string(ctxpar_json_writer *w, const char *key, const char *value) {
+    ctxpar_json_key(w, key);
+    ctxpar_json_string(w, value);
 }
 
-static void emit_string(text_buf *t, const char *key, const char *value) {
-    size_t cap = strlen(value) * 6 + 8;
-    char *escaped = malloc(cap);
-    if (!escaped) {
-        t->failed = 1;
-        return;
-    }
-    ctxpar_json_escape(escaped, cap, value);
-    emit(t, ", \"%s\": \"%s\"", key, escaped);
-    free(escaped);
-}
-
-static void emit_spread(text_buf *t, const char *key, spread s) {
-    emit(t, "\"%s\": {\"median\": %.9g, \"min\": %.9g, \"max\": %.9g}", key, s.median, s.min,
-         s.max);
+static void put_spread(ctxpar_json_writer *w, const char *key, spread s) {
+    ctxpar_json_key(w, key);
+    ctxpar_json_object_begin(w);
+    put_number(w, "median", s.median);
+    put_number(w, "min", s.min);
+    put_number(w, "max", s.max);
+    ctxpar_json_object_end(w);
 }
 
 /* One object, keys in a fixed order, no timestamp: two invocations with the
@@ -203,82 +167,74 @@ static void emit_spread(text_buf *t, const char *key, spread s) {
 static char *json_line(const bench_result *r) {
     const ctxpar_cli *cli = r->cli;
     const ctxpar_run_summary *s = &r->last;
-    text_buf t = {malloc(4096), 0, 4096, 0};
-    if (!t.data) return NULL;
-    emit(&t, "{\"format\": \"ctxpar-bench\", \"format_version\": 1");
-    emit_string(&t, "version", CTXPAR_VERSION_STRING);
-    emit_int(&t, "ranks", s->ranks);
-    emit_int(&t, "nodes", s->nodes);
-    emit_int(&t, "threads", s->threads);
-    emit_string(&t, "device", s->device);
-    emit_string(&t, "preset", cli->run.model_path[0] ? "" : cli->run.preset);
-    emit_string(&t, "model_file", cli->run.model_path);
-    emit_string(&t, "family", s->model.family);
-    int n = ctxpar_config_to_json(&s->model, NULL, 0);
-    char *model = malloc((size_t)n + 1);
-    if (!model) {
-        free(t.data);
-        return NULL;
-    }
-    ctxpar_config_to_json(&s->model, model, (size_t)n + 1);
-    emit(&t, ", \"model\": %s", model);
-    free(model);
-    if (cli->run.source.kind == CTXPAR_SOURCE_VIDEO) { /* video files */
-        emit_string(&t, "input", cli->run.source.path);
-    } else if (cli->run.source.kind == CTXPAR_SOURCE_HDF5) {
-        char input[1400];
-        snprintf(input, sizeof input, "%s:%s", cli->run.source.path, cli->run.source.dataset);
-        emit_string(&t, "input", input);
-    } else {
-        emit_string(&t, "input", "synthetic");
-    }
-    emit_string(&t, "norm", ctxpar_norm_mode_name(cli->run.norm));
-    emit_int(&t, "no_merge", cli->run.no_merge);
-    emit_int(&t, "frames", s->frames);
-    emit_int(&t, "height", s->height);
-    emit_int(&t, "width", s->width);
-    emit_int(&t, "tokens", s->tokens);
-    emit_int(&t, "records", s->records);
-    emit_int(&t, "repeat", r->repeat);
-    emit_int(&t, "warmup", r->warmup);
-    emit(&t, ", \"run_totals_s\": [");
-    for (int i = 0; i < r->repeat; i++)
-        emit(&t, "%s%.9g", i ? ", " : "", r->totals[i]);
-    emit(&t, "], \"stages_s\": {");
-    for (int i = 0; i <= SERIES_TOTAL; i++) {
-        if (i) emit(&t, ", ");
-        emit_spread(&t, i == SERIES_TOTAL ? "total" : ctxpar_stage_name((ctxpar_stage)i),
-                    r->series[i]);
-    }
-    emit(&t, "}");
+    ctxpar_json_writer w;
+    ctxpar_json_writer_init(&w);
+    ctxpar_json_object_begin(&w);
+    put_string(&w, "format", "ctxpar-bench");
+    put_int(&w, "format_version", 1);
+    put_string(&w, "version", CTXPAR_VERSION_STRING);
+    put_int(&w, "ranks", s->ranks);
+    put_int(&w, "nodes", s->nodes);
+    put_int(&w, "threads", s->threads);
+    put_string(&w, "device", s->device);
+    put_string(&w, "preset", cli->run.model_path[0] ? "" : cli->run.preset);
+    put_string(&w, "model_file", cli->run.model_path);
+    put_string(&w, "family", s->model.family);
+    ctxpar_json_key(&w, "model");
+    ctxpar_config_write_json(&w, &s->model);
+    char input[1400];
+    ctxpar_source_describe(&cli->run.source, input, sizeof input);
+    put_string(&w, "input", input);
+    put_string(&w, "norm", ctxpar_norm_mode_name(cli->run.norm));
+    put_int(&w, "no_merge", cli->run.no_merge);
+    put_int(&w, "frames", s->frames);
+    put_int(&w, "height", s->height);
+    put_int(&w, "width", s->width);
+    put_int(&w, "tokens", s->tokens);
+    put_int(&w, "records", s->records);
+    put_int(&w, "repeat", r->repeat);
+    put_int(&w, "warmup", r->warmup);
+    ctxpar_json_key(&w, "run_totals_s");
+    ctxpar_json_array_begin(&w);
+    for (int i = 0; i < r->repeat; i++) ctxpar_json_double(&w, r->totals[i]);
+    ctxpar_json_array_end(&w);
+    ctxpar_json_key(&w, "stages_s");
+    ctxpar_json_object_begin(&w);
+    for (int i = 0; i <= SERIES_TOTAL; i++)
+        put_spread(&w, i == SERIES_TOTAL ? "total" : ctxpar_stage_name((ctxpar_stage)i),
+                   r->series[i]);
+    ctxpar_json_object_end(&w);
     double total = r->series[SERIES_TOTAL].median;
-    emit_number(&t, "frames_per_s", ratio((double)s->frames, total));
-    emit_number(&t, "tokens_per_s", ratio((double)s->tokens, total));
-    emit_number(&t, "vae_flops", s->vae_flops);
-    emit_number(&t, "vae_gflop_per_s",
-                ratio(s->vae_flops, r->series[CTXPAR_STAGE_VAE].median) / 1e9);
-    emit_number(&t, "attention_flops", s->attention_flops);
-    emit(&t, ", ");
-    emit_spread(&t, "attention_s", r->series[SERIES_ATTENTION]);
-    emit_number(&t, "attention_gflop_per_s",
-                ratio(s->attention_flops, r->series[SERIES_ATTENTION].median) / 1e9);
-    emit_int(&t, "bytes_sent_total", (long long)s->bytes_sent_total);
-    emit_int(&t, "bytes_sent_max", (long long)s->bytes_sent_max);
-    emit_number(&t, "halo_wait_s", r->series[SERIES_HALO_WAIT].median);
-    emit_number(&t, "halo_in_flight_s", r->series[SERIES_HALO_FLIGHT].median);
-    emit_number(&t, "halo_hidden", r->series[SERIES_HALO_HIDDEN].median);
-    emit_number(&t, "ring_wait_s", r->series[SERIES_RING_WAIT].median);
-    emit_number(&t, "ring_in_flight_s", r->series[SERIES_RING_FLIGHT].median);
-    emit_number(&t, "ring_hidden", r->series[SERIES_RING_HIDDEN].median);
-    emit_int(&t, "peak_tracked_bytes", (long long)r->peak_tracked);
-    emit_int(&t, "peak_rss_bytes", (long long)r->peak_rss);
-    emit_int(&t, "planned_bytes", (long long)s->planned_bytes);
-    emit(&t, "}\n");
-    if (t.failed) {
-        free(t.data);
+    put_number(&w, "frames_per_s", ratio((double)s->frames, total));
+    put_number(&w, "tokens_per_s", ratio((double)s->tokens, total));
+    put_number(&w, "vae_flops", s->vae_flops);
+    put_number(&w, "vae_gflop_per_s", ratio(s->vae_flops, r->series[CTXPAR_STAGE_VAE].median) / 1e9);
+    put_number(&w, "attention_flops", s->attention_flops);
+    put_spread(&w, "attention_s", r->series[SERIES_ATTENTION]);
+    put_number(&w, "attention_gflop_per_s",
+               ratio(s->attention_flops, r->series[SERIES_ATTENTION].median) / 1e9);
+    put_int(&w, "bytes_sent_total", (long long)s->bytes_sent_total);
+    put_int(&w, "bytes_sent_max", (long long)s->bytes_sent_max);
+    put_number(&w, "halo_wait_s", r->series[SERIES_HALO_WAIT].median);
+    put_number(&w, "halo_in_flight_s", r->series[SERIES_HALO_FLIGHT].median);
+    put_number(&w, "halo_hidden", r->series[SERIES_HALO_HIDDEN].median);
+    put_number(&w, "ring_wait_s", r->series[SERIES_RING_WAIT].median);
+    put_number(&w, "ring_in_flight_s", r->series[SERIES_RING_FLIGHT].median);
+    put_number(&w, "ring_hidden", r->series[SERIES_RING_HIDDEN].median);
+    put_int(&w, "peak_tracked_bytes", (long long)r->peak_tracked);
+    put_int(&w, "peak_rss_bytes", (long long)r->peak_rss);
+    put_int(&w, "planned_bytes", (long long)s->planned_bytes);
+    ctxpar_json_object_end(&w);
+    char *line = ctxpar_json_writer_take(&w);
+    if (!line) return NULL;
+    size_t len = strlen(line);
+    char *with_newline = realloc(line, len + 2);
+    if (!with_newline) {
+        free(line);
         return NULL;
     }
-    return t.data;
+    memcpy(with_newline + len, "\n", 2);
+    return with_newline;
 }
 
 /* ---- the command -------------------------------------------------------- */

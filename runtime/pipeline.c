@@ -64,54 +64,48 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
 /* The features file's config attribute: the model config and the run options. */
 static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options *o,
                              const ctxpar_plan *plan) {
-    /* A family folder's model is described by its own config.json, verbatim. */
-    int n = model->source_config ? (int)strlen(model->source_config)
-                                 : ctxpar_config_to_json(&model->config, NULL, 0);
-    char *model_json = malloc((size_t)n + 1);
-    if (!model_json) return NULL;
-    if (model->source_config) {
-        /* verbatim, but on one line: whitespace outside strings dropped */
-        int len = 0, in_string = 0;
-        for (const char *c = model->source_config; *c; c++) {
-            if (in_string && *c == '\\' && c[1]) {
-                model_json[len++] = *c++;
-            } else if (*c == '"') {
-                in_string = !in_string;
-            } else if (!in_string && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t')) {
-                continue;
-            }
-            model_json[len++] = *c;
-        }
-        model_json[len] = '\0';
-    } else
-        ctxpar_config_to_json(&model->config, model_json, (size_t)n + 1);
-    size_t cap = (size_t)n + 20000;
-    char *json = malloc(cap);
-    if (json) {
-        char raw[1400], input[1400 * 6], model_file[1024 * 6];
-        if (o->source.kind == CTXPAR_SOURCE_HDF5)
-            snprintf(raw, sizeof raw, "%s:%s", o->source.path, o->source.dataset);
-        else if (o->source.kind == CTXPAR_SOURCE_VIDEO) /* video files */
-            snprintf(raw, sizeof raw, "%s", o->source.path);
-        else
-            snprintf(raw, sizeof raw, "synthetic");
-        ctxpar_json_escape(input, sizeof input, raw);
-        ctxpar_json_escape(model_file, sizeof model_file, o->model_path);
-        snprintf(json, cap,
-                 "{\"family\": \"%s\", \"model\": %s, \"run\": {\"input\": \"%s\", "
-                 "\"model_file\": \"%s\", "
-                 "\"preset\": \"%s\", \"seed\": %llu, \"frames\": %lld, \"height\": %lld, "
-                 "\"width\": %lld, \"norm\": \"%s\", \"chunk_frames\": %lld, \"no_merge\": %d, "
-                 "\"ranks\": %d}}",
-                 model->config.family, model_json, input, model_file, o->model_path[0] ? "" : o->preset,
-                 (unsigned long long)o->seed, (long long)plan->frames, (long long)plan->height,
-                 (long long)plan->width, ctxpar_norm_mode_name(plan->norm),
-                 (long long)(plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames
-                                                             : plan->conv_chunk_frames),
-                 o->no_merge, plan->ranks);
+    ctxpar_json_writer w;
+    ctxpar_json_writer_init(&w);
+    ctxpar_json_object_begin(&w);
+    ctxpar_json_key(&w, "family");
+    ctxpar_json_string(&w, model->config.family);
+    /* A family folder's model is described by its own config.json, verbatim
+     * but on one line. */
+    ctxpar_json_key(&w, "model");
+    if (model->source_config)
+        ctxpar_json_raw(&w, model->source_config);
+    else
+        ctxpar_config_write_json(&w, &model->config);
+    ctxpar_json_key(&w, "run");
+    ctxpar_json_object_begin(&w);
+    ctxpar_json_key(&w, "input");
+    char input[1400];
+    ctxpar_source_describe(&o->source, input, sizeof input);
+    ctxpar_json_string(&w, input);
+    ctxpar_json_key(&w, "model_file");
+    ctxpar_json_string(&w, o->model_path);
+    ctxpar_json_key(&w, "preset");
+    ctxpar_json_string(&w, o->model_path[0] ? "" : o->preset);
+    ctxpar_json_key(&w, "seed");
+    ctxpar_json_int(&w, (long long)o->seed);
+    const char *int_keys[] = {"frames", "height", "width"};
+    const int64_t int_values[] = {plan->frames, plan->height, plan->width};
+    for (int i = 0; i < 3; i++) {
+        ctxpar_json_key(&w, int_keys[i]);
+        ctxpar_json_int(&w, (long long)int_values[i]);
     }
-    free(model_json);
-    return json;
+    ctxpar_json_key(&w, "norm");
+    ctxpar_json_string(&w, ctxpar_norm_mode_name(plan->norm));
+    ctxpar_json_key(&w, "chunk_frames");
+    ctxpar_json_int(&w, (long long)(plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames
+                                                                    : plan->conv_chunk_frames));
+    ctxpar_json_key(&w, "no_merge");
+    ctxpar_json_int(&w, o->no_merge);
+    ctxpar_json_key(&w, "ranks");
+    ctxpar_json_int(&w, plan->ranks);
+    ctxpar_json_object_end(&w);
+    ctxpar_json_object_end(&w);
+    return ctxpar_json_writer_take(&w);
 }
 
 /* The latents file: the posterior mean (and log-variance) in frame-major

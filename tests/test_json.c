@@ -146,7 +146,53 @@ static void test_large_document(void) {
     free(text);
 }
 
+/* The writer: commas and nesting placed by it, strings escaped, doubles
+ * that read back bit for bit, raw JSON folded onto one line, and what it
+ * writes parses back to the same values. */
+static void test_writer(void) {
+    ctxpar_json_writer w;
+    ctxpar_json_writer_init(&w);
+    ctxpar_json_object_begin(&w);
+    ctxpar_json_key(&w, "a");
+    ctxpar_json_int(&w, -3);
+    ctxpar_json_key(&w, "list");
+    ctxpar_json_array_begin(&w);
+    ctxpar_json_double(&w, 0.1 + 0.2);
+    ctxpar_json_double(&w, 1.0 / 0.0);
+    ctxpar_json_string(&w, "q\"b\\\n\x01");
+    ctxpar_json_array_begin(&w);
+    ctxpar_json_array_end(&w);
+    ctxpar_json_array_end(&w);
+    ctxpar_json_key(&w, "raw");
+    ctxpar_json_raw(&w, "{ \"k\" :\n [1, \"x y\"] }");
+    ctxpar_json_object_end(&w);
+    char *text = ctxpar_json_writer_take(&w);
+    ASSERT_TRUE(text != NULL);
+    const char *want = "{\"a\": -3, \"list\": [0.30000000000000004, null, \"q\\\"b\\\\\\u000a\\u0001\", []], "
+                       "\"raw\": {\"k\":[1,\"x y\"]}}";
+    if (text && strcmp(text, want) != 0) fprintf(stderr, "writer: got  %s\n        want %s\n", text, want);
+    ASSERT_TRUE(text && strcmp(text, want) == 0);
+    ctxpar_json *root = NULL;
+    ASSERT_EQ_INT(ctxpar_json_parse(text, "writer", &root), CTXPAR_OK);
+    if (root) {
+        const ctxpar_json *list = ctxpar_json_get(root, "list");
+        ASSERT_TRUE(list && list->n_items == 4 && list->items[0]->number == 0.1 + 0.2);
+        ASSERT_TRUE(list && strcmp(list->items[2]->string, "q\"b\\\n\x01") == 0);
+        ctxpar_json_free(root);
+    }
+    free(text);
+    /* an unclosed container or too deep a nesting is a failure, not a text */
+    ctxpar_json_writer_init(&w);
+    ctxpar_json_object_begin(&w);
+    ASSERT_TRUE(ctxpar_json_writer_take(&w) == NULL);
+    ctxpar_json_writer_init(&w);
+    for (int i = 0; i <= CTXPAR_JSON_WRITER_DEPTH; i++) ctxpar_json_array_begin(&w);
+    for (int i = 0; i <= CTXPAR_JSON_WRITER_DEPTH; i++) ctxpar_json_array_end(&w);
+    ASSERT_TRUE(ctxpar_json_writer_take(&w) == NULL);
+}
+
 int main(void) {
+    test_writer();
     test_literals();
     test_escapes();
     test_labels();

@@ -488,19 +488,131 @@ const char *ctxpar_json_kind_name(ctxpar_json_kind kind) {
     return "?";
 }
 
-void ctxpar_json_escape(char *dst, size_t cap, const char *src) {
-    size_t n = 0;
-    if (cap == 0) return;
-    for (; *src && n + 7 < cap; src++) {
-        unsigned char c = (unsigned char)*src;
-        if (c == '"' || c == '\\') {
-            dst[n++] = '\\';
-            dst[n++] = (char)c;
-        } else if (c < 0x20) {
-            n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", c);
+/* ---- writing ---- */
+
+void ctxpar_json_writer_init(ctxpar_json_writer *w) { memset(w, 0, sizeof *w); }
+
+char *ctxpar_json_writer_take(ctxpar_json_writer *w) {
+    char *text = w->failed || w->depth != 0 ? NULL : w->text;
+    if (!text) free(w->text);
+    if (text && !w->text) text = calloc(1, 1);
+    memset(w, 0, sizeof *w);
+    return text;
+}
+
+static void put(ctxpar_json_writer *w, const char *bytes, size_t n) {
+    if (w->failed) return;
+    if (w->len + n + 1 > w->cap) {
+        size_t cap = w->cap ? w->cap : 256;
+        while (w->len + n + 1 > cap) cap *= 2;
+        char *grown = realloc(w->text, cap);
+        if (!grown) {
+            w->failed = 1;
+            return;
+        }
+        w->text = grown, w->cap = cap;
+    }
+    memcpy(w->text + w->len, bytes, n);
+    w->len += n;
+    w->text[w->len] = '\0';
+}
+
+static void put_text(ctxpar_json_writer *w, const char *text) { put(w, text, strlen(text)); }
+
+/* Before every value or key: the comma its container needs. */
+static void separate(ctxpar_json_writer *w) {
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (w->depth > 0) {
+        if (w->has_member[w->depth - 1]) put_text(w, ", ");
+        w->has_member[w->depth - 1] = 1;
+    }
+}
+
+static void open_container(ctxpar_json_writer *w, const char *bracket) {
+    separate(w);
+    if (w->depth == CTXPAR_JSON_WRITER_DEPTH) {
+        w->failed = 1;
+        return;
+    }
+    put_text(w, bracket);
+    w->has_member[w->depth++] = 0;
+}
+
+static void close_container(ctxpar_json_writer *w, const char *bracket) {
+    if (w->depth == 0) {
+        w->failed = 1;
+        return;
+    }
+    w->depth--;
+    put_text(w, bracket);
+}
+
+void ctxpar_json_object_begin(ctxpar_json_writer *w) { open_container(w, "{"); }
+void ctxpar_json_object_end(ctxpar_json_writer *w) { close_container(w, "}"); }
+void ctxpar_json_array_begin(ctxpar_json_writer *w) { open_container(w, "["); }
+void ctxpar_json_array_end(ctxpar_json_writer *w) { close_container(w, "]"); }
+
+static void put_escaped(ctxpar_json_writer *w, const char *text) {
+    put_text(w, "\"");
+    for (const char *c = text; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (u == '"' || u == '\\') {
+            char pair[2] = {'\\', (char)u};
+            put(w, pair, 2);
+        } else if (u < 0x20) {
+            char code[8];
+            snprintf(code, sizeof code, "\\u%04x", u);
+            put_text(w, code);
         } else {
-            dst[n++] = (char)c;
+            put(w, c, 1);
         }
     }
-    dst[n] = '\0';
+    put_text(w, "\"");
+}
+
+void ctxpar_json_key(ctxpar_json_writer *w, const char *key) {
+    separate(w);
+    put_escaped(w, key);
+    put_text(w, ": ");
+    w->after_key = 1;
+}
+
+void ctxpar_json_string(ctxpar_json_writer *w, const char *value) {
+    separate(w);
+    put_escaped(w, value);
+}
+
+void ctxpar_json_int(ctxpar_json_writer *w, long long value) {
+    char text[32];
+    snprintf(text, sizeof text, "%lld", value);
+    separate(w);
+    put_text(w, text);
+}
+
+void ctxpar_json_double(ctxpar_json_writer *w, double value) {
+    char text[40] = "null";
+    for (int digits = 15; isfinite(value) && digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, value);
+        if (strtod(text, NULL) == value) break;
+    }
+    separate(w);
+    put_text(w, text);
+}
+
+void ctxpar_json_raw(ctxpar_json_writer *w, const char *json) {
+    separate(w);
+    int in_string = 0;
+    for (const char *c = json; *c; c++) {
+        if (in_string && *c == '\\' && c[1]) {
+            put(w, c, 2);
+            c++;
+            continue;
+        }
+        if (*c == '"') in_string = !in_string;
+        else if (!in_string && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t')) continue;
+        put(w, c, 1);
+    }
 }

@@ -2,8 +2,11 @@
  * safetensors headers: objects, arrays, numbers, strings (\uXXXX escapes
  * decoded to UTF-8), true, false and null. It builds a small tree so readers
  * can look keys up in any order and reject unknown ones; every node remembers
- * its line and column so an error can say where the text went wrong. Writers
- * build their JSON with printf and share one string escaper. */
+ * its line and column so an error can say where the text went wrong.
+ *
+ * And the one JSON writer every document ctxpar writes goes through (model
+ * config, the features file's run config, benchmark lines): the writer
+ * places commas and escapes strings, so no caller formats JSON by hand. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -45,7 +48,40 @@ void ctxpar_json_free(ctxpar_json *value);
 const ctxpar_json *ctxpar_json_get(const ctxpar_json *object, const char *key);
 const char *ctxpar_json_kind_name(ctxpar_json_kind kind);
 
-/* Copy text into the body of a JSON string (no quotes added): quotes,
- * backslashes and control characters escaped, since paths may hold any of
- * them. Stops early rather than overflow `cap` (7 bytes of room per step). */
-void ctxpar_json_escape(char *dst, size_t cap, const char *src);
+/* ---- writing ---- */
+
+#define CTXPAR_JSON_WRITER_DEPTH 16
+
+/* Values appended to a growing text. Containers nest up to
+ * CTXPAR_JSON_WRITER_DEPTH; members are separated by ", " and keys by ": ",
+ * on one line. A failed allocation (or nesting too deep) is remembered and
+ * reported once, by ctxpar_json_writer_take. */
+typedef struct ctxpar_json_writer {
+    char *text;
+    size_t len, cap;
+    int failed;
+    int depth;
+    int after_key;
+    unsigned char has_member[CTXPAR_JSON_WRITER_DEPTH];
+} ctxpar_json_writer;
+
+void ctxpar_json_writer_init(ctxpar_json_writer *w);
+/* The finished text (malloc'd, the caller frees it), or NULL if anything
+ * failed; the writer is empty afterwards either way. */
+char *ctxpar_json_writer_take(ctxpar_json_writer *w);
+
+void ctxpar_json_object_begin(ctxpar_json_writer *w);
+void ctxpar_json_object_end(ctxpar_json_writer *w);
+void ctxpar_json_array_begin(ctxpar_json_writer *w);
+void ctxpar_json_array_end(ctxpar_json_writer *w);
+/* The key of the next value (inside an object). */
+void ctxpar_json_key(ctxpar_json_writer *w, const char *key);
+/* Values. Strings are escaped (quotes, backslashes, control characters);
+ * doubles are written with the fewest digits that read back as the same
+ * double, and as null when not finite (JSON has no NaN); raw takes text that
+ * is JSON already (a config.json verbatim) and copies it with the
+ * whitespace outside its strings dropped. */
+void ctxpar_json_string(ctxpar_json_writer *w, const char *value);
+void ctxpar_json_int(ctxpar_json_writer *w, long long value);
+void ctxpar_json_double(ctxpar_json_writer *w, double value);
+void ctxpar_json_raw(ctxpar_json_writer *w, const char *json);

@@ -78,3 +78,12 @@ ctxpar_status ctxpar_source_read(ctxpar_comm_t comm, const ctxpar_source *source
         status = ctxpar_source_read_synthetic(source, first_frame, n_frames, out);
     return ctxpar_comm_agree(comm, status);
 }
+
+void ctxpar_source_describe(const ctxpar_source *source, char *out, size_t cap) {
+    if (source->kind == CTXPAR_SOURCE_HDF5)
+        snprintf(out, cap, "%s:%s", source->path, source->dataset);
+    else if (source->kind == CTXPAR_SOURCE_VIDEO)
+        snprintf(out, cap, "%s", source->path);
+    else
+        snprintf(out, cap, "synthetic");
+}

@@ -3,6 +3,7 @@
  * own file (synthetic.h, hdf5_frames.h, video_file.h); this header also
  * offers theirs, so callers include only this one. */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/status.h"
@@ -35,3 +36,7 @@ ctxpar_status ctxpar_source_read(ctxpar_comm_t comm, const ctxpar_source *source
  * 0 when it does not or cannot be read: what --input uses to tell HDF5 from
  * video by content. */
 int ctxpar_source_is_hdf5_file(const char *path);
+
+/* What --input named, for records of a run: "FILE:DATASET" (HDF5), "FILE"
+ * (a video file) or "synthetic". */
+void ctxpar_source_describe(const ctxpar_source *source, char *out, size_t cap);

@@ -5,7 +5,6 @@
 #include "runtime/model/config.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,49 +157,61 @@ static ctxpar_status validate_transformer(const ctxpar_model_config *config, con
     return CTXPAR_OK;
 }
 
-/* Shortest text that reads back as the same double. */
-static void format_double(double value, char *out, size_t cap) {
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(out, cap, "%.*g", digits, value);
-        if (strtod(out, NULL) == value) return;
+void ctxpar_config_write_json(ctxpar_json_writer *w, const ctxpar_model_config *config) {
+    const ctxpar_vae_config *vae = &config->vae;
+    const ctxpar_transformer_config *tf = &config->transformer;
+    ctxpar_json_object_begin(w);
+    ctxpar_json_key(w, "vae");
+    ctxpar_json_object_begin(w);
+    ctxpar_json_key(w, "channels");
+    ctxpar_json_array_begin(w);
+    for (int i = 0; i < vae->n_stages; i++) ctxpar_json_int(w, vae->channels[i]);
+    ctxpar_json_array_end(w);
+    ctxpar_json_key(w, "res_blocks");
+    ctxpar_json_int(w, vae->res_blocks);
+    ctxpar_json_key(w, "temporal_down");
+    ctxpar_json_array_begin(w);
+    for (int i = 0; i + 1 < vae->n_stages; i++) ctxpar_json_int(w, vae->temporal_down[i]);
+    ctxpar_json_array_end(w);
+    ctxpar_json_key(w, "groups");
+    ctxpar_json_int(w, vae->groups);
+    ctxpar_json_key(w, "latent_channels");
+    ctxpar_json_int(w, vae->latent_channels);
+    ctxpar_json_object_end(w);
+    ctxpar_json_key(w, "transformer");
+    ctxpar_json_object_begin(w);
+    const char *tf_keys[] = {"patch", "dim", "heads", "layers"};
+    const int tf_values[] = {tf->patch, tf->dim, tf->heads, tf->layers};
+    for (int i = 0; i < 4; i++) {
+        ctxpar_json_key(w, tf_keys[i]);
+        ctxpar_json_int(w, tf_values[i]);
     }
-}
-
-typedef struct text_out {
-    char *buf;
-    size_t cap, len;
-} text_out;
-
-static void emit(text_out *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(text_out *t, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *dst = t->len < t->cap ? t->buf + t->len : NULL;
-    size_t room = t->len < t->cap ? t->cap - t->len : 0;
-    int n = vsnprintf(dst, room, fmt, ap);
-    va_end(ap);
-    if (n > 0) t->len += (size_t)n;
+    ctxpar_json_object_end(w);
+    ctxpar_json_key(w, "merge");
+    ctxpar_json_object_begin(w);
+    ctxpar_json_key(w, "spatial_threshold");
+    ctxpar_json_double(w, config->merge.spatial_threshold);
+    ctxpar_json_key(w, "temporal_threshold");
+    ctxpar_json_double(w, config->merge.temporal_threshold);
+    ctxpar_json_key(w, "levels");
+    ctxpar_json_int(w, config->merge.levels);
+    ctxpar_json_object_end(w);
+    ctxpar_json_object_end(w);
 }
 
 int ctxpar_config_to_json(const ctxpar_model_config *config, char *buf, size_t cap) {
-    text_out t = {buf, buf ? cap : 0, 0};
-    if (buf && cap) buf[0] = '\0';
-    const ctxpar_vae_config *vae = &config->vae;
-    emit(&t, "{\"vae\": {\"channels\": [");
-    for (int i = 0; i < vae->n_stages; i++) emit(&t, "%s%d", i ? ", " : "", vae->channels[i]);
-    emit(&t, "], \"res_blocks\": %d, \"temporal_down\": [", vae->res_blocks);
-    for (int i = 0; i + 1 < vae->n_stages; i++)
-        emit(&t, "%s%d", i ? ", " : "", vae->temporal_down[i]);
-    emit(&t, "], \"groups\": %d, \"latent_channels\": %d}, ", vae->groups, vae->latent_channels);
-    emit(&t, "\"transformer\": {\"patch\": %d, \"dim\": %d, \"heads\": %d, \"layers\": %d}, ",
-         config->transformer.patch, config->transformer.dim, config->transformer.heads,
-         config->transformer.layers);
-    char spatial[40], temporal[40];
-    format_double(config->merge.spatial_threshold, spatial, sizeof spatial);
-    format_double(config->merge.temporal_threshold, temporal, sizeof temporal);
-    emit(&t, "\"merge\": {\"spatial_threshold\": %s, \"temporal_threshold\": %s, \"levels\": %d}}",
-         spatial, temporal, config->merge.levels);
-    return (int)t.len;
+    ctxpar_json_writer w;
+    ctxpar_json_writer_init(&w);
+    ctxpar_config_write_json(&w, config);
+    char *text = ctxpar_json_writer_take(&w);
+    if (!text) {
+        if (buf && cap) buf[0] = '\0';
+        return -1;
+    }
+    int len = (int)strlen(text);
+    if (buf && cap) snprintf(buf, cap, "%s", text);
+    free(text);
+    return len;
 }
 
 /* ---- reading ---- */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "runtime/formats/json.h"
 
 #define CTXPAR_MAX_STAGES 8
 #define CTXPAR_MAX_GROUPS 256
@@ -98,8 +99,11 @@ const char *ctxpar_config_preset_names(void); /* "tiny, small, base" */
 ctxpar_status ctxpar_config_validate(const ctxpar_model_config *config, const char *source);
 
 /* JSON text of docs/design.md section 4. Returns the length written (excluding the
- * NUL), or the length needed when cap is too small, like snprintf. */
+ * NUL), or the length needed when cap is too small, like snprintf (-1 when
+ * out of memory). */
 int ctxpar_config_to_json(const ctxpar_model_config *config, char *buf, size_t cap);
+/* The same object, as a value of a larger document being written. */
+void ctxpar_config_write_json(ctxpar_json_writer *w, const ctxpar_model_config *config);
 /* Parses that JSON (keys in any order, unknown keys rejected). */
 ctxpar_status ctxpar_config_from_json(const char *json, ctxpar_model_config *out,
                                       const char *source);
