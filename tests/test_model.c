@@ -159,6 +159,30 @@ static void test_seeded(void) {
     ASSERT_TRUE(ctxpar_model_tensorf(a, "vae/stages/%d/down/weight", 1) == a->blob + w->offset);
     ASSERT_TRUE(ctxpar_model_tensor(a, "vae/stages/2/down/weight") == NULL);
     ASSERT_TRUE(ctxpar_model_tensor(a, "nope") == NULL);
+    /* ops: every op bound to its own tensors once, by role; the shortcut
+     * only where the channels change */
+    const ctxpar_model_ops *ops = &a->ops;
+    ASSERT_TRUE(ops->vae_conv_in.weight == ctxpar_model_tensor(a, "vae/conv_in/weight"));
+    ASSERT_TRUE(ops->vae_down[1].bias == ctxpar_model_tensor(a, "vae/stages/1/down/bias"));
+    ASSERT_TRUE(ops->vae_conv_out.weight == ctxpar_model_tensor(a, "vae/conv_out/weight"));
+    ASSERT_TRUE(ops->vae_norm_out.bias == ctxpar_model_tensor(a, "vae/norm_out/bias"));
+    for (int i = 0; i < a->config.vae.n_stages; i++)
+        for (int j = 0; j < a->config.vae.res_blocks; j++) {
+            const ctxpar_resblock_ops *r = ctxpar_model_stage_res(a, i, j);
+            char name[CTXPAR_TENSOR_NAME_MAX + 16];
+            snprintf(name, sizeof name, "vae/stages/%d/res/%d/conv2/weight", i, j);
+            ASSERT_TRUE(r->conv2.weight == ctxpar_model_tensor(a, name));
+            snprintf(name, sizeof name, "vae/stages/%d/res/%d/skip/weight", i, j);
+            ASSERT_TRUE(r->skip.weight == ctxpar_model_tensor(a, name)); /* NULL: none */
+        }
+    ASSERT_TRUE(ops->vae_mid[0].norm1.weight == ctxpar_model_tensor(a, "vae/mid/norm1/weight"));
+    ASSERT_TRUE(ctxpar_model_stage_res(a, 1, 0)->skip.weight != NULL); /* 16 -> 32 channels */
+    ASSERT_TRUE(ctxpar_model_stage_res(a, 2, 0)->skip.weight == NULL); /* 32 -> 32 */
+    ASSERT_TRUE(ops->embed.weight == ctxpar_model_tensor(a, "embed/weight"));
+    const int last = a->config.transformer.layers - 1;
+    ASSERT_TRUE(ops->blocks[last].fc2.bias == ctxpar_model_tensorf(a, "blocks/%d/mlp/fc2/bias", last));
+    ASSERT_TRUE(ops->blocks[0].qkv.weight == ctxpar_model_tensor(a, "blocks/0/attn/qkv/weight"));
+    ASSERT_TRUE(ops->norm_out.weight == ctxpar_model_tensor(a, "norm_out/weight"));
     ctxpar_model_free(a);
     ctxpar_model_free(b);
     ctxpar_model_free(c);

@@ -162,8 +162,92 @@ void ctxpar_model_mid_prefix(const ctxpar_model_config *config, int j, char *out
         snprintf(out, cap, "vae/mid/res/%d", j);
 }
 
+/* ---- ops: every op resolved once, by role ---- */
+
+static ctxpar_status bind_op(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static ctxpar_status bind_op(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(op->name, sizeof op->name, fmt, ap);
+    va_end(ap);
+    op->weight = ctxpar_model_tensorf(m, "%s/weight", op->name);
+    op->bias = ctxpar_model_tensorf(m, "%s/bias", op->name);
+    if (!op->weight || !op->bias)
+        return ctxpar_error(CTXPAR_ERR_FORMAT, "model has no op %s (its layout and its ops differ)",
+                            op->name);
+    return CTXPAR_OK;
+}
+
+static ctxpar_status bind_resblock(const ctxpar_model *m, ctxpar_resblock_ops *r, int has_skip) {
+    CTXPAR_TRY(bind_op(m, &r->norm1, "%s/norm1", r->name));
+    CTXPAR_TRY(bind_op(m, &r->conv1, "%s/conv1", r->name));
+    CTXPAR_TRY(bind_op(m, &r->norm2, "%s/norm2", r->name));
+    CTXPAR_TRY(bind_op(m, &r->conv2, "%s/conv2", r->name));
+    if (has_skip) CTXPAR_TRY(bind_op(m, &r->skip, "%s/skip", r->name));
+    return CTXPAR_OK;
+}
+
+static void ops_free(ctxpar_model_ops *ops) {
+    free(ops->vae_res);
+    free(ops->vae_mid);
+    free(ops->blocks);
+    memset(ops, 0, sizeof *ops);
+}
+
+/* The same walk as ctxpar_model_layout, by role instead of by name. */
+static ctxpar_status model_bind(ctxpar_model *m) {
+    const ctxpar_model_config *config = &m->config;
+    const ctxpar_vae_config *vae = &config->vae;
+    ctxpar_model_ops *ops = &m->ops;
+    ops_free(ops);
+    if (config->has_vae) {
+        ops->vae_res = calloc((size_t)(vae->n_stages * vae->res_blocks) + 1, sizeof *ops->vae_res);
+        ops->vae_mid = calloc((size_t)vae->mid_blocks + 1, sizeof *ops->vae_mid);
+        if (!ops->vae_res || !ops->vae_mid) goto no_memory;
+        CTXPAR_TRY(bind_op(m, &ops->vae_conv_in, "vae/conv_in"));
+        for (int i = 0; i < vae->n_stages; i++) {
+            for (int j = 0; j < vae->res_blocks; j++) {
+                ctxpar_resblock_ops *r = &ops->vae_res[i * vae->res_blocks + j];
+                int64_t cin = j == 0 ? vae->channels[i > 0 ? i - 1 : 0] : vae->channels[i];
+                snprintf(r->name, sizeof r->name, "vae/stages/%d/res/%d", i, j);
+                CTXPAR_TRY(bind_resblock(m, r, cin != vae->channels[i]));
+            }
+            if (i < vae->n_stages - 1)
+                CTXPAR_TRY(bind_op(m, &ops->vae_down[i], "vae/stages/%d/down", i));
+        }
+        for (int j = 0; j < vae->mid_blocks; j++) {
+            ctxpar_model_mid_prefix(config, j, ops->vae_mid[j].name, sizeof ops->vae_mid[j].name);
+            CTXPAR_TRY(bind_resblock(m, &ops->vae_mid[j], 0));
+        }
+        CTXPAR_TRY(bind_op(m, &ops->vae_norm_out, "vae/norm_out"));
+        CTXPAR_TRY(bind_op(m, &ops->vae_conv_out, "vae/conv_out"));
+    }
+    if (config->has_transformer) {
+        const int layers = config->transformer.layers;
+        ops->blocks = calloc((size_t)layers + 1, sizeof *ops->blocks);
+        if (!ops->blocks) goto no_memory;
+        CTXPAR_TRY(bind_op(m, &ops->embed, "embed"));
+        for (int l = 0; l < layers; l++) {
+            ctxpar_block_ops *b = &ops->blocks[l];
+            CTXPAR_TRY(bind_op(m, &b->norm1, "blocks/%d/norm1", l));
+            CTXPAR_TRY(bind_op(m, &b->qkv, "blocks/%d/attn/qkv", l));
+            CTXPAR_TRY(bind_op(m, &b->proj, "blocks/%d/attn/proj", l));
+            CTXPAR_TRY(bind_op(m, &b->norm2, "blocks/%d/norm2", l));
+            CTXPAR_TRY(bind_op(m, &b->fc1, "blocks/%d/mlp/fc1", l));
+            CTXPAR_TRY(bind_op(m, &b->fc2, "blocks/%d/mlp/fc2", l));
+        }
+        CTXPAR_TRY(bind_op(m, &ops->norm_out, "norm_out"));
+    }
+    return CTXPAR_OK;
+no_memory:
+    return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory binding the model's ops");
+}
+
 ctxpar_status ctxpar_model_alloc_blob(ctxpar_model *m) {
-    return ctxpar_mem_alloc_floats(&m->blob, m->blob_floats, CTXPAR_MEM_MODEL, "model weights");
+    CTXPAR_TRY(
+        ctxpar_mem_alloc_floats(&m->blob, m->blob_floats, CTXPAR_MEM_MODEL, "model weights"));
+    return model_bind(m);
 }
 
 ctxpar_status ctxpar_model_alloc_shared(ctxpar_comm_t comm, ctxpar_model *m) {
@@ -175,7 +259,7 @@ ctxpar_status ctxpar_model_alloc_shared(ctxpar_comm_t comm, ctxpar_model *m) {
     CTXPAR_TRY(ctxpar_comm_node_alloc(comm, m->blob_floats * (int64_t)sizeof(float),
                                       m->node_buffer));
     m->blob = m->node_buffer->data;
-    return CTXPAR_OK;
+    return ctxpar_comm_agree(comm, model_bind(m));
 }
 
 ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *m) {
@@ -302,6 +386,7 @@ void ctxpar_model_free(ctxpar_model *model) {
         ctxpar_mem_free(model->blob);
     }
     free(model->source_config);
+    ops_free(&model->ops);
     free(model->tensors);
     free(model);
 }

@@ -21,6 +21,35 @@ typedef struct ctxpar_weight {
     int64_t offset; /* in floats, into the blob */
 } ctxpar_weight;
 
+/* One op's parameters (every op has a weight and a bias), resolved once
+ * when the blob exists, so the stages never look a tensor up by name. */
+typedef struct ctxpar_op {
+    char name[CTXPAR_TENSOR_NAME_MAX]; /* "vae/stages/0/res/0/conv1" */
+    const float *weight, *bias;
+} ctxpar_op;
+
+typedef struct ctxpar_resblock_ops {
+    char name[CTXPAR_TENSOR_NAME_MAX]; /* "vae/stages/0/res/0" */
+    ctxpar_op norm1, conv1, norm2, conv2;
+    ctxpar_op skip; /* weight NULL: the shortcut is the identity */
+} ctxpar_resblock_ops;
+
+typedef struct ctxpar_block_ops {
+    ctxpar_op norm1, qkv, proj, norm2, fc1, fc2;
+} ctxpar_block_ops;
+
+/* Every op of the model description, by role. Arrays are owned by the model. */
+typedef struct ctxpar_model_ops {
+    ctxpar_op vae_conv_in;
+    ctxpar_resblock_ops *vae_res;     /* [n_stages][res_blocks] */
+    ctxpar_op vae_down[CTXPAR_MAX_STAGES]; /* after stage i < n_stages - 1 */
+    ctxpar_resblock_ops *vae_mid;     /* [mid_blocks] */
+    ctxpar_op vae_norm_out, vae_conv_out;
+    ctxpar_op embed;
+    ctxpar_block_ops *blocks;         /* [layers] */
+    ctxpar_op norm_out;
+} ctxpar_model_ops;
+
 typedef struct ctxpar_model {
     ctxpar_model_config config;
     int n_tensors;
@@ -29,6 +58,7 @@ typedef struct ctxpar_model {
     int64_t blob_floats;
     ctxpar_node_buffer *node_buffer; /* non-NULL: blob is shared by the node's ranks */
     char *source_config; /* a family folder's config.json text (NULL for built-in models) */
+    ctxpar_model_ops ops; /* bound to the blob when it is allocated */
 } ctxpar_model;
 
 /* The tensor table for a config (no data): n_tensors, tensors, blob_floats set. */
@@ -47,7 +77,8 @@ ctxpar_status ctxpar_model_create_seeded_shared(ctxpar_comm_t comm,
                                                 const ctxpar_model_config *config, uint64_t seed,
                                                 ctxpar_model **out);
 
-/* Allocate the blob of a laid-out model in this rank's own memory. */
+/* Allocate the blob of a laid-out model in this rank's own memory. Both
+ * allocators bind model->ops to the blob. */
 ctxpar_status ctxpar_model_alloc_blob(ctxpar_model *model);
 /* Collective: allocate the blob of a laid-out model in a node-shared buffer;
  * the node's first rank fills it, then calls ctxpar_comm_node_sync through
@@ -59,7 +90,13 @@ ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *model);
  * (the built-in layout), "vae/mid/res/<j>" otherwise. */
 void ctxpar_model_mid_prefix(const ctxpar_model_config *config, int j, char *out, size_t cap);
 
-/* The tensor's data, or NULL if no tensor has that name. */
+/* Resblock j of VAE stage i, and of the mid block. */
+static inline const ctxpar_resblock_ops *ctxpar_model_stage_res(const ctxpar_model *model, int i,
+                                                                int j) {
+    return &model->ops.vae_res[i * model->config.vae.res_blocks + j];
+}
+
+/* The tensor's data, or NULL if no tensor has that name (tests, binding). */
 const float *ctxpar_model_tensor(const ctxpar_model *model, const char *name);
 /* Same, formatted name: ctxpar_model_tensorf(m, "vae/stages/%d/down/weight", i). */
 const float *ctxpar_model_tensorf(const ctxpar_model *model, const char *fmt, ...)

@@ -26,8 +26,7 @@ ctxpar_status ctxpar_tokens_embed(const ctxpar_backend *backend, const ctxpar_mo
         ctxpar_tensor_free(tokens);
         return status;
     }
-    const float *weight = ctxpar_model_tensor(model, "embed/weight");
-    const float *bias = ctxpar_model_tensor(model, "embed/bias");
+    const float *weight = model->ops.embed.weight, *bias = model->ops.embed.bias;
     if (tubelets)
         backend->tubelet_embed(latents->data, latents->stride[0], z, frames, h, w, kt, p, weight,
                                bias, d, tokens->data, scratch);

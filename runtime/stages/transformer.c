@@ -55,10 +55,10 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
     for (int r = 0; r < ranks; r++) block_rows[r] = plan->n_latent[r] * plan->tokens_per_frame;
 
     for (int layer = 0; layer < layers; layer++) {
-#define W(name) ctxpar_model_tensorf(model, "blocks/%d/" name, layer)
+        const ctxpar_block_ops *ops = &model->ops.blocks[layer];
         double t0 = MPI_Wtime();
-        backend->layer_norm(h, x, n, d, W("norm1/weight"), W("norm1/bias"), eps);
-        backend->linear(qkv, h, n, d, 3 * d, W("attn/qkv/weight"), W("attn/qkv/bias"));
+        backend->layer_norm(h, x, n, d, ops->norm1.weight, ops->norm1.bias, eps);
+        backend->linear(qkv, h, n, d, 3 * d, ops->qkv.weight, ops->qkv.bias);
         rope(qkv, 3 * d, n, tc->heads, (int)dh, first_token, plan->grid_h, plan->grid_w);
         rope(qkv + d, 3 * d, n, tc->heads, (int)dh, first_token, plan->grid_h, plan->grid_w);
         for (int64_t i = 0; i < n; i++) /* K and V side by side: one message per step */
@@ -68,23 +68,22 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
                                               tc->heads, (int)dh, attn, 1000 + layer * ranks,
                                               &stats->ring));
         double t2 = MPI_Wtime();
-        backend->linear(h, attn, n, d, d, W("attn/proj/weight"), W("attn/proj/bias"));
+        backend->linear(h, attn, n, d, d, ops->proj.weight, ops->proj.bias);
         backend->add(x, 0, h, 0, 1, n * d);
-        backend->layer_norm(h, x, n, d, W("norm2/weight"), W("norm2/bias"), eps);
-        backend->linear(mlp, h, n, d, f, W("mlp/fc1/weight"), W("mlp/fc1/bias"));
+        backend->layer_norm(h, x, n, d, ops->norm2.weight, ops->norm2.bias, eps);
+        backend->linear(mlp, h, n, d, f, ops->fc1.weight, ops->fc1.bias);
         gelu(mlp, n * f);
-        backend->linear(h, mlp, n, f, d, W("mlp/fc2/weight"), W("mlp/fc2/bias"));
+        backend->linear(h, mlp, n, f, d, ops->fc2.weight, ops->fc2.bias);
         backend->add(x, 0, h, 0, 1, n * d);
         double t3 = MPI_Wtime();
-#undef W
         stats->seconds_attention += t2 - t1;
         stats->seconds_dense += (t1 - t0) + (t3 - t2);
         stats->dense_flops += 2.0 * (double)n * (double)d * (double)(4 * d + 2 * f);
         if (progress) progress(user, layer + 1, layers);
     }
     if (layers == tc->layers && plan->output_layer == 0)
-        backend->layer_norm(x, x, n, d, ctxpar_model_tensor(model, "norm_out/weight"),
-                            ctxpar_model_tensor(model, "norm_out/bias"), eps);
+        backend->layer_norm(x, x, n, d, model->ops.norm_out.weight,
+                            model->ops.norm_out.bias, eps);
     stats->seconds_total = MPI_Wtime() - t_start;
 
 fail:

@@ -144,9 +144,18 @@ static void recycled_release(vae_run *run) {
     }
 }
 
-static const float *weight_of(vae_run *run, const char *op, const char *part) {
-    if (run->estimate) return NULL;
-    return ctxpar_model_tensorf(run->model, "%s/%s", op, part);
+/* The model's ops, resolved once at load; the estimate walk has no model
+ * and gets empty ones (it reads neither names nor weights). */
+static const ctxpar_op no_op;
+static const ctxpar_resblock_ops no_resblock;
+#define MODEL_OP(run, field) ((run)->model ? &(run)->model->ops.field : &no_op)
+
+static const ctxpar_resblock_ops *stage_res_ops(const vae_run *run, int i, int j) {
+    return run->model ? ctxpar_model_stage_res(run->model, i, j) : &no_resblock;
+}
+
+static const ctxpar_resblock_ops *mid_ops(const vae_run *run, int j) {
+    return run->model ? &run->model->ops.vae_mid[j] : &no_resblock;
 }
 
 static void layer_done(vae_run *run) {
@@ -202,7 +211,7 @@ static ctxpar_status finish_recv(vae_run *run, ctxpar_comm_exchange *recv_ex, do
  * posterior mean of conv_out). fuse: NULL, or work folded into the conv
  * (only where the backend's conv3d_fuses allows); its halo frames are x's
  * raw frames like the conv's own. */
-static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op, int64_t cout,
+static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const ctxpar_op *op, int64_t cout,
                                  int kt, int k, ctxpar_tensor *y, int in_place,
                                  const ctxpar_conv3d_fusion *fuse) {
     ctxpar_status status = CTXPAR_OK;
@@ -221,7 +230,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
     if (in_place)
         *y = *x;
     else
-        CTXPAR_TRY_GOTO(act_alloc(run, y, op, cout, frames, h, w));
+        CTXPAR_TRY_GOTO(act_alloc(run, y, op->name, cout, frames, h, w));
     if (halo_n > 0) {
         CTXPAR_TRY_GOTO(conv_buf(run, CONV_HALO, halo_floats, "conv halo", &halo));
         if (has_next)
@@ -263,7 +272,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const char *op,
     }
 
     if (!run->estimate) {
-        const float *wgt = weight_of(run, op, "weight"), *bias = weight_of(run, op, "bias");
+        const float *wgt = op->weight, *bias = op->bias;
         /* A conv that can take fused work always gets the video's index of
          * its frame 0: Winograd in time pairs frames by it, so each frame is
          * computed the same way whichever rank holds it. */
@@ -317,7 +326,7 @@ static void segment_part(const ctxpar_plan *plan, int s, int64_t k, int64_t loca
 /* GroupNorm statistics of x for every normalisation segment (n_seg*groups,
  * malloc'd): each segment's statistics over the whole video's frames in it,
  * whichever ranks hold those frames. */
-static ctxpar_moments *norm_moments(vae_run *run, const ctxpar_tensor *x, const char *op) {
+static ctxpar_moments *norm_moments(vae_run *run, const ctxpar_tensor *x, const ctxpar_op *op) {
     const int groups = run->config->vae.groups;
     const int64_t c = x->shape[0], frames = x->shape[1], hw = x->shape[2] * x->shape[3];
     const ctxpar_plan *plan = run->plan;
@@ -325,7 +334,7 @@ static ctxpar_moments *norm_moments(vae_run *run, const ctxpar_tensor *x, const 
     const int64_t k = run->time_factor, local0 = local_first_frame(run);
     ctxpar_moments *moments = calloc((size_t)n_seg * (size_t)groups, sizeof *moments);
     if (!moments)
-        ctxpar_comm_abort(run->comm, ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory in %s", op));
+        ctxpar_comm_abort(run->comm, ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory in %s", op->name));
     for (int s = 0; s < n_seg; s++) {
         int64_t a, b;
         segment_part(plan, s, k, local0, frames, &a, &b);
@@ -348,9 +357,9 @@ typedef struct norm_op {
     double t0;
 } norm_op;
 
-static norm_op norm_begin(vae_run *run, const ctxpar_tensor *x, const char *op) {
+static norm_op norm_begin(vae_run *run, const ctxpar_tensor *x, const ctxpar_op *op) {
     norm_op n = {.t0 = now()};
-    n.weight = weight_of(run, op, "weight"), n.bias = weight_of(run, op, "bias");
+    n.weight = op->weight, n.bias = op->bias;
     n.eps = (float)run->config->vae.norm_eps;
     n.k = run->time_factor, n.local0 = local_first_frame(run);
     n.moments = norm_moments(run, x, op);
@@ -363,7 +372,7 @@ static void norm_end(vae_run *run, norm_op *n) {
 }
 
 static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_tensor *x,
-                                const char *op, int silu) {
+                                const ctxpar_op *op, int silu) {
     const int groups = run->config->vae.groups;
     const int64_t c = x->shape[0], frames = x->shape[1], hw = x->shape[2] * x->shape[3];
     const ctxpar_plan *plan = run->plan;
@@ -387,7 +396,7 @@ static ctxpar_status group_norm(vae_run *run, ctxpar_tensor *y, const ctxpar_ten
  * [-halo_n, frames). A halo frame is the global frame just before this
  * rank's (frame 0 replicated before the video's start), normalised with its
  * own segment's statistics. *floats: what was allocated for each. */
-static ctxpar_status norm_affine(vae_run *run, const ctxpar_tensor *x, const char *op,
+static ctxpar_status norm_affine(vae_run *run, const ctxpar_tensor *x, const ctxpar_op *op,
                                  int64_t halo_n, float **scale, float **shift, int64_t *floats) {
     const int groups = run->config->vae.groups;
     const int64_t c = x->shape[0], frames = x->shape[1];
@@ -427,34 +436,29 @@ static int conv_fuses(const vae_run *run, int64_t cin, int64_t cout, const ctxpa
  * Where the backend allows (conv_fuses), each norm + SiLU is folded into the
  * next conv's input and the residual into conv2's output, so neither makes
  * a pass of its own through memory; elsewhere they run as passes. */
-static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const char *prefix, int64_t cout,
-                               ctxpar_tensor *out) {
+static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const ctxpar_resblock_ops *ops,
+                               int64_t cout, ctxpar_tensor *out) {
     ctxpar_status status = CTXPAR_OK;
     const int64_t cin = x->shape[0], frames = x->shape[1], h = x->shape[2], w = x->shape[3];
     const int fuse1 = conv_fuses(run, cin, cout, x), fuse2 = conv_fuses(run, cout, cout, x);
-    char op[CTXPAR_TENSOR_NAME_MAX];
     ctxpar_tensor a = {0}, b = {0}, skip = {0};
     float *scale = NULL, *shift = NULL;
     int64_t affine_floats = 0;
     int x_alive = 1;
 
     if (fuse1) {
-        snprintf(op, sizeof op, "%s/norm1", prefix);
-        CTXPAR_TRY_GOTO(norm_affine(run, x, op, 2, &scale, &shift, &affine_floats));
-        snprintf(op, sizeof op, "%s/conv1", prefix);
+        CTXPAR_TRY_GOTO(norm_affine(run, x, &ops->norm1, 2, &scale, &shift, &affine_floats));
         ctxpar_conv3d_fusion fuse = {.in_scale = scale, .in_shift = shift};
-        status = conv_causal(run, x, op, cout, 3, 3, &a, 0, &fuse);
+        status = conv_causal(run, x, &ops->conv1, cout, 3, 3, &a, 0, &fuse);
         scratch_free(run, shift, affine_floats), scratch_free(run, scale, affine_floats);
         if (status != CTXPAR_OK) goto fail;
     } else {
-        CTXPAR_TRY_GOTO(act_alloc(run, &a, prefix, cin, frames, h, w));
-        snprintf(op, sizeof op, "%s/norm1", prefix);
-        CTXPAR_TRY_GOTO(group_norm(run, &a, x, op, 1));
-        snprintf(op, sizeof op, "%s/conv1", prefix);
+        CTXPAR_TRY_GOTO(act_alloc(run, &a, ops->name, cin, frames, h, w));
+        CTXPAR_TRY_GOTO(group_norm(run, &a, x, &ops->norm1, 1));
         if (cin == cout) {
-            CTXPAR_TRY_GOTO(conv_causal(run, &a, op, cout, 3, 3, &a, 1, NULL));
+            CTXPAR_TRY_GOTO(conv_causal(run, &a, &ops->conv1, cout, 3, 3, &a, 1, NULL));
         } else {
-            CTXPAR_TRY_GOTO(conv_causal(run, &a, op, cout, 3, 3, &b, 0, NULL));
+            CTXPAR_TRY_GOTO(conv_causal(run, &a, &ops->conv1, cout, 3, 3, &b, 0, NULL));
             act_free(run, &a);
             a = b;
             memset(&b, 0, sizeof b);
@@ -468,12 +472,10 @@ static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const char *prefi
     if (cin != cout) {
         double t0 = now();
         CTXPAR_TRY_GOTO(act_alloc(run, &skip, "skip", cout, frames, h, w));
-        snprintf(op, sizeof op, "%s/skip", prefix);
         run->stats->flops += 2.0 * (double)cin * (double)cout * (double)(frames * h * w);
         if (!run->estimate)
             run->backend->conv1x1(x->data, x->stride[0], skip.data, skip.stride[0],
-                                  weight_of(run, op, "weight"), weight_of(run, op, "bias"), cin,
-                                  cout, frames * h * w);
+                                  ops->skip.weight, ops->skip.bias, cin, cout, frames * h * w);
         act_free(run, x);
         x_alive = 0;
         residual = &skip;
@@ -481,22 +483,18 @@ static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const char *prefi
     }
 
     if (fuse2) {
-        snprintf(op, sizeof op, "%s/norm2", prefix);
-        CTXPAR_TRY_GOTO(norm_affine(run, &a, op, 2, &scale, &shift, &affine_floats));
-        snprintf(op, sizeof op, "%s/conv2", prefix);
+        CTXPAR_TRY_GOTO(norm_affine(run, &a, &ops->norm2, 2, &scale, &shift, &affine_floats));
         ctxpar_conv3d_fusion fuse = {.in_scale = scale,
                                      .in_shift = shift,
                                      .residual = run->estimate ? NULL : residual->data,
                                      .residual_cstride = residual->stride[0]};
-        status = conv_causal(run, &a, op, cout, 3, 3, &a, 1, &fuse);
+        status = conv_causal(run, &a, &ops->conv2, cout, 3, 3, &a, 1, &fuse);
         scratch_free(run, shift, affine_floats), scratch_free(run, scale, affine_floats);
         if (status != CTXPAR_OK) goto fail;
         layer_done(run);
     } else {
-        snprintf(op, sizeof op, "%s/norm2", prefix);
-        CTXPAR_TRY_GOTO(group_norm(run, &a, &a, op, 1));
-        snprintf(op, sizeof op, "%s/conv2", prefix);
-        CTXPAR_TRY_GOTO(conv_causal(run, &a, op, cout, 3, 3, &a, 1, NULL));
+        CTXPAR_TRY_GOTO(group_norm(run, &a, &a, &ops->norm2, 1));
+        CTXPAR_TRY_GOTO(conv_causal(run, &a, &ops->conv2, cout, 3, 3, &a, 1, NULL));
         layer_done(run);
         double t0 = now();
         if (!run->estimate)
@@ -521,7 +519,7 @@ static ctxpar_status downsample(vae_run *run, ctxpar_tensor *x, int stage, int t
                                 ctxpar_tensor *out) {
     ctxpar_status status = CTXPAR_OK;
     const int64_t c = x->shape[0], h = x->shape[2], w = x->shape[3];
-    char op[CTXPAR_TENSOR_NAME_MAX];
+    const ctxpar_op *op = MODEL_OP(run, vae_down[stage]);
     double t0 = now();
     if (temporal) {
         /* Frame 0 of the video stays alone when the model encodes it alone
@@ -550,11 +548,10 @@ static ctxpar_status downsample(vae_run *run, ctxpar_tensor *x, int stage, int t
     float *scratch = NULL;
     CTXPAR_TRY(act_alloc(run, out, "downsampled", c, frames, h / 2, w / 2));
     CTXPAR_TRY_GOTO(scratch_alloc(run, &scratch, scratch_floats, "downsample scratch"));
-    snprintf(op, sizeof op, "vae/stages/%d/down", stage);
     run->stats->flops += 2.0 * (double)c * (double)c * 9.0 * (double)(frames * (h / 2) * (w / 2));
     if (!run->estimate)
         run->backend->conv2d_stride2(x->data, x->stride[0], out->data, out->stride[0],
-                                  weight_of(run, op, "weight"), weight_of(run, op, "bias"), c, c,
+                                  op->weight, op->bias, c, c,
                                   h, w, !run->config->vae.down_pad_end, 0, frames, scratch);
     scratch_free(run, scratch, scratch_floats);
     act_free(run, x);
@@ -568,17 +565,16 @@ fail:
 
 static ctxpar_status encode_layers(vae_run *run, ctxpar_tensor *input, ctxpar_tensor *latents) {
     const ctxpar_vae_config *vae = &run->config->vae;
-    char prefix[CTXPAR_TENSOR_NAME_MAX];
     ctxpar_tensor a = {0}, b = {0};
     run->time_factor = 1;
 
-    CTXPAR_TRY(conv_causal(run, input, "vae/conv_in", vae->channels[0], 3, 3, &a, 0, NULL));
+    CTXPAR_TRY(conv_causal(run, input, MODEL_OP(run, vae_conv_in), vae->channels[0], 3, 3, &a, 0,
+                           NULL));
     act_free(run, input);
     layer_done(run);
     for (int i = 0; i < vae->n_stages; i++) {
         for (int j = 0; j < vae->res_blocks; j++) {
-            snprintf(prefix, sizeof prefix, "vae/stages/%d/res/%d", i, j);
-            CTXPAR_TRY(res_block(run, &a, prefix, vae->channels[i], &b));
+            CTXPAR_TRY(res_block(run, &a, stage_res_ops(run, i, j), vae->channels[i], &b));
             a = b;
         }
         if (i < vae->n_stages - 1) {
@@ -587,14 +583,13 @@ static ctxpar_status encode_layers(vae_run *run, ctxpar_tensor *input, ctxpar_te
         }
     }
     for (int j = 0; j < vae->mid_blocks; j++) {
-        ctxpar_model_mid_prefix(run->config, j, prefix, sizeof prefix);
-        CTXPAR_TRY(res_block(run, &a, prefix, vae->channels[vae->n_stages - 1], &b));
+        CTXPAR_TRY(res_block(run, &a, mid_ops(run, j), vae->channels[vae->n_stages - 1], &b));
         a = b;
     }
-    CTXPAR_TRY(group_norm(run, &a, &a, "vae/norm_out", 1));
+    CTXPAR_TRY(group_norm(run, &a, &a, MODEL_OP(run, vae_norm_out), 1));
     /* The mean, and the log-variance when asked for (conv_out's upper half). */
     const int64_t z = vae->latent_channels, cout = run->plan->latent_channels_out;
-    CTXPAR_TRY(conv_causal(run, &a, "vae/conv_out", cout, 3, 3, latents, 0, NULL));
+    CTXPAR_TRY(conv_causal(run, &a, MODEL_OP(run, vae_conv_out), cout, 3, 3, latents, 0, NULL));
     if (!run->estimate && cout > z) {
         const int64_t n = latents->shape[1] * latents->shape[2] * latents->shape[3];
         for (int64_t ch = z; ch < cout; ch++) {
