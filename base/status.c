@@ -25,7 +25,7 @@ const char *ctxpar_status_name(ctxpar_status status) {
     return status_names[status];
 }
 
-const char *ctxpar_status_message(ctxpar_status status) {
+static const char *status_message(ctxpar_status status) {
     if ((int)status < 0 || status >= CTXPAR_STATUS_COUNT) return "unknown status";
     return status_messages[status];
 }
@@ -41,7 +41,7 @@ ctxpar_status ctxpar_error(ctxpar_status status, const char *fmt, ...) {
 }
 
 const char *ctxpar_error_detail(void) {
-    return error_status != CTXPAR_OK ? error_detail : ctxpar_status_message(error_status);
+    return error_status != CTXPAR_OK ? error_detail : status_message(error_status);
 }
 
 void ctxpar_error_clear(void) {

@@ -20,11 +20,8 @@
     X(ERR_MPI, "MPI error")                                                    \
     X(ERR_HDF5, "HDF5 error")                                                  \
     X(ERR_CUDA, "CUDA error")                                                  \
-    X(ERR_NCCL, "NCCL error")                                                  \
     X(ERR_UNSUPPORTED, "not supported by this build or device")                \
-    X(ERR_EXISTS, "output exists")                                             \
-    X(ERR_INTERRUPTED, "interrupted by a signal")                              \
-    X(ERR_REMOTE, "another rank failed")
+    X(ERR_EXISTS, "output exists")
 
 typedef enum ctxpar_status {
 #define CTXPAR_STATUS_ENUM(name, msg) CTXPAR_##name,
@@ -34,7 +31,6 @@ typedef enum ctxpar_status {
 } ctxpar_status;
 
 const char *ctxpar_status_name(ctxpar_status status);
-const char *ctxpar_status_message(ctxpar_status status);
 
 /* Record a detailed message for `status` and return it:
  *   return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: tensor %s missing", file, name);

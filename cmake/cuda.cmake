@@ -1,8 +1,8 @@
 # The CUDA backend is optional: AUTO builds it whenever nvcc, cuBLAS and the
 # runtime are found, so the GPU code compiles in CI even on machines without a
-# GPU. NCCL is looked up with find_path/find_library (no CMake package ships).
+# GPU. NCCL is not linked yet: nothing calls it until the GPU ring exists
+# (docs/gpu-kernels.md), and an option nothing reads would only mislead.
 set(CTXPAR_HAVE_CUDA OFF)
-set(CTXPAR_HAVE_NCCL OFF)
 if(NOT CTXPAR_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
@@ -23,25 +23,10 @@ if(NOT CTXPAR_CUDA STREQUAL "OFF")
   endif()
 endif()
 
-if(CTXPAR_HAVE_CUDA AND NOT CTXPAR_NCCL STREQUAL "OFF")
-  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
-  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
-  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
-    set(CTXPAR_HAVE_NCCL ON)
-  elseif(CTXPAR_NCCL STREQUAL "ON")
-    message(FATAL_ERROR "CTXPAR_NCCL=ON but nccl.h/libnccl not found")
-  endif()
-endif()
-
 if(CTXPAR_HAVE_CUDA)
   file(GLOB CTXPAR_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/kernels/cuda/*.cu)
   add_library(ctxpar_kernels_cuda STATIC ${CTXPAR_CUDA_SOURCES})
   target_include_directories(ctxpar_kernels_cuda PUBLIC ${CMAKE_SOURCE_DIR})
   target_link_libraries(ctxpar_kernels_cuda PUBLIC CUDA::cudart CUDA::cublas)
-  if(CTXPAR_HAVE_NCCL)
-    target_include_directories(ctxpar_kernels_cuda PUBLIC ${NCCL_INCLUDE_DIR})
-    target_link_libraries(ctxpar_kernels_cuda PUBLIC ${NCCL_LIBRARY})
-    target_compile_definitions(ctxpar_kernels_cuda PUBLIC CTXPAR_HAVE_NCCL=1)
-  endif()
 endif()
-message(STATUS "ctxpar: CUDA backend ${CTXPAR_HAVE_CUDA}, NCCL ${CTXPAR_HAVE_NCCL}")
+message(STATUS "ctxpar: CUDA backend ${CTXPAR_HAVE_CUDA}")

@@ -137,7 +137,8 @@ ctxpar_status ctxpar_comm_exscan_i64(ctxpar_comm_t comm, int64_t local, int64_t 
     return CTXPAR_OK;
 }
 
-ctxpar_status ctxpar_comm_allgather_f64(ctxpar_comm_t comm, const double *local, int count,
+/* Gather `count` values from every rank to all (out has size*count entries, rank order). */
+static ctxpar_status ctxpar_comm_allgather_f64(ctxpar_comm_t comm, const double *local, int count,
                                         double *out) {
     CTXPAR_MPI_CHECK(MPI_Allgather(local, count, MPI_DOUBLE, out, count, MPI_DOUBLE, comm->world));
     comm->stats.bytes_sent += (int64_t)count * (int64_t)sizeof(double) * (comm->size - 1);

@@ -59,9 +59,6 @@ ctxpar_status ctxpar_comm_allreduce_max_i64(ctxpar_comm_t comm, int64_t *values,
 /* Exclusive prefix sum over ranks (rank 0 gets 0) and the total. */
 ctxpar_status ctxpar_comm_exscan_i64(ctxpar_comm_t comm, int64_t local, int64_t *offset,
                                      int64_t *total);
-/* Gather `count` values from every rank to all (out has size*count entries, rank order). */
-ctxpar_status ctxpar_comm_allgather_f64(ctxpar_comm_t comm, const double *local, int count,
-                                        double *out);
 
 /* Moments of every rank combined in rank order 0..P-1, so all ranks hold the
  * bit-identical global result (exact GroupNorm). In-place on `moments`. */

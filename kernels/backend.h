@@ -1,12 +1,13 @@
 /* The one interface between the runtime and its kernels: a struct of function
- * pointers, one instance per backend (CPU now, CUDA later), so the pipeline
- * never says #ifdef. The CPU instance is the reference every other backend is
- * checked against. Members marked optional may be NULL; a host-memory backend
- * leaves the device-memory members NULL and the runtime then uses host buffers
- * from its allocator directly.
+ * pointers, one instance per backend, so the pipeline never says #ifdef. Today
+ * the CPU instance is the only one and the reference every other backend is
+ * checked against; the CUDA kernels (kernels/cuda/) compile but have no
+ * instance until they run on a GPU, so --device cuda is refused with a
+ * message (docs/gpu-kernels.md). Members marked optional may be NULL.
  *
- * Buffers are in the backend's memory; layouts and semantics are those of
- * kernels/cpu/kernels_cpu.h and kernels/cpu/transformer_cpu.h. */
+ * Buffers are host memory from the runtime's allocator; layouts and semantics
+ * are those of kernels/cpu/kernels_cpu.h and kernels/cpu/transformer_cpu.h.
+ * Device memory joins the interface with the backend that needs it. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -17,12 +18,6 @@
 
 typedef struct ctxpar_backend {
     const char *name;
-
-    /* optional: device memory (NULL for host backends) */
-    ctxpar_status (*device_alloc)(void **ptr, size_t bytes);
-    void (*device_free)(void *ptr);
-    ctxpar_status (*copy_to_device)(void *dst, const void *src, size_t bytes);
-    ctxpar_status (*copy_to_host)(void *dst, const void *src, size_t bytes);
 
     /* VAE */
     int64_t (*conv3d_scratch_floats)(int64_t cin, int64_t cout, int kt, int kh, int kw,

@@ -19,7 +19,8 @@ double ctxpar_cpu_cosine(const double *a, const double *b, int64_t d) {
     return ab / (sqrt(aa) * sqrt(bb));
 }
 
-double ctxpar_cpu_cosine_fd(const float *a, const double *b, int64_t d) {
+/* The same with a float first operand (a token against a node mean). */
+static double ctxpar_cpu_cosine_fd(const float *a, const double *b, int64_t d) {
     double ab = 0.0, aa = 0.0, bb = 0.0;
     for (int64_t i = 0; i < d; i++) {
         double av = a[i];

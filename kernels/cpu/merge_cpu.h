@@ -14,8 +14,6 @@
 
 /* cos(a, b) in double. Both zero: 1 (identical); one zero: 0. */
 double ctxpar_cpu_cosine(const double *a, const double *b, int64_t d);
-/* The same with a float first operand (a token against a node mean). */
-double ctxpar_cpu_cosine_fd(const float *a, const double *b, int64_t d);
 
 /* A merge threshold switches its step off when it is >= 1 (docs/design.md: tau >= 1
  * never merges), even though identical vectors have cosine exactly 1. */

@@ -18,13 +18,6 @@ typedef struct mem_header {
 
 static ctxpar_mem_stats stats;
 
-static const char *stage_names[CTXPAR_MEM_STAGE_COUNT] = {
-    "model", "input", "vae", "tokens", "transformer", "merge", "output", "comm"};
-
-const char *ctxpar_mem_stage_name(ctxpar_mem_stage stage) {
-    return (stage >= 0 && stage < CTXPAR_MEM_STAGE_COUNT) ? stage_names[stage] : "?";
-}
-
 void *ctxpar_mem_alloc(size_t bytes, ctxpar_mem_stage stage, const char *what) {
     void *raw = NULL;
     if (posix_memalign(&raw, 64, bytes + MEM_HEADER) != 0 || raw == NULL) {

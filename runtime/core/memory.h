@@ -22,8 +22,6 @@ typedef enum ctxpar_mem_stage {
     CTXPAR_MEM_STAGE_COUNT
 } ctxpar_mem_stage;
 
-const char *ctxpar_mem_stage_name(ctxpar_mem_stage stage);
-
 /* Zero-initialised, 64-byte aligned; NULL (and an error detail) on failure. */
 void *ctxpar_mem_alloc(size_t bytes, ctxpar_mem_stage stage, const char *what);
 void ctxpar_mem_free(void *ptr);

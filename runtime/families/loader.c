@@ -301,19 +301,19 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
         if (owner != part) continue;
         char theirs[MAX_PARTS][256];
         const ctxpar_family_tensor *rule = NULL;
-        int parts = translate(family, w->name, prefix, theirs, &rule);
+        int n_pieces = translate(family, w->name, prefix, theirs, &rule);
         float *dst = model->blob + w->offset;
         int64_t filled = 0;
-        for (int part = 0; part < parts; part++) {
-            const ctxpar_st_tensor *found = ctxpar_safetensors_find(st, theirs[part]);
+        for (int piece = 0; piece < n_pieces; piece++) {
+            const ctxpar_st_tensor *found = ctxpar_safetensors_find(st, theirs[piece]);
             if (!found || filled + found->count > w->count) break;
             ctxpar_safetensors_to_f32(found, dst + filled);
             filled += found->count;
         }
-        if (parts == 0 || filled != w->count)
+        if (n_pieces == 0 || filled != w->count)
             /* Validated on rank 0: the file changed under us. */
             status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: tensor %s changed while loading",
-                                  weights, parts ? theirs[0] : w->name);
+                                  weights, n_pieces ? theirs[0] : w->name);
     }
     ctxpar_safetensors_close(st);
     return status;

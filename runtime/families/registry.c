@@ -22,8 +22,7 @@ extern const ctxpar_family ctxpar_family_vjepa2;
 static const ctxpar_family *const families[] = {&ctxpar_family_cogvideox_vae,
                                                 &ctxpar_family_vjepa2, NULL};
 
-const ctxpar_family *const *ctxpar_family_all(void) { return families; }
-
+/* Every registered family, NULL-terminated. */
 /* ---- files ---- */
 
 static int is_file(const char *path) {
@@ -198,7 +197,12 @@ fail:
     return status;
 }
 
-ctxpar_status ctxpar_family_load_folder(ctxpar_comm_t comm, const char *dir,
+/* Collective: load a model folder (a family's config.json + weights, or a
+ * repository root holding it in the family's subfolder). Rank 0 reads and
+ * validates config and every tensor's name, dtype and shape; then the first
+ * rank of each node converts the weights to float32 into one node-shared
+ * buffer. Errors name the file, the key or the tensor, and are agreed. */
+static ctxpar_status ctxpar_family_load_folder(ctxpar_comm_t comm, const char *dir,
                                         ctxpar_model **out) {
     *out = NULL;
     const int rank = ctxpar_comm_rank(comm);

@@ -10,19 +10,9 @@
 #include "runtime/families/family.h"
 #include "runtime/model/model.h"
 
-/* Every registered family, NULL-terminated. */
-const ctxpar_family *const *ctxpar_family_all(void);
-
 /* Collective: the model at `path`: a directory is a family folder (below),
  * a file a ctxpar model file (model_file.h). */
 ctxpar_status ctxpar_family_load(ctxpar_comm_t comm, const char *path, ctxpar_model **out);
-
-/* Collective: load a model folder (a family's config.json + weights, or a
- * repository root holding it in the family's subfolder). Rank 0 reads and
- * validates config and every tensor's name, dtype and shape; then the first
- * rank of each node converts the weights to float32 into one node-shared
- * buffer. Errors name the file, the key or the tensor, and are agreed. */
-ctxpar_status ctxpar_family_load_folder(ctxpar_comm_t comm, const char *dir, ctxpar_model **out);
 
 /* Rank-local: resolve `dir` to the folder with config.json and identify its
  * family; fills `folder` (cap bytes) and *family. For dry runs and inspect. */

@@ -386,8 +386,3 @@ const ctxpar_st_tensor *ctxpar_safetensors_find(const ctxpar_safetensors *st, co
     }
     return NULL;
 }
-
-const float *ctxpar_safetensors_f32_view(const ctxpar_st_tensor *t) {
-    if (!t || t->dtype != CTXPAR_ST_F32 || ((uintptr_t)t->data & 3) != 0) return NULL;
-    return t->data;
-}

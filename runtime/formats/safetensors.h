@@ -56,6 +56,3 @@ const char *ctxpar_st_dtype_name(ctxpar_st_dtype dtype);
  * nearest. dst holds t->count floats. Uses AVX-512 or F16C/AVX2 where the CPU
  * has them (a scalar loop otherwise) and OpenMP threads over large tensors. */
 void ctxpar_safetensors_to_f32(const ctxpar_st_tensor *t, float *dst);
-/* The tensor's floats in place when it is F32 and 4-byte aligned in the
- * mapping, else NULL. */
-const float *ctxpar_safetensors_f32_view(const ctxpar_st_tensor *t);

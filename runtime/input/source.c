@@ -6,6 +6,24 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* 1 when the file starts with the HDF5 signature (at 0, 512, 1024, ...),
+ * 0 when it does not or cannot be read: what --input uses to tell HDF5 from
+ * video by content. */
+static int is_hdf5_file(const char *path) {
+    static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int found = 0;
+    /* The superblock sits at 0 or, after a user block, at 512, 1024, 2048, ... */
+    for (long offset = 0; offset <= (1L << 30) && !found; offset = offset ? offset * 2 : 512) {
+        unsigned char head[8];
+        if (fseek(f, offset, SEEK_SET) != 0 || fread(head, 1, 8, f) != 8) break;
+        found = memcmp(head, signature, 8) == 0;
+    }
+    fclose(f);
+    return found;
+}
+
 ctxpar_status ctxpar_source_parse_input(const char *spec, ctxpar_source *out) {
     if (!spec || !*spec)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--input needs FILE[:DATASET], got nothing");
@@ -28,28 +46,13 @@ ctxpar_status ctxpar_source_parse_input(const char *spec, ctxpar_source *out) {
     out->file_frames = 0;
     /* ---- video files: an existing file without the HDF5 signature is a
      * video; its dataset stays empty unless one was named (an error then). */
-    if (stat(out->path, &st) == 0 && S_ISREG(st.st_mode) && !ctxpar_source_is_hdf5_file(out->path)) {
+    if (stat(out->path, &st) == 0 && S_ISREG(st.st_mode) && !is_hdf5_file(out->path)) {
         out->kind = CTXPAR_SOURCE_VIDEO;
         snprintf(out->dataset, sizeof out->dataset, "%s",
                  path_len < strlen(spec) && spec[path_len + 1] ? spec + path_len + 1 : "");
     }
     /* ---- end video files ---- */
     return CTXPAR_OK;
-}
-
-int ctxpar_source_is_hdf5_file(const char *path) {
-    static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    int found = 0;
-    /* The superblock sits at 0 or, after a user block, at 512, 1024, 2048, ... */
-    for (long offset = 0; offset <= (1L << 30) && !found; offset = offset ? offset * 2 : 512) {
-        unsigned char head[8];
-        if (fseek(f, offset, SEEK_SET) != 0 || fread(head, 1, 8, f) != 8) break;
-        found = memcmp(head, signature, 8) == 0;
-    }
-    fclose(f);
-    return found;
 }
 
 ctxpar_status ctxpar_source_probe(ctxpar_comm_t comm, ctxpar_source *source) {

@@ -32,11 +32,6 @@ ctxpar_status ctxpar_source_probe(ctxpar_comm_t comm, ctxpar_source *source);
 ctxpar_status ctxpar_source_read(ctxpar_comm_t comm, const ctxpar_source *source,
                                  int64_t first_frame, int64_t n_frames, float *out);
 
-/* 1 when the file starts with the HDF5 signature (at 0, 512, 1024, ...),
- * 0 when it does not or cannot be read: what --input uses to tell HDF5 from
- * video by content. */
-int ctxpar_source_is_hdf5_file(const char *path);
-
 /* What --input named, for records of a run: "FILE:DATASET" (HDF5), "FILE"
  * (a video file) or "synthetic". */
 void ctxpar_source_describe(const ctxpar_source *source, char *out, size_t cap);

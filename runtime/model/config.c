@@ -32,7 +32,8 @@ static const preset presets[] = {
     {"base", 4, {128, 256, 256, 512}, 2, {1, 1, 0}, 32, 16, 2, 1024, 16, 24},
 };
 
-const char *ctxpar_config_preset_names(void) { return "tiny, small, base"; }
+/* "tiny, small, base" */
+static const char *preset_names(void) { return "tiny, small, base"; }
 
 void ctxpar_config_builtin_defaults(ctxpar_model_config *config) {
     snprintf(config->family, sizeof config->family, "ctxpar");
@@ -70,7 +71,7 @@ ctxpar_status ctxpar_config_preset(const char *name, ctxpar_model_config *out) {
         return CTXPAR_OK;
     }
     return ctxpar_error(CTXPAR_ERR_ARGUMENT, "unknown preset '%s' (choose one of: %s)",
-                        name ? name : "(null)", ctxpar_config_preset_names());
+                        name ? name : "(null)", preset_names());
 }
 
 static ctxpar_status validate_transformer(const ctxpar_model_config *config, const char *src);

@@ -92,7 +92,6 @@ void ctxpar_config_builtin_defaults(ctxpar_model_config *config);
 
 /* "tiny", "small" or "base"; an unknown name is CTXPAR_ERR_ARGUMENT naming the presets. */
 ctxpar_status ctxpar_config_preset(const char *name, ctxpar_model_config *out);
-const char *ctxpar_config_preset_names(void); /* "tiny, small, base" */
 
 /* Checks every constraint of docs/design.md section 2 (channels divisible by groups,
  * dh = d/h a multiple of 16, ...); `source` names where the config came from. */

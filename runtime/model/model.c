@@ -16,6 +16,15 @@
  * aligned vector loads on any weight. */
 #define MODEL_TENSOR_ALIGN_FLOATS 16
 
+/* The op prefix of mid-block ResBlock j: "vae/mid" when the model has one
+ * (the built-in layout), "vae/mid/res/<j>" otherwise. */
+static void mid_prefix(const ctxpar_model_config *config, int j, char *out, size_t cap) {
+    if (config->vae.mid_blocks == 1)
+        snprintf(out, cap, "vae/mid");
+    else
+        snprintf(out, cap, "vae/mid/res/%d", j);
+}
+
 /* ---- layout ---- */
 
 typedef struct layout_builder {
@@ -123,7 +132,7 @@ ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_mode
     }
     for (int j = 0; j < vae->mid_blocks; j++) {
         char prefix[CTXPAR_TENSOR_NAME_MAX];
-        ctxpar_model_mid_prefix(config, j, prefix, sizeof prefix);
+        mid_prefix(config, j, prefix, sizeof prefix);
         add_resblock(&b, prefix, c_last, c_last);
     }
     add_norm(&b, c_last, "vae/norm_out");
@@ -155,12 +164,6 @@ done:
     return CTXPAR_OK;
 }
 
-void ctxpar_model_mid_prefix(const ctxpar_model_config *config, int j, char *out, size_t cap) {
-    if (config->vae.mid_blocks == 1)
-        snprintf(out, cap, "vae/mid");
-    else
-        snprintf(out, cap, "vae/mid/res/%d", j);
-}
 
 /* ---- ops: every op resolved once, by role ---- */
 
@@ -217,7 +220,7 @@ static ctxpar_status model_bind(ctxpar_model *m) {
                 CTXPAR_TRY(bind_op(m, &ops->vae_down[i], "vae/stages/%d/down", i));
         }
         for (int j = 0; j < vae->mid_blocks; j++) {
-            ctxpar_model_mid_prefix(config, j, ops->vae_mid[j].name, sizeof ops->vae_mid[j].name);
+            mid_prefix(config, j, ops->vae_mid[j].name, sizeof ops->vae_mid[j].name);
             CTXPAR_TRY(bind_resblock(m, &ops->vae_mid[j], 0));
         }
         CTXPAR_TRY(bind_op(m, &ops->vae_norm_out, "vae/norm_out"));

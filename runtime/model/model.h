@@ -86,9 +86,6 @@ ctxpar_status ctxpar_model_alloc_blob(ctxpar_model *model);
 ctxpar_status ctxpar_model_alloc_shared(ctxpar_comm_t comm, ctxpar_model *model);
 ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *model);
 
-/* The op prefix of mid-block ResBlock j: "vae/mid" when the model has one
- * (the built-in layout), "vae/mid/res/<j>" otherwise. */
-void ctxpar_model_mid_prefix(const ctxpar_model_config *config, int j, char *out, size_t cap);
 
 /* Resblock j of VAE stage i, and of the mid block. */
 static inline const ctxpar_resblock_ops *ctxpar_model_stage_res(const ctxpar_model *model, int i,

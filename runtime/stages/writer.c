@@ -18,7 +18,8 @@
 #include "runtime/core/interrupt.h"
 #include "runtime/formats/hdf5_io.h"
 
-void ctxpar_output_temp_name(const char *path, char *buf, int cap) {
+/* The temporary name used for path (same directory, so the rename is atomic). */
+static void temp_name(const char *path, char *buf, int cap) {
     snprintf(buf, (size_t)cap, "%s.ctxpar-partial", path);
 }
 
@@ -42,7 +43,7 @@ ctxpar_status ctxpar_output_check(ctxpar_comm_t comm, const char *path, int over
     if (ctxpar_comm_rank(comm) == 0) {
         struct stat st;
         char tmp[1200];
-        ctxpar_output_temp_name(path, tmp, sizeof tmp);
+        temp_name(path, tmp, sizeof tmp);
         if (path[0] == '\0') {
             status = ctxpar_error(CTXPAR_ERR_ARGUMENT, "--out: empty output path");
         } else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -145,7 +146,7 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
     char tmp[1200];
     hid_t fapl = -1, file = -1;
     int64_t row0 = 0, n_total = 0;
-    ctxpar_output_temp_name(path, tmp, sizeof tmp);
+    temp_name(path, tmp, sizeof tmp);
 
     CTXPAR_TRY(ctxpar_comm_exscan_i64(comm, out->n_records, &row0, &n_total));
 

@@ -47,5 +47,3 @@ ctxpar_status ctxpar_output_check(ctxpar_comm_t comm, const char *path, int over
 ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int overwrite,
                                   const ctxpar_output *out);
 
-/* The temporary name used for path (same directory, so the rename is atomic). */
-void ctxpar_output_temp_name(const char *path, char *buf, int cap);
