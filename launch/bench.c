@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ctxpar_version.h"
+#include "launch/json_lines.h"
 #include "runtime/formats/json.h"
 #include "runtime/pipeline.h"
 
@@ -138,27 +139,12 @@ static void print_table(const bench_result *r) {
 
 /* ---- JSON line ---------------------------------------------------------- */
 
-static void put_int(ctxpar_json_writer *w, const char *key, long long value) {
-    ctxpar_json_key(w, key);
-    ctxpar_json_int(w, value);
-}
-
-static void put_number(ctxpar_json_writer *w, const char *key, double value) {
-    ctxpar_json_key(w, key);
-    ctxpar_json_double(w, value);
-}
-
-static void put_string(ctxpar_json_writer *w, const char *key, const char *value) {
-    ctxpar_json_key(w, key);
-    ctxpar_json_string(w, value);
-}
-
 static void put_spread(ctxpar_json_writer *w, const char *key, spread s) {
     ctxpar_json_key(w, key);
     ctxpar_json_object_begin(w);
-    put_number(w, "median", s.median);
-    put_number(w, "min", s.min);
-    put_number(w, "max", s.max);
+    ctxpar_json_put_double(w, "median", s.median);
+    ctxpar_json_put_double(w, "min", s.min);
+    ctxpar_json_put_double(w, "max", s.max);
     ctxpar_json_object_end(w);
 }
 
@@ -170,30 +156,12 @@ static char *json_line(const bench_result *r) {
     ctxpar_json_writer w;
     ctxpar_json_writer_init(&w);
     ctxpar_json_object_begin(&w);
-    put_string(&w, "format", "ctxpar-bench");
-    put_int(&w, "format_version", 1);
-    put_string(&w, "version", CTXPAR_VERSION_STRING);
-    put_int(&w, "ranks", s->ranks);
-    put_int(&w, "nodes", s->nodes);
-    put_int(&w, "threads", s->threads);
-    put_string(&w, "device", s->device);
-    put_string(&w, "preset", cli->run.model_path[0] ? "" : cli->run.preset);
-    put_string(&w, "model_file", cli->run.model_path);
-    put_string(&w, "family", s->model.family);
-    ctxpar_json_key(&w, "model");
-    ctxpar_config_write_json(&w, &s->model);
-    char input[1400];
-    ctxpar_source_describe(&cli->run.source, input, sizeof input);
-    put_string(&w, "input", input);
-    put_string(&w, "norm", ctxpar_norm_mode_name(cli->run.norm));
-    put_int(&w, "no_merge", cli->run.no_merge);
-    put_int(&w, "frames", s->frames);
-    put_int(&w, "height", s->height);
-    put_int(&w, "width", s->width);
-    put_int(&w, "tokens", s->tokens);
-    put_int(&w, "records", s->records);
-    put_int(&w, "repeat", r->repeat);
-    put_int(&w, "warmup", r->warmup);
+    ctxpar_json_put_string(&w, "format", "ctxpar-bench");
+    ctxpar_json_put_int(&w, "format_version", 1);
+    ctxpar_json_put_run(&w, cli, s);
+    ctxpar_json_put_int(&w, "records", s->records);
+    ctxpar_json_put_int(&w, "repeat", r->repeat);
+    ctxpar_json_put_int(&w, "warmup", r->warmup);
     ctxpar_json_key(&w, "run_totals_s");
     ctxpar_json_array_begin(&w);
     for (int i = 0; i < r->repeat; i++) ctxpar_json_double(&w, r->totals[i]);
@@ -205,36 +173,24 @@ static char *json_line(const bench_result *r) {
                    r->series[i]);
     ctxpar_json_object_end(&w);
     double total = r->series[SERIES_TOTAL].median;
-    put_number(&w, "frames_per_s", ratio((double)s->frames, total));
-    put_number(&w, "tokens_per_s", ratio((double)s->tokens, total));
-    put_number(&w, "vae_flops", s->vae_flops);
-    put_number(&w, "vae_gflop_per_s", ratio(s->vae_flops, r->series[CTXPAR_STAGE_VAE].median) / 1e9);
-    put_number(&w, "attention_flops", s->attention_flops);
+    ctxpar_json_put_double(&w, "frames_per_s", ratio((double)s->frames, total));
+    ctxpar_json_put_double(&w, "tokens_per_s", ratio((double)s->tokens, total));
+    ctxpar_json_put_double(&w, "vae_gflop_per_s", ratio(s->vae_flops, r->series[CTXPAR_STAGE_VAE].median) / 1e9);
     put_spread(&w, "attention_s", r->series[SERIES_ATTENTION]);
-    put_number(&w, "attention_gflop_per_s",
+    ctxpar_json_put_double(&w, "attention_gflop_per_s",
                ratio(s->attention_flops, r->series[SERIES_ATTENTION].median) / 1e9);
-    put_int(&w, "bytes_sent_total", (long long)s->bytes_sent_total);
-    put_int(&w, "bytes_sent_max", (long long)s->bytes_sent_max);
-    put_number(&w, "halo_wait_s", r->series[SERIES_HALO_WAIT].median);
-    put_number(&w, "halo_in_flight_s", r->series[SERIES_HALO_FLIGHT].median);
-    put_number(&w, "halo_hidden", r->series[SERIES_HALO_HIDDEN].median);
-    put_number(&w, "ring_wait_s", r->series[SERIES_RING_WAIT].median);
-    put_number(&w, "ring_in_flight_s", r->series[SERIES_RING_FLIGHT].median);
-    put_number(&w, "ring_hidden", r->series[SERIES_RING_HIDDEN].median);
-    put_int(&w, "peak_tracked_bytes", (long long)r->peak_tracked);
-    put_int(&w, "peak_rss_bytes", (long long)r->peak_rss);
-    put_int(&w, "planned_bytes", (long long)s->planned_bytes);
+    ctxpar_json_put_int(&w, "bytes_sent_total", (long long)s->bytes_sent_total);
+    ctxpar_json_put_int(&w, "bytes_sent_max", (long long)s->bytes_sent_max);
+    ctxpar_json_put_double(&w, "halo_wait_s", r->series[SERIES_HALO_WAIT].median);
+    ctxpar_json_put_double(&w, "halo_in_flight_s", r->series[SERIES_HALO_FLIGHT].median);
+    ctxpar_json_put_double(&w, "halo_hidden", r->series[SERIES_HALO_HIDDEN].median);
+    ctxpar_json_put_double(&w, "ring_wait_s", r->series[SERIES_RING_WAIT].median);
+    ctxpar_json_put_double(&w, "ring_in_flight_s", r->series[SERIES_RING_FLIGHT].median);
+    ctxpar_json_put_double(&w, "ring_hidden", r->series[SERIES_RING_HIDDEN].median);
+    ctxpar_json_put_int(&w, "peak_tracked_bytes", (long long)r->peak_tracked);
+    ctxpar_json_put_int(&w, "peak_rss_bytes", (long long)r->peak_rss);
     ctxpar_json_object_end(&w);
-    char *line = ctxpar_json_writer_take(&w);
-    if (!line) return NULL;
-    size_t len = strlen(line);
-    char *with_newline = realloc(line, len + 2);
-    if (!with_newline) {
-        free(line);
-        return NULL;
-    }
-    memcpy(with_newline + len, "\n", 2);
-    return with_newline;
+    return ctxpar_json_writer_take(&w);
 }
 
 /* ---- the command -------------------------------------------------------- */
@@ -246,20 +202,14 @@ ctxpar_status ctxpar_command_bench(ctxpar_comm_t comm, const ctxpar_cli *cli, in
     bench_result result = {.cli = cli, .repeat = repeat, .warmup = warmup};
     double *samples = malloc(sizeof *samples * (size_t)SERIES_COUNT * (size_t)repeat);
     result.totals = malloc(sizeof *result.totals * (size_t)repeat);
-    int json_fd = -1, json_created = 0;
+    ctxpar_json_lines json = {.fd = -1};
     char *line = NULL;
 
     if (!samples || !result.totals)
         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory for %d repeats", repeat);
     /* Open the JSON file before any run, so a bad path costs no benchmark time. */
-    if (status == CTXPAR_OK && rank == 0 && cli->json_path[0]) {
-        struct stat st;
-        json_created = stat(cli->json_path, &st) != 0;
-        json_fd = open(cli->json_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-        if (json_fd < 0)
-            status = ctxpar_error(CTXPAR_ERR_IO, "--json: cannot append to %s: %s",
-                                  cli->json_path, strerror(errno));
-    }
+    if (status == CTXPAR_OK && rank == 0 && cli->json_path[0])
+        status = ctxpar_json_lines_open(cli->json_path, &json);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
 
     /* Progress and summary off for the runs; the first run honours the
@@ -302,24 +252,10 @@ ctxpar_status ctxpar_command_bench(ctxpar_comm_t comm, const ctxpar_cli *cli, in
         for (int s = 0; s < SERIES_COUNT; s++)
             result.series[s] = spread_of(samples + (size_t)s * (size_t)repeat, repeat);
         print_table(&result);
-        if (json_fd >= 0) {
+        if (json.fd >= 0) {
             line = json_line(&result);
-            if (!line) {
-                status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory for the JSON line");
-            } else {
-                /* One write with O_APPEND: concurrent sweeps never interleave a line. */
-                size_t len = strlen(line);
-                ssize_t written = write(json_fd, line, len);
-                if (written != (ssize_t)len)
-                    status = ctxpar_error(CTXPAR_ERR_IO, "--json: writing %s failed: %s",
-                                          cli->json_path,
-                                          written < 0 ? strerror(errno) : "short write");
-            }
-            if (close(json_fd) != 0 && status == CTXPAR_OK)
-                status = ctxpar_error(CTXPAR_ERR_IO, "--json: closing %s failed: %s",
-                                      cli->json_path, strerror(errno));
-            json_fd = -1;
-            json_created = 0;
+            status = line ? ctxpar_json_lines_write(&json, line)
+                          : ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory for the JSON line");
         }
     }
     status = ctxpar_comm_agree(comm, status);
@@ -327,11 +263,7 @@ ctxpar_status ctxpar_command_bench(ctxpar_comm_t comm, const ctxpar_cli *cli, in
 fail:
     if (rank == 0) {
         if (!cli->out_given) unlink(BENCH_SCRATCH);
-        if (json_fd >= 0) {
-            close(json_fd);
-            /* Nothing was written: leave no empty file behind. */
-            if (json_created) unlink(cli->json_path);
-        }
+        ctxpar_json_lines_abandon(&json); /* nothing written: no empty file left */
     }
     free(line);
     free(samples);

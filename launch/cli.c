@@ -233,8 +233,9 @@ static const cli_option options[] = {
     {.flag = "--warmup", .metavar = "W", INT(warmup, 0, 100),
      .help = "untimed runs first (default 1)"},
     {.flag = "--json", .metavar = "FILE", PATH(json_path),
-     .help = "append one JSON object per line to FILE (one line per\n"
-             "--bench invocation, so a sweep accumulates them)"},
+     .help = "append one JSON object per line to FILE: the run's summary\n"
+             "(the plan's numbers with --dry-run), or with --bench one line\n"
+             "per invocation, so a sweep accumulates them"},
     {.section = "many videos", .flag = "--input-list", .metavar = "FILE", PATH(input_list),
      .help = "one HDF5 input per line (INPUT[:DSET] [OUTPUT]); each gets\n"
              "its own output; complete outputs are skipped (resume), a\n"
@@ -366,10 +367,10 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
         /* An input file's own length is the default: no silent truncation to 64. */
         if (!cli->frames_given && o->source.kind != CTXPAR_SOURCE_SYNTHETIC) o->source.frames = 0;
         if (cli->input_list[0] && (cli->bench || o->source.kind != CTXPAR_SOURCE_SYNTHETIC ||
-                                   cli->out_given))
+                                   cli->out_given || cli->json_path[0]))
             return ctxpar_error(CTXPAR_ERR_ARGUMENT,
-                                "--input-list cannot be combined with --bench, --input or --out "
-                                "(outputs go to --out-dir)");
+                                "--input-list cannot be combined with --bench, --input, --out "
+                                "or --json (outputs go to --out-dir)");
         /* video files: the selection and resizing flags need a video to act on */
         if (ctxpar_source_video_options_set(&o->source.video) &&
             o->source.kind != CTXPAR_SOURCE_VIDEO && !cli->input_list[0])
@@ -378,8 +379,6 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
                                 "--input (or --input-list) only");
         if (cli->out_dir[0] && !cli->input_list[0])
             return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--out-dir needs --input-list");
-        if (cli->json_path[0] && !cli->bench)
-            return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--json needs --bench");
         if (cli->bench && o->dry_run)
             return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--bench cannot be combined with --dry-run");
     }

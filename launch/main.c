@@ -16,6 +16,7 @@
 #include "launch/cli.h"
 #include "launch/commands.h"
 #include "launch/input_list.h"
+#include "launch/json_lines.h"
 #include "runtime/core/interrupt.h"
 #include "runtime/formats/hdf5_io.h"
 #include "runtime/pipeline.h"
@@ -111,13 +112,25 @@ int main(int argc, char **argv) {
             break;
         }
         ctxpar_run_summary summary;
-        status = ctxpar_pipeline_run(comm, &cli.run, &summary);
-        if (status == CTXPAR_OK && rank == 0 && !cli.run.quiet && !summary.dry_run) {
+        ctxpar_json_lines json = {.fd = -1};
+        if (rank == 0 && cli.json_path[0]) status = ctxpar_json_lines_open(cli.json_path, &json);
+        status = ctxpar_comm_agree(comm, status);
+        if (status == CTXPAR_OK) status = ctxpar_pipeline_run(comm, &cli.run, &summary);
+        if (status == CTXPAR_OK && rank == 0) {
             summary.threads = threads;
-            ctxpar_summary_print(&summary);
-            printf("wrote %s\n", cli.run.out_path);
+            if (!cli.run.quiet && !summary.dry_run) {
+                ctxpar_summary_print(&summary);
+                printf("wrote %s\n", cli.run.out_path);
+            }
+            if (json.fd >= 0) {
+                char *line = ctxpar_json_run_line(&cli, &summary);
+                status = line ? ctxpar_json_lines_write(&json, line)
+                              : ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory for --json");
+                free(line);
+            }
         }
-        rc = report(comm, status);
+        if (rank == 0) ctxpar_json_lines_abandon(&json);
+        rc = report(comm, ctxpar_comm_agree(comm, status));
         break;
     }
     }

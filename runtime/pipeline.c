@@ -67,8 +67,7 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
     ctxpar_json_writer w;
     ctxpar_json_writer_init(&w);
     ctxpar_json_object_begin(&w);
-    ctxpar_json_key(&w, "family");
-    ctxpar_json_string(&w, model->config.family);
+    ctxpar_json_put_string(&w, "family", model->config.family);
     /* A family folder's model is described by its own config.json, verbatim
      * but on one line. */
     ctxpar_json_key(&w, "model");
@@ -82,27 +81,20 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
     char input[1400];
     ctxpar_source_describe(&o->source, input, sizeof input);
     ctxpar_json_string(&w, input);
-    ctxpar_json_key(&w, "model_file");
-    ctxpar_json_string(&w, o->model_path);
-    ctxpar_json_key(&w, "preset");
-    ctxpar_json_string(&w, o->model_path[0] ? "" : o->preset);
-    ctxpar_json_key(&w, "seed");
-    ctxpar_json_int(&w, (long long)o->seed);
+    ctxpar_json_put_string(&w, "model_file", o->model_path);
+    ctxpar_json_put_string(&w, "preset", o->model_path[0] ? "" : o->preset);
+    ctxpar_json_put_int(&w, "seed", (long long)o->seed);
     const char *int_keys[] = {"frames", "height", "width"};
     const int64_t int_values[] = {plan->frames, plan->height, plan->width};
     for (int i = 0; i < 3; i++) {
         ctxpar_json_key(&w, int_keys[i]);
         ctxpar_json_int(&w, (long long)int_values[i]);
     }
-    ctxpar_json_key(&w, "norm");
-    ctxpar_json_string(&w, ctxpar_norm_mode_name(plan->norm));
-    ctxpar_json_key(&w, "chunk_frames");
-    ctxpar_json_int(&w, (long long)(plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames
+    ctxpar_json_put_string(&w, "norm", ctxpar_norm_mode_name(plan->norm));
+    ctxpar_json_put_int(&w, "chunk_frames", (long long)(plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames
                                                                     : plan->conv_chunk_frames));
-    ctxpar_json_key(&w, "no_merge");
-    ctxpar_json_int(&w, o->no_merge);
-    ctxpar_json_key(&w, "ranks");
-    ctxpar_json_int(&w, plan->ranks);
+    ctxpar_json_put_int(&w, "no_merge", o->no_merge);
+    ctxpar_json_put_int(&w, "ranks", plan->ranks);
     ctxpar_json_object_end(&w);
     ctxpar_json_object_end(&w);
     return ctxpar_json_writer_take(&w);

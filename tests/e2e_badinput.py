@@ -2,6 +2,7 @@
 error line that names the problem, and leave nothing at the output path (nor
 the temporary file beside it). Most cases run on 2 ranks so that the ranks'
 agreement on the error is exercised too."""
+import json
 import os
 import shutil
 import subprocess
@@ -50,12 +51,13 @@ def prepare():
 
 
 def planned_mib(ranks, args):
-    """The plan's memory for the largest rank at this rank count (--dry-run)."""
-    p = run(ranks, *(args + ["--dry-run"]))
-    for line in p.stdout.splitlines():
-        if line.startswith("memory per rank"):
-            return float(line.rsplit(":", 1)[1].split()[0])
-    raise RuntimeError("no memory line in the plan:\n" + p.stdout)
+    """The plan's memory for the largest rank at this rank count (--dry-run --json)."""
+    lines = os.path.join(d, "plan.jsonl")
+    run(ranks, *(args + ["--dry-run", "--json", lines]))
+    with open(lines) as f:
+        plan = json.loads(f.read().splitlines()[-1])
+    os.remove(lines)
+    return plan["planned_bytes"] / (1024.0 * 1024.0)
 
 
 def case(name, ranks, args, expect, out=OUT):

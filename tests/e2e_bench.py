@@ -4,7 +4,9 @@ line per invocation with every field typed and consistent (median between min
 and max, frames/s from the median total, stage medians adding up to about the
 total), removes its scratch output or keeps --out; launch/scaling_sweep.sh at
 1 and 2 ranks writes strong.jsonl and weak.jsonl and launch/plot_scaling.py
-turns them into a PNG; --json without --bench is a usage error."""
+turns them into a PNG; --json without --bench appends the run's own line
+(format ctxpar-run, consistent with the output file), and with --dry-run the
+plan's numbers; a run that fails leaves no JSON file behind."""
 import json
 import os
 import re
@@ -24,14 +26,16 @@ FIELDS = [
     ("format", str), ("format_version", int), ("version", str), ("ranks", int),
     ("nodes", int), ("threads", int), ("device", str), ("preset", str), ("model_file", str), ("family", str),
     ("model", dict), ("input", str), ("norm", str), ("no_merge", int), ("frames", int),
-    ("height", int), ("width", int), ("tokens", int), ("records", int), ("repeat", int),
+    ("height", int), ("width", int), ("latent_frames", int), ("tokens", int),
+    ("vae_flops", NUMBER), ("attention_flops", NUMBER), ("dense_flops", NUMBER),
+    ("planned_bytes", int), ("records", int), ("repeat", int),
     ("warmup", int), ("run_totals_s", list), ("stages_s", dict), ("frames_per_s", NUMBER),
-    ("tokens_per_s", NUMBER), ("vae_flops", NUMBER), ("vae_gflop_per_s", NUMBER),
-    ("attention_flops", NUMBER), ("attention_s", dict), ("attention_gflop_per_s", NUMBER),
+    ("tokens_per_s", NUMBER), ("vae_gflop_per_s", NUMBER),
+    ("attention_s", dict), ("attention_gflop_per_s", NUMBER),
     ("bytes_sent_total", int), ("bytes_sent_max", int), ("halo_wait_s", NUMBER),
     ("halo_in_flight_s", NUMBER), ("halo_hidden", NUMBER), ("ring_wait_s", NUMBER),
     ("ring_in_flight_s", NUMBER), ("ring_hidden", NUMBER), ("peak_tracked_bytes", int),
-    ("peak_rss_bytes", int), ("planned_bytes", int),
+    ("peak_rss_bytes", int),
 ]
 
 
@@ -174,14 +178,36 @@ def main():
     elif int(read(kept)["attrs"]["complete"]) != 1:
         fail("--bench --out: the kept output is not complete")
 
-    # Usage error: --json without --bench.
-    p = ctxpar(2, *COMMON, "--json", os.path.join(d, "nobench.jsonl"), "--out",
-               os.path.join(d, "nobench.h5"))
-    if p.returncode != 2 or "--json needs --bench" not in p.stderr:
-        fail("--json without --bench: exit %d, stderr %r; expected 2 and '--json needs --bench'"
-             % (p.returncode, p.stderr[:300]))
-    if os.path.exists(os.path.join(d, "nobench.jsonl")):
-        fail("--json without --bench created its file")
+    # --json without --bench: the run's own line, then the plan's with --dry-run.
+    plain, plain_out = os.path.join(d, "plain.jsonl"), os.path.join(d, "plain.h5")
+    p = ctxpar(2, *COMMON, "--json", plain, "--out", plain_out, "--quiet")
+    q = ctxpar(2, *COMMON, "--json", plain, "--dry-run")
+    if p.returncode != 0 or q.returncode != 0:
+        fail("--json without --bench: exit %d / %d: %s" % (p.returncode, q.returncode,
+                                                          (p.stderr + q.stderr)[:300]))
+    else:
+        runs = [json.loads(l) for l in open(plain).read().splitlines()]
+        got = read(plain_out)
+        if len(runs) != 2 or [r["format"] for r in runs] != ["ctxpar-run"] * 2:
+            fail("--json without --bench: %d lines %r" % (len(runs), [r.get("format") for r in runs]))
+        elif runs[0]["dry_run"] != 0 or runs[1]["dry_run"] != 1:
+            fail("--json: dry_run flags %r" % [r["dry_run"] for r in runs])
+        elif runs[0]["records"] != int(got["attrs"]["records"]) or runs[0]["ranks"] != 2:
+            fail("--json: records %r, ranks %r; the file has %r records"
+                 % (runs[0]["records"], runs[0]["ranks"], got["attrs"]["records"]))
+        elif runs[0]["planned_bytes"] != runs[1]["planned_bytes"] or "records" in runs[1]:
+            fail("--json --dry-run: not the run's plan: %r" % runs[1])
+        elif set(runs[0]["stages_s"]) != set(STAGES) - {"total"}:
+            fail("--json: stages %r" % sorted(runs[0]["stages_s"]))
+        else:
+            print("ok    --json without --bench: a ctxpar-run line per run, the plan's with "
+                  "--dry-run")
+    # A run that fails writes nothing and leaves no file it created.
+    failed = os.path.join(d, "failed.jsonl")
+    p = ctxpar(2, *COMMON, "--frames", 13, "--json", failed, "--out", os.path.join(d, "x.h5"))
+    if p.returncode == 0 or os.path.exists(failed):
+        fail("--json with a failing run: exit %d, file left: %s" % (p.returncode,
+                                                                    os.path.exists(failed)))
 
     # The sweep at 1 and 2 ranks, then the plot.
     sweep = os.path.join(d, "sweep")

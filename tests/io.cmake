@@ -5,5 +5,5 @@
 ctxpar_add_unit_test(test_config LABELS unit LIBS ctxpar_core)
 ctxpar_add_unit_test(test_model LABELS unit LIBS ctxpar_core)
 ctxpar_add_unit_test(test_source LABELS unit LIBS ctxpar_core)
-ctxpar_add_mpi_test(test_source RANKS 3 LABELS unit)
-ctxpar_add_mpi_test(test_model_mpi RANKS 1 3 LABELS unit)
+ctxpar_add_mpi_test(test_source RANKS 3)
+ctxpar_add_mpi_test(test_model_mpi RANKS 1 3)

@@ -4,7 +4,7 @@
 # crossing every rank boundary, each rank checking its records against the
 # single-process reference over all frames.
 ctxpar_add_unit_test(test_merge LABELS unit LIBS ctxpar_core)
-ctxpar_add_mpi_test(test_merge_mpi RANKS 1 2 3 4 8 LABELS unit)
+ctxpar_add_mpi_test(test_merge_mpi RANKS 1 2 3 4 8)
 
 # Not a test: the threshold sweep and timing tool behind docs/merge.md.
 add_executable(merge_sweep merge_sweep.c)

@@ -2,4 +2,4 @@
 # ctxpar_moments_combine) against a float64 two-pass reference of the union
 # of every rank's values, at rank counts that give empty, single and uneven
 # shares.
-ctxpar_add_mpi_test(test_moments_mpi RANKS 1 2 3 5 8 LABELS unit)
+ctxpar_add_mpi_test(test_moments_mpi RANKS 1 2 3 5 8)

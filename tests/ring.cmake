@@ -1,1 +1,1 @@
-ctxpar_add_mpi_test(test_ring_attention RANKS 1 2 3 4 LABELS unit)
+ctxpar_add_mpi_test(test_ring_attention RANKS 1 2 3 4)

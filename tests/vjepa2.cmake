@@ -11,5 +11,5 @@ set_tests_properties(e2e_vjepa2 PROPERTIES LABELS "e2e;vjepa2" ENVIRONMENT "${CT
                      TIMEOUT 600)
 add_test(NAME e2e_vjepa2_badinput
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_vjepa2_badinput.py)
-set_tests_properties(e2e_vjepa2_badinput PROPERTIES LABELS "badinput;vjepa2"
+set_tests_properties(e2e_vjepa2_badinput PROPERTIES LABELS "badinput;e2e;vjepa2"
                      ENVIRONMENT "${CTXPAR_PY_ENV}" TIMEOUT 600)

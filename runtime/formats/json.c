@@ -616,3 +616,18 @@ void ctxpar_json_raw(ctxpar_json_writer *w, const char *json) {
         put(w, c, 1);
     }
 }
+
+void ctxpar_json_put_int(ctxpar_json_writer *w, const char *key, long long value) {
+    ctxpar_json_key(w, key);
+    ctxpar_json_int(w, value);
+}
+
+void ctxpar_json_put_double(ctxpar_json_writer *w, const char *key, double value) {
+    ctxpar_json_key(w, key);
+    ctxpar_json_double(w, value);
+}
+
+void ctxpar_json_put_string(ctxpar_json_writer *w, const char *key, const char *value) {
+    ctxpar_json_key(w, key);
+    ctxpar_json_string(w, value);
+}

@@ -85,3 +85,7 @@ void ctxpar_json_string(ctxpar_json_writer *w, const char *value);
 void ctxpar_json_int(ctxpar_json_writer *w, long long value);
 void ctxpar_json_double(ctxpar_json_writer *w, double value);
 void ctxpar_json_raw(ctxpar_json_writer *w, const char *json);
+/* An object member: the key, then the value. */
+void ctxpar_json_put_int(ctxpar_json_writer *w, const char *key, long long value);
+void ctxpar_json_put_double(ctxpar_json_writer *w, const char *key, double value);
+void ctxpar_json_put_string(ctxpar_json_writer *w, const char *key, const char *value);

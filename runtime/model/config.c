@@ -168,34 +168,26 @@ void ctxpar_config_write_json(ctxpar_json_writer *w, const ctxpar_model_config *
     ctxpar_json_array_begin(w);
     for (int i = 0; i < vae->n_stages; i++) ctxpar_json_int(w, vae->channels[i]);
     ctxpar_json_array_end(w);
-    ctxpar_json_key(w, "res_blocks");
-    ctxpar_json_int(w, vae->res_blocks);
+    ctxpar_json_put_int(w, "res_blocks", vae->res_blocks);
     ctxpar_json_key(w, "temporal_down");
     ctxpar_json_array_begin(w);
     for (int i = 0; i + 1 < vae->n_stages; i++) ctxpar_json_int(w, vae->temporal_down[i]);
     ctxpar_json_array_end(w);
-    ctxpar_json_key(w, "groups");
-    ctxpar_json_int(w, vae->groups);
-    ctxpar_json_key(w, "latent_channels");
-    ctxpar_json_int(w, vae->latent_channels);
+    ctxpar_json_put_int(w, "groups", vae->groups);
+    ctxpar_json_put_int(w, "latent_channels", vae->latent_channels);
     ctxpar_json_object_end(w);
     ctxpar_json_key(w, "transformer");
     ctxpar_json_object_begin(w);
-    const char *tf_keys[] = {"patch", "dim", "heads", "layers"};
-    const int tf_values[] = {tf->patch, tf->dim, tf->heads, tf->layers};
-    for (int i = 0; i < 4; i++) {
-        ctxpar_json_key(w, tf_keys[i]);
-        ctxpar_json_int(w, tf_values[i]);
-    }
+    ctxpar_json_put_int(w, "patch", tf->patch);
+    ctxpar_json_put_int(w, "dim", tf->dim);
+    ctxpar_json_put_int(w, "heads", tf->heads);
+    ctxpar_json_put_int(w, "layers", tf->layers);
     ctxpar_json_object_end(w);
     ctxpar_json_key(w, "merge");
     ctxpar_json_object_begin(w);
-    ctxpar_json_key(w, "spatial_threshold");
-    ctxpar_json_double(w, config->merge.spatial_threshold);
-    ctxpar_json_key(w, "temporal_threshold");
-    ctxpar_json_double(w, config->merge.temporal_threshold);
-    ctxpar_json_key(w, "levels");
-    ctxpar_json_int(w, config->merge.levels);
+    ctxpar_json_put_double(w, "spatial_threshold", config->merge.spatial_threshold);
+    ctxpar_json_put_double(w, "temporal_threshold", config->merge.temporal_threshold);
+    ctxpar_json_put_int(w, "levels", config->merge.levels);
     ctxpar_json_object_end(w);
     ctxpar_json_object_end(w);
 }
