@@ -239,38 +239,41 @@ static ctxpar_status inspect_folder(const char *dir) {
     return status;
 }
 
+/* A ctxpar HDF5 file: its format, version and config, what its format adds,
+ * then every dataset. */
+static ctxpar_status inspect_file(const char *path) {
+    hid_t file = -1;
+    char *format = NULL;
+    CTXPAR_TRY(ctxpar_hdf5_open_readonly(path, "a ctxpar model, features or latents file", &file));
+    ctxpar_status status = CTXPAR_OK;
+    if (ctxpar_hdf5_read_string_attr(file, "format", &format) != CTXPAR_OK || !format) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s: no 'format' attribute: not a ctxpar model or features file",
+                              path);
+    } else {
+        printf("%s: %s\n", path, format);
+        free(print_string_attr(file, "ctxpar_version"));
+        free(print_string_attr(file, "config"));
+        if (strcmp(format, "ctxpar-features") == 0) inspect_features(file);
+        if (strcmp(format, "ctxpar-latents") == 0) inspect_latents(file);
+        printf("datasets:\n");
+        H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, print_dataset, NULL);
+    }
+    free(format);
+    H5Fclose(file);
+    return status;
+}
+
 ctxpar_status ctxpar_command_inspect(ctxpar_comm_t comm, const ctxpar_cli *cli) {
     ctxpar_status status = CTXPAR_OK;
     if (ctxpar_comm_rank(comm) == 0) {
-        const char *path = cli->file;
         struct stat st;
-        hid_t file = -1;
-        char *format = NULL;
-        if (stat(path, &st) != 0) {
-            status = ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", path);
-        } else if (S_ISDIR(st.st_mode)) {
-            status = inspect_folder(path);
-        } else if (H5Fis_hdf5(path) <= 0) {
-            status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: not an HDF5 file", path);
-        } else if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-            status = ctxpar_hdf5_error("H5Fopen", __FILE__, __LINE__);
-        } else if (ctxpar_hdf5_read_string_attr(file, "format", &format) != CTXPAR_OK ||
-                   !format) {
-            status = ctxpar_error(CTXPAR_ERR_FORMAT,
-                                  "%s: no 'format' attribute: not a ctxpar model or features "
-                                  "file",
-                                  path);
-        } else {
-            printf("%s: %s\n", path, format);
-            free(print_string_attr(file, "ctxpar_version"));
-            free(print_string_attr(file, "config"));
-            if (strcmp(format, "ctxpar-features") == 0) inspect_features(file);
-            if (strcmp(format, "ctxpar-latents") == 0) inspect_latents(file);
-            printf("datasets:\n");
-            H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, print_dataset, NULL);
-        }
-        free(format);
-        if (file >= 0) H5Fclose(file);
+        if (stat(cli->file, &st) != 0)
+            status = ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", cli->file);
+        else if (S_ISDIR(st.st_mode))
+            status = inspect_folder(cli->file);
+        else
+            status = inspect_file(cli->file);
     }
     return ctxpar_comm_agree(comm, status);
 }

@@ -15,7 +15,6 @@ eps and variance precision visible. Each failure names its case.
 """
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -93,14 +92,7 @@ class Case:
         args = ["--model", self.folder, "--input", self.video_path, "--out", out, "--norm", norm]
         args += ["--save-logvar"] if logvar else []
         start = time.time()
-        try:
-            p = run(ranks, *(args + list(extra)), timeout=300, check=False, env=self.env)
-        except subprocess.TimeoutExpired:
-            fail("%s: no exit within 300 s" % tag)
-            return None
-        if p.returncode != 0:
-            said = [l for l in p.stderr.splitlines() if l.startswith("ctxpar")] or [p.stderr[-800:]]
-            fail("%s: ctxpar exit %d: %s" % (tag, p.returncode, " | ".join(said)))
+        if run_case(tag, ranks, args + list(extra), env=self.env) is None:
             return None
         took = time.time() - start
         mean, lv, dtype, attrs = read_out(out)

@@ -33,6 +33,22 @@ def run(ranks, *args, timeout=300, check=True, env=None):
     return p
 
 
+def run_case(tag, ranks, args, env=None, timeout=300):
+    """ctxpar under mpirun for a named case: the finished process, or None
+    after recording a failure that quotes ctxpar's own error line (a hang
+    past `timeout` seconds is a failure too)."""
+    try:
+        p = run(ranks, *args, timeout=timeout, check=False, env=env)
+    except subprocess.TimeoutExpired:
+        fail("%s: no exit within %d s" % (tag, timeout))
+        return None
+    if p.returncode != 0:
+        said = [l for l in p.stderr.splitlines() if l.startswith("ctxpar")] or [p.stderr[-800:]]
+        fail("%s: ctxpar exit %d: %s" % (tag, p.returncode, " | ".join(said)))
+        return None
+    return p
+
+
 def start_until(ranks, args, reached, what, timeout=120):
     """Start ctxpar under mpirun with progress as plain lines and return the
     running process once a stdout line satisfies reached(line); raise if the

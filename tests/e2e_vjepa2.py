@@ -27,7 +27,6 @@ Each failure names its case.
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,14 +62,7 @@ def ctxpar(tag, ranks, folder, video, extra=()):
     out = os.path.join(d, "%s-%d.h5" % (re.sub(r"\W+", "_", tag), runs[0]))
     args = ["--model", folder, "--input", video, "--out", out, "--overwrite"] + list(extra)
     start = time.time()
-    try:
-        p = run(ranks, *args, timeout=300, check=False)
-    except subprocess.TimeoutExpired:
-        fail("%s: no exit within 300 s" % tag)
-        return None
-    if p.returncode != 0:
-        said = [l for l in p.stderr.splitlines() if l.startswith("ctxpar")] or [p.stderr[-800:]]
-        fail("%s: ctxpar exit %d: %s" % (tag, p.returncode, " | ".join(said)))
+    if run_case(tag, ranks, args) is None:
         return None
     print("run   %s (%.1f s)" % (tag, time.time() - start))
     try:

@@ -2,10 +2,12 @@
  * HDF5's stack, which is the one that names the real cause. */
 #include "runtime/formats/hdf5_io.h"
 
+#include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void ctxpar_hdf5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -135,6 +137,33 @@ herr_t ctxpar_hdf5_write_int64_attr(hid_t loc, const char *name, int64_t value) 
 
 herr_t ctxpar_hdf5_write_double_attr(hid_t loc, const char *name, double value) {
     return write_scalar_attr(loc, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+/* ---- files ---- */
+
+ctxpar_status ctxpar_hdf5_open_readonly(const char *path, const char *expected, hid_t *out) {
+    *out = -1;
+    if (access(path, F_OK) != 0) return ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", path);
+    if (access(path, R_OK) != 0)
+        return ctxpar_error(CTXPAR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+#if H5_VERSION_GE(1, 12, 0)
+    htri_t is_hdf5 = H5Fis_accessible(path, H5P_DEFAULT);
+#else
+    htri_t is_hdf5 = H5Fis_hdf5(path);
+#endif
+    if (is_hdf5 <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: not an HDF5 file (expected %s)", path,
+                            expected);
+    }
+    *out = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*out < 0) {
+        char cause[256];
+        return ctxpar_error(CTXPAR_ERR_FORMAT,
+                            "%s: cannot open the HDF5 file (truncated or damaged?): %s", path,
+                            ctxpar_hdf5_cause(cause, sizeof cause));
+    }
+    return CTXPAR_OK;
 }
 
 /* ---- datasets ---- */

@@ -48,6 +48,13 @@ herr_t ctxpar_hdf5_write_string_attr(hid_t loc, const char *name, const char *va
 herr_t ctxpar_hdf5_write_int64_attr(hid_t loc, const char *name, int64_t value);
 herr_t ctxpar_hdf5_write_double_attr(hid_t loc, const char *name, double value);
 
+/* ---- files ---- */
+
+/* Open an existing HDF5 file read-only (serial). Every way it can fail is a
+ * message naming the path: missing, unreadable, not HDF5 ("expected ..."
+ * says what the caller wanted there), truncated or damaged. */
+ctxpar_status ctxpar_hdf5_open_readonly(const char *path, const char *expected, hid_t *out);
+
 /* ---- datasets ---- */
 
 /* 1 if `name` is a dataset, 0 if some component of it is missing or it is

@@ -5,11 +5,9 @@
  * batches so the uint8 staging buffer stays small. */
 #include "runtime/input/hdf5_frames.h"
 
-#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "runtime/core/memory.h"
 #include "runtime/core/tensor.h"
@@ -39,26 +37,7 @@ static ctxpar_status probe_on_root(const ctxpar_source *source, int64_t *shape) 
     const char *path = source->path, *name = source->dataset;
     ctxpar_status status = CTXPAR_OK;
     hid_t file = -1, dset = -1, type = -1, space = -1;
-    if (access(path, F_OK) != 0) return ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", path);
-    if (access(path, R_OK) != 0)
-        return ctxpar_error(CTXPAR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-#if H5_VERSION_GE(1, 12, 0)
-    htri_t is_hdf5 = H5Fis_accessible(path, H5P_DEFAULT);
-#else
-    htri_t is_hdf5 = H5Fis_hdf5(path);
-#endif
-    if (is_hdf5 <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return ctxpar_error(CTXPAR_ERR_FORMAT,
-                            "%s: not an HDF5 file (expected a uint8 [T, H, W, 3] video dataset)",
-                            path);
-    }
-    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return ctxpar_error(CTXPAR_ERR_FORMAT,
-                            "%s: cannot open the HDF5 file (truncated or damaged?)", path);
-    }
+    CTXPAR_TRY(ctxpar_hdf5_open_readonly(path, "a uint8 [T, H, W, 3] video dataset", &file));
     int exists = ctxpar_hdf5_dataset_exists(file, name);
     if (exists <= 0) {
         H5Eclear2(H5E_DEFAULT);

@@ -8,12 +8,10 @@
  * waiting in a broadcast that never comes. */
 #include "runtime/model/model_file.h"
 
-#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "runtime/core/tensor.h"
 #include "runtime/formats/hdf5_io.h"
@@ -165,29 +163,9 @@ static ctxpar_status load_on_root(const char *path, ctxpar_model **out) {
     hid_t file = -1, attr = -1, attr_type = -1;
     char *format = NULL, *json = NULL;
     ctxpar_model *m = NULL;
-    char cause[256];
 
-    if (access(path, F_OK) != 0)
-        return ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", path);
-    if (access(path, R_OK) != 0)
-        return ctxpar_error(CTXPAR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-#if H5_VERSION_GE(1, 12, 0)
-    htri_t is_hdf5 = H5Fis_accessible(path, H5P_DEFAULT);
-#else
-    htri_t is_hdf5 = H5Fis_hdf5(path);
-#endif
-    if (is_hdf5 <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return ctxpar_error(CTXPAR_ERR_FORMAT,
-                            "%s: not an HDF5 file (expected a ctxpar model; make one with "
-                            "`ctxpar init-model`)",
-                            path);
-    }
-    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
-        return ctxpar_error(CTXPAR_ERR_FORMAT,
-                            "%s: cannot open the HDF5 file (truncated or damaged?): %s", path,
-                            ctxpar_hdf5_cause(cause, sizeof cause));
+    CTXPAR_TRY(ctxpar_hdf5_open_readonly(
+        path, "a ctxpar model; make one with `ctxpar init-model`", &file));
 
     status = ctxpar_hdf5_read_string_attr(file, "format", &format);
     if (status != CTXPAR_OK) goto fail;
