@@ -138,8 +138,8 @@ ctxpar_status ctxpar_comm_exscan_i64(ctxpar_comm_t comm, int64_t local, int64_t 
 }
 
 /* Gather `count` values from every rank to all (out has size*count entries, rank order). */
-static ctxpar_status ctxpar_comm_allgather_f64(ctxpar_comm_t comm, const double *local, int count,
-                                        double *out) {
+static ctxpar_status allgather_f64(ctxpar_comm_t comm, const double *local, int count,
+                                   double *out) {
     CTXPAR_MPI_CHECK(MPI_Allgather(local, count, MPI_DOUBLE, out, count, MPI_DOUBLE, comm->world));
     comm->stats.bytes_sent += (int64_t)count * (int64_t)sizeof(double) * (comm->size - 1);
     return CTXPAR_OK;
@@ -160,7 +160,7 @@ ctxpar_status ctxpar_comm_combine_moments(ctxpar_comm_t comm, ctxpar_moments *mo
         mine[3 * g + 1] = moments[g].mean;
         mine[3 * g + 2] = moments[g].m2;
     }
-    ctxpar_status status = ctxpar_comm_allgather_f64(comm, mine, n, all);
+    ctxpar_status status = allgather_f64(comm, mine, n, all);
     if (status == CTXPAR_OK) {
         for (int g = 0; g < count; g++) {
             ctxpar_moments acc = {0, 0, 0};

@@ -20,7 +20,7 @@ double ctxpar_cpu_cosine(const double *a, const double *b, int64_t d) {
 }
 
 /* The same with a float first operand (a token against a node mean). */
-static double ctxpar_cpu_cosine_fd(const float *a, const double *b, int64_t d) {
+static double cosine_fd(const float *a, const double *b, int64_t d) {
     double ab = 0.0, aa = 0.0, bb = 0.0;
     for (int64_t i = 0; i < d; i++) {
         double av = a[i];
@@ -80,7 +80,7 @@ int64_t ctxpar_cpu_quadtree_frame(const float *tokens, int64_t grid_h, int64_t g
             }
             double min_cos = INFINITY;
             for (int k = 0; k < 4; k++) {
-                double c = l == 1 ? ctxpar_cpu_cosine_fd(tokens + child[k] * d, parent, d)
+                double c = l == 1 ? cosine_fd(tokens + child[k] * d, parent, d)
                                   : ctxpar_cpu_cosine(feature[l - 1] + child[k] * d, parent, d);
                 if (c < min_cos) min_cos = c;
             }

@@ -22,7 +22,6 @@ extern const ctxpar_family ctxpar_family_vjepa2;
 static const ctxpar_family *const families[] = {&ctxpar_family_cogvideox_vae,
                                                 &ctxpar_family_vjepa2, NULL};
 
-/* Every registered family, NULL-terminated. */
 /* ---- files ---- */
 
 static int is_file(const char *path) {
@@ -202,8 +201,7 @@ fail:
  * validates config and every tensor's name, dtype and shape; then the first
  * rank of each node converts the weights to float32 into one node-shared
  * buffer. Errors name the file, the key or the tensor, and are agreed. */
-static ctxpar_status ctxpar_family_load_folder(ctxpar_comm_t comm, const char *dir,
-                                        ctxpar_model **out) {
+static ctxpar_status load_folder(ctxpar_comm_t comm, const char *dir, ctxpar_model **out) {
     *out = NULL;
     const int rank = ctxpar_comm_rank(comm);
     char *config_text = NULL;
@@ -246,6 +244,6 @@ fail:
 ctxpar_status ctxpar_family_load(ctxpar_comm_t comm, const char *path, ctxpar_model **out) {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return ctxpar_family_load_folder(comm, path, out);
+        return load_folder(comm, path, out);
     return ctxpar_model_load_file(comm, path, out);
 }
