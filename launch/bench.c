@@ -6,13 +6,10 @@
  * a scaling sweep accumulates one line per point. */
 #include "launch/bench.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctxpar_version.h"
@@ -175,7 +172,8 @@ static char *json_line(const bench_result *r) {
     double total = r->series[SERIES_TOTAL].median;
     ctxpar_json_put_double(&w, "frames_per_s", ratio((double)s->frames, total));
     ctxpar_json_put_double(&w, "tokens_per_s", ratio((double)s->tokens, total));
-    ctxpar_json_put_double(&w, "vae_gflop_per_s", ratio(s->vae_flops, r->series[CTXPAR_STAGE_VAE].median) / 1e9);
+    ctxpar_json_put_double(&w, "vae_gflop_per_s",
+                           ratio(s->vae_flops, r->series[CTXPAR_STAGE_VAE].median) / 1e9);
     put_spread(&w, "attention_s", r->series[SERIES_ATTENTION]);
     ctxpar_json_put_double(&w, "attention_gflop_per_s",
                ratio(s->attention_flops, r->series[SERIES_ATTENTION].median) / 1e9);

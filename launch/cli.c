@@ -93,7 +93,9 @@ typedef struct cli_option {
 
 #define AT(field) offsetof(ctxpar_cli, field)
 #define SWITCH(field) .kind = CLI_SWITCH, .offset = AT(field)
-#define INT(field, l, h) .kind = CLI_INT, .offset = AT(field), .width = sizeof(((ctxpar_cli *)0)->field), .lo = (l), .hi = (h)
+#define INT(field, l, h)                                                         \
+    .kind = CLI_INT, .offset = AT(field), .width = sizeof(((ctxpar_cli *)0)->field), \
+    .lo = (l), .hi = (h)
 #define DOUBLE(field, l, h) .kind = CLI_DOUBLE, .offset = AT(field), .lo = (l), .hi = (h)
 #define PATH(field) .kind = CLI_PATH, .offset = AT(field), .cap = sizeof(((ctxpar_cli *)0)->field)
 #define CHOICE(field, list) .kind = CLI_CHOICE, .offset = AT(field), .choices = (list)

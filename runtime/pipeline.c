@@ -77,22 +77,19 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
         ctxpar_config_write_json(&w, &model->config);
     ctxpar_json_key(&w, "run");
     ctxpar_json_object_begin(&w);
-    ctxpar_json_key(&w, "input");
     char input[1400];
     ctxpar_source_describe(&o->source, input, sizeof input);
-    ctxpar_json_string(&w, input);
+    ctxpar_json_put_string(&w, "input", input);
     ctxpar_json_put_string(&w, "model_file", o->model_path);
     ctxpar_json_put_string(&w, "preset", o->model_path[0] ? "" : o->preset);
     ctxpar_json_put_int(&w, "seed", (long long)o->seed);
-    const char *int_keys[] = {"frames", "height", "width"};
-    const int64_t int_values[] = {plan->frames, plan->height, plan->width};
-    for (int i = 0; i < 3; i++) {
-        ctxpar_json_key(&w, int_keys[i]);
-        ctxpar_json_int(&w, (long long)int_values[i]);
-    }
+    ctxpar_json_put_int(&w, "frames", (long long)plan->frames);
+    ctxpar_json_put_int(&w, "height", (long long)plan->height);
+    ctxpar_json_put_int(&w, "width", (long long)plan->width);
     ctxpar_json_put_string(&w, "norm", ctxpar_norm_mode_name(plan->norm));
-    ctxpar_json_put_int(&w, "chunk_frames", (long long)(plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames
-                                                                    : plan->conv_chunk_frames));
+    const int64_t chunk_frames =
+        plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames : plan->conv_chunk_frames;
+    ctxpar_json_put_int(&w, "chunk_frames", (long long)chunk_frames);
     ctxpar_json_put_int(&w, "no_merge", o->no_merge);
     ctxpar_json_put_int(&w, "ranks", plan->ranks);
     ctxpar_json_object_end(&w);

@@ -334,7 +334,8 @@ static ctxpar_moments *norm_moments(vae_run *run, const ctxpar_tensor *x, const 
     const int64_t k = run->time_factor, local0 = local_first_frame(run);
     ctxpar_moments *moments = calloc((size_t)n_seg * (size_t)groups, sizeof *moments);
     if (!moments)
-        ctxpar_comm_abort(run->comm, ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory in %s", op->name));
+        ctxpar_comm_abort(run->comm,
+                          ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory in %s", op->name));
     for (int s = 0; s < n_seg; s++) {
         int64_t a, b;
         segment_part(plan, s, k, local0, frames, &a, &b);

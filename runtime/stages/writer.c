@@ -195,11 +195,13 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
     if (out->latents_only) {
         WRITER_CHECK(ctxpar_hdf5_write_double_attr(file, "scaling_factor", out->scaling_factor));
         if (out->invert_scale_latents >= 0)
-            WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "invert_scale_latents", out->invert_scale_latents));
+            WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "invert_scale_latents",
+                                                      out->invert_scale_latents));
     }
     WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "format_version", 1));
     WRITER_CHECK(ctxpar_hdf5_write_string_attr(file, "ctxpar_version", CTXPAR_VERSION_STRING));
-    WRITER_CHECK(ctxpar_hdf5_write_string_attr(file, "config", out->config_json ? out->config_json : "{}"));
+    WRITER_CHECK(
+        ctxpar_hdf5_write_string_attr(file, "config", out->config_json ? out->config_json : "{}"));
     WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "frames", out->frames));
     WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "height", out->height));
     WRITER_CHECK(ctxpar_hdf5_write_int64_attr(file, "width", out->width));
