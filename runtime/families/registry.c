@@ -22,6 +22,11 @@ extern const ctxpar_family ctxpar_family_vjepa2;
 static const ctxpar_family *const families[] = {&ctxpar_family_cogvideox_vae,
                                                 &ctxpar_family_vjepa2, NULL};
 
+const ctxpar_family *ctxpar_family_at(int i) {
+    const int n = (int)(sizeof families / sizeof families[0]) - 1;
+    return i >= 0 && i < n ? families[i] : NULL;
+}
+
 /* ---- files ---- */
 
 static int is_file(const char *path) {

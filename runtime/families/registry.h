@@ -22,3 +22,7 @@ ctxpar_status ctxpar_family_resolve(const char *dir, char *folder, size_t cap,
 /* 1 when `path` is a model folder whose model has no transformer (its job
  * writes a latents file), else 0. Rank-local, reads only config.json. */
 int ctxpar_family_folder_writes_latents(const char *path);
+
+/* The i-th known family (0, 1, ...), NULL past the last: for tools that
+ * try every family's tables (the config fuzz target). */
+const ctxpar_family *ctxpar_family_at(int i);

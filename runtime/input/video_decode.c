@@ -188,20 +188,72 @@ static int compare_i64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int64_t packet_time(const ctxpar_video_packet *p) {
-    return p->pts != CTXPAR_VIDEO_NO_TS ? p->pts : p->dts;
+/* True when sorted[0..n) holds value. */
+static int sorted_has(const int64_t *sorted, int64_t n, int64_t value) {
+    return bsearch(&value, sorted, (size_t)n, sizeof *sorted, compare_i64) != NULL;
+}
+
+/* shown_pts for packets without a pts (see the header): 1 when every one
+ * got its time exactly, 0 when the timestamps do not allow it. */
+static int fill_missing_pts(ctxpar_video_index *index, int64_t *grid, int64_t *known) {
+    const int64_t n = index->header.n_packets;
+    const ctxpar_video_packet *pk = index->packets;
+    int64_t delay = CTXPAR_VIDEO_NO_TS, n_grid = 0, n_known = 0, n_missing = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (pk[i].dts == CTXPAR_VIDEO_NO_TS) return 0;
+        if (pk[i].pts != CTXPAR_VIDEO_NO_TS && delay == CTXPAR_VIDEO_NO_TS)
+            delay = pk[i].pts - pk[i].dts;
+    }
+    if (delay == CTXPAR_VIDEO_NO_TS || delay < 0) return 0;
+    for (int64_t i = 0; i < n; i++) {
+        grid[n_grid++] = pk[i].dts + delay;
+        if (pk[i].pts != CTXPAR_VIDEO_NO_TS) known[n_known++] = pk[i].pts;
+        else n_missing++;
+    }
+    qsort(grid, (size_t)n_grid, sizeof *grid, compare_i64);
+    qsort(known, (size_t)n_known, sizeof *known, compare_i64);
+    for (int64_t i = 1; i < n_grid; i++)
+        if (grid[i] == grid[i - 1]) return 0; /* two packets decoded at one time */
+    for (int64_t i = 0; i < n_known; i++)
+        if (!sorted_has(grid, n_grid, known[i]) || (i && known[i] == known[i - 1])) return 0;
+    /* The grid's times no known pts claims, in order, to the missing packets. */
+    int64_t next = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (pk[i].pts != CTXPAR_VIDEO_NO_TS) continue;
+        while (next < n_grid && sorted_has(known, n_known, grid[next])) next++;
+        if (next == n_grid) return 0;
+        index->shown_pts[i] = grid[next++];
+    }
+    return n_missing > 0;
 }
 
 ctxpar_status ctxpar_video_index_finish(ctxpar_video_index *index) {
     const int64_t n = index->header.n_packets;
+    const size_t bytes = sizeof(int64_t) * (size_t)(n > 0 ? n : 1);
     free(index->frame_pts);
-    index->frame_pts = malloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
-    if (!index->frame_pts) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+    free(index->shown_pts);
+    index->frame_pts = malloc(bytes);
+    index->shown_pts = malloc(bytes);
+    int64_t *scratch = malloc(bytes);
+    if (!index->frame_pts || !index->shown_pts || !scratch) {
+        free(scratch);
+        return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+    }
+    int missing = 0;
+    for (int64_t i = 0; i < n; i++) {
+        index->shown_pts[i] = index->packets[i].pts;
+        missing |= index->packets[i].pts == CTXPAR_VIDEO_NO_TS;
+    }
+    if (missing && !fill_missing_pts(index, index->frame_pts, scratch))
+        for (int64_t i = 0; i < n; i++)
+            if (index->shown_pts[i] == CTXPAR_VIDEO_NO_TS)
+                index->shown_pts[i] = index->packets[i].dts;
+    free(scratch);
     int64_t count = 0;
     for (int64_t i = 0; i < n; i++) {
         const ctxpar_video_packet *p = &index->packets[i];
-        if (!(p->flags & CTXPAR_VIDEO_PACKET_DISCARD) && packet_time(p) != CTXPAR_VIDEO_NO_TS)
-            index->frame_pts[count++] = packet_time(p);
+        if (!(p->flags & CTXPAR_VIDEO_PACKET_DISCARD) && index->shown_pts[i] != CTXPAR_VIDEO_NO_TS)
+            index->frame_pts[count++] = index->shown_pts[i];
     }
     qsort(index->frame_pts, (size_t)count, sizeof(int64_t), compare_i64);
     int64_t unique = 0;
@@ -278,7 +330,7 @@ ctxpar_status ctxpar_video_index_build(const char *path, ctxpar_video_index *ind
         (stream->nb_frames > 0 && h->n_packets < stream->nb_frames)) {
         /* Name the first frame that is damaged or missing. */
         int64_t frame = index->n_frames;
-        if (corrupt_at >= 0) frame = frame_at(index, packet_time(&index->packets[corrupt_at]));
+        if (corrupt_at >= 0) frame = frame_at(index, index->shown_pts[corrupt_at]);
         status = ctxpar_error(CTXPAR_ERR_FORMAT,
                               "%s is truncated or corrupt: frame %lld and after cannot be read "
                               "(%s; %lld of %lld packets present)",
@@ -306,20 +358,31 @@ fail:
 void ctxpar_video_index_free(ctxpar_video_index *index) {
     free(index->packets);
     free(index->frame_pts);
+    free(index->shown_pts);
     index->packets = NULL;
     index->frame_pts = NULL;
+    index->shown_pts = NULL;
     index->n_frames = 0;
 }
 
 /* ---- decoding ------------------------------------------------------------ */
 
-/* Packets sorted by identifying timestamp, to find where a seek landed. */
+/* Packets sorted by their demuxed timestamp, to find where a seek landed:
+ * the pts, or for a packet without one its dts, told apart (a packet's dts
+ * may equal another's pts). Not both: a dts the demuxer derives can differ
+ * after a seek (Matroska). */
 typedef struct packet_key {
-    int64_t time, ordinal;
+    int64_t by_dts, time, ordinal;
 } packet_key;
+
+static packet_key key_of(int64_t pts, int64_t dts, int64_t ordinal) {
+    return pts != CTXPAR_VIDEO_NO_TS ? (packet_key){0, pts, ordinal}
+                                     : (packet_key){1, dts, ordinal};
+}
 
 static int compare_key(const void *a, const void *b) {
     const packet_key *x = a, *y = b;
+    if (x->by_dts != y->by_dts) return x->by_dts < y->by_dts ? -1 : 1;
     return x->time < y->time ? -1 : x->time > y->time;
 }
 
@@ -331,8 +394,8 @@ static int64_t start_keyframe(const ctxpar_video_index *index, const int64_t *fr
                               int64_t frame) {
     const int64_t target = index->frame_pts[frame];
     for (int64_t i = frame_packet[frame]; i >= 0; i--) {
-        const ctxpar_video_packet *p = &index->packets[i];
-        if ((p->flags & CTXPAR_VIDEO_PACKET_KEY) && packet_time(p) <= target) return i;
+        if ((index->packets[i].flags & CTXPAR_VIDEO_PACKET_KEY) && index->shown_pts[i] <= target)
+            return i;
     }
     return 0;
 }
@@ -340,17 +403,19 @@ static int64_t start_keyframe(const ctxpar_video_index *index, const int64_t *fr
 typedef struct decoder_state {
     video_file v;
     const ctxpar_video_index *index;
-    packet_key *keys;       /* unique-timestamp packets, sorted */
+    packet_key *keys;       /* packets with a unique timestamp, sorted */
     int64_t n_keys;
     int64_t next_ordinal;   /* decode-order position of the next packet read */
     int have_pending;       /* v.pkt holds packet next_ordinal, already read */
     int fresh;              /* just opened: nothing read yet */
     int eof_sent;
+    int64_t last_shown;     /* timestamp of the decoder's last frame since the seek, or NO_TS */
     int64_t packets_decoded, seeks, reopens; /* for CTXPAR_VIDEO_TRACE */
 } decoder_state;
 
-static int64_t ordinal_of(const decoder_state *s, int64_t time) {
-    packet_key probe = {time, 0};
+static int64_t ordinal_of(const decoder_state *s, const AVPacket *pkt) {
+    packet_key probe = key_of(pkt->pts == AV_NOPTS_VALUE ? CTXPAR_VIDEO_NO_TS : pkt->pts,
+                              pkt->dts == AV_NOPTS_VALUE ? CTXPAR_VIDEO_NO_TS : pkt->dts, 0);
     const packet_key *hit = bsearch(&probe, s->keys, (size_t)s->n_keys, sizeof *s->keys,
                                     compare_key);
     return hit ? hit->ordinal : -1;
@@ -383,11 +448,11 @@ static ctxpar_status seek_to(decoder_state *s, int64_t target) {
     s->have_pending = 0;
     avcodec_flush_buffers(s->v.dec);
     s->eof_sent = 0;
+    s->last_shown = CTXPAR_VIDEO_NO_TS;
     int landed = -1;
     if (target > 0 && av_seek_frame(s->v.fmt, s->v.stream, ts, AVSEEK_FLAG_BACKWARD) >= 0 &&
         read_stream_packet(s) == 0) {
-        int64_t time = s->v.pkt->pts != AV_NOPTS_VALUE ? s->v.pkt->pts : s->v.pkt->dts;
-        int64_t at = time != AV_NOPTS_VALUE ? ordinal_of(s, time) : -1;
+        const int64_t at = ordinal_of(s, s->v.pkt);
         if (at >= 0 && at <= target) {
             landed = 1;
             s->next_ordinal = at;
@@ -478,6 +543,7 @@ ctxpar_status ctxpar_video_decode(const char *path, const ctxpar_video_index *in
     decoder_state s;
     memset(&s, 0, sizeof s);
     s.index = index;
+    s.last_shown = CTXPAR_VIDEO_NO_TS;
     if (n <= 0) return CTXPAR_OK;
     const ctxpar_video_header *h = &index->header;
     int64_t *frame_packet = NULL;
@@ -493,25 +559,24 @@ ctxpar_status ctxpar_video_decode(const char *path, const ctxpar_video_index *in
         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory decoding %s", path);
         goto fail;
     }
-    for (int64_t i = 0; i < n_packets; i++) {
-        s.keys[i].time = packet_time(&index->packets[i]);
-        s.keys[i].ordinal = i;
-    }
+    for (int64_t i = 0; i < n_packets; i++)
+        s.keys[i] = key_of(index->packets[i].pts, index->packets[i].dts, i);
     qsort(s.keys, (size_t)n_packets, sizeof *s.keys, compare_key);
-    /* Keep only timestamps that name exactly one packet. */
+    /* Keep only the timestamps that name exactly one packet. */
     for (int64_t i = 0; i < n_packets;) {
         int64_t j = i + 1;
-        while (j < n_packets && s.keys[j].time == s.keys[i].time) j++;
-        if (j - i == 1 && s.keys[i].time != CTXPAR_VIDEO_NO_TS) s.keys[s.n_keys++] = s.keys[i];
+        while (j < n_packets && compare_key(&s.keys[j], &s.keys[i]) == 0) j++;
+        if (j - i == 1 && s.keys[i].time != CTXPAR_VIDEO_NO_TS)
+            s.keys[s.n_keys++] = s.keys[i];
         i = j;
     }
     for (int64_t f = 0; f < index->n_frames; f++) frame_packet[f] = 0;
     for (int64_t i = 0; i < n_packets; i++) {
-        const ctxpar_video_packet *p = &index->packets[i];
-        if (p->flags & CTXPAR_VIDEO_PACKET_DISCARD || packet_time(p) == CTXPAR_VIDEO_NO_TS)
+        const int64_t shown = index->shown_pts[i];
+        if (index->packets[i].flags & CTXPAR_VIDEO_PACKET_DISCARD || shown == CTXPAR_VIDEO_NO_TS)
             continue;
-        int64_t f = frame_at(index, packet_time(p));
-        if (index->frame_pts[f] == packet_time(p)) frame_packet[f] = i;
+        int64_t f = frame_at(index, shown);
+        if (index->frame_pts[f] == shown) frame_packet[f] = i;
     }
 
     int started = 0, retried = 0;
@@ -532,7 +597,17 @@ ctxpar_status ctxpar_video_decode(const char *path, const ctxpar_video_index *in
         int ret = avcodec_receive_frame(s.v.dec, s.v.frame);
         if (ret == 0) {
             AVFrame *f = s.v.frame;
-            const int64_t ts = f->best_effort_timestamp;
+            int64_t ts = f->best_effort_timestamp;
+            if (ts == AV_NOPTS_VALUE) {
+                /* No timestamp at all (a stream whose packets mostly lack a
+                 * pts gives its last picture at the flush without one): it
+                 * is the frame after the decoder's previous one. */
+                const int64_t next = s.last_shown == CTXPAR_VIDEO_NO_TS
+                                         ? -1 : frame_at(index, s.last_shown) + 1;
+                ts = next >= 0 && next < index->n_frames ? index->frame_pts[next]
+                                                         : CTXPAR_VIDEO_NO_TS;
+            }
+            s.last_shown = ts;
             const int64_t at = frame_at(index, ts);
             if (ts < target) {
                 av_frame_unref(f);
@@ -834,8 +909,10 @@ ctxpar_status ctxpar_video_index_finish(ctxpar_video_index *index) {
 void ctxpar_video_index_free(ctxpar_video_index *index) {
     free(index->packets);
     free(index->frame_pts);
+    free(index->shown_pts);
     index->packets = NULL;
     index->frame_pts = NULL;
+    index->shown_pts = NULL;
 }
 
 ctxpar_status ctxpar_video_decode(const char *path, const ctxpar_video_index *index,

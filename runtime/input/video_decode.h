@@ -48,6 +48,11 @@ enum {
 typedef struct ctxpar_video_index {
     ctxpar_video_header header;
     ctxpar_video_packet *packets; /* header.n_packets, decode order */
+    /* Each packet's presentation time (derived, not broadcast): its pts, or
+     * for a packet the demuxer gives no pts (MPEG program streams carry one
+     * only every few frames) the time it must be shown at (see
+     * ctxpar_video_index_finish); CTXPAR_VIDEO_NO_TS when unknown. */
+    int64_t *shown_pts;
     int64_t n_frames;
     int64_t *frame_pts;           /* presentation order, strictly increasing */
 } ctxpar_video_index;
@@ -55,7 +60,13 @@ typedef struct ctxpar_video_index {
 /* Rank-local: open `path`, check it has a decodable video stream, and index
  * its packets. Errors name the file and, for truncation, the frame. */
 ctxpar_status ctxpar_video_index_build(const char *path, ctxpar_video_index *index);
-/* Derive frame_pts from the packets (after a broadcast). */
+/* Derive shown_pts and frame_pts from the packets (after a broadcast).
+ * Packets without a pts are given one when the stream's timestamps allow
+ * it exactly: the presentation times are the decode times shifted by the
+ * reorder delay (pts - dts of the first packet with both), every known pts
+ * is one of them, and the times no known pts claims go, in increasing
+ * order, to the packets without one in decode order (those are reference
+ * pictures, shown in decode order). Otherwise such a packet's dts stands in. */
 ctxpar_status ctxpar_video_index_finish(ctxpar_video_index *index);
 void ctxpar_video_index_free(ctxpar_video_index *index);
 

@@ -1,0 +1,59 @@
+/* Fuzz target: the readers of HDF5 files ctxpar did not write: the video
+ * probe and frame read (runtime/input/hdf5_frames.c) and the ctxpar model
+ * file loader (runtime/model/model_file.c). HDF5 itself parses the file;
+ * what is fuzzed is everything ctxpar decides from what HDF5 reports
+ * (types, ranks, shapes, attributes). A probe that accepts must give a
+ * shape the read then honours, for the first and the last frame. */
+#include "runtime/formats/hdf5_io.h"
+#include "runtime/input/source.h"
+#include "runtime/model/model.h"
+#include "runtime/model/model_file.h"
+
+#include "tests/fuzz/fuzz_util.h"
+
+static void read_frame(ctxpar_comm_t comm, const ctxpar_source *src, int64_t t) {
+    const int64_t n = 3 * src->height * src->width;
+    float *out = malloc((size_t)n * sizeof *out);
+    if (!out) abort();
+    ctxpar_status status = ctxpar_source_read(comm, src, t, 1, out);
+    fuzz_check_failure(status);
+    if (status == CTXPAR_OK)
+        for (int64_t i = 0; i < n; i++)
+            if (!(out[i] >= -1.0f && out[i] <= 1.0f)) abort();
+    free(out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    ctxpar_comm_t comm = fuzz_comm();
+    ctxpar_hdf5_quiet();
+    const char *path = fuzz_scratch("input.h5");
+    fuzz_write_file(path, data, size);
+
+    ctxpar_source src;
+    memset(&src, 0, sizeof src);
+    ctxpar_status status = ctxpar_source_parse_input(path, &src);
+    fuzz_check_failure(status);
+    if (status == CTXPAR_OK) {
+        src.kind = CTXPAR_SOURCE_HDF5; /* HDF5 video probe, whatever the content says */
+        snprintf(src.dataset, sizeof src.dataset, "video");
+        status = ctxpar_source_probe(comm, &src);
+        fuzz_check_failure(status);
+        if (status == CTXPAR_OK) {
+            if (src.frames <= 0 || src.height <= 0 || src.width <= 0) abort();
+            if (src.height * src.width <= (1 << 16)) {
+                read_frame(comm, &src, 0);
+                read_frame(comm, &src, src.frames - 1);
+            }
+        }
+    }
+
+    ctxpar_model *model = NULL;
+    status = ctxpar_model_load_file(comm, path, &model);
+    fuzz_check_failure(status);
+    if (status == CTXPAR_OK) {
+        if (ctxpar_model_parameter_count(model) <= 0) abort();
+        ctxpar_model_free(model);
+    }
+    unlink(path);
+    return 0;
+}
