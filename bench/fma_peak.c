@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/cpu_features.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -109,7 +111,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fma_peak: --repeat must be 1..64 and --iters positive\n");
         return 2;
     }
-    int have512 = __builtin_cpu_supports("avx512f"), have256 = __builtin_cpu_supports("fma");
+    int have512 = ctxpar_cpu_has(CTXPAR_CPU_AVX512F), have256 = ctxpar_cpu_has(CTXPAR_CPU_FMA);
     printf("# fma_peak: float32 FMA, %d (512-bit) / %d (256-bit) independent accumulators, "
            "%ld iterations per thread, median of %d after 1 warm-up\n", NACC_512, NACC_256, iters,
            repeat);

@@ -6,7 +6,7 @@ target_link_libraries(bench_conv PRIVATE ctxpar_kernels_cpu)
 # The float32 FMA peak, the reference for the conv kernels' "% of peak".
 add_executable(fma_peak ${CMAKE_CURRENT_LIST_DIR}/fma_peak.c)
 find_package(OpenMP REQUIRED)
-target_link_libraries(fma_peak PRIVATE OpenMP::OpenMP_C)
+target_link_libraries(fma_peak PRIVATE ctxpar_base OpenMP::OpenMP_C)
 
 # Where Winograd starts: direct and both Winograd tiles over channel counts
 # and frame sizes (docs/bench-conv.md). An executable, never a test.

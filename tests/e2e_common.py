@@ -17,11 +17,40 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 
 failures = []
 
+# The sanitizer build runs the suite at 1-3 ranks (docs/hostile-input.md):
+# CTXPAR_TEST_MAX_RANKS caps every rank count a test asks for.
+MAX_RANKS = int(os.environ.get("CTXPAR_TEST_MAX_RANKS", "0") or 0)
+
+
+def rank_counts(*counts):
+    """The rank counts of `counts` this run allows (all, unless
+    CTXPAR_TEST_MAX_RANKS caps them); says which it leaves out."""
+    kept = [r for r in counts if not MAX_RANKS or r <= MAX_RANKS]
+    if len(kept) < len(counts):
+        print("note: not run at %s ranks (CTXPAR_TEST_MAX_RANKS=%d)" % (
+            ", ".join(str(r) for r in counts if r not in kept), MAX_RANKS))
+    return kept
+
+
+def at_most(ranks):
+    """`ranks`, or the cap when it is lower: for a case that needs "several
+    ranks" rather than a particular count."""
+    return min(ranks, MAX_RANKS) if MAX_RANKS else ranks
+
+
+def mpirun(ranks):
+    """The mpirun prefix for `ranks` ranks; refuses more than the cap, so a
+    rank count that skipped rank_counts() cannot pass unnoticed."""
+    if MAX_RANKS and ranks > MAX_RANKS:
+        raise RuntimeError("%d ranks asked for, but CTXPAR_TEST_MAX_RANKS=%d: "
+                           "choose the counts with rank_counts()" % (ranks, MAX_RANKS))
+    return [MPIEXEC, "--oversubscribe", "-np", str(ranks)]
+
 
 def run(ranks, *args, timeout=300, check=True, env=None):
     """ctxpar under mpirun; env: extra environment variables, exported to
     every rank."""
-    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks)]
+    cmd = mpirun(ranks)
     for name in sorted(env or {}):
         cmd += ["-x", name]
     cmd += [CTXPAR] + [str(a) for a in args] + ["--quiet", "--threads", "1"]
@@ -53,7 +82,7 @@ def start_until(ranks, args, reached, what, timeout=120):
     """Start ctxpar under mpirun with progress as plain lines and return the
     running process once a stdout line satisfies reached(line); raise if the
     run ends first or the time runs out."""
-    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), CTXPAR] + [str(a) for a in args]
+    cmd = mpirun(ranks) + [CTXPAR] + [str(a) for a in args]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env=dict(ENV, CTXPAR_PROGRESS="lines"))
     lines, seen = [], threading.Event()

@@ -20,7 +20,7 @@ def path(name):
 
 def run_list(list_file, *extra, ranks=2, out_dir=True):
     """Not quiet: the per-input lines and the summary are what is checked."""
-    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), CTXPAR, "--input-list", list_file,
+    cmd = mpirun(ranks) + [CTXPAR, "--input-list", list_file,
            "--threads", "1"] + (["--out-dir", path("out")] if out_dir else [])
     cmd += [str(a) for a in extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300,

@@ -34,7 +34,7 @@ def main():
         fail("latents shape %s" % (ref["latents"].shape,))
     if int(ref["attrs"]["complete"]) != 1:
         fail("complete attribute missing")
-    for ranks in (2, 3, 4, 8):
+    for ranks in rank_counts(2, 3, 4, 8):
         run(ranks, *COMMON, "--out", out("np%d" % ranks))
         got = read(out("np%d" % ranks))
         check_close("latents np%d" % ranks, got["latents"], ref["latents"])
@@ -52,10 +52,11 @@ def main():
         check_close("features --chunk-frames %d" % chunk, got["features"], ref["features"])
 
     run(1, *COMMON, "--norm", "chunk", "--chunk-frames", 8, "--out", out("cm1"))
-    run(4, *COMMON, "--norm", "chunk", "--chunk-frames", 8, "--out", out("cm4"))
+    several = at_most(4)
+    run(several, *COMMON, "--norm", "chunk", "--chunk-frames", 8, "--out", out("cm4"))
     cm1, cm4 = read(out("cm1")), read(out("cm4"))
-    check_close("chunk mode latents np4", cm4["latents"], cm1["latents"])
-    check_close("chunk mode features np4", cm4["features"], cm1["features"])
+    check_close("chunk mode latents np%d" % several, cm4["latents"], cm1["latents"])
+    check_close("chunk mode features np%d" % several, cm4["features"], cm1["features"])
     if np.allclose(cm1["latents"], ref["latents"], rtol=1e-3, atol=1e-4):
         fail("chunk mode gives the exact-mode result: per-chunk statistics are not applied")
 

@@ -14,7 +14,7 @@ STAGES = ("input", "vae", "tokens", "transformer", "merge", "output")
 
 
 def command(out, *extra):
-    return [MPIEXEC, "--oversubscribe", "-np", "2", CTXPAR] + [str(a) for a in ARGS] + \
+    return mpirun(2) + [CTXPAR] + [str(a) for a in ARGS] + \
         ["--out", out] + list(extra)
 
 

@@ -220,12 +220,12 @@ def main():
     }
 
     f32 = Case("tiny f32", folders["f32"], v16, video)
-    for ranks in (1, 2, 3, 8):
+    for ranks in rank_counts(1, 2, 3, 8):
         f32.run(ranks)
     f32.check_invariance()
 
     bf16 = Case("tiny bf16", folders["bf16"], v16, video)
-    for ranks in (1, 2, 3, 8):
+    for ranks in rank_counts(1, 2, 3, 8):
         bf16.run(ranks)
     bf16.check_invariance()
 

@@ -85,7 +85,7 @@ class BadFolders:
         for p in leftovers:
             if os.path.exists(p):
                 os.remove(p)
-        cmd = [e2e.MPIEXEC, "--oversubscribe", "-np", "2", e2e.CTXPAR] + [str(a) for a in args]
+        cmd = e2e.mpirun(2) + [e2e.CTXPAR] + [str(a) for a in args]
         cmd += ["--out", self.out, "--quiet", "--threads", "1"] + self.extra_args
         start = time.time()
         try:

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cpu_features.h"
+
 /* ---------------------------------------------------------------- portable */
 
 enum {
@@ -118,9 +120,9 @@ static int path_supported(const struct ctxpar_attention_path *path) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (path == &ctxpar_attention_path_avx512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+        return ctxpar_cpu_has(CTXPAR_CPU_AVX512F) && ctxpar_cpu_has(CTXPAR_CPU_AVX512DQ);
     if (path == &ctxpar_attention_path_avx2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        return ctxpar_cpu_has(CTXPAR_CPU_AVX2) && ctxpar_cpu_has(CTXPAR_CPU_FMA);
 #else
     if (path != &ctxpar_attention_path_portable) return 0;
 #endif

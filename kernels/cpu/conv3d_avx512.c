@@ -39,6 +39,8 @@
 
 #include <string.h>
 
+#include "base/cpu_features.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -47,7 +49,7 @@
 enum { TILE_COLS = 32, MAX_KW = 16, MAX_MR = 12, PASS_K = 864, GROUP_BLOCKS = 6 };
 enum { PANEL_FLOATS = GROUP_BLOCKS * PASS_K * MAX_MR, MAX_PREFETCH = 12 };
 
-int ctxpar_cpu_conv3d_have_avx512(void) { return __builtin_cpu_supports("avx512f"); }
+int ctxpar_cpu_conv3d_have_avx512(void) { return ctxpar_cpu_has(CTXPAR_CPU_AVX512F); }
 
 int ctxpar_cpu_conv3d_direct_supports(int kt, int kh, int kw) {
     return ctxpar_cpu_conv3d_have_avx512() && kw <= MAX_KW && (int64_t)kt * kh * kw <= PASS_K;

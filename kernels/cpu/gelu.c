@@ -7,6 +7,7 @@
 
 #include <math.h>
 
+#include "base/cpu_features.h"
 #include "kernels/cpu/exp_approx.h"
 
 void ctxpar_cpu_gelu(float *x, int64_t n) {
@@ -55,7 +56,7 @@ __attribute__((target("avx512f,fma"))) static void gelu_erf_avx512(float *x, int
 static void gelu_erf_portable(float *x, int64_t n) { GELU_ERF_LOOP }
 
 void ctxpar_cpu_gelu_erf(float *x, int64_t n) {
-    if (__builtin_cpu_supports("avx512f"))
+    if (ctxpar_cpu_has(CTXPAR_CPU_AVX512F))
         gelu_erf_avx512(x, n);
     else
         gelu_erf_portable(x, n);

@@ -14,6 +14,7 @@
 
 #include <math.h>
 
+#include "base/cpu_features.h"
 #include "kernels/cpu/exp_approx.h"
 
 enum { MOMENT_LANES = 8 };
@@ -104,7 +105,7 @@ void ctxpar_cpu_group_norm_apply(float *y, int64_t y_cstride, const float *x, in
                                  int64_t c, int64_t n, int groups, const ctxpar_moments *moments,
                                  const float *weight, const float *bias, float eps, int silu) {
     if (c <= 0) return;
-    const int avx512 = __builtin_cpu_supports("avx512f");
+    const int avx512 = ctxpar_cpu_has(CTXPAR_CPU_AVX512F);
     float scale[c], shift[c]; /* a VLA: c is a channel count */
     ctxpar_cpu_group_norm_scale_shift(c, groups, moments, weight, bias, eps, scale, shift);
 #pragma omp parallel for schedule(static)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/cpu_features.h"
 #include "runtime/formats/safetensors.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -45,79 +46,94 @@ static float st_f16_to_f32(uint16_t half) {
     return value;
 }
 
-static void st_f16_scalar(const uint16_t *src, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = st_f16_to_f32(src[i]);
+/* The data section need not be aligned (a tensor may start at any byte
+ * offset), so every path takes bytes and loads elements unaligned. */
+static void st_f16_scalar(const unsigned char *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t half;
+        memcpy(&half, src + 2 * i, sizeof half);
+        dst[i] = st_f16_to_f32(half);
+    }
 }
 
-static void st_bf16_scalar(const uint16_t *src, float *dst, int64_t n) {
+static void st_bf16_scalar(const unsigned char *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
-        uint32_t bits = (uint32_t)src[i] << 16;
+        uint16_t half;
+        memcpy(&half, src + 2 * i, sizeof half);
+        uint32_t bits = (uint32_t)half << 16;
         memcpy(&dst[i], &bits, sizeof bits);
     }
 }
 
-static void st_f64_scalar(const double *src, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = (float)src[i];
+static void st_f64_scalar(const unsigned char *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        double value;
+        memcpy(&value, src + 8 * i, sizeof value);
+        dst[i] = (float)value;
+    }
 }
 
 #ifdef ST_X86
-__attribute__((target("avx512f"))) static void st_f16_avx512(const uint16_t *src, float *dst,
-                                                              int64_t n) {
+__attribute__((target("avx512f"))) static void st_f16_avx512(const unsigned char *src,
+                                                              float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(src + i))));
-    st_f16_scalar(src + i, dst + i, n - i);
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(src + 2 * i))));
+    st_f16_scalar(src + 2 * i, dst + i, n - i);
 }
 
-__attribute__((target("avx,f16c"))) static void st_f16_f16c(const uint16_t *src, float *dst,
-                                                             int64_t n) {
+__attribute__((target("avx,f16c"))) static void st_f16_f16c(const unsigned char *src,
+                                                             float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const void *)(src + i))));
-    st_f16_scalar(src + i, dst + i, n - i);
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const void *)(src + 2 * i))));
+    st_f16_scalar(src + 2 * i, dst + i, n - i);
 }
 
-__attribute__((target("avx512f"))) static void st_bf16_avx512(const uint16_t *src, float *dst,
-                                                               int64_t n) {
+__attribute__((target("avx512f"))) static void st_bf16_avx512(const unsigned char *src,
+                                                               float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const void *)(src + i)));
+        __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const void *)(src + 2 * i)));
         _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)));
     }
-    st_bf16_scalar(src + i, dst + i, n - i);
+    st_bf16_scalar(src + 2 * i, dst + i, n - i);
 }
 
-__attribute__((target("avx2"))) static void st_bf16_avx2(const uint16_t *src, float *dst,
+__attribute__((target("avx2"))) static void st_bf16_avx2(const unsigned char *src, float *dst,
                                                           int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const void *)(src + i)));
+        __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const void *)(src + 2 * i)));
         _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16)));
     }
-    st_bf16_scalar(src + i, dst + i, n - i);
+    st_bf16_scalar(src + 2 * i, dst + i, n - i);
 }
 
-__attribute__((target("avx512f"))) static void st_f64_avx512(const double *src, float *dst,
-                                                              int64_t n) {
+__attribute__((target("avx512f"))) static void st_f64_avx512(const unsigned char *src,
+                                                              float *dst, int64_t n) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm512_cvtpd_ps(_mm512_loadu_pd(src + i)));
-    st_f64_scalar(src + i, dst + i, n - i);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm512_cvtpd_ps(_mm512_loadu_pd((const void *)(src + 8 * i))));
+    st_f64_scalar(src + 8 * i, dst + i, n - i);
 }
 
-__attribute__((target("avx"))) static void st_f64_avx(const double *src, float *dst, int64_t n) {
+__attribute__((target("avx"))) static void st_f64_avx(const unsigned char *src, float *dst,
+                                                      int64_t n) {
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) _mm_storeu_ps(dst + i, _mm256_cvtpd_ps(_mm256_loadu_pd(src + i)));
-    st_f64_scalar(src + i, dst + i, n - i);
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(dst + i, _mm256_cvtpd_ps(_mm256_loadu_pd((const void *)(src + 8 * i))));
+    st_f64_scalar(src + 8 * i, dst + i, n - i);
 }
 #endif
 
 /* Convert n elements with the fastest path this CPU runs for `dtype`. */
 static void st_convert_range(ctxpar_st_dtype dtype, const void *src, float *dst, int64_t n) {
 #ifdef ST_X86
-    const int avx512 = __builtin_cpu_supports("avx512f");
-    const int avx2 = __builtin_cpu_supports("avx2");
-    const int f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
-    const int avx = __builtin_cpu_supports("avx");
+    const int avx512 = ctxpar_cpu_has(CTXPAR_CPU_AVX512F);
+    const int avx2 = ctxpar_cpu_has(CTXPAR_CPU_AVX2);
+    const int f16c = ctxpar_cpu_has(CTXPAR_CPU_F16C) && ctxpar_cpu_has(CTXPAR_CPU_AVX);
+    const int avx = ctxpar_cpu_has(CTXPAR_CPU_AVX);
 #endif
     switch (dtype) {
     case CTXPAR_ST_F32:

@@ -3,7 +3,10 @@
  * file loader (runtime/model/model_file.c). HDF5 itself parses the file;
  * what is fuzzed is everything ctxpar decides from what HDF5 reports
  * (types, ranks, shapes, attributes). A probe that accepts must give a
- * shape the read then honours, for the first and the last frame. */
+ * shape the read then honours, for the first and the last frame; after
+ * every input no HDF5 object may be left open. */
+#include <hdf5.h>
+
 #include "runtime/formats/hdf5_io.h"
 #include "runtime/input/source.h"
 #include "runtime/model/model.h"
@@ -53,6 +56,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (status == CTXPAR_OK) {
         if (ctxpar_model_parameter_count(model) <= 0) abort();
         ctxpar_model_free(model);
+    }
+    /* Every HDF5 object a reader opened is closed again, on every path. */
+    const ssize_t open_objects = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+    if (open_objects != 0) {
+        fprintf(stderr, "fuzz: %zd HDF5 object(s) left open\n", open_objects);
+        abort();
     }
     unlink(path);
     return 0;

@@ -37,16 +37,24 @@ static inline void fuzz_write_file(const char *path, const uint8_t *data, size_t
     }
 }
 
-/* The one-rank communicator, made at the first call (MPI_Init as a singleton). */
+static ctxpar_comm_t fuzz_comm_;
+
+static inline void fuzz_comm_finalize(void) {
+    ctxpar_comm_free(fuzz_comm_);
+    MPI_Finalize();
+}
+
+/* The one-rank communicator, made at the first call (MPI_Init as a
+ * singleton) and finalized at exit, so MPI's own memory is not reported. */
 static inline ctxpar_comm_t fuzz_comm(void) {
-    static ctxpar_comm_t comm;
-    if (!comm) {
+    if (!fuzz_comm_) {
         int argc = 0;
         char **argv = NULL;
         MPI_Init(&argc, &argv);
-        if (ctxpar_comm_init(&comm, MPI_COMM_WORLD) != CTXPAR_OK) abort();
+        if (ctxpar_comm_init(&fuzz_comm_, MPI_COMM_WORLD) != CTXPAR_OK) abort();
+        atexit(fuzz_comm_finalize);
     }
-    return comm;
+    return fuzz_comm_;
 }
 
 /* A reader must either succeed or leave an error message: a failure with

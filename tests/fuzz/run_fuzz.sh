@@ -11,7 +11,7 @@ fuzzer=$1 seconds=$2 work=$3
 shift 3
 rm -rf "$work"
 mkdir -p "$work/corpus" "$work/artifacts"
-"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=3072 -max_len=65536 \
+"$fuzzer" -max_total_time="$seconds" -error_exitcode=1 -timeout=10 -rss_limit_mb=3072 -max_len=65536 \
   -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" "$@" \
   >"$work/log" 2>&1 || {
   rc=$?

@@ -7,7 +7,7 @@ import random
 import subprocess
 import time
 
-from e2e_common import CTXPAR, ENV, MPIEXEC, fail, finish
+from e2e_common import CTXPAR, ENV, fail, finish, mpirun
 from video_common import ffmpeg, make_clips, path, testsrc
 
 OUT = path("bad_out.h5")
@@ -18,7 +18,7 @@ def case(name, args, expect, ranks=2):
     for p in (OUT, OUT + ".ctxpar-partial"):
         if os.path.exists(p):
             os.remove(p)
-    launcher = [MPIEXEC, "--oversubscribe", "-np", str(ranks)] if ranks > 1 else []
+    launcher = mpirun(ranks) if ranks > 1 else []
     cmd = launcher + [CTXPAR] + [str(a) for a in args]
     start = time.time()
     try:

@@ -8,7 +8,7 @@ import tempfile
 
 import numpy as np
 
-from e2e_common import ENV, MPIEXEC, fail
+from e2e_common import ENV, fail, mpirun
 
 DUMP = os.environ.get("VIDEO_DUMP", "video_dump")
 FFMPEG = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-nostdin"]
@@ -84,7 +84,7 @@ def decode(clip, ranks, *options, expect_ok=True):
     """ctxpar's frames at `ranks` ranks: (uint8 [T, H, W, 3], process); the
     process's stderr holds one "video trace" line per rank."""
     out = path("dump_%d.rgb" % ranks)
-    cmd = [MPIEXEC, "--oversubscribe", "-np", str(ranks), DUMP, clip, out] + \
+    cmd = mpirun(ranks) + [DUMP, clip, out] + \
         [str(o) for o in options]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                        env=dict(ENV, CTXPAR_VIDEO_TRACE="1"))
