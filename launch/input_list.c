@@ -4,8 +4,10 @@
  * text, so all ranks walk the same entries with no further messages. Before
  * each entry rank 0 looks at the output: a complete ctxpar features file
  * (attribute complete = 1, which the writer sets last and only then renames
- * into place) is skipped, which is what lets a preempted job resume where it
- * stopped. A failing input fails with an error every rank agrees on
+ * into place) of the same run (input, model, video options, frames, size,
+ * as its run config records them) with all its data is skipped, which is
+ * what lets a preempted job resume where it stopped; a complete output of
+ * another run is refused, never skipped. A failing input fails with an error every rank agrees on
  * (pipeline.h), so the loop records it and goes on; a failure that ends the
  * job (a rank lost, a signal) ends the list too, and the next run resumes. */
 #include "launch/input_list.h"
@@ -18,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "runtime/families/registry.h"
+#include "runtime/formats/json.h"
 #include "runtime/formats/hdf5_io.h"
 #include "runtime/pipeline.h"
 
@@ -31,7 +34,7 @@ typedef struct list_entry {
     int line;
 } list_entry;
 
-typedef enum entry_state { ENTRY_RUN, ENTRY_SKIP, ENTRY_BLOCKED } entry_state;
+typedef enum entry_state { ENTRY_RUN, ENTRY_SKIP, ENTRY_STALE, ENTRY_BLOCKED } entry_state;
 
 /* Rank 0 reads the file; every rank gets its text (NUL-terminated). */
 static ctxpar_status read_list_text(ctxpar_comm_t comm, const char *path, char **text) {
@@ -149,15 +152,116 @@ static ctxpar_status parse_list(const char *list_path, char *text, const char *o
     return CTXPAR_OK;
 }
 
-/* Rank 0: is path a complete ctxpar features file? */
-static int output_is_complete(const char *path) {
-    if (H5Fis_hdf5(path) <= 0) return 0;
+/* What a finished output of this run must record (its run config), so a
+ * resumed list skips only outputs this same run would write. */
+typedef struct expected_run {
+    char input[1400], video[256];
+    const char *model_file, *preset;
+    long long frames, height, width; /* 0: not fixed by the command line */
+} expected_run;
+
+static void expect_run(const ctxpar_cli *cli, const list_entry *e, expected_run *want) {
+    ctxpar_source src;
+    ctxpar_source_init_synthetic(&src, 0, 0, 0, 0);
+    memset(want, 0, sizeof *want);
+    if (ctxpar_source_parse_input(e->input, &src) == CTXPAR_OK) {
+        ctxpar_source_describe(&src, want->input, sizeof want->input);
+        if (src.kind == CTXPAR_SOURCE_VIDEO)
+            ctxpar_source_video_options_describe(&cli->run.source.video, want->video,
+                                                 sizeof want->video);
+    }
+    ctxpar_error_clear();
+    want->model_file = cli->run.model_path;
+    want->preset = cli->run.model_path[0] ? "" : cli->run.preset;
+    want->frames = cli->frames_given ? (long long)cli->run.source.frames : 0;
+    want->height = (long long)cli->run.source.height;
+    want->width = (long long)cli->run.source.width;
+}
+
+static const char *json_string_or(const ctxpar_json *object, const char *key, const char *none) {
+    const ctxpar_json *v = ctxpar_json_get(object, key);
+    return v && v->kind == CTXPAR_JSON_STRING ? v->string : none;
+}
+
+static long long json_int_or(const ctxpar_json *object, const char *key, long long none) {
+    const ctxpar_json *v = ctxpar_json_get(object, key);
+    return v && v->kind == CTXPAR_JSON_NUMBER ? (long long)v->number : none;
+}
+
+/* Rows of dataset `name`, or -1 when it is missing or unreadable. */
+static long long dataset_rows(hid_t file, const char *name) {
+    if (ctxpar_hdf5_dataset_exists(file, name) != 1) return -1;
+    hid_t dset = H5Dopen2(file, name, H5P_DEFAULT), space = -1;
+    long long rows = -1;
+    hsize_t dims[8];
+    if (dset >= 0 && (space = H5Dget_space(dset)) >= 0 &&
+        H5Sget_simple_extent_ndims(space) >= 1 && H5Sget_simple_extent_ndims(space) <= 8 &&
+        H5Sget_simple_extent_dims(space, dims, NULL) >= 1)
+        rows = (long long)dims[0];
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    return rows;
+}
+
+/* Rank 0: what is at an existing output path. ENTRY_SKIP: a complete
+ * ctxpar output (attribute complete = 1, set last and only then renamed
+ * into place) of this same run, whose datasets are all there; ENTRY_STALE:
+ * a complete output of another run (why says what differs); ENTRY_BLOCKED:
+ * anything else. */
+static entry_state output_state(const char *path, const expected_run *want, char *why,
+                                size_t cap) {
+    if (H5Fis_hdf5(path) <= 0) return ENTRY_BLOCKED;
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) return 0;
-    long long complete = 0;
-    int ok = ctxpar_hdf5_read_int_attr(file, "complete", &complete) == 0 && complete == 1;
+    if (file < 0) return ENTRY_BLOCKED;
+    entry_state state = ENTRY_BLOCKED;
+    long long complete = 0, records = -1;
+    char *config_text = NULL;
+    ctxpar_json *config = NULL;
+    const ctxpar_json *run = NULL;
+    if (ctxpar_hdf5_read_int_attr(file, "complete", &complete) != 0 || complete != 1 ||
+        ctxpar_hdf5_read_string_attr(file, "config", &config_text) != CTXPAR_OK ||
+        ctxpar_json_parse(config_text, path, &config) != CTXPAR_OK ||
+        !(run = ctxpar_json_get(config, "run")) || run->kind != CTXPAR_JSON_OBJECT)
+        goto done;
+    /* The data must be whole: every record's features, or the latents. */
+    if (ctxpar_hdf5_read_int_attr(file, "records", &records) == 0) {
+        if (dataset_rows(file, "tokens/features") != records ||
+            dataset_rows(file, "tokens/size") != records)
+            goto done;
+    } else if (dataset_rows(file, "latents") < 1) {
+        goto done;
+    }
+    state = ENTRY_STALE;
+    const char *input = json_string_or(run, "input", "?");
+    const char *model = json_string_or(run, "model_file", "?");
+    const char *preset = json_string_or(run, "preset", "?");
+    const char *video = json_string_or(run, "video", "");
+    if (strcmp(input, want->input) != 0)
+        snprintf(why, cap, "it was made from %s, not %s", input, want->input);
+    else if (strcmp(model, want->model_file) != 0 || strcmp(preset, want->preset) != 0)
+        snprintf(why, cap, "it was made by %s%s, this run uses %s%s",
+                 model[0] ? "--model " : "--preset ", model[0] ? model : preset,
+                 want->model_file[0] ? "--model " : "--preset ",
+                 want->model_file[0] ? want->model_file : want->preset);
+    else if (strcmp(video, want->video) != 0)
+        snprintf(why, cap, "it was made with video options '%s', this run gives '%s'", video,
+                 want->video);
+    else if (want->frames && json_int_or(run, "frames", -1) != want->frames)
+        snprintf(why, cap, "it holds %lld frames, this run asks for %lld",
+                 json_int_or(run, "frames", -1), want->frames);
+    else if ((want->height && json_int_or(run, "height", -1) != want->height) ||
+             (want->width && json_int_or(run, "width", -1) != want->width))
+        snprintf(why, cap, "its frames are %lldx%lld, this run asks for %lldx%lld",
+                 json_int_or(run, "width", -1), json_int_or(run, "height", -1), want->width,
+                 want->height);
+    else
+        state = ENTRY_SKIP;
+done:
+    ctxpar_json_free(config);
+    free(config_text);
     H5Fclose(file);
-    return ok;
+    ctxpar_error_clear();
+    return state;
 }
 
 ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cli) {
@@ -189,11 +293,14 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
     for (int i = 0; i < count; i++) {
         const list_entry *e = &entries[i];
         int32_t state = ENTRY_RUN;
+        char why[3072] = "";
         if (rank == 0) {
             struct stat st;
             if (stat(e->output, &st) == 0) {
-                if (output_is_complete(e->output)) state = ENTRY_SKIP;
-                else if (!cli->run.overwrite) state = ENTRY_BLOCKED;
+                expected_run want;
+                expect_run(cli, e, &want);
+                state = output_state(e->output, &want, why, sizeof why);
+                if (cli->run.overwrite && state != ENTRY_SKIP) state = ENTRY_RUN;
             }
         }
         CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, &state, sizeof state, 0));
@@ -211,6 +318,11 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
                                   "%s exists and is not a complete ctxpar output; remove it or "
                                   "pass --overwrite",
                                   e->output);
+        } else if (state == ENTRY_STALE) { /* why is rank 0's; the message goes out from there */
+            status = ctxpar_error(CTXPAR_ERR_EXISTS,
+                                  "%s is a complete output of another run (%s); remove it or "
+                                  "pass --overwrite",
+                                  e->output, why);
         } else {
             if (verbose) {
                 printf("[%d/%d] %s -> %s\n", i + 1, count, e->input, e->output);

@@ -56,7 +56,9 @@ static int report(ctxpar_comm_t comm, ctxpar_status status) {
         fprintf(stderr, "ctxpar: error: %s\n", ctxpar_error_detail());
         fflush(stderr);
     }
-    return status == CTXPAR_ERR_ARGUMENT ? 2 : 1;
+    const int rc = status == CTXPAR_ERR_ARGUMENT ? 2 : 1;
+    ctxpar_interrupt_after_failure(rc);
+    return rc;
 }
 
 int main(int argc, char **argv) {

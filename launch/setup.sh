@@ -65,7 +65,8 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 
 # The sanitizer build: clang, ASan + UBSan, the fuzz targets; the unit, MPI
 # and end-to-end tests at 1-3 ranks and each fuzz target for a bounded time.
-# Not here: the benchmarks (timings), Slurm, the GPU, and the Python-only
+# Not here: the benchmarks (timings), Slurm, the GPU, the resident-memory
+# test (the sanitizers' shadow memory is resident too) and the Python-only
 # checks (no ctxpar code runs in them).
 sanitize_tests() {
   local dir="$build_dir-sanitize"
@@ -73,7 +74,7 @@ sanitize_tests() {
     -DCTXPAR_CUDA=OFF -DCTXPAR_TEST_MAX_RANKS=3
   cmake --build "$dir" -j "$(nproc)"
   ctest --test-dir "$dir" --output-on-failure --timeout 900 -j 2 -L "unit|mpi|e2e|fuzz" \
-    -LE "bench|slurm|gpu" -E "selfcheck|layout_check|cli_table_check"
+    -LE "bench|slurm|gpu" -E "selfcheck|layout_check|cli_table_check|e2e_weights_shared"
 }
 
 case "$mode" in

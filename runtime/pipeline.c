@@ -80,6 +80,11 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
     char input[1400];
     ctxpar_source_describe(&o->source, input, sizeof input);
     ctxpar_json_put_string(&w, "input", input);
+    if (o->source.kind == CTXPAR_SOURCE_VIDEO) { /* the frame selection and shaping */
+        char video[256];
+        ctxpar_source_video_options_describe(&o->source.video, video, sizeof video);
+        ctxpar_json_put_string(&w, "video", video);
+    }
     ctxpar_json_put_string(&w, "model_file", o->model_path);
     ctxpar_json_put_string(&w, "preset", o->model_path[0] ? "" : o->preset);
     ctxpar_json_put_int(&w, "seed", (long long)o->seed);

@@ -111,7 +111,8 @@ def main():
     case("input 4 channels", 2, BASE + o + ["--input", f["rgba_video"]], "rgba_video")
     case("input too few frames", 2, BASE + o + ["--input", f["video"]], "frames")
     case("input missing dataset", 2, BASE + o + ["--input", f["video"] + ":nothere"], "nothere")
-    case("too many ranks", 8, BASE + o, "at most 4 ranks")
+    case("too many ranks", 3, BASE[:2] + ["--frames", 8, "--size", "32x32"] + o,
+         "at most 2 ranks")
     case("chunk not aligned", 2, BASE + o + ["--norm", "chunk", "--chunk-frames", 6],
          "multiple of")
     case("memory limit", 2, BASE + o + ["--mem-limit", 1], "mem-limit")

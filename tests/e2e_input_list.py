@@ -1,6 +1,7 @@
 """ctxpar --input-list: one output per input, failures reported without
-stopping the others, complete outputs skipped on the next run, and a
-preempted list (SIGTERM mid-way) resumed where it stopped. Outputs are
+stopping the others, complete outputs skipped on the next run only when
+they are outputs of the same run with all their data, and a preempted list
+(SIGTERM mid-way) resumed where it stopped. Outputs are
 checked byte for byte against single-input runs of the same videos."""
 import filecmp
 import os
@@ -84,6 +85,28 @@ def main():
     p = run_list(lst, *MODEL, "--overwrite")
     expect("--overwrite replaces the foreign file",
            filecmp.cmp(path("ref_v2.features.h5"), outs[2], shallow=False))
+
+    # Resume validates what it skips: a complete output of another run (other
+    # model, other frame count) is refused, not skipped, and left untouched;
+    # one whose data is damaged is not complete.
+    stamps = [os.stat(o).st_mtime_ns for o in outs]
+    p = run_list(lst, "--preset", "small")
+    expect("other model: summary", "5 input(s): 0 done, 0 skipped (already complete), 5 failed"
+           in summary_line(p), repr(summary_line(p)))
+    expect("other model: named", "is a complete output of another run (it was made by --preset "
+           "tiny, this run uses --preset small)" in p.stderr, p.stderr[-800:])
+    p = run_list(lst, *MODEL, "--frames", 4)
+    expect("other frame count named", "it holds 8 frames, this run asks for 4" in p.stderr,
+           p.stderr[-800:])
+    expect("stale outputs untouched", [os.stat(o).st_mtime_ns for o in outs] == stamps)
+    with h5py.File(outs[0], "a") as f:
+        del f["tokens/features"]
+    p = run_list(lst, *MODEL)
+    expect("damaged output refused", "%s exists and is not a complete ctxpar output" % outs[0]
+           in p.stderr, p.stderr[-800:])
+    p = run_list(lst, *MODEL, "--overwrite")
+    expect("damaged output rebuilt", filecmp.cmp(path("ref_v0.features.h5"), outs[0],
+                                                 shallow=False))
 
     # Preemption: SIGTERM to every rank while the second input runs, then
     # resume: the first is skipped, the rest are done, results unchanged.

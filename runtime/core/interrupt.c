@@ -13,6 +13,7 @@ static int my_rank, my_ranks;
 static char guarded_path[4096];
 static volatile sig_atomic_t have_guarded_path;
 static char plain_message[2][256], guarded_message[2][4400];
+static volatile sig_atomic_t failed_exit_code; /* nonzero: the job failed and said so */
 
 static void on_signal(int sig) {
     int which = sig == SIGINT ? INT : TERM;
@@ -21,6 +22,7 @@ static void on_signal(int sig) {
         unlink(guarded_path);
         msg = guarded_message[which];
     }
+    if (failed_exit_code) _exit(failed_exit_code);
     ssize_t ignored = write(STDERR_FILENO, msg, strlen(msg));
     (void)ignored;
     _exit(128 + sig);
@@ -51,6 +53,8 @@ void ctxpar_interrupt_install(int rank, int ranks) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGXFSZ, SIG_IGN);
 }
+
+void ctxpar_interrupt_after_failure(int exit_code) { failed_exit_code = exit_code; }
 
 void ctxpar_interrupt_guard_file(const char *path) {
     have_guarded_path = 0;

@@ -20,3 +20,9 @@ void ctxpar_interrupt_install(int rank, int ranks);
 
 /* The temporary file to remove if a signal arrives (NULL: none). */
 void ctxpar_interrupt_guard_file(const char *path);
+/* The job has failed, every rank knows, and the error line is written:
+ * from now on a signal ends the process with exit_code and no line of its
+ * own. The launcher ends the other ranks with SIGTERM as soon as the first
+ * one exits nonzero, which would otherwise add a second, misleading
+ * "stopped by SIGTERM" line to the one error. */
+void ctxpar_interrupt_after_failure(int exit_code);

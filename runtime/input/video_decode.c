@@ -279,6 +279,16 @@ static int64_t frame_at(const ctxpar_video_index *index, int64_t pts) {
     return found;
 }
 
+/* Fewer packets than the container's frame count means the data ends early,
+ * unless the packets still reach the stream's declared end: AVI counts the
+ * empty chunks of dropped frames, which carry no picture and are no packet. */
+static int reaches_declared_end(const AVStream *stream, int64_t data_end) {
+    if (stream->duration <= 0 || stream->duration == AV_NOPTS_VALUE || data_end == INT64_MIN)
+        return 0;
+    const int64_t start = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
+    return data_end >= start + stream->duration;
+}
+
 ctxpar_status ctxpar_video_index_build(const char *path, ctxpar_video_index *index) {
     ctxpar_status status = CTXPAR_OK;
     video_file v;
@@ -296,7 +306,7 @@ ctxpar_status ctxpar_video_index_build(const char *path, ctxpar_video_index *ind
     h->width = swaps_axes(h->rotation) ? h->coded_height : h->coded_width;
     h->height = swaps_axes(h->rotation) ? h->coded_width : h->coded_height;
 
-    int64_t cap = 1024, corrupt_at = -1;
+    int64_t cap = 1024, corrupt_at = -1, data_end = INT64_MIN;
     index->packets = malloc(sizeof(ctxpar_video_packet) * (size_t)cap);
     if (!index->packets) {
         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory indexing %s", path);
@@ -321,13 +331,17 @@ ctxpar_status ctxpar_video_index_build(const char *path, ctxpar_video_index *ind
             p->flags = ((v.pkt->flags & AV_PKT_FLAG_KEY) ? CTXPAR_VIDEO_PACKET_KEY : 0) |
                        ((v.pkt->flags & AV_PKT_FLAG_DISCARD) ? CTXPAR_VIDEO_PACKET_DISCARD : 0);
             if ((v.pkt->flags & AV_PKT_FLAG_CORRUPT) && corrupt_at < 0) corrupt_at = h->n_packets;
+            const int64_t t = v.pkt->pts != AV_NOPTS_VALUE ? v.pkt->pts : v.pkt->dts;
+            if (t != AV_NOPTS_VALUE && t + v.pkt->duration > data_end)
+                data_end = t + v.pkt->duration;
             h->n_packets++;
         }
         av_packet_unref(v.pkt);
     }
     CTXPAR_TRY_GOTO(ctxpar_video_index_finish(index));
     if (corrupt_at >= 0 || (ret != AVERROR_EOF) ||
-        (stream->nb_frames > 0 && h->n_packets < stream->nb_frames)) {
+        (stream->nb_frames > 0 && h->n_packets < stream->nb_frames &&
+         !reaches_declared_end(stream, data_end))) {
         /* Name the first frame that is damaged or missing. */
         int64_t frame = index->n_frames;
         if (corrupt_at >= 0) frame = frame_at(index, index->shown_pts[corrupt_at]);

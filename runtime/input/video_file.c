@@ -78,7 +78,7 @@ ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *val
         errno = 0;
         if (!strncmp(value, "short:", 6)) {
             long long s = strtoll(value + 6, &end, 10);
-            if (!errno && end != value + 6 && !*end && s > 0 && s <= 65536) {
+            if (!errno && end != value + 6 && !*end && s > 0 && s <= 32768) {
                 video->resize = CTXPAR_VIDEO_RESIZE_SHORT;
                 video->resize_short = s;
                 return CTXPAR_OK;
@@ -88,8 +88,8 @@ ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *val
             if (!errno && end != value && (*end == 'x' || *end == 'X')) {
                 const char *rest = end + 1;
                 long long h = strtoll(rest, &end, 10);
-                if (!errno && end != rest && !*end && w > 0 && h > 0 && w <= 65536 &&
-                    h <= 65536) {
+                if (!errno && end != rest && !*end && w > 0 && h > 0 && w <= 32768 &&
+                    h <= 32768) {
                     video->resize = CTXPAR_VIDEO_RESIZE_EXACT;
                     video->resize_width = w, video->resize_height = h;
                     return CTXPAR_OK;
@@ -97,7 +97,8 @@ ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *val
             }
         }
         return ctxpar_error(CTXPAR_ERR_ARGUMENT,
-                            "--resize: '%s' is neither short:S (short side to S pixels) nor WxH",
+                            "--resize: '%s' is neither short:S (short side to S pixels) nor "
+                            "WxH (sides up to 32768)",
                             value);
     }
     if (!strcmp(flag, "--crop")) {
@@ -114,6 +115,30 @@ ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *val
 int ctxpar_source_video_options_set(const ctxpar_video_options *video) {
     return video->start_num > 0 || video->fps_num > 0 || video->resize != CTXPAR_VIDEO_RESIZE_NONE ||
            video->crop_center;
+}
+
+void ctxpar_source_video_options_describe(const ctxpar_video_options *video, char *out,
+                                          size_t cap) {
+    size_t len = 0;
+    out[0] = '\0';
+#define APPEND(...)                                                                         \
+    do {                                                                                    \
+        int n_ = snprintf(out + len, len < cap ? cap - len : 0, __VA_ARGS__);              \
+        if (n_ > 0) len += (size_t)n_;                                                      \
+    } while (0)
+    if (video->start_num > 0)
+        APPEND("%s--start %lld/%lld", len ? " " : "", (long long)video->start_num,
+               (long long)video->start_den);
+    if (video->fps_num > 0)
+        APPEND("%s--fps %lld/%lld", len ? " " : "", (long long)video->fps_num,
+               (long long)video->fps_den);
+    if (video->resize == CTXPAR_VIDEO_RESIZE_SHORT)
+        APPEND("%s--resize short:%lld", len ? " " : "", (long long)video->resize_short);
+    if (video->resize == CTXPAR_VIDEO_RESIZE_EXACT)
+        APPEND("%s--resize %lldx%lld", len ? " " : "", (long long)video->resize_width,
+               (long long)video->resize_height);
+    if (video->crop_center) APPEND("%s--crop center", len ? " " : "");
+#undef APPEND
 }
 
 /* ---- selection and geometry ---------------------------------------------- */

@@ -23,6 +23,11 @@ ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *val
                                                ctxpar_video_options *video);
 /* 1 when any of --start, --fps, --resize, --crop was set. */
 int ctxpar_source_video_options_set(const ctxpar_video_options *video);
+/* Those options as exact text ("--start 1/2 --fps 30000/1001 --crop center";
+ * "" when none): what the features file records, so a resumed input list
+ * can tell an output made with other options. */
+void ctxpar_source_video_options_describe(const ctxpar_video_options *video, char *out,
+                                          size_t cap);
 /* Write frames [0, frames) of the synthetic video as an MP4 at `fps` frames
  * per second (H.264 where libavcodec has it, else MPEG-4 Part 2; lossy,
  * BT.601 limited range); names the encoder used in codec_used. */

@@ -18,21 +18,32 @@ int main(int argc, char **argv) {
     const long long out_h = atoll(argv[4]), out_w = atoll(argv[5]);
     if (!strcmp(argv[1], "plane")) {
         float *src = malloc(sizeof(float) * in_h * in_w), *dst = malloc(sizeof(float) * out_h * out_w);
-        if (fread(src, sizeof(float), in_h * in_w, stdin) != (size_t)(in_h * in_w)) return 3;
-        if (ctxpar_video_resize_plane(src, in_h, in_w, out_h, out_w, dst) != CTXPAR_OK) return 4;
-        fwrite(dst, sizeof(float), out_h * out_w, stdout);
-        return 0;
+        int rc = 0;
+        if (!src || !dst || fread(src, sizeof(float), in_h * in_w, stdin) != (size_t)(in_h * in_w))
+            rc = 3;
+        else if (ctxpar_video_resize_plane(src, in_h, in_w, out_h, out_w, dst) != CTXPAR_OK)
+            rc = 4;
+        else
+            fwrite(dst, sizeof(float), out_h * out_w, stdout);
+        free(src);
+        free(dst);
+        return rc;
     }
     if (!strcmp(argv[1], "rgb") && argc == 10) {
         const long long top = atoll(argv[6]), left = atoll(argv[7]);
         const long long win_h = atoll(argv[8]), win_w = atoll(argv[9]);
         unsigned char *src = malloc(in_h * in_w * 3), *dst = malloc(win_h * win_w * 3);
-        if (fread(src, 1, in_h * in_w * 3, stdin) != (size_t)(in_h * in_w * 3)) return 3;
-        if (ctxpar_video_resize_rgb(src, in_h, in_w, out_h, out_w, top, left, win_h, win_w, dst) !=
-            CTXPAR_OK)
-            return 4;
-        fwrite(dst, 1, win_h * win_w * 3, stdout);
-        return 0;
+        int rc = 0;
+        if (!src || !dst || fread(src, 1, in_h * in_w * 3, stdin) != (size_t)(in_h * in_w * 3))
+            rc = 3;
+        else if (ctxpar_video_resize_rgb(src, in_h, in_w, out_h, out_w, top, left, win_h, win_w,
+                                         dst) != CTXPAR_OK)
+            rc = 4;
+        else
+            fwrite(dst, 1, win_h * win_w * 3, stdout);
+        free(src);
+        free(dst);
+        return rc;
     }
     return 2;
 }

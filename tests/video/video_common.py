@@ -5,6 +5,7 @@ import os
 import struct
 import subprocess
 import tempfile
+from fractions import Fraction
 
 import numpy as np
 
@@ -121,3 +122,28 @@ def compare(what, got, ref_flat):
     else:
         print("ok  %-40s %d frames of %dx%d identical" % (what, got.shape[0], got.shape[2],
                                                           got.shape[1]))
+
+
+def frame_times(clip):
+    """Exact presentation times of the decoded frames, relative to the first."""
+    tb = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                         "stream=time_base", "-of", "csv=p=0", clip],
+                        capture_output=True, text=True).stdout.strip()
+    ts = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                         "frame=best_effort_timestamp", "-of", "csv=p=0", clip],
+                        capture_output=True, text=True).stdout.split()
+    tb = Fraction(tb)
+    t = sorted(int(x.split(",")[0]) * tb for x in ts if x.split(",")[0])
+    return [x - t[0] for x in t]
+
+
+def expected_ids(times, start, fps):
+    """docs/video.md's selection rule: frame i is the last frame at or
+    before start + i/fps, for every such time up to the last frame's."""
+    start, fps = Fraction(start), Fraction(fps)
+    ids, i = [], 0
+    while start + Fraction(i) / fps <= times[-1]:
+        limit = start + Fraction(i) / fps
+        ids.append(max(k for k, t in enumerate(times) if t <= limit))
+        i += 1
+    return ids

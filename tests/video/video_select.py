@@ -3,38 +3,15 @@
 at or before i/F), --start S equals input seeking with -ss S (frames at or
 after S), and --start with --fps equals the documented rule computed here
 from ffprobe's exact timestamps (VFR clip included)."""
-import subprocess
 from fractions import Fraction
 
 import numpy as np
 
 from e2e_common import fail, finish
-from video_common import compare, decode, ffmpeg, make_clips, path, reference
+from video_common import (compare, decode, expected_ids, ffmpeg, frame_times, make_clips, path,
+                          reference)
 
 clips = make_clips()
-
-
-def frame_times(clip):
-    """Exact presentation times of the decoded frames, relative to the first."""
-    tb = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                         "stream=time_base", "-of", "csv=p=0", clip],
-                        capture_output=True, text=True).stdout.strip()
-    ts = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                         "frame=best_effort_timestamp", "-of", "csv=p=0", clip],
-                        capture_output=True, text=True).stdout.split()
-    tb = Fraction(tb)
-    t = sorted(int(x.split(",")[0]) * tb for x in ts if x.split(",")[0])
-    return [x - t[0] for x in t]
-
-
-def expected_ids(times, start, fps):
-    start, fps = Fraction(start), Fraction(fps)
-    ids, i = [], 0
-    while start + Fraction(i) / fps <= times[-1]:
-        limit = start + Fraction(i) / fps
-        ids.append(max(k for k, t in enumerate(times) if t <= limit))
-        i += 1
-    return ids
 
 
 def check_count(what, got, want):
