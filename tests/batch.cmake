@@ -8,7 +8,7 @@ foreach(part signals disk) # disk: root only (tmpfs mounts), skipped (77) otherw
 endforeach()
 add_test(NAME e2e_input_list COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_input_list.py)
 set_tests_properties(e2e_input_list PROPERTIES LABELS "e2e" ENVIRONMENT "${CTXPAR_PY_ENV}"
-                     TIMEOUT 600)
+                     TIMEOUT 600 COST 200)
 add_test(NAME e2e_progress COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_progress.py)
 set_tests_properties(e2e_progress PROPERTIES LABELS "e2e" ENVIRONMENT "${CTXPAR_PY_ENV}"
                      TIMEOUT 300)

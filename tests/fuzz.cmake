@@ -17,7 +17,7 @@ foreach(target ${CTXPAR_FUZZ_TARGETS})
   target_link_libraries(fuzz_replay_${target} PRIVATE ctxpar_core)
   add_test(NAME fuzz_replay_${target} COMMAND fuzz_replay_${target} ${inputs})
   set_tests_properties(fuzz_replay_${target} PROPERTIES LABELS "unit;badinput"
-                       ENVIRONMENT "${CTXPAR_TEST_ENV}" TIMEOUT 300)
+                       ENVIRONMENT "${CTXPAR_UNIT_ENV}" TIMEOUT 300)
   if(CTXPAR_FUZZ)
     add_executable(fuzz_${target} fuzz/fuzz_${target}.c)
     target_link_libraries(fuzz_${target} PRIVATE ctxpar_core)
@@ -27,6 +27,6 @@ foreach(target ${CTXPAR_FUZZ_TARGETS})
                      ${CTXPAR_FUZZ_SECONDS} ${CMAKE_CURRENT_BINARY_DIR}/fuzz-work/${target}
                      ${inputs})
     set_tests_properties(fuzz_${target} PROPERTIES LABELS "fuzz;badinput"
-                         ENVIRONMENT "${CTXPAR_TEST_ENV}" TIMEOUT 300)
+                         ENVIRONMENT "${CTXPAR_UNIT_ENV}" TIMEOUT 300)
   endif()
 endforeach()

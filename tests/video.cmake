@@ -25,6 +25,7 @@ if(FFMPEG_FOUND AND CTXPAR_FFMPEG_CLI)
   ctxpar_add_video_test(video_badinput "badinput;e2e")
   # Debian's sample videos (launch/setup.sh --test installs them; skipped without)
   ctxpar_add_video_test(video_real "mpi;e2e")
+  set_tests_properties(video_real PROPERTIES COST 300) # long: start it first
 elseif(NOT FFMPEG_FOUND)
   ctxpar_add_video_test(video_unsupported "badinput")
 endif()

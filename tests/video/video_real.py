@@ -50,7 +50,10 @@ def decoded_frames(clip):
 # 1. Every frame, byte for byte, at several rank counts.
 for name, clip in SAMPLES.items():
     ref = reference(clip)
-    counts = (1, 2, 3, 4) if name in ("phone_vfr.mp4", "city_405.mpg") else (1, 3)
+    # 1-4 ranks on the short clips; the long screencasts at 3 (and, for the
+    # MPEG-2 one, whose timestamps are rebuilt, at 1 as well)
+    counts = {"phone_vfr.mp4": (1, 2, 3, 4), "city_405.mpg": (1, 2, 3, 4),
+              "screencast.mpeg": (1, 3)}.get(name, (3,))
     for ranks in rank_counts(*counts):
         got, _ = decode(clip, ranks)
         compare("%s, %d rank(s)" % (name, ranks), got, ref)
