@@ -7,9 +7,10 @@
  * into place) of the same run (input, model, video options, frames, size,
  * as its run config records them) with all its data is skipped, which is
  * what lets a preempted job resume where it stopped; a complete output of
- * another run is refused, never skipped. A failing input fails with an error every rank agrees on
- * (pipeline.h), so the loop records it and goes on; a failure that ends the
- * job (a rank lost, a signal) ends the list too, and the next run resumes. */
+ * another run is refused, never skipped. A failing input fails with an
+ * error every rank agrees on (pipeline.h), so the loop records it and goes
+ * on; a failure that ends the job (a rank lost, a signal) ends the list
+ * too, and the next run resumes. */
 #include "launch/input_list.h"
 
 #include <hdf5.h>
@@ -20,8 +21,8 @@
 #include <sys/stat.h>
 
 #include "runtime/families/registry.h"
-#include "runtime/formats/json.h"
 #include "runtime/formats/hdf5_io.h"
+#include "runtime/formats/json.h"
 #include "runtime/pipeline.h"
 
 #define MAX_LIST_BYTES (64 << 20)

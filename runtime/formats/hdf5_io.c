@@ -187,3 +187,27 @@ int ctxpar_hdf5_dataset_exists(hid_t file, const char *name) {
 #endif
     return info.type == H5O_TYPE_DATASET ? 1 : 0;
 }
+
+int ctxpar_hdf5_layout_fits(hid_t dset, hid_t space) {
+    hid_t plist = H5Dget_create_plist(dset);
+    if (plist < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return 0;
+    }
+    int fits = 1;
+    if (H5Pget_layout(plist) == H5D_CHUNKED) {
+        hsize_t chunk[H5S_MAX_RANK], maxdims[H5S_MAX_RANK];
+        const int rank = H5Pget_chunk(plist, H5S_MAX_RANK, chunk);
+        const int ndim = H5Sget_simple_extent_dims(space, NULL, maxdims);
+        double bytes = 1;
+        fits = rank >= 1 && rank == ndim;
+        for (int i = 0; fits && i < rank; i++) {
+            fits = chunk[i] > 0 && (maxdims[i] == H5S_UNLIMITED || chunk[i] <= maxdims[i]);
+            bytes *= (double)chunk[i];
+        }
+        fits = fits && bytes <= 4294967295.0;
+    }
+    H5Pclose(plist);
+    H5Eclear2(H5E_DEFAULT);
+    return fits;
+}

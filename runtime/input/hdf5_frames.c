@@ -91,6 +91,13 @@ static ctxpar_status probe_on_root(const ctxpar_source *source, int64_t *shape) 
                               name, dims_text);
         goto fail;
     }
+    if (!ctxpar_hdf5_layout_fits(dset, space)) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s:%s: its chunk layout does not fit its shape (a chunk larger "
+                              "than the dataset or than 4 GiB): the file is damaged",
+                              path, name);
+        goto fail;
+    }
     shape[0] = (int64_t)dims[0];
     shape[1] = (int64_t)dims[1];
     shape[2] = (int64_t)dims[2];

@@ -201,12 +201,14 @@ static int fill_missing_pts(ctxpar_video_index *index, int64_t *grid, int64_t *k
     int64_t delay = CTXPAR_VIDEO_NO_TS, n_grid = 0, n_known = 0, n_missing = 0;
     for (int64_t i = 0; i < n; i++) {
         if (pk[i].dts == CTXPAR_VIDEO_NO_TS) return 0;
-        if (pk[i].pts != CTXPAR_VIDEO_NO_TS && delay == CTXPAR_VIDEO_NO_TS)
-            delay = pk[i].pts - pk[i].dts;
+        if (pk[i].pts != CTXPAR_VIDEO_NO_TS && delay == CTXPAR_VIDEO_NO_TS &&
+            __builtin_sub_overflow(pk[i].pts, pk[i].dts, &delay))
+            return 0;
     }
     if (delay == CTXPAR_VIDEO_NO_TS || delay < 0) return 0;
     for (int64_t i = 0; i < n; i++) {
-        grid[n_grid++] = pk[i].dts + delay;
+        if (__builtin_add_overflow(pk[i].dts, delay, &grid[n_grid])) return 0;
+        n_grid++;
         if (pk[i].pts != CTXPAR_VIDEO_NO_TS) known[n_known++] = pk[i].pts;
         else n_missing++;
     }
@@ -245,8 +247,8 @@ ctxpar_status ctxpar_video_index_finish(ctxpar_video_index *index) {
         missing |= index->packets[i].pts == CTXPAR_VIDEO_NO_TS;
     }
     if (missing && !fill_missing_pts(index, index->frame_pts, scratch))
-        for (int64_t i = 0; i < n; i++)
-            if (index->shown_pts[i] == CTXPAR_VIDEO_NO_TS)
+        for (int64_t i = 0; i < n; i++) /* all of them, even any filled before it gave up */
+            if (index->packets[i].pts == CTXPAR_VIDEO_NO_TS)
                 index->shown_pts[i] = index->packets[i].dts;
     free(scratch);
     int64_t count = 0;
@@ -286,7 +288,8 @@ static int reaches_declared_end(const AVStream *stream, int64_t data_end) {
     if (stream->duration <= 0 || stream->duration == AV_NOPTS_VALUE || data_end == INT64_MIN)
         return 0;
     const int64_t start = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
-    return data_end >= start + stream->duration;
+    int64_t end;
+    return !__builtin_add_overflow(start, stream->duration, &end) && data_end >= end;
 }
 
 ctxpar_status ctxpar_video_index_build(const char *path, ctxpar_video_index *index) {
@@ -332,8 +335,10 @@ ctxpar_status ctxpar_video_index_build(const char *path, ctxpar_video_index *ind
                        ((v.pkt->flags & AV_PKT_FLAG_DISCARD) ? CTXPAR_VIDEO_PACKET_DISCARD : 0);
             if ((v.pkt->flags & AV_PKT_FLAG_CORRUPT) && corrupt_at < 0) corrupt_at = h->n_packets;
             const int64_t t = v.pkt->pts != AV_NOPTS_VALUE ? v.pkt->pts : v.pkt->dts;
-            if (t != AV_NOPTS_VALUE && t + v.pkt->duration > data_end)
-                data_end = t + v.pkt->duration;
+            int64_t end; /* hostile timestamps may sit next to INT64_MAX */
+            if (t != AV_NOPTS_VALUE && !__builtin_add_overflow(t, v.pkt->duration, &end) &&
+                end > data_end)
+                data_end = end;
             h->n_packets++;
         }
         av_packet_unref(v.pkt);

@@ -143,6 +143,13 @@ static ctxpar_status read_tensor(hid_t file, const char *path, const ctxpar_weig
                               w->name, got, want);
         goto fail;
     }
+    if (!ctxpar_hdf5_layout_fits(dset, space)) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s: tensor %s: its chunk layout does not fit its shape: the file "
+                              "is damaged",
+                              path, w->name);
+        goto fail;
+    }
     if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT,
                               "%s: cannot read tensor %s (truncated or damaged file?): %s", path,
