@@ -206,6 +206,15 @@ int ctxpar_hdf5_layout_fits(hid_t dset, hid_t space) {
             bytes *= (double)chunk[i];
         }
         fits = fits && bytes <= 4294967295.0;
+    } else if (H5Pget_layout(plist) == H5D_COMPACT) {
+        /* Compact data lives in the object header: exactly the dataset's
+         * bytes, and no filters (HDF5 allows none on compact data). */
+        hid_t type = H5Dget_type(dset);
+        const hssize_t points = H5Sget_simple_extent_npoints(space);
+        const size_t item = type >= 0 ? H5Tget_size(type) : 0;
+        fits = points >= 0 && item > 0 && H5Pget_nfilters(plist) == 0 &&
+               H5Dget_storage_size(dset) == (hsize_t)points * item;
+        if (type >= 0) H5Tclose(type);
     }
     H5Pclose(plist);
     H5Eclear2(H5E_DEFAULT);

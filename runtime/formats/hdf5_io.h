@@ -62,9 +62,9 @@ ctxpar_status ctxpar_hdf5_open_readonly(const char *path, const char *expected, 
  * first, so opening the dataset afterwards cannot fail on a missing group. */
 int ctxpar_hdf5_dataset_exists(hid_t file, const char *name);
 
-/* 0 when the dataset's chunked layout is one HDF5 itself never writes (a
- * chunk larger than the dataset can ever grow, or over its 4 GiB per
- * chunk), which HDF5 1.10 reads past its buffers (found by
- * tests/fuzz/fuzz_hdf5): a reader refuses such a dataset before any
- * H5Dread. 1 otherwise (contiguous and compact layouts included). */
+/* 0 when the dataset's layout is one HDF5 itself never writes, which HDF5
+ * 1.10 reads past its buffers (found by tests/fuzz/fuzz_hdf5): a chunk
+ * larger than the dataset can ever grow or over 4 GiB; compact data whose
+ * stored size is not the dataset's, or that claims filters. A reader
+ * refuses such a dataset before any H5Dread. 1 otherwise. */
 int ctxpar_hdf5_layout_fits(hid_t dset, hid_t space);

@@ -93,8 +93,9 @@ static ctxpar_status probe_on_root(const ctxpar_source *source, int64_t *shape) 
     }
     if (!ctxpar_hdf5_layout_fits(dset, space)) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT,
-                              "%s:%s: its chunk layout does not fit its shape (a chunk larger "
-                              "than the dataset or than 4 GiB): the file is damaged",
+                              "%s:%s: its storage layout does not fit its shape (chunks larger "
+                              "than the dataset, compact data of the wrong size): the file is "
+                              "damaged",
                               path, name);
         goto fail;
     }

@@ -145,8 +145,8 @@ static ctxpar_status read_tensor(hid_t file, const char *path, const ctxpar_weig
     }
     if (!ctxpar_hdf5_layout_fits(dset, space)) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT,
-                              "%s: tensor %s: its chunk layout does not fit its shape: the file "
-                              "is damaged",
+                              "%s: tensor %s: its storage layout does not fit its shape: the "
+                              "file is damaged",
                               path, w->name);
         goto fail;
     }

@@ -101,6 +101,14 @@ def hdf5_seeds(model):
             f.create_dataset("video", data=np.arange(2 * 8 * 8 * 3, dtype=np.uint8)
                              .reshape(2, 8, 8, 3), **kw)
         put("hdf5", name, read(path))
+    path = os.path.join(TMP, "compact.h5")  # data inside the object header
+    with h5py.File(path, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        space = h5py.h5s.create_simple((2, 8, 8, 3))
+        d = h5py.h5d.create(f.id, b"video", h5py.h5t.STD_U8LE, space, dcpl=dcpl)
+        d.write(h5py.h5s.ALL, h5py.h5s.ALL, np.arange(384, dtype=np.uint8).reshape(2, 8, 8, 3))
+    put("hdf5", "compact", read(path))
     if os.path.getsize(model) <= 1 << 20:
         put("hdf5", "model-tiny", read(model))
 
