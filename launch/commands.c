@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/core/interrupt.h"
 #include "runtime/families/loader.h"
 #include "runtime/families/registry.h"
 #include "runtime/formats/hdf5_io.h"
@@ -272,8 +273,11 @@ ctxpar_status ctxpar_command_inspect(ctxpar_comm_t comm, const ctxpar_cli *cli) 
             status = ctxpar_error(CTXPAR_ERR_IO, "%s: no such file", cli->file);
         else if (S_ISDIR(st.st_mode))
             status = inspect_folder(cli->file);
-        else
+        else {
+            ctxpar_interrupt_guard_library("HDF5", cli->file);
             status = inspect_file(cli->file);
+            ctxpar_interrupt_guard_library(NULL, NULL);
+        }
     }
     return ctxpar_comm_agree(comm, status);
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runtime/core/interrupt.h"
 #include "runtime/families/registry.h"
 #include "runtime/formats/hdf5_io.h"
 #include "runtime/formats/json.h"
@@ -300,7 +301,9 @@ ctxpar_status ctxpar_command_input_list(ctxpar_comm_t comm, const ctxpar_cli *cl
             if (stat(e->output, &st) == 0) {
                 expected_run want;
                 expect_run(cli, e, &want);
+                ctxpar_interrupt_guard_library("HDF5", e->output);
                 state = output_state(e->output, &want, why, sizeof why);
+                ctxpar_interrupt_guard_library(NULL, NULL);
                 if (cli->run.overwrite && state != ENTRY_SKIP) state = ENTRY_RUN;
             }
         }

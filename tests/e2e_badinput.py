@@ -111,6 +111,10 @@ def main():
     case("input 4 channels", 2, BASE + o + ["--input", f["rgba_video"]], "rgba_video")
     case("input too few frames", 2, BASE + o + ["--input", f["video"]], "frames")
     case("input missing dataset", 2, BASE + o + ["--input", f["video"] + ":nothere"], "nothere")
+    # a damaged file that crashes HDF5 1.10 itself (found by tests/fuzz): one line, exit 1
+    crasher = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "fuzz", "library", "hdf5", "symbol-table-heap")
+    case("input crashes HDF5", 2, BASE + o + ["--input", crasher], "HDF5 crashed reading")
     case("too many ranks", 3, BASE[:2] + ["--frames", 8, "--size", "32x32"] + o,
          "at most 2 ranks")
     case("chunk not aligned", 2, BASE + o + ["--norm", "chunk", "--chunk-frames", 6],

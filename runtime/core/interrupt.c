@@ -14,6 +14,23 @@ static char guarded_path[4096];
 static volatile sig_atomic_t have_guarded_path;
 static char plain_message[2][256], guarded_message[2][4400];
 static volatile sig_atomic_t failed_exit_code; /* nonzero: the job failed and said so */
+static char library_message[1400];
+static volatile sig_atomic_t in_library;
+static struct sigaction previous_segv, previous_bus;
+
+/* SIGSEGV/SIGBUS: inside a guarded library call, the damaged file's line
+ * and exit 1; anywhere else, whatever handled the signal before (Open
+ * MPI's backtrace, the sanitizers' report, the default core dump). */
+static void on_fault(int sig) {
+    if (in_library) {
+        if (have_guarded_path) unlink(guarded_path);
+        ssize_t ignored = write(STDERR_FILENO, library_message, strlen(library_message));
+        (void)ignored;
+        _exit(1);
+    }
+    sigaction(sig, sig == SIGBUS ? &previous_bus : &previous_segv, NULL);
+    raise(sig);
+}
 
 static void on_signal(int sig) {
     int which = sig == SIGINT ? INT : TERM;
@@ -52,6 +69,21 @@ void ctxpar_interrupt_install(int rank, int ranks) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGXFSZ, SIG_IGN);
+    struct sigaction fault;
+    memset(&fault, 0, sizeof fault);
+    fault.sa_handler = on_fault;
+    sigfillset(&fault.sa_mask);
+    sigaction(SIGSEGV, &fault, &previous_segv);
+    sigaction(SIGBUS, &fault, &previous_bus);
+}
+
+void ctxpar_interrupt_guard_library(const char *library, const char *path) {
+    in_library = 0;
+    if (!library) return;
+    snprintf(library_message, sizeof library_message,
+             "ctxpar: rank %d of %d: error: %s crashed reading %s: the file is damaged\n",
+             my_rank, my_ranks, library, path);
+    in_library = 1;
 }
 
 void ctxpar_interrupt_after_failure(int exit_code) { failed_exit_code = exit_code; }

@@ -26,3 +26,10 @@ void ctxpar_interrupt_guard_file(const char *path);
  * one exits nonzero, which would otherwise add a second, misleading
  * "stopped by SIGTERM" line to the one error. */
 void ctxpar_interrupt_after_failure(int exit_code);
+/* Around the calls into a library that parses a file ctxpar did not write
+ * (HDF5 1.10 crashes on some damaged files; tests/fuzz found them, h5ls
+ * crashes on them too): a SIGSEGV or SIGBUS meanwhile ends the process with
+ * one line, "<library> crashed reading <path>: the file is damaged", and
+ * exit 1. NULL ends the guard. Outside it the signals go where they went
+ * before ctxpar_interrupt_install. */
+void ctxpar_interrupt_guard_library(const char *library, const char *path);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/core/interrupt.h"
 #include "runtime/core/memory.h"
 #include "runtime/core/tensor.h"
 #include "runtime/formats/hdf5_io.h"
@@ -115,7 +116,9 @@ ctxpar_status ctxpar_source_probe_hdf5(ctxpar_comm_t comm, ctxpar_source *source
     int64_t shape[3] = {0, 0, 0}; /* T, H, W */
     ctxpar_status status = CTXPAR_OK;
     if (ctxpar_comm_rank(comm) == 0) {
+        ctxpar_interrupt_guard_library("HDF5", source->path);
         status = probe_on_root(source, shape);
+        ctxpar_interrupt_guard_library(NULL, NULL);
         if (status == CTXPAR_OK && source->frames > shape[0])
             status = ctxpar_error(CTXPAR_ERR_SHAPE, "%s:%s has %lld frames, the run asks for %lld",
                                   source->path, source->dataset, (long long)shape[0],

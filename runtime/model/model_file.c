@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/core/interrupt.h"
 #include "runtime/core/tensor.h"
 #include "runtime/formats/hdf5_io.h"
 
@@ -239,7 +240,11 @@ ctxpar_status ctxpar_model_load_file(ctxpar_comm_t comm, const char *path, ctxpa
     ctxpar_status status = CTXPAR_OK;
     char *json = NULL;
 
-    if (rank == 0) status = load_on_root(path, &m);
+    if (rank == 0) {
+        ctxpar_interrupt_guard_library("HDF5", path);
+        status = load_on_root(path, &m);
+        ctxpar_interrupt_guard_library(NULL, NULL);
+    }
     /* Agree before broadcasting: a bad file fails everyone with rank 0's message. */
     status = ctxpar_comm_agree(comm, status);
     if (status != CTXPAR_OK) goto fail;
