@@ -12,7 +12,10 @@
  *
  * The handler uses only async-signal-safe calls (unlink, write, _exit); the
  * path and the messages are prepared beforehand. SIGXFSZ is ignored so that a
- * file-size limit shows as a write error with a message, not a silent death. */
+ * file-size limit shows as a write error with a message, not a silent death.
+ * SIGSEGV and SIGBUS get one line too, but only while a library parses a
+ * damaged file (ctxpar_interrupt_guard_library); otherwise they go where
+ * they went before. */
 #pragma once
 
 /* Install the handlers; rank and ranks go into the message. */

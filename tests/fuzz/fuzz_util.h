@@ -27,8 +27,8 @@ static inline const char *fuzz_scratch(const char *name) {
     return path;
 }
 
-/* Write size bytes to path (a failed write aborts: the
- * harness, not the reader, would be at fault). */
+/* Write size bytes to path (a failed write aborts: the harness, not the
+ * reader, would be at fault). */
 static inline void fuzz_write_file(const char *path, const uint8_t *data, size_t size) {
     FILE *f = fopen(path, "wb");
     if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) {
