@@ -1,22 +1,18 @@
 /* The end of every file kind's probe (see source_shape.h). */
 #include "runtime/input/source_shape.h"
 
-/* Beyond any real video (8K is 7680 pixels wide), and small enough that
- * frames x height x width x 3 and every size derived from it fit in 64 bits:
- * a header that claims more is damaged or hostile. */
-#define MAX_SIDE 32768
-#define MAX_FRAMES 2147483647LL
-
 ctxpar_status ctxpar_source_agree_shape(ctxpar_comm_t comm, ctxpar_status root_status,
                                         int64_t shape[3], ctxpar_source *source) {
     if (root_status == CTXPAR_OK && ctxpar_comm_rank(comm) == 0 &&
-        (shape[0] > MAX_FRAMES || shape[1] > MAX_SIDE || shape[2] > MAX_SIDE))
+        (shape[0] > CTXPAR_SOURCE_MAX_FRAMES || shape[1] > CTXPAR_SOURCE_MAX_SIDE ||
+         shape[2] > CTXPAR_SOURCE_MAX_SIDE))
         root_status = ctxpar_error(CTXPAR_ERR_SHAPE,
                                    "%s claims %lld frames of %lldx%lld (WxH): more than ctxpar "
                                    "reads (at most %lld frames, %d pixels a side); the file is "
                                    "damaged or not a video",
                                    source->path, (long long)shape[0], (long long)shape[2],
-                                   (long long)shape[1], MAX_FRAMES, MAX_SIDE);
+                                   (long long)shape[1], CTXPAR_SOURCE_MAX_FRAMES,
+                                   CTXPAR_SOURCE_MAX_SIDE);
     CTXPAR_TRY(ctxpar_comm_agree(comm, root_status));
     CTXPAR_TRY(ctxpar_comm_bcast(comm, shape, 3 * sizeof shape[0], 0));
     source->file_frames = shape[0];

@@ -37,6 +37,13 @@ typedef struct ctxpar_video_options {
 } ctxpar_video_options;
 /* ---- end video files ---- */
 
+/* The largest frames any source gives: beyond any real video (8K is 7680
+ * pixels wide), and small enough that frames x height x width x 3 and every
+ * size derived from it fit in 64 bits. A file header that claims more is
+ * damaged or hostile; --resize takes no more either. */
+#define CTXPAR_SOURCE_MAX_SIDE 32768
+#define CTXPAR_SOURCE_MAX_FRAMES 2147483647LL
+
 typedef struct ctxpar_source {
     ctxpar_source_kind kind;
     char path[1024];    /* HDF5 file (HDF5 kind) */

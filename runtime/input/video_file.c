@@ -78,7 +78,7 @@ ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *val
         errno = 0;
         if (!strncmp(value, "short:", 6)) {
             long long s = strtoll(value + 6, &end, 10);
-            if (!errno && end != value + 6 && !*end && s > 0 && s <= 32768) {
+            if (!errno && end != value + 6 && !*end && s > 0 && s <= CTXPAR_SOURCE_MAX_SIDE) {
                 video->resize = CTXPAR_VIDEO_RESIZE_SHORT;
                 video->resize_short = s;
                 return CTXPAR_OK;
@@ -88,8 +88,8 @@ ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *val
             if (!errno && end != value && (*end == 'x' || *end == 'X')) {
                 const char *rest = end + 1;
                 long long h = strtoll(rest, &end, 10);
-                if (!errno && end != rest && !*end && w > 0 && h > 0 && w <= 32768 &&
-                    h <= 32768) {
+                if (!errno && end != rest && !*end && w > 0 && h > 0 &&
+                    w <= CTXPAR_SOURCE_MAX_SIDE && h <= CTXPAR_SOURCE_MAX_SIDE) {
                     video->resize = CTXPAR_VIDEO_RESIZE_EXACT;
                     video->resize_width = w, video->resize_height = h;
                     return CTXPAR_OK;

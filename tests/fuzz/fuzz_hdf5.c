@@ -14,18 +14,6 @@
 
 #include "tests/fuzz/fuzz_util.h"
 
-static void read_frame(ctxpar_comm_t comm, const ctxpar_source *src, int64_t t) {
-    const int64_t n = 3 * src->height * src->width;
-    float *out = malloc((size_t)n * sizeof *out);
-    if (!out) abort();
-    ctxpar_status status = ctxpar_source_read(comm, src, t, 1, out);
-    fuzz_check_failure(status);
-    if (status == CTXPAR_OK)
-        for (int64_t i = 0; i < n; i++)
-            if (!(out[i] >= -1.0f && out[i] <= 1.0f)) abort();
-    free(out);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ctxpar_comm_t comm = fuzz_comm();
     ctxpar_hdf5_quiet();
@@ -42,12 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         status = ctxpar_source_probe(comm, &src);
         fuzz_check_failure(status);
         if (status == CTXPAR_OK) {
-            if (src.frames <= 0 || src.height <= 0 || src.width <= 0 || src.height > 32768 ||
-                src.width > 32768)
-                abort(); /* the probe bounds the shape (source_shape.c) */
+            fuzz_check_shape(&src);
             if (src.height * src.width <= (1 << 16)) {
-                read_frame(comm, &src, 0);
-                read_frame(comm, &src, src.frames - 1);
+                fuzz_read_frames(comm, &src, 0, 1);
+                fuzz_read_frames(comm, &src, src.frames - 1, 1);
             }
         }
     }

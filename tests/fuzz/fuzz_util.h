@@ -15,6 +15,7 @@
 
 #include "base/status.h"
 #include "comm/comm.h"
+#include "runtime/input/source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,6 +68,31 @@ static inline void fuzz_check_failure(ctxpar_status status) {
     if (getenv("CTXPAR_FUZZ_VERBOSE")) /* what each input got: accepted, or the message */
         fprintf(stderr, "fuzz: %s\n", status == CTXPAR_OK ? "accepted" : ctxpar_error_detail());
     ctxpar_error_clear();
+}
+
+/* What every accepted probe must give: a shape inside the bounds the probes
+ * enforce (source_types.h). */
+static inline void fuzz_check_shape(const ctxpar_source *src) {
+    if (src->frames <= 0 || src->height <= 0 || src->width <= 0 ||
+        src->frames > CTXPAR_SOURCE_MAX_FRAMES || src->height > CTXPAR_SOURCE_MAX_SIDE ||
+        src->width > CTXPAR_SOURCE_MAX_SIDE)
+        abort();
+}
+
+/* Read frames [t, t + n) of a probed source (skipped when out of range);
+ * a read that succeeds must give pixels in [-1, 1]. */
+static inline void fuzz_read_frames(ctxpar_comm_t comm, const ctxpar_source *src, int64_t t,
+                                    int64_t n) {
+    if (t < 0 || n < 1 || t + n > src->frames) return;
+    const int64_t count = 3 * n * src->height * src->width;
+    float *out = malloc((size_t)count * sizeof *out);
+    if (!out) abort();
+    ctxpar_status status = ctxpar_source_read(comm, src, t, n, out);
+    fuzz_check_failure(status);
+    if (status == CTXPAR_OK)
+        for (int64_t i = 0; i < count; i++)
+            if (!(out[i] >= -1.0f && out[i] <= 1.0f)) abort();
+    free(out);
 }
 
 /* Split data at the 4-byte separator "\n%%\n" into at most max parts; returns the count. */

@@ -10,19 +10,6 @@
 #include "tests/fuzz/fuzz_util.h"
 
 #if CTXPAR_HAVE_VIDEO
-static void read_frames(ctxpar_comm_t comm, const ctxpar_source *src, int64_t t, int64_t n) {
-    if (t < 0 || t + n > src->frames) return;
-    const int64_t count = 3 * n * src->height * src->width;
-    float *out = malloc((size_t)count * sizeof *out);
-    if (!out) abort();
-    ctxpar_status status = ctxpar_source_read(comm, src, t, n, out);
-    fuzz_check_failure(status);
-    if (status == CTXPAR_OK)
-        for (int64_t i = 0; i < count; i++)
-            if (!(out[i] >= -1.0f && out[i] <= 1.0f)) abort();
-    free(out);
-}
-
 static void set_options(uint8_t choice, ctxpar_video_options *v) {
     static const char *const fps[] = {NULL, "3", "29.97", "30000/1001"};
     static const char *const start[] = {NULL, "0.1", "0.5"};
@@ -49,13 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ctxpar_status status = ctxpar_source_probe(comm, &src);
     fuzz_check_failure(status);
     if (status == CTXPAR_OK) {
-        if (src.frames <= 0 || src.height <= 0 || src.width <= 0 || src.height > 32768 ||
-            src.width > 32768)
-            abort(); /* the probe bounds the shape (source_shape.c) */
+        fuzz_check_shape(&src);
         if (src.height * src.width <= (1 << 16) && src.frames <= 4096) {
-            read_frames(comm, &src, 0, src.frames < 2 ? src.frames : 2);
-            read_frames(comm, &src, src.frames / 2, 1);
-            read_frames(comm, &src, src.frames - 1, 1);
+            fuzz_read_frames(comm, &src, 0, src.frames < 2 ? src.frames : 2);
+            fuzz_read_frames(comm, &src, src.frames / 2, 1);
+            fuzz_read_frames(comm, &src, src.frames - 1, 1);
         }
     }
     unlink(path);

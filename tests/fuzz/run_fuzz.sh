@@ -24,7 +24,7 @@ mkdir -p "$work/corpus" "$work/artifacts" "$work/library"
 library_crash() {
   awk '
     /^    #[0-9]+ / && !done {
-      if ($0 ~ / in (ctxpar_|LLVMFuzzerTestOneInput|read_frame|main)/) { done = 1; print (prev ~ /libhdf5/) ? "lib" : "ours"; exit }
+      if ($0 ~ / in (ctxpar_|LLVMFuzzerTestOneInput|fuzz_|main)/) { done = 1; print (prev ~ /libhdf5/) ? "lib" : "ours"; exit }
       prev = $0; seen = 1
     }
     seen && /^$/ && !done { done = 1; print "ours"; exit }
