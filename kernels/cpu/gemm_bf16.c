@@ -1,0 +1,163 @@
+/* The bf16 GEMM: conversion, packing, the blocking loop shared by every path,
+ * and the portable micro-kernel that the SIMD ones must equal bit for bit.
+ *
+ * Design: a work item is a GEMM_MB x GEMM_NB block of C, owned by one thread.
+ * Within it the reduction runs in passes of GEMM_KCP pairs; a pass walks the
+ * block's 32-column panels and, for each, its 12-row micro-tiles, so a B
+ * sub-panel (128 pairs x 32 columns, 16 KiB) is reused from L1 by 8 tiles and
+ * the A block (96 rows x 256 values, 48 KiB) from L2 by 4 panels. Each pass
+ * adds onto C what it found there: every element is one sequential sum over
+ * the pairs, whatever the blocking (gemm_bf16.h). */
+#include "kernels/cpu/gemm_bf16.h"
+
+#include <string.h>
+
+#include "base/cpu_features.h"
+#include "kernels/cpu/gemm_bf16_internal.h"
+
+/* ---------------------------------------------------------------- convert */
+
+void ctxpar_cpu_bf16_rows(ctxpar_bf16 *dst, int64_t ld_dst, const float *src, int64_t ld_src,
+                          int64_t rows, int64_t cols) {
+    const int64_t padded = (cols + 1) / 2 * 2;
+    void (*vector)(ctxpar_bf16 *, const float *, int64_t) =
+        ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16) ? ctxpar_bf16_convert_avx512bf16 : NULL;
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+    for (int64_t r = 0; r < rows; r++) {
+        ctxpar_bf16 *out = dst + r * ld_dst;
+        const float *in = src + r * ld_src;
+        if (vector)
+            vector(out, in, cols);
+        else
+            for (int64_t c = 0; c < cols; c++) out[c] = ctxpar_bf16_from_f32(in[c]);
+        for (int64_t c = cols; c < padded; c++) out[c] = 0;
+    }
+}
+
+/* ---------------------------------------------------------------- packing */
+
+int64_t ctxpar_bf16_packed_ld(int64_t n) { return (n + GEMM_NR - 1) / GEMM_NR * GEMM_NR; }
+
+int64_t ctxpar_bf16_packed_count(int64_t k, int64_t n) {
+    return (k + 1) / 2 * 2 * ctxpar_bf16_packed_ld(n);
+}
+
+/* B(kk, j) = src[kk*row_stride + j*col_stride]. */
+static void pack(ctxpar_bf16 *dst, const float *src, int64_t row_stride, int64_t col_stride,
+                 int64_t k, int64_t n) {
+    const int64_t ld = ctxpar_bf16_packed_ld(n), pairs = (k + 1) / 2;
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < pairs; p++) {
+        ctxpar_bf16 *row = dst + p * 2 * ld;
+        for (int64_t j = 0; j < ld; j++)
+            for (int h = 0; h < 2; h++) {
+                const int64_t kk = 2 * p + h;
+                row[2 * j + h] = kk < k && j < n
+                                     ? ctxpar_bf16_from_f32(src[kk * row_stride + j * col_stride])
+                                     : 0;
+            }
+    }
+}
+
+void ctxpar_bf16_pack_transposed(ctxpar_bf16 *dst, const float *w, int64_t k, int64_t n) {
+    pack(dst, w, 1, k, k, n);
+}
+
+void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int64_t k,
+                           int64_t n) {
+    pack(dst, b, ld_src, 1, k, n);
+}
+
+/* --------------------------------------------------------------- portable */
+
+static void micro_portable(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int rows,
+                           const ctxpar_bf16 *b, int64_t ldb, float *c, int64_t ldc, int cols,
+                           int load_c) {
+    for (int i = 0; i < rows; i++) {
+        const ctxpar_bf16 *arow = a + i * lda;
+        float *crow = c + i * ldc, acc[GEMM_NR];
+        for (int j = 0; j < cols; j++) acc[j] = load_c ? crow[j] : 0.0f;
+        for (int64_t p = 0; p < kp; p++) {
+            const float a_odd = ctxpar_bf16_to_f32(arow[2 * p + 1]);
+            const float a_even = ctxpar_bf16_to_f32(arow[2 * p]);
+            const ctxpar_bf16 *bp = b + p * 2 * ldb;
+            for (int j = 0; j < cols; j++) {
+                acc[j] += a_odd * ctxpar_bf16_to_f32(bp[2 * j + 1]);
+                acc[j] += a_even * ctxpar_bf16_to_f32(bp[2 * j]);
+            }
+        }
+        for (int j = 0; j < cols; j++) crow[j] = acc[j];
+    }
+}
+
+/* ------------------------------------------------------------- dispatcher */
+
+/* Paths, best first. */
+static const char *const path_names[] = {"avx512bf16", "avx512", "portable"};
+enum { N_PATHS = sizeof path_names / sizeof path_names[0] };
+
+static ctxpar_gemm_bf16_micro path_micro(int p) {
+    if (p == 0) return ctxpar_gemm_bf16_micro_avx512bf16;
+    if (p == 1) return ctxpar_gemm_bf16_micro_avx512;
+    return micro_portable;
+}
+
+static int path_supported(int p) {
+    if (!path_micro(p)) return 0; /* not compiled for this target */
+    if (p == 0) return ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16);
+    if (p == 1) return ctxpar_cpu_has(CTXPAR_CPU_AVX512F) && ctxpar_cpu_has(CTXPAR_CPU_AVX512BW);
+    return 1;
+}
+
+static int forced = -1; /* test hook: set between calls, never during one */
+
+static int current_path(void) {
+    if (forced >= 0) return forced;
+    for (int p = 0; p < N_PATHS; p++)
+        if (path_supported(p)) return p;
+    return N_PATHS - 1;
+}
+
+const char *ctxpar_cpu_gemm_bf16_path(void) { return path_names[current_path()]; }
+
+int ctxpar_cpu_gemm_bf16_force_path(const char *path) {
+    if (!path) {
+        forced = -1;
+        return 0;
+    }
+    for (int p = 0; p < N_PATHS; p++)
+        if (!strcmp(path, path_names[p])) {
+            if (!path_supported(p)) return -1;
+            forced = p;
+            return 0;
+        }
+    return -1;
+}
+
+void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
+                          const ctxpar_bf16 *b, int64_t ldb, float *c, int64_t ldc,
+                          int accumulate) {
+    if (m <= 0 || n <= 0) return;
+    const ctxpar_gemm_bf16_micro micro = path_micro(current_path());
+    const int64_t kp = (k + 1) / 2;
+    const int64_t n_mb = (m + GEMM_MB - 1) / GEMM_MB, n_nb = (n + GEMM_NB - 1) / GEMM_NB;
+#pragma omp parallel for collapse(2) schedule(static) if (m * n * kp > (1 << 18))
+    for (int64_t mb = 0; mb < n_mb; mb++)
+        for (int64_t nb = 0; nb < n_nb; nb++) {
+            const int64_t i_end = m < (mb + 1) * GEMM_MB ? m : (mb + 1) * GEMM_MB;
+            const int64_t j_end = n < (nb + 1) * GEMM_NB ? n : (nb + 1) * GEMM_NB;
+            /* at least one pass, so k == 0 still writes C */
+            for (int64_t p0 = 0; p0 == 0 || p0 < kp; p0 += GEMM_KCP) {
+                const int64_t np = kp - p0 < GEMM_KCP ? kp - p0 : GEMM_KCP;
+                const int load_c = accumulate || p0 > 0;
+                for (int64_t j0 = nb * GEMM_NB; j0 < j_end; j0 += GEMM_NR) {
+                    const int cols = (int)(j_end - j0 < GEMM_NR ? j_end - j0 : GEMM_NR);
+                    for (int64_t i0 = mb * GEMM_MB; i0 < i_end; i0 += GEMM_MR) {
+                        const int rows = (int)(i_end - i0 < GEMM_MR ? i_end - i0 : GEMM_MR);
+                        micro(np, a + i0 * lda + 2 * p0, lda, rows, b + p0 * 2 * ldb + 2 * j0,
+                              ldb, c + i0 * ldc + j0, ldc, cols, load_c);
+                    }
+                }
+            }
+        }
+}

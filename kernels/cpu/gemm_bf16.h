@@ -1,0 +1,77 @@
+/* bf16 matrix products: C (float32) = A (bf16) x B (bf16, packed), with
+ * float32 accumulation, for the linears, convolutions and attention of a
+ * --dtype bf16 run (docs/bf16.md).
+ *
+ * Numbers. bf16 is the top half of a float32. Conversion rounds to nearest
+ * even, flushes denormals to signed zero and quiets NaNs: exactly what
+ * VCVTNEPS2BF16 does, so the scalar and SIMD conversions agree bit for bit.
+ * A product of two bf16 values is exact in float32, and every path adds the
+ * pairs of the reduction in one fixed order, C + a[2p+1]b[2p+1] + a[2p]b[2p]
+ * rounded after each add (how VDPBF16PS is specified and what Zen 4 does),
+ * pair after pair from p = 0. So the result of an element depends on its own
+ * row and column only: not on the matrix sizes, the blocking, the thread
+ * count or the path (portable C, AVX-512 widening, AVX512-BF16), for inputs
+ * without denormals (VDPBF16PS flushes them; the other paths keep them).
+ *
+ * Layouts. A is row-major bf16 [m][lda], lda even, its columns k..lda-1 zero
+ * when k is odd (ctxpar_cpu_bf16_rows writes them so). B is packed into
+ * column pairs: element (kk, j) of the k x n matrix is at
+ *   b[(kk/2)*2*ldb + 2*j + kk%2]
+ * with ldb = ctxpar_bf16_packed_ld(n) (n rounded up to 32) and zeros in the
+ * padding, so a vector load of 16 columns' pairs is one 64-byte line. */
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+typedef uint16_t ctxpar_bf16;
+
+/* ---- conversion ---------------------------------------------------------- */
+
+static inline float ctxpar_bf16_to_f32(ctxpar_bf16 h) {
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline ctxpar_bf16 ctxpar_bf16_from_f32(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0) return (ctxpar_bf16)((u >> 16) & 0x8000u); /* 0, denormal */
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (ctxpar_bf16)((u >> 16) | 0x40u); /* NaN */
+    return (ctxpar_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* dst[r*ld_dst + c] = bf16(src[r*ld_src + c]) for c < cols, and zero for
+ * cols <= c < ld_dst rounded up to even (the pad pair of an odd k). */
+void ctxpar_cpu_bf16_rows(ctxpar_bf16 *dst, int64_t ld_dst, const float *src, int64_t ld_src,
+                          int64_t rows, int64_t cols);
+
+/* ---- packing ------------------------------------------------------------- */
+
+/* Columns of a packed B (n rounded up to 32) and its size in bf16 values. */
+int64_t ctxpar_bf16_packed_ld(int64_t n);
+int64_t ctxpar_bf16_packed_count(int64_t k, int64_t n);
+
+/* Pack B = W^T for a PyTorch linear weight W [n][k] (row j of W is column j
+ * of B). Writes ctxpar_bf16_packed_count(k, n) values, padding included. */
+void ctxpar_bf16_pack_transposed(ctxpar_bf16 *dst, const float *w, int64_t k, int64_t n);
+
+/* Pack B [k][n] given row-major with leading dimension ld_src (floats). */
+void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int64_t k,
+                           int64_t n);
+
+/* ---- product ------------------------------------------------------------- */
+
+/* C[i][j] (row stride ldc) = (accumulate ? C[i][j] : 0) + sum_kk A[i][kk] B[kk][j]
+ * for i < m, j < n; b packed with leading dimension ldb (>= n, a multiple of
+ * 32). Threads: OpenMP over blocks of C, each element owned by one thread. */
+void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
+                          const ctxpar_bf16 *b, int64_t ldb, float *c, int64_t ldc,
+                          int accumulate);
+
+/* The path ctxpar_cpu_gemm_bf16 takes: "avx512bf16", "avx512" or "portable". */
+const char *ctxpar_cpu_gemm_bf16_path(void);
+/* Test and benchmark hook: force a path by name (NULL: automatic). Returns
+ * -1, changing nothing, when the name is unknown or this CPU lacks it. */
+int ctxpar_cpu_gemm_bf16_force_path(const char *path);

@@ -1,0 +1,32 @@
+/* Private interface between the bf16 GEMM's blocking loop (gemm_bf16.c) and
+ * its micro-kernels (portable in gemm_bf16.c, the AVX-512 ones in
+ * gemm_bf16_avx512.c). A micro-kernel computes one GEMM_MR x GEMM_NR tile of
+ * C over kp pairs of the reduction; it knows nothing of threads or blocking,
+ * so every path is forced and tested through the same loop. */
+#pragma once
+#include <stdint.h>
+
+#include "kernels/cpu/gemm_bf16.h"
+
+enum {
+    GEMM_MR = 12,  /* rows of C per micro-tile: A values broadcast */
+    GEMM_NR = 32,  /* columns per micro-tile: two 16-lane vectors of B pairs */
+    GEMM_KCP = 128, /* pairs per pass: the 16 KiB B sub-panel stays in L1 */
+    GEMM_MB = 8 * GEMM_MR, /* rows per work item: A's block (48 KiB) stays in L2 */
+    GEMM_NB = 4 * GEMM_NR, /* columns per work item */
+};
+
+/* C tile (rows <= GEMM_MR, cols <= GEMM_NR) = (load_c ? C : 0) + A B over kp
+ * pairs. a: row 0 of the tile at the pass's first pair, rows lda apart; b:
+ * the pass's first pair row at the tile's first column, pair rows 2*ldb
+ * values apart, GEMM_NR columns readable (the packing pads them). */
+typedef void (*ctxpar_gemm_bf16_micro)(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int rows,
+                                       const ctxpar_bf16 *b, int64_t ldb, float *c,
+                                       int64_t ldc, int cols, int load_c);
+
+/* NULL where the compiler cannot build them (not x86-64 GNU C). */
+extern const ctxpar_gemm_bf16_micro ctxpar_gemm_bf16_micro_avx512bf16;
+extern const ctxpar_gemm_bf16_micro ctxpar_gemm_bf16_micro_avx512;
+/* Vector conversion of n floats (any n); NULL as above. */
+extern void (*const ctxpar_bf16_convert_avx512bf16)(ctxpar_bf16 *dst, const float *src,
+                                                    int64_t n);

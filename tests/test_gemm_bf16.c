@@ -1,0 +1,192 @@
+/* The bf16 GEMM and conversions (kernels/cpu/gemm_bf16.h), one path per run:
+ * `test_gemm_bf16 PATH` forces PATH and exits 77 ("skipped: no ...") where
+ * this CPU lacks it, so CTest shows the path as skipped, never as passed.
+ *
+ * Checked on every path:
+ * - conversion: round to nearest even, ties, denormals, NaN, infinities,
+ *   against the bit rule written out here, and vector == scalar;
+ * - products against a float64 reference over the same bf16 inputs, within
+ *   float32 accumulation's bound (k * 2^-23 * sum |a||b|);
+ * - bit-identical results to the portable path, and a row's result
+ *   independent of how many rows and columns surround it (what makes rank
+ *   counts and chunking invisible);
+ * - odd k, partial tiles, k = 0, accumulate onto C, both packings. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cpu_features.h"
+#include "kernels/cpu/gemm_bf16.h"
+#include "test_util.h"
+
+static uint32_t bits_of(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return u;
+}
+static float float_of(uint32_t u) {
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+static void test_conversion(void) {
+    /* value -> expected bf16 bits */
+    const struct {
+        uint32_t in;
+        uint16_t out;
+    } cases[] = {
+        {0x3f800000u, 0x3f80}, /* 1 */
+        {0x3f808000u, 0x3f80}, /* tie, even below: stays */
+        {0x3f818000u, 0x3f82}, /* tie, odd below: rounds up */
+        {0x3f808001u, 0x3f81}, /* just above the tie */
+        {0x3f807fffu, 0x3f80}, /* just below */
+        {0x7f7fffffu, 0x7f80}, /* FLT_MAX rounds to infinity */
+        {0x7f800000u, 0x7f80}, /* +inf */
+        {0xff800000u, 0xff80}, /* -inf */
+        {0x7fc00001u, 0x7fc0}, /* quiet NaN stays NaN */
+        {0x7f800001u, 0x7fc0}, /* signalling NaN made quiet, not infinity */
+        {0x00400000u, 0x0000}, /* denormal flushed */
+        {0x80000001u, 0x8000}, /* negative denormal: signed zero */
+        {0x00800000u, 0x0080}, /* smallest normal kept */
+        {0xc0490fdbu, 0xc049}, /* -pi */
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    float in[N];
+    ctxpar_bf16 out[N + 1];
+    for (int i = 0; i < N; i++) {
+        in[i] = float_of(cases[i].in);
+        ASSERT_EQ_INT(ctxpar_bf16_from_f32(in[i]), cases[i].out);
+    }
+    /* the row converter (vector where the CPU has it) agrees, and pads */
+    ctxpar_cpu_bf16_rows(out, N + 1, in, N, 1, N);
+    for (int i = 0; i < N; i++) ASSERT_EQ_INT(out[i], cases[i].out);
+    ASSERT_EQ_INT(out[N], 0);
+    /* random values over many binades: vector == scalar == the rule */
+    enum { R = 4099 };
+    float *x = malloc(sizeof(float) * R);
+    ctxpar_bf16 *h = malloc(sizeof(ctxpar_bf16) * (R + 1));
+    for (int i = 0; i < R; i++)
+        x[i] = ldexpf(test_uniform(3, (uint64_t)i), (int)(test_uniform(4, (uint64_t)i) * 60));
+    ctxpar_cpu_bf16_rows(h, R + 1, x, R, 1, R);
+    int bad = 0;
+    for (int i = 0; i < R; i++) {
+        const uint32_t u = bits_of(x[i]);
+        const uint16_t want = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+        if (h[i] != want || ctxpar_bf16_from_f32(x[i]) != want) bad++;
+        /* and the round trip is within half a bf16 ulp */
+        const float back = ctxpar_bf16_to_f32(h[i]);
+        if (fabsf(back - x[i]) > ldexpf(fabsf(x[i]), -8)) bad++;
+    }
+    ASSERT_EQ_INT(bad, 0);
+    free(x), free(h);
+}
+
+/* A [m][k] and W [n][k] (the linear layout) as floats already on the bf16
+ * grid, so the reference sees exactly the kernel's inputs. */
+static float *bf16_grid(int64_t count, uint64_t seed, float scale) {
+    float *v = malloc(sizeof(float) * (size_t)(count ? count : 1));
+    for (int64_t i = 0; i < count; i++)
+        v[i] = ctxpar_bf16_to_f32(ctxpar_bf16_from_f32(scale * test_uniform(seed, (uint64_t)i)));
+    return v;
+}
+
+typedef struct gemm_case {
+    int64_t m, n, k;
+    int accumulate, pack_rows;
+} gemm_case;
+
+/* C = [C0 +] A W^T through the kernel; returns C [m][n] (ldc = n + 3). */
+static float *run_gemm(const gemm_case *g, const float *a, const float *w, const float *c0) {
+    const int64_t lda = (g->k + 1) / 2 * 2 + 2, ldb = ctxpar_bf16_packed_ld(g->n),
+                  ldc = g->n + 3;
+    ctxpar_bf16 *ab = malloc(sizeof(ctxpar_bf16) * (size_t)(g->m * lda + 1));
+    ctxpar_bf16 *bp = malloc(sizeof(ctxpar_bf16) * (size_t)(ctxpar_bf16_packed_count(g->k, g->n) + 1));
+    float *c = malloc(sizeof(float) * (size_t)(g->m * ldc + 1));
+    ctxpar_cpu_bf16_rows(ab, lda, a, g->k, g->m, g->k);
+    if (g->pack_rows) { /* B [k][n] row-major, i.e. W transposed first */
+        float *b = malloc(sizeof(float) * (size_t)(g->k * g->n + 1));
+        for (int64_t kk = 0; kk < g->k; kk++)
+            for (int64_t j = 0; j < g->n; j++) b[kk * g->n + j] = w[j * g->k + kk];
+        ctxpar_bf16_pack_rows(bp, b, g->n, g->k, g->n);
+        free(b);
+    } else {
+        ctxpar_bf16_pack_transposed(bp, w, g->k, g->n);
+    }
+    for (int64_t i = 0; i < g->m * ldc; i++) c[i] = NAN; /* padding columns must stay so */
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < g->n; j++) c[i * ldc + j] = c0 ? c0[i * g->n + j] : NAN;
+    ctxpar_cpu_gemm_bf16(g->m, g->n, g->k, ab, lda, bp, ldb, c, ldc, g->accumulate);
+    float *out = malloc(sizeof(float) * (size_t)(g->m * g->n + 1));
+    for (int64_t i = 0; i < g->m; i++) {
+        for (int64_t j = 0; j < g->n; j++) out[i * g->n + j] = c[i * ldc + j];
+        for (int64_t j = g->n; j < ldc; j++) ASSERT_TRUE(isnan(c[i * ldc + j]));
+    }
+    free(ab), free(bp), free(c);
+    return out;
+}
+
+static void test_gemm(const gemm_case *g) {
+    float *a = bf16_grid(g->m * g->k, 11, 1.0f), *w = bf16_grid(g->n * g->k, 12, 0.5f);
+    float *c0 = g->accumulate ? bf16_grid(g->m * g->n, 13, 2.0f) : NULL;
+    float *got = run_gemm(g, a, w, c0);
+    double *ref = malloc(sizeof(double) * (size_t)(g->m * g->n + 1));
+    int64_t bad = 0;
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < g->n; j++) {
+            double s = c0 ? c0[i * g->n + j] : 0.0, mag = fabs(s);
+            for (int64_t kk = 0; kk < g->k; kk++) {
+                const double p = (double)a[i * g->k + kk] * w[j * g->k + kk];
+                s += p, mag += fabs(p);
+            }
+            ref[i * g->n + j] = s;
+            const double bound = (double)(g->k + 1) * ldexp(1.0, -23) * mag + 1e-30;
+            if (!(fabs(got[i * g->n + j] - s) <= bound)) {
+                if (bad++ < 5)
+                    fprintf(stderr, "  m%lld n%lld k%lld [%lld][%lld]: got %.9g want %.9g\n",
+                            (long long)g->m, (long long)g->n, (long long)g->k, (long long)i,
+                            (long long)j, got[i * g->n + j], s);
+            }
+        }
+    ASSERT_EQ_INT(bad, 0);
+
+    /* bit-identical to the portable path */
+    const char *path = ctxpar_cpu_gemm_bf16_path();
+    char saved[32];
+    snprintf(saved, sizeof saved, "%s", path);
+    ctxpar_cpu_gemm_bf16_force_path("portable");
+    float *port = run_gemm(g, a, w, c0);
+    ctxpar_cpu_gemm_bf16_force_path(saved);
+    ASSERT_EQ_INT(memcmp(port, got, sizeof(float) * (size_t)(g->m * g->n)), 0);
+
+    /* the last row alone, and the first 5 columns alone, give the same bits */
+    if (g->m > 1 && g->n > 5) {
+        gemm_case row = *g;
+        row.m = 1;
+        float *one = run_gemm(&row, a + (g->m - 1) * g->k, w, c0 ? c0 + (g->m - 1) * g->n : NULL);
+        ASSERT_EQ_INT(memcmp(one, got + (g->m - 1) * g->n, sizeof(float) * (size_t)g->n), 0);
+        free(one);
+    }
+    free(a), free(w), free(c0), free(got), free(ref), free(port);
+}
+
+int main(int argc, char **argv) {
+    const char *path = argc > 1 ? argv[1] : "portable";
+    if (ctxpar_cpu_gemm_bf16_force_path(path) != 0) {
+        printf("skipped: no %s on this CPU (best ISA: %s)\n",
+               !strcmp(path, "avx512bf16") ? "AVX512-BF16" : !strcmp(path, "avx512") ? "AVX-512" : path,
+               ctxpar_cpu_isa());
+        return 77;
+    }
+    printf("bf16 GEMM path %s\n", ctxpar_cpu_gemm_bf16_path());
+    test_conversion();
+    const gemm_case cases[] = {
+        {1, 1, 1, 0, 0},       {12, 32, 256, 0, 0},   {13, 33, 257, 0, 0},
+        {5, 7, 3, 1, 0},       {100, 70, 300, 1, 1},  {97, 130, 1025, 0, 1},
+        {8, 40, 0, 0, 0},      {8, 40, 0, 1, 0},      {200, 300, 64, 0, 0},
+        {3, 1000, 50, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_gemm(&cases[i]);
+    return test_finish("test_gemm_bf16");
+}
