@@ -12,3 +12,7 @@ target_link_libraries(fma_peak PRIVATE ctxpar_base OpenMP::OpenMP_C)
 # and frame sizes (docs/bench-conv.md). An executable, never a test.
 add_executable(conv_path_sweep ${CMAKE_CURRENT_LIST_DIR}/conv_path_sweep.c)
 target_link_libraries(conv_path_sweep PRIVATE ctxpar_kernels_cpu OpenMP::OpenMP_C)
+
+# The bf16 GEMM against sgemm and the VDPBF16PS peak (docs/bf16.md).
+add_executable(bench_gemm_bf16 ${CMAKE_CURRENT_LIST_DIR}/bench_gemm_bf16.c)
+target_link_libraries(bench_gemm_bf16 PRIVATE ctxpar_kernels_cpu OpenMP::OpenMP_C)

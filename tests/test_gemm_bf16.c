@@ -99,7 +99,7 @@ typedef struct gemm_case {
 
 /* C = [C0 +] A W^T through the kernel; returns C [m][n] (ldc = n + 3). */
 static float *run_gemm(const gemm_case *g, const float *a, const float *w, const float *c0) {
-    const int64_t lda = (g->k + 1) / 2 * 2 + 2, ldb = ctxpar_bf16_packed_ld(g->n),
+    const int64_t lda = (g->k + 1) / 2 * 2 + 2,
                   ldc = g->n + 3;
     ctxpar_bf16 *ab = malloc(sizeof(ctxpar_bf16) * (size_t)(g->m * lda + 1));
     ctxpar_bf16 *bp = malloc(sizeof(ctxpar_bf16) * (size_t)(ctxpar_bf16_packed_count(g->k, g->n) + 1));
@@ -117,7 +117,7 @@ static float *run_gemm(const gemm_case *g, const float *a, const float *w, const
     for (int64_t i = 0; i < g->m * ldc; i++) c[i] = NAN; /* padding columns must stay so */
     for (int64_t i = 0; i < g->m; i++)
         for (int64_t j = 0; j < g->n; j++) c[i * ldc + j] = c0 ? c0[i * g->n + j] : NAN;
-    ctxpar_cpu_gemm_bf16(g->m, g->n, g->k, ab, lda, bp, ldb, c, ldc, g->accumulate);
+    ctxpar_cpu_gemm_bf16(g->m, g->n, g->k, ab, lda, bp, c, ldc, g->accumulate);
     float *out = malloc(sizeof(float) * (size_t)(g->m * g->n + 1));
     for (int64_t i = 0; i < g->m; i++) {
         for (int64_t j = 0; j < g->n; j++) out[i * g->n + j] = c[i * ldc + j];

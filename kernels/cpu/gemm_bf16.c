@@ -4,8 +4,9 @@
  * Design: a work item is a GEMM_MB x GEMM_NB block of C, owned by one thread.
  * Within it the reduction runs in passes of GEMM_KCP pairs; a pass walks the
  * block's 32-column panels and, for each, its 12-row micro-tiles, so a B
- * sub-panel (128 pairs x 32 columns, 16 KiB) is reused from L1 by 8 tiles and
- * the A block (96 rows x 256 values, 48 KiB) from L2 by 4 panels. Each pass
+ * sub-panel (512 pairs x 32 columns, 64 KiB, contiguous) is reused by 8
+ * tiles and the A block (96 rows x 1024 values, 192 KiB) from L2 by 4
+ * panels. Passes of 512 pairs beat 128 and 256 on Zen 4 (docs/bf16.md). Each pass
  * adds onto C what it found there: every element is one sequential sum over
  * the pairs, whatever the blocking (gemm_bf16.h). */
 #include "kernels/cpu/gemm_bf16.h"
@@ -36,27 +37,26 @@ void ctxpar_cpu_bf16_rows(ctxpar_bf16 *dst, int64_t ld_dst, const float *src, in
 
 /* ---------------------------------------------------------------- packing */
 
-int64_t ctxpar_bf16_packed_ld(int64_t n) { return (n + GEMM_NR - 1) / GEMM_NR * GEMM_NR; }
-
 int64_t ctxpar_bf16_packed_count(int64_t k, int64_t n) {
-    return (k + 1) / 2 * 2 * ctxpar_bf16_packed_ld(n);
+    return (k + 1) / 2 * 2 * ((n + GEMM_NR - 1) / GEMM_NR * GEMM_NR);
 }
 
 /* B(kk, j) = src[kk*row_stride + j*col_stride]. */
 static void pack(ctxpar_bf16 *dst, const float *src, int64_t row_stride, int64_t col_stride,
                  int64_t k, int64_t n) {
-    const int64_t ld = ctxpar_bf16_packed_ld(n), pairs = (k + 1) / 2;
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < pairs; p++) {
-        ctxpar_bf16 *row = dst + p * 2 * ld;
-        for (int64_t j = 0; j < ld; j++)
-            for (int h = 0; h < 2; h++) {
-                const int64_t kk = 2 * p + h;
-                row[2 * j + h] = kk < k && j < n
-                                     ? ctxpar_bf16_from_f32(src[kk * row_stride + j * col_stride])
-                                     : 0;
-            }
-    }
+    const int64_t kp = (k + 1) / 2, panels = (n + GEMM_NR - 1) / GEMM_NR;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t q = 0; q < panels; q++)
+        for (int64_t p = 0; p < kp; p++) {
+            ctxpar_bf16 *row = dst + (q * kp + p) * 2 * GEMM_NR;
+            for (int64_t jj = 0; jj < GEMM_NR; jj++)
+                for (int h = 0; h < 2; h++) {
+                    const int64_t kk = 2 * p + h, j = q * GEMM_NR + jj;
+                    row[2 * jj + h] =
+                        kk < k && j < n ? ctxpar_bf16_from_f32(src[kk * row_stride + j * col_stride])
+                                        : 0;
+                }
+        }
 }
 
 void ctxpar_bf16_pack_transposed(ctxpar_bf16 *dst, const float *w, int64_t k, int64_t n) {
@@ -71,8 +71,7 @@ void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int
 /* --------------------------------------------------------------- portable */
 
 static void micro_portable(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int rows,
-                           const ctxpar_bf16 *b, int64_t ldb, float *c, int64_t ldc, int cols,
-                           int load_c) {
+                           const ctxpar_bf16 *b, float *c, int64_t ldc, int cols, int load_c) {
     for (int i = 0; i < rows; i++) {
         const ctxpar_bf16 *arow = a + i * lda;
         float *crow = c + i * ldc, acc[GEMM_NR];
@@ -80,7 +79,7 @@ static void micro_portable(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int ro
         for (int64_t p = 0; p < kp; p++) {
             const float a_odd = ctxpar_bf16_to_f32(arow[2 * p + 1]);
             const float a_even = ctxpar_bf16_to_f32(arow[2 * p]);
-            const ctxpar_bf16 *bp = b + p * 2 * ldb;
+            const ctxpar_bf16 *bp = b + p * 2 * GEMM_NR;
             for (int j = 0; j < cols; j++) {
                 acc[j] += a_odd * ctxpar_bf16_to_f32(bp[2 * j + 1]);
                 acc[j] += a_even * ctxpar_bf16_to_f32(bp[2 * j]);
@@ -135,8 +134,7 @@ int ctxpar_cpu_gemm_bf16_force_path(const char *path) {
 }
 
 void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
-                          const ctxpar_bf16 *b, int64_t ldb, float *c, int64_t ldc,
-                          int accumulate) {
+                          const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate) {
     if (m <= 0 || n <= 0) return;
     const ctxpar_gemm_bf16_micro micro = path_micro(current_path());
     const int64_t kp = (k + 1) / 2;
@@ -154,8 +152,9 @@ void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,
                     const int cols = (int)(j_end - j0 < GEMM_NR ? j_end - j0 : GEMM_NR);
                     for (int64_t i0 = mb * GEMM_MB; i0 < i_end; i0 += GEMM_MR) {
                         const int rows = (int)(i_end - i0 < GEMM_MR ? i_end - i0 : GEMM_MR);
-                        micro(np, a + i0 * lda + 2 * p0, lda, rows, b + p0 * 2 * ldb + 2 * j0,
-                              ldb, c + i0 * ldc + j0, ldc, cols, load_c);
+                        micro(np, a + i0 * lda + 2 * p0, lda, rows,
+                              b + ((j0 / GEMM_NR) * kp + p0) * 2 * GEMM_NR, c + i0 * ldc + j0,
+                              ldc, cols, load_c);
                     }
                 }
             }

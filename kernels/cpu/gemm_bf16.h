@@ -14,11 +14,13 @@
  * without denormals (VDPBF16PS flushes them; the other paths keep them).
  *
  * Layouts. A is row-major bf16 [m][lda], lda even, its columns k..lda-1 zero
- * when k is odd (ctxpar_cpu_bf16_rows writes them so). B is packed into
- * column pairs: element (kk, j) of the k x n matrix is at
- *   b[(kk/2)*2*ldb + 2*j + kk%2]
- * with ldb = ctxpar_bf16_packed_ld(n) (n rounded up to 32) and zeros in the
- * padding, so a vector load of 16 columns' pairs is one 64-byte line. */
+ * when k is odd (ctxpar_cpu_bf16_rows writes them so). B is packed in
+ * panels of 32 columns, each a run of column pairs: with kp = (k+1)/2,
+ * element (kk, j) of the k x n matrix is at
+ *   b[(j/32)*kp*64 + (kk/2)*64 + (j%32)*2 + kk%2]
+ * zeros in the padding. A pair row of a panel is two 64-byte lines, and the
+ * rows a micro-tile reads follow each other in memory: a row-major B with
+ * a power-of-two width would put them all in one L1 set. */
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -42,6 +44,14 @@ static inline ctxpar_bf16 ctxpar_bf16_from_f32(float x) {
     return (ctxpar_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* A good leading dimension for a bf16 A with k columns: k rounded up to
+ * even, plus 32 values when that is a multiple of 64 (128 bytes), so the
+ * 12 rows a micro-tile reads do not share one L1 set. */
+static inline int64_t ctxpar_bf16_row_ld(int64_t k) {
+    const int64_t even = (k + 1) / 2 * 2;
+    return even % 64 == 0 ? even + 32 : even;
+}
+
 /* dst[r*ld_dst + c] = bf16(src[r*ld_src + c]) for c < cols, and zero for
  * cols <= c < ld_dst rounded up to even (the pad pair of an odd k). */
 void ctxpar_cpu_bf16_rows(ctxpar_bf16 *dst, int64_t ld_dst, const float *src, int64_t ld_src,
@@ -49,8 +59,7 @@ void ctxpar_cpu_bf16_rows(ctxpar_bf16 *dst, int64_t ld_dst, const float *src, in
 
 /* ---- packing ------------------------------------------------------------- */
 
-/* Columns of a packed B (n rounded up to 32) and its size in bf16 values. */
-int64_t ctxpar_bf16_packed_ld(int64_t n);
+/* The size of a packed B in bf16 values, padding included. */
 int64_t ctxpar_bf16_packed_count(int64_t k, int64_t n);
 
 /* Pack B = W^T for a PyTorch linear weight W [n][k] (row j of W is column j
@@ -64,11 +73,10 @@ void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int
 /* ---- product ------------------------------------------------------------- */
 
 /* C[i][j] (row stride ldc) = (accumulate ? C[i][j] : 0) + sum_kk A[i][kk] B[kk][j]
- * for i < m, j < n; b packed with leading dimension ldb (>= n, a multiple of
- * 32). Threads: OpenMP over blocks of C, each element owned by one thread. */
+ * for i < m, j < n; b packed for (k, n). Threads: OpenMP over blocks of C,
+ * each element owned by one thread. */
 void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
-                          const ctxpar_bf16 *b, int64_t ldb, float *c, int64_t ldc,
-                          int accumulate);
+                          const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate);
 
 /* The path ctxpar_cpu_gemm_bf16 takes: "avx512bf16", "avx512" or "portable". */
 const char *ctxpar_cpu_gemm_bf16_path(void);

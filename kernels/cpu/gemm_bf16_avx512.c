@@ -55,7 +55,7 @@ static inline __mmask16 lane_mask(int cols, int first) {
     }
 
 #define DP_STEP(p)                                                                   \
-    const ctxpar_bf16 *bp = b + (p) * 2 * ldb;                                       \
+    const ctxpar_bf16 *bp = b + (p) * 2 * GEMM_NR;                                       \
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp);                            \
     const __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + 32);                       \
     _Pragma("GCC unroll 12") for (int i = 0; i < GEMM_MR; i++) {                     \
@@ -65,13 +65,13 @@ static inline __mmask16 lane_mask(int cols, int first) {
     }
 
 BF16_TARGET static void micro_avx512bf16(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int rows,
-                                         const ctxpar_bf16 *b, int64_t ldb, float *c,
-                                         int64_t ldc, int cols, int load_c) {
+                                         const ctxpar_bf16 *b, float *c, int64_t ldc,
+                                         int cols, int load_c) {
     MICRO_BODY(DP_STEP)
 }
 
 #define WIDE_STEP(p)                                                                      \
-    const ctxpar_bf16 *bp = b + (p) * 2 * ldb;                                            \
+    const ctxpar_bf16 *bp = b + (p) * 2 * GEMM_NR;                                            \
     const __m512i hi_mask = _mm512_set1_epi32((int32_t)0xffff0000u);                      \
     const __m512i r0 = _mm512_loadu_si512(bp), r1 = _mm512_loadu_si512(bp + 32);          \
     const __m512 b0h = _mm512_castsi512_ps(_mm512_and_si512(r0, hi_mask));                \
@@ -87,8 +87,8 @@ BF16_TARGET static void micro_avx512bf16(int64_t kp, const ctxpar_bf16 *a, int64
     }
 
 W_TARGET static void micro_avx512(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int rows,
-                                  const ctxpar_bf16 *b, int64_t ldb, float *c, int64_t ldc,
-                                  int cols, int load_c) {
+                                  const ctxpar_bf16 *b, float *c, int64_t ldc, int cols,
+                                  int load_c) {
     MICRO_BODY(WIDE_STEP)
 }
 

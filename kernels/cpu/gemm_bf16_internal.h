@@ -11,18 +11,18 @@
 enum {
     GEMM_MR = 12,  /* rows of C per micro-tile: A values broadcast */
     GEMM_NR = 32,  /* columns per micro-tile: two 16-lane vectors of B pairs */
-    GEMM_KCP = 128, /* pairs per pass: the 16 KiB B sub-panel stays in L1 */
-    GEMM_MB = 8 * GEMM_MR, /* rows per work item: A's block (48 KiB) stays in L2 */
+    GEMM_KCP = 512, /* pairs per pass: fewer C reloads; the A block stays in L2 */
+    GEMM_MB = 8 * GEMM_MR, /* rows per work item: A's block (192 KiB) stays in L2 */
     GEMM_NB = 4 * GEMM_NR, /* columns per work item */
 };
 
 /* C tile (rows <= GEMM_MR, cols <= GEMM_NR) = (load_c ? C : 0) + A B over kp
  * pairs. a: row 0 of the tile at the pass's first pair, rows lda apart; b:
- * the pass's first pair row at the tile's first column, pair rows 2*ldb
- * values apart, GEMM_NR columns readable (the packing pads them). */
+ * the tile's panel at the pass's first pair, pair rows 2*GEMM_NR values
+ * apart, all GEMM_NR columns readable (the packing pads them). */
 typedef void (*ctxpar_gemm_bf16_micro)(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int rows,
-                                       const ctxpar_bf16 *b, int64_t ldb, float *c,
-                                       int64_t ldc, int cols, int load_c);
+                                       const ctxpar_bf16 *b, float *c, int64_t ldc, int cols,
+                                       int load_c);
 
 /* NULL where the compiler cannot build them (not x86-64 GNU C). */
 extern const ctxpar_gemm_bf16_micro ctxpar_gemm_bf16_micro_avx512bf16;
