@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include "base/cpu_features.h"
 #include "kernels/cpu/transformer_cpu.h"
 #include "kernels/cuda/cuda_device.h"
 
@@ -23,6 +24,8 @@ static const ctxpar_backend cpu_backend = {
     .pool_time2 = ctxpar_cpu_pool_time2,
     .add = ctxpar_cpu_add,
     .linear = ctxpar_cpu_linear,
+    .linear_bf16_scratch_values = ctxpar_cpu_linear_bf16_scratch_values,
+    .linear_bf16 = ctxpar_cpu_linear_bf16,
     .patch_embed_scratch_floats = ctxpar_cpu_patch_embed_scratch_floats,
     .patch_embed = ctxpar_cpu_patch_embed,
     .attention = ctxpar_cpu_attention,
@@ -42,6 +45,8 @@ ctxpar_status ctxpar_backend_select(ctxpar_device device, int local_rank,
                                     const ctxpar_backend **out) {
     *out = NULL;
     if (device == CTXPAR_DEVICE_CPU) {
+        const char *isa_error = ctxpar_cpu_isa_error();
+        if (isa_error) return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s", isa_error);
         const char *path = getenv("CTXPAR_CONV_PATH");
         if (path && *path && ctxpar_cpu_conv3d_force_path(path) != 0)
             return ctxpar_error(CTXPAR_ERR_ARGUMENT,

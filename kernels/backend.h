@@ -56,6 +56,11 @@ typedef struct ctxpar_backend {
     /* tokens and transformer */
     void (*linear)(float *y, const float *x, int64_t n, int64_t in, int64_t out,
                    const float *weight, const float *bias);
+    /* optional (NULL: the backend has no bf16 path): --dtype bf16's linear
+     * on a packed weight, and its scratch in bf16 values */
+    int64_t (*linear_bf16_scratch_values)(int64_t in);
+    void (*linear_bf16)(float *y, const float *x, int64_t n, int64_t in, int64_t out,
+                        const ctxpar_bf16 *packed, const float *bias, ctxpar_bf16 *scratch);
     int64_t (*patch_embed_scratch_floats)(int64_t z, int64_t frames, int64_t h, int64_t w, int p);
     void (*patch_embed)(const float *latents, int64_t cstride, int64_t z, int64_t frames,
                         int64_t h, int64_t w, int p, const float *weight, const float *bias,

@@ -60,6 +60,8 @@ void ctxpar_json_put_run(ctxpar_json_writer *w, const ctxpar_cli *cli,
     ctxpar_json_put_int(w, "nodes", s->nodes);
     ctxpar_json_put_int(w, "threads", s->threads);
     ctxpar_json_put_string(w, "device", s->device);
+    if (s->dtype) ctxpar_json_put_string(w, "dtype", s->dtype);
+    if (s->isa) ctxpar_json_put_string(w, "isa", s->isa);
     ctxpar_json_put_string(w, "preset", cli->run.model_path[0] ? "" : cli->run.preset);
     ctxpar_json_put_string(w, "model_file", cli->run.model_path);
     ctxpar_json_put_string(w, "family", s->model.family);

@@ -23,6 +23,7 @@ typedef struct ctxpar_run_options {
     int layer;                /* --layer K: features after block K (0: the final norm's) */
     int save_logvar;          /* VAE-only models: also write the posterior log-variance */
     ctxpar_device device;
+    ctxpar_dtype dtype;       /* --dtype; AUTO until the pipeline resolves it */
     int threads;              /* 0: cores on the node / ranks on the node */
     int ranks_per_node;       /* set by the launcher: the node's share of the weights */
     int64_t mem_limit_mib;

@@ -13,6 +13,8 @@
 #include "runtime/families/registry.h"
 #include "runtime/formats/json.h"
 #include "runtime/model/model.h"
+#include "runtime/model/model_bf16.h"
+#include "base/cpu_features.h"
 #include "runtime/plan.h"
 #include "runtime/stages/merge.h"
 #include "runtime/stages/tokens.h"
@@ -61,6 +63,28 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
     return CTXPAR_OK;
 }
 
+/* --dtype auto -> f32 or bf16 (plan_data.h), and whether bf16 can run here. */
+static ctxpar_status resolve_dtype(const ctxpar_backend *backend, const ctxpar_model *model,
+                                   ctxpar_dtype *dtype) {
+    const int has_bf16 = ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16) ||
+                         ctxpar_cpu_has(CTXPAR_CPU_AMX_BF16);
+    if (*dtype == CTXPAR_DTYPE_AUTO)
+        *dtype = has_bf16 && model->weights_half && model->config.has_transformer &&
+                         backend->linear_bf16
+                     ? CTXPAR_DTYPE_BF16
+                     : CTXPAR_DTYPE_F32;
+    if (*dtype != CTXPAR_DTYPE_BF16) return CTXPAR_OK;
+    if (!backend->linear_bf16)
+        return ctxpar_error(CTXPAR_ERR_UNSUPPORTED, "--dtype bf16: the %s backend has no bf16 "
+                            "kernels; use --dtype f32", backend->name);
+    if (!model->config.has_transformer)
+        return ctxpar_error(CTXPAR_ERR_UNSUPPORTED,
+                            "--dtype bf16: this %s model has no transformer, and its VAE runs "
+                            "in float32 only (docs/bf16.md); use --dtype f32",
+                            model->config.family);
+    return CTXPAR_OK;
+}
+
 /* The features file's config attribute: the model config and the run options. */
 static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options *o,
                              const ctxpar_plan *plan) {
@@ -92,6 +116,7 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
     ctxpar_json_put_int(&w, "height", (long long)plan->height);
     ctxpar_json_put_int(&w, "width", (long long)plan->width);
     ctxpar_json_put_string(&w, "norm", ctxpar_norm_mode_name(plan->norm));
+    ctxpar_json_put_string(&w, "dtype", ctxpar_dtype_name(plan->dtype));
     const int64_t chunk_frames =
         plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames : plan->conv_chunk_frames;
     ctxpar_json_put_int(&w, "chunk_frames", (long long)chunk_frames);
@@ -201,6 +226,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(
         comm, ctxpar_backend_select(o.device, ctxpar_comm_local_rank(comm), &backend)));
     CTXPAR_TRY_GOTO(load_model(comm, &o, &model));
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, resolve_dtype(backend, model, &o.dtype)));
     if (o.source.kind == CTXPAR_SOURCE_VIDEO) apply_video_default(&model->config, &o.source);
     if (o.source.kind != CTXPAR_SOURCE_SYNTHETIC) { /* HDF5 and video files */
         CTXPAR_TRY_GOTO(ctxpar_source_probe(comm, &o.source));
@@ -282,6 +308,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
                          plan.latent_channels_out * 4;
         CTXPAR_TRY_GOTO(ctxpar_output_check(comm, o.out_path, o.overwrite, max_bytes));
     }
+    if (plan.dtype == CTXPAR_DTYPE_BF16) CTXPAR_TRY_GOTO(ctxpar_model_pack_bf16(comm, model));
     config_json = run_config_json(model, &o, &plan);
     if (!config_json) {
         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
@@ -420,6 +447,9 @@ summary:
 done:
     summary->ranks = ranks;
     summary->nodes = ctxpar_comm_node_count(comm);
+    summary->dtype = ctxpar_dtype_name(plan.dtype);
+    summary->gemm_path = plan.dtype == CTXPAR_DTYPE_BF16 ? ctxpar_cpu_gemm_bf16_path() : "sgemm";
+    summary->isa = ctxpar_cpu_isa();
     summary->frames = plan.frames;
     summary->latent_frames = plan.latent_frames;
     summary->height = plan.height;
@@ -452,6 +482,8 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     const double mib = 1024.0 * 1024.0;
     printf("# ctxpar summary: %d ranks on %d node(s), %d thread(s) per rank\n", s->ranks,
            s->nodes, s->threads);
+    printf("dtype %s: linears on %s (CPU ISA %s)%s\n", s->dtype, s->gemm_path, s->isa,
+           !strcmp(s->dtype, "bf16") ? "; attention, convs and norms in float32" : "");
     const int tokens = s->model.has_transformer; /* else a VAE-only model's latents job */
     if (tokens) {
         printf("frames %lld (%lldx%lld), tokens %lld, records written %lld\n",

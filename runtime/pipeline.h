@@ -41,6 +41,9 @@ typedef struct ctxpar_run_summary {
     int64_t weights_bytes;                   /* float32 weights of the model */
     int64_t weights_pss_sum;                 /* PSS of the weights summed over all ranks */
     const char *device;                      /* the backend's name ("cpu", ...) */
+    const char *dtype;                       /* "f32" or "bf16" (plan_data.h) */
+    const char *gemm_path;                   /* what the linears ran on */
+    const char *isa;                         /* the CPU's ISA level in effect */
     ctxpar_model_config model;               /* the model that ran (preset or file) */
     int dry_run;
 } ctxpar_run_summary;

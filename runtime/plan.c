@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "runtime/model/model.h"
+#include "runtime/model/model_bf16.h"
 #include "runtime/stages/transformer.h"
 #include "runtime/stages/vae.h"
 
@@ -198,7 +199,11 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     CTXPAR_TRY(ctxpar_model_layout(config, &layout));
     /* Weights are held once per node: each rank's share of them. */
     plan->model_bytes = layout->blob_floats * (int64_t)sizeof(float);
-    int64_t model_bytes = plan->model_bytes / (options->ranks_per_node > 0 ? options->ranks_per_node : 1);
+    plan->dtype = options->dtype == CTXPAR_DTYPE_BF16 ? CTXPAR_DTYPE_BF16 : CTXPAR_DTYPE_F32;
+    plan->packed_bytes =
+        plan->dtype == CTXPAR_DTYPE_BF16 ? ctxpar_model_bf16_packed_bytes(config) : 0;
+    int64_t model_bytes = (plan->model_bytes + plan->packed_bytes) /
+                          (options->ranks_per_node > 0 ? options->ranks_per_node : 1);
     ctxpar_model_free(layout);
     const int64_t z = config->vae.latent_channels, d = config->transformer.dim;
     int64_t max_block = 0;
@@ -215,8 +220,9 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
             latent_bytes = embed_scratch = 3 * plan->n_frames[r] * H * W * 4;
         int64_t after_vae = latent_bytes + embed_scratch + tokens * d * 4 * 2;
         if (config->has_transformer) {
-            int64_t transformer = tokens * d * 4 + tokens * 6 * 4 +
-                                  ctxpar_transformer_estimate_bytes(config, tokens, max_block, ranks);
+            int64_t transformer =
+                tokens * d * 4 + tokens * 6 * 4 +
+                ctxpar_transformer_estimate_bytes(config, plan->dtype, tokens, max_block, ranks);
             if (transformer > after_vae) after_vae = transformer;
         } else {
             /* the latents and their frame-major copy for the file */
@@ -292,6 +298,9 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
     }
     fprintf(f, "weights: %.1f MiB float32, held once per node\n",
             (double)plan->model_bytes / mib);
+    if (plan->dtype == CTXPAR_DTYPE_BF16)
+        fprintf(f, "dtype bf16: %.1f MiB of packed bf16 weights, held once per node\n",
+                (double)plan->packed_bytes / mib);
     fprintf(f, "memory per rank (estimate, largest rank, with its share of the weights): "
             "%.1f MiB\n", (double)plan->max_rank_bytes / mib);
     if (config->has_vae)

@@ -24,6 +24,7 @@ Seeded random weights, 16 frames of 64x64 (8 x 8 x 8 = 512 tokens):
   feature is the mean of the no-merge features it covers.
 Each failure names its case.
 """
+import json
 import os
 import re
 import shutil
@@ -56,13 +57,17 @@ def compare(tag, got, ref, tol=TOL):
     return check_rel(tag, got, ref, tol, "n,c", missing_fails=False)
 
 
-def ctxpar(tag, ranks, folder, video, extra=()):
-    """Runs ctxpar; returns the output's tokens/* datasets and root attributes, or None."""
+def ctxpar(tag, ranks, folder, video, extra=(), env=None, dtype="f32"):
+    """Runs ctxpar; returns the output's tokens/* datasets and root attributes, or None.
+    dtype: the --dtype to give (None: none, the automatic choice); float32 by
+    default, the precision the reference contract above is about."""
     runs[0] += 1
     out = os.path.join(d, "%s-%d.h5" % (re.sub(r"\W+", "_", tag), runs[0]))
     args = ["--model", folder, "--input", video, "--out", out, "--overwrite"] + list(extra)
+    if dtype:
+        args += ["--dtype", dtype]
     start = time.time()
-    if run_case(tag, ranks, args) is None:
+    if run_case(tag, ranks, args, env=env) is None:
         return None
     print("run   %s (%.1f s)" % (tag, time.time() - start))
     try:
@@ -70,6 +75,8 @@ def ctxpar(tag, ranks, folder, video, extra=()):
             got = {k: f["tokens/" + k][()] for k in f["tokens"]}
             got["_dtype"] = f["tokens/features"].dtype
             got["_attrs"] = dict(f.attrs)
+            config = f.attrs.get("config", b"{}")
+            got["_run"] = json.loads(config.decode() if isinstance(config, bytes) else config)["run"]
     except (OSError, KeyError) as e:
         fail("%s: cannot read tokens/ from %s: %s" % (tag, out, e))
         return None
@@ -198,6 +205,95 @@ def check_merged(tag, got, tokens, config):
     return len(size)
 
 
+def cpu_flags():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def check_bf16(folders, v16, video):
+    """--dtype bf16 (docs/bf16.md): bf16 inputs to the transformer's linears,
+    float32 elsewhere. The bound is the issue's: at most 2x the error of
+    PyTorch's own bf16 run of the same model (reference.Encoder in
+    torch.bfloat16, every op in bf16) against the float64 reference, at 1, 3
+    and 5 ranks; the same rank count repeats bit for bit; the GEMM's AVX-512
+    widening path (CTXPAR_ISA=avx512) gives the same bits as VDPBF16PS."""
+    import torch
+    folder = folders["bf16"]
+    weights, config = reference.load(folder)
+    with torch.no_grad():
+        ref = reference.Encoder(weights, config, torch.float64)(reference.pixel_values(video))[0]
+        mine = reference.Encoder(weights, config, torch.bfloat16)(
+            reference.pixel_values(video, torch.bfloat16))[0]
+    ref = ref.numpy()
+    scale = np.abs(ref).max()
+    torch_err = np.abs(mine.double().numpy() - ref).max() / scale
+    print("PyTorch bf16 vs float64: max|a-r|/max|r| = %.3g" % torch_err)
+    by_ranks = {}
+    for ranks in rank_counts(1, 3, 5):
+        tag = "tiny bf16 --dtype bf16 np=%d" % ranks
+        got = ctxpar(tag, ranks, folder, v16, ["--no-merge"], dtype="bf16")
+        if got is None:
+            continue
+        if got["_run"].get("dtype") != "bf16":
+            fail("%s: run config dtype %r, expected 'bf16'" % (tag, got["_run"].get("dtype")))
+        feats = np.asarray(got["features"], np.float64)
+        err = np.abs(feats - ref).max() / scale
+        print("%s: max|a-r|/max|r| = %.3g (bound 2 x %.3g)" % (tag, err, torch_err))
+        if not err <= 2 * torch_err:
+            fail("%s: error %.3g above 2x PyTorch bf16's %.3g" % (tag, err, torch_err))
+        if err < 1e-5:  # float32 runs are at 1e-6: bf16 rounding must show
+            fail("%s: error %.3g is float32's; the linears did not run in bf16" % (tag, err))
+        by_ranks[ranks] = feats
+    if 1 in by_ranks:
+        again = ctxpar("tiny bf16 --dtype bf16 np=1 again", 1, folder, v16, ["--no-merge"],
+                       dtype="bf16")
+        if again is not None and not np.array_equal(np.asarray(again["features"], np.float64),
+                                                    by_ranks[1]):
+            fail("tiny bf16 --dtype bf16: a repeat at 1 rank is not bit-identical")
+        flags = cpu_flags()
+        if {"avx512f", "avx512dq", "avx512bw"} <= flags:
+            wide = ctxpar("tiny bf16 --dtype bf16 CTXPAR_ISA=avx512 np=1", 1, folder, v16,
+                          ["--no-merge"], env={"CTXPAR_ISA": "avx512"}, dtype="bf16")
+            if wide is not None and not np.array_equal(
+                    np.asarray(wide["features"], np.float64), by_ranks[1]):
+                fail("tiny bf16: the AVX-512 widening GEMM differs from the default path "
+                     "(both sum pairs in one order: bit-identical)")
+        else:
+            print("skipped: no AVX-512 (CTXPAR_ISA=avx512 case)")
+        # AVX2 caps every kernel (attention, norms too), so only the bound holds.
+        if {"avx2", "fma"} <= flags:
+            capped = ctxpar("tiny bf16 --dtype bf16 CTXPAR_ISA=avx2 np=1", 1, folder, v16,
+                            ["--no-merge"], env={"CTXPAR_ISA": "avx2"}, dtype="bf16")
+            if capped is not None:
+                err = np.abs(np.asarray(capped["features"], np.float64) - ref).max() / scale
+                if not err <= 2 * torch_err:
+                    fail("tiny bf16 CTXPAR_ISA=avx2: error %.3g above 2x %.3g" % (err, torch_err))
+    # --dry-run counts the packed copy, once per node.
+    p = run(2, "--model", folder, "--input", v16, "--dry-run", "--dtype", "bf16", check=False)
+    if p.returncode != 0 or "MiB of packed bf16 weights" not in p.stdout:
+        fail("--dry-run --dtype bf16: exit %d, no packed-weights line in %r"
+             % (p.returncode, p.stdout[-600:]))
+    # --dtype auto: bf16 exactly where the CPU has a bf16 unit and the weights are bf16.
+    has_bf16 = bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    for name, want in (("bf16", "bf16" if has_bf16 else "f32"), ("f32", "f32")):
+        tag = "tiny %s weights, --dtype auto np=2" % name
+        got = ctxpar(tag, 2, folders[name], v16, ["--no-merge"], dtype=None)
+        if got is not None and got["_run"].get("dtype") != want:
+            fail("%s: ran %r, expected %r on this CPU" % (tag, got["_run"].get("dtype"), want))
+    # CTXPAR_ISA names a level this CPU lacks, or none at all: one line, exit 2.
+    for value, said in (("amx", "this CPU has no AMX-BF16"), ("sse9", "unknown")):
+        if value == "amx" and "amx_bf16" in cpu_flags():
+            continue
+        p = run(1, "--model", folder, "--input", v16, "--out", os.path.join(d, "isa.h5"),
+                "--overwrite", check=False, env={"CTXPAR_ISA": value})
+        if p.returncode != 2 or said not in p.stderr:
+            fail("CTXPAR_ISA=%s: exit %d, stderr %r; expected exit 2 naming %r"
+                 % (value, p.returncode, p.stderr[-300:], said))
+
+
 def main():
     video = make_video.make_video(FRAMES, SIZE, SIZE, seed=7)
     v16 = os.path.join(d, "v16.h5")
@@ -274,6 +370,8 @@ def main():
     v256 = os.path.join(d, "v256.h5")
     make_video.write(v256, video256)
     Case("ViT-L shapes, 2 layers, bf16", vitl, v256, video256).run(2)
+
+    check_bf16(folders, v16, video)
 
     if not failures:  # keep the files of a failed run for a look, not those of a good one
         shutil.rmtree(d, ignore_errors=True)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/moments.h"
+#include "kernels/cpu/gemm_bf16.h"
 
 /* ---- convolution ------------------------------------------------------- */
 
@@ -142,6 +143,14 @@ void ctxpar_cpu_add(float *y, int64_t y_cstride, const float *x, int64_t x_cstri
 /* y[n][out] = x[n][in] * W^T + b (W [out][in]); b may be NULL. */
 void ctxpar_cpu_linear(float *y, const float *x, int64_t n, int64_t in, int64_t out,
                        const float *weight, const float *bias);
+
+/* The same in bf16 (docs/bf16.md): x rounded to bf16, W given packed by
+ * ctxpar_bf16_pack_transposed(packed, W, in, out), float32 accumulation and
+ * bias. scratch holds ctxpar_cpu_linear_bf16_scratch_values(in) bf16 values. */
+enum { CTXPAR_LINEAR_BF16_ROWS = 384 }; /* rows converted per GEMM: 4 row blocks */
+int64_t ctxpar_cpu_linear_bf16_scratch_values(int64_t in);
+void ctxpar_cpu_linear_bf16(float *y, const float *x, int64_t n, int64_t in, int64_t out,
+                            const ctxpar_bf16 *packed, const float *bias, ctxpar_bf16 *scratch);
 
 /* Tubelet embedding (a Conv3d with kernel = stride = kt x p x p) of x [c][frames][h][w]
  * (channel stride cstride): token (t, y, x), row t*(h/p)*(w/p) + y*(w/p) + x of

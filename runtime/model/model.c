@@ -388,6 +388,10 @@ void ctxpar_model_free(ctxpar_model *model) {
     } else {
         ctxpar_mem_free(model->blob);
     }
+    if (model->packed_buffer) {
+        ctxpar_comm_node_free(model->packed_buffer);
+        free(model->packed_buffer);
+    }
     free(model->source_config);
     ops_free(&model->ops);
     free(model->tensors);

@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "comm/comm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "runtime/model/config.h"
 
 #define CTXPAR_TENSOR_NAME_MAX 96
@@ -26,6 +27,9 @@ typedef struct ctxpar_weight {
 typedef struct ctxpar_op {
     char name[CTXPAR_TENSOR_NAME_MAX]; /* "vae/stages/0/res/0/conv1" */
     const float *weight, *bias;
+    /* --dtype bf16: the weight packed for the bf16 GEMM (model_bf16.h);
+     * NULL in a float32 run and for ops that do not run on it */
+    const ctxpar_bf16 *packed;
 } ctxpar_op;
 
 typedef struct ctxpar_resblock_ops {
@@ -58,6 +62,8 @@ typedef struct ctxpar_model {
     int64_t blob_floats;
     ctxpar_node_buffer *node_buffer; /* non-NULL: blob is shared by the node's ranks */
     char *source_config; /* a family folder's config.json text (NULL for built-in models) */
+    int weights_half;    /* the checkpoint stores weights in bf16 or f16 (--dtype auto) */
+    ctxpar_node_buffer *packed_buffer; /* --dtype bf16: the packed weights, one per node */
     ctxpar_model_ops ops; /* bound to the blob when it is allocated */
 } ctxpar_model;
 

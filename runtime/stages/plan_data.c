@@ -9,3 +9,12 @@ const char *ctxpar_norm_mode_name(ctxpar_norm_mode mode) {
     }
     return "?";
 }
+
+const char *ctxpar_dtype_name(ctxpar_dtype dtype) {
+    switch (dtype) {
+    case CTXPAR_DTYPE_AUTO: return "auto";
+    case CTXPAR_DTYPE_F32: return "f32";
+    case CTXPAR_DTYPE_BF16: return "bf16";
+    }
+    return "?";
+}

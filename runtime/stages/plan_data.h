@@ -17,6 +17,12 @@ typedef enum ctxpar_norm_mode {
 } ctxpar_norm_mode;
 const char *ctxpar_norm_mode_name(ctxpar_norm_mode mode);
 
+/* --dtype: the products' input precision (docs/bf16.md). AUTO is resolved
+ * before planning: bf16 when the CPU has AVX512-BF16 (or AMX), the model has
+ * a transformer and its checkpoint stores bf16 or f16 weights; else f32. */
+typedef enum ctxpar_dtype { CTXPAR_DTYPE_AUTO, CTXPAR_DTYPE_F32, CTXPAR_DTYPE_BF16 } ctxpar_dtype;
+const char *ctxpar_dtype_name(ctxpar_dtype dtype);
+
 typedef struct ctxpar_plan {
     int ranks;
     int64_t frames, height, width;          /* input T, H, W */
@@ -44,6 +50,8 @@ typedef struct ctxpar_plan {
     int64_t *first_latent, *n_latent;       /* latent frames */
     /* estimates */
     int64_t model_bytes;                    /* float32 weights, held once per node */
+    ctxpar_dtype dtype;                     /* resolved: F32 or BF16 */
+    int64_t packed_bytes;                   /* bf16: packed weights, held once per node */
     int64_t max_rank_bytes;                 /* peak bytes of the largest rank */
     double vae_flops, embed_flops;          /* whole run */
     double attention_flops;                 /* 4*N^2*d per layer, whole run */

@@ -6,15 +6,33 @@
 #include <mpi.h>
 #include <string.h>
 
-int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, int64_t n_local,
-                                          int64_t n_block_max, int ranks) {
+/* The bf16 linears' input rows, converted a chunk at a time. */
+static int64_t bf16_scratch_values(const ctxpar_model_config *config) {
+    const int64_t d = config->transformer.dim, f = ctxpar_config_mlp_dim(config);
+    return ctxpar_cpu_linear_bf16_scratch_values(d > f ? d : f);
+}
+
+int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctxpar_dtype dtype,
+                                          int64_t n_local, int64_t n_block_max, int ranks) {
     const int64_t d = config->transformer.dim, heads = config->transformer.heads;
     const int64_t f = ctxpar_config_mlp_dim(config);
     /* h [n][d], qkv [n][3d], kv [n][2d], attn [n][d], mlp [n][f] */
     int64_t block = n_local * (d * (1 + 3 + 2 + 1) + f);
     /* ring: two K/V buffers, partial output, lse x3 */
     int64_t ring = (ranks > 1 ? 2 * n_block_max * 2 * d + n_local * d : 0) + 3 * n_local * heads;
-    return (block + ring) * (int64_t)sizeof(float);
+    int64_t bf16 = dtype == CTXPAR_DTYPE_BF16
+                       ? bf16_scratch_values(config) * (int64_t)sizeof(ctxpar_bf16)
+                       : 0;
+    return (block + ring) * (int64_t)sizeof(float) + bf16;
+}
+
+/* One linear op: on the bf16 GEMM when the op has a packed weight. */
+static void dense(const ctxpar_backend *backend, float *y, const float *x, int64_t n,
+                  int64_t in, int64_t out, const ctxpar_op *op, ctxpar_bf16 *scratch) {
+    if (op->packed)
+        backend->linear_bf16(y, x, n, in, out, op->packed, op->bias, scratch);
+    else
+        backend->linear(y, x, n, in, out, op->weight, op->bias);
 }
 
 ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_t comm,
@@ -36,6 +54,7 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
     const int64_t first_token = plan->first_latent[rank] * plan->tokens_per_frame;
     float *x = tokens->data;
     float *h = NULL, *qkv = NULL, *kv = NULL, *attn = NULL, *mlp = NULL;
+    ctxpar_bf16 *bf16_rows = NULL;
     int64_t *block_rows = NULL;
     ctxpar_status status = CTXPAR_OK;
     memset(stats, 0, sizeof *stats);
@@ -48,7 +67,10 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
     CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&attn, rows * d, CTXPAR_MEM_TRANSFORMER, "attention"));
     CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&mlp, rows * f, CTXPAR_MEM_TRANSFORMER, "mlp"));
     block_rows = ctxpar_mem_alloc(sizeof(int64_t) * (size_t)ranks, CTXPAR_MEM_TRANSFORMER, "rows");
-    if (!block_rows) {
+    if (plan->dtype == CTXPAR_DTYPE_BF16)
+        bf16_rows = ctxpar_mem_alloc(sizeof(ctxpar_bf16) * (size_t)bf16_scratch_values(&model->config),
+                                     CTXPAR_MEM_TRANSFORMER, "bf16 rows");
+    if (!block_rows || (plan->dtype == CTXPAR_DTYPE_BF16 && !bf16_rows)) {
         status = CTXPAR_ERR_NO_MEMORY;
         goto fail;
     }
@@ -58,7 +80,7 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
         const ctxpar_block_ops *ops = &model->ops.blocks[layer];
         double t0 = MPI_Wtime();
         backend->layer_norm(h, x, n, d, ops->norm1.weight, ops->norm1.bias, eps);
-        backend->linear(qkv, h, n, d, 3 * d, ops->qkv.weight, ops->qkv.bias);
+        dense(backend, qkv, h, n, d, 3 * d, &ops->qkv, bf16_rows);
         rope(qkv, 3 * d, n, tc->heads, (int)dh, first_token, plan->grid_h, plan->grid_w);
         rope(qkv + d, 3 * d, n, tc->heads, (int)dh, first_token, plan->grid_h, plan->grid_w);
         for (int64_t i = 0; i < n; i++) /* K and V side by side: one message per step */
@@ -68,12 +90,12 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
                                               tc->heads, (int)dh, attn, 1000 + layer * ranks,
                                               &stats->ring));
         double t2 = MPI_Wtime();
-        backend->linear(h, attn, n, d, d, ops->proj.weight, ops->proj.bias);
+        dense(backend, h, attn, n, d, d, &ops->proj, bf16_rows);
         backend->add(x, 0, h, 0, 1, n * d);
         backend->layer_norm(h, x, n, d, ops->norm2.weight, ops->norm2.bias, eps);
-        backend->linear(mlp, h, n, d, f, ops->fc1.weight, ops->fc1.bias);
+        dense(backend, mlp, h, n, d, f, &ops->fc1, bf16_rows);
         gelu(mlp, n * f);
-        backend->linear(h, mlp, n, f, d, ops->fc2.weight, ops->fc2.bias);
+        dense(backend, h, mlp, n, f, d, &ops->fc2, bf16_rows);
         backend->add(x, 0, h, 0, 1, n * d);
         double t3 = MPI_Wtime();
         stats->seconds_attention += t2 - t1;
@@ -87,6 +109,7 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
     stats->seconds_total = MPI_Wtime() - t_start;
 
 fail:
+    ctxpar_mem_free(bf16_rows);
     ctxpar_mem_free(block_rows);
     ctxpar_mem_free(mlp);
     ctxpar_mem_free(attn);

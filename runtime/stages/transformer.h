@@ -29,5 +29,5 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
                                      ctxpar_transformer_progress_fn progress, void *user);
 
 /* Bytes a rank holds for the transformer beyond its tokens (plan estimate). */
-int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, int64_t n_local,
-                                          int64_t n_block_max, int ranks);
+int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctxpar_dtype dtype,
+                                          int64_t n_local, int64_t n_block_max, int ranks);
