@@ -3,7 +3,7 @@
 # families' shapes (random weights in folders of the released layout), in one
 # run so both sides see the same machine. Results are JSON lines.
 #
-#   bench/run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|all]
+#   bench/run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|all]
 #
 # cogvideox: CogVideoX-2b VAE shapes, 9 frames of 256x256; ctxpar 2 ranks x 1
 #   thread (--norm exact) against bench/cogvideox_torch.py (whole video, float32,
@@ -11,12 +11,17 @@
 # vjepa2: V-JEPA 2 ViT-L shapes, 16 frames of 256x256 (2048 tokens); ctxpar 2
 #   ranks x 1 thread, no merging, against bench/vjepa2_torch.py (float32, eager
 #   attention, 2 threads).
+# vjepa2-bf16: the same shapes with bf16 weights; ctxpar --dtype bf16 and
+#   --dtype f32 (2 ranks x 1 thread) against transformers' VJEPA2Model in bf16
+#   and float32 (SDPA, 2 threads) on the current torch and transformers from
+#   PyPI (bench/make_peer_venv.sh; docs/bf16.md).
 # The environment's OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE halve OpenBLAS on
 # this CPU: both are unset here, for the peers and ctxpar alike.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:?usage: run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|all]}
-out=${2:?usage: run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|all]}
+usage="usage: run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|all]"
+build=${1:?$usage}
+out=${2:?$usage}
 which=${3:-all}
 mkdir -p "$out"
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
@@ -44,4 +49,18 @@ if [[ $which == all || $which == vjepa2 ]]; then
     --warmup 1 --repeat "$repeat" --json "$out/vjepa2-ctxpar.jsonl"
   $py "$here/bench/vjepa2_torch.py" --model "$model" --frames 16 --size 256 --threads 2 \
     --warmup 1 --repeat "$repeat" --json "$out/vjepa2-torch.jsonl"
+fi
+if [[ $which == all || $which == vjepa2-bf16 ]]; then
+  model=/tmp/ctxpar-vjepa2-vitl-bf16
+  [[ -d $model ]] || $py "$here/tests/vjepa2/make_folder.py" "$model" --preset vitl --dtype bf16 >/dev/null
+  clip=$out/vjepa2-16x256.h5
+  [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 16 --height 256 --width 256
+  echo "# CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx512f\|avx512_bf16\|amx_bf16\|amx_tile' | tr '\n' ' ')"
+  for dtype in bf16 f32; do
+    mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --no-merge --bench \
+      --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/vjepa2-bf16-ctxpar.jsonl"
+  done
+  peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
+  "$peer" "$here/bench/vjepa2_transformers.py" --model "$model" --frames 16 --size 256 \
+    --threads 2 --warmup 1 --repeat "$repeat" --json "$out/vjepa2-bf16-transformers.jsonl"
 fi

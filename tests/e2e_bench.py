@@ -24,7 +24,8 @@ NUMBER = (int, float)
 # Every field of a JSON line and its type, in the order ctxpar writes them.
 FIELDS = [
     ("format", str), ("format_version", int), ("version", str), ("ranks", int),
-    ("nodes", int), ("threads", int), ("device", str), ("preset", str), ("model_file", str), ("family", str),
+    ("nodes", int), ("threads", int), ("device", str), ("dtype", str), ("isa", str),
+    ("preset", str), ("model_file", str), ("family", str),
     ("model", dict), ("input", str), ("norm", str), ("no_merge", int), ("frames", int),
     ("height", int), ("width", int), ("latent_frames", int), ("tokens", int),
     ("vae_flops", NUMBER), ("attention_flops", NUMBER), ("dense_flops", NUMBER),
@@ -65,7 +66,8 @@ def check_record(what, r, ranks, repeat, warmup):
             fail("%s: %s = %r is not %s" % (what, key, r[key], kind))
             return
     expect = {"format": "ctxpar-bench", "ranks": ranks, "nodes": 1, "threads": 1,
-              "device": "cpu", "preset": "tiny", "model_file": "", "family": "ctxpar", "input": "synthetic",
+              "device": "cpu", "dtype": "f32", "preset": "tiny", "model_file": "", "family": "ctxpar",
+              "input": "synthetic",
               "frames": 16, "height": 64, "width": 64, "tokens": 256, "repeat": repeat,
               "warmup": warmup}
     for key, value in expect.items():

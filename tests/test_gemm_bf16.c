@@ -10,7 +10,9 @@
  * - bit-identical results to the portable path, and a row's result
  *   independent of how many rows and columns surround it (what makes rank
  *   counts and chunking invisible);
- * - odd k, partial tiles, k = 0, accumulate onto C, both packings. */
+ * - odd k, partial tiles, k = 0, accumulate onto C, both packings;
+ * - the bf16 linear over several conversion chunks, with and without bias,
+ *   against float64 and row for row against one GEMM over all rows. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 
 #include "base/cpu_features.h"
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/kernels_cpu.h"
 #include "test_util.h"
 
 static uint32_t bits_of(float x) {
@@ -171,6 +174,40 @@ static void test_gemm(const gemm_case *g) {
     free(a), free(w), free(c0), free(got), free(ref), free(port);
 }
 
+static void test_linear(int64_t n, int64_t in, int64_t out, int with_bias) {
+    float *x = malloc(sizeof(float) * (size_t)(n * in)), *w = malloc(sizeof(float) * (size_t)(out * in));
+    float *b = malloc(sizeof(float) * (size_t)out), *y = malloc(sizeof(float) * (size_t)(n * out));
+    test_fill(x, n * in, 21, 1.0f), test_fill(w, out * in, 22, 0.3f), test_fill(b, out, 23, 0.5f);
+    ctxpar_bf16 *packed = malloc(sizeof(ctxpar_bf16) * (size_t)ctxpar_bf16_packed_count(in, out));
+    ctxpar_bf16 *scratch =
+        malloc(sizeof(ctxpar_bf16) * (size_t)ctxpar_cpu_linear_bf16_scratch_values(in));
+    ctxpar_bf16_pack_transposed(packed, w, in, out);
+    ctxpar_cpu_linear_bf16(y, x, n, in, out, packed, with_bias ? b : NULL, scratch);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < out; o++) {
+            double s = with_bias ? b[o] : 0.0, mag = fabs(s);
+            for (int64_t k = 0; k < in; k++) {
+                const double p = (double)ctxpar_bf16_to_f32(ctxpar_bf16_from_f32(x[i * in + k])) *
+                                 ctxpar_bf16_to_f32(ctxpar_bf16_from_f32(w[o * in + k]));
+                s += p, mag += fabs(p);
+            }
+            if (!(fabs(y[i * out + o] - s) <= (double)(in + 1) * ldexp(1.0, -23) * mag + 1e-30))
+                bad++;
+        }
+    ASSERT_EQ_INT(bad, 0);
+    /* the chunking is invisible: one GEMM over all rows gives the same bits */
+    const int64_t lda = ctxpar_bf16_row_ld(in);
+    ctxpar_bf16 *all = malloc(sizeof(ctxpar_bf16) * (size_t)(n * lda));
+    float *y2 = malloc(sizeof(float) * (size_t)(n * out));
+    ctxpar_cpu_bf16_rows(all, lda, x, in, n, in);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < out; o++) y2[i * out + o] = with_bias ? b[o] : 0.0f;
+    ctxpar_cpu_gemm_bf16(n, out, in, all, lda, packed, y2, out, 1);
+    ASSERT_EQ_INT(memcmp(y, y2, sizeof(float) * (size_t)(n * out)), 0);
+    free(x), free(w), free(b), free(y), free(packed), free(scratch), free(all), free(y2);
+}
+
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "portable";
     if (ctxpar_cpu_gemm_bf16_force_path(path) != 0) {
@@ -188,5 +225,7 @@ int main(int argc, char **argv) {
         {3, 1000, 50, 1, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_gemm(&cases[i]);
+    test_linear(2 * CTXPAR_LINEAR_BF16_ROWS + 5, 70, 50, 1);
+    test_linear(CTXPAR_LINEAR_BF16_ROWS + 1, 129, 33, 0);
     return test_finish("test_gemm_bf16");
 }

@@ -13,6 +13,7 @@
  *   VDPBF16PS's two adds do.
  * Rows past `rows` repeat the last row's A and are not stored, so a partial
  * tile does the same arithmetic per element as a full one. */
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/gemm_bf16_internal.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

@@ -6,7 +6,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "kernels/cpu/gemm_bf16.h"
+typedef uint16_t ctxpar_bf16; /* as gemm_bf16.h (C11 allows the repeat) */
 
 enum {
     GEMM_MR = 12,  /* rows of C per micro-tile: A values broadcast */
