@@ -29,6 +29,7 @@ static const ctxpar_backend cpu_backend = {
     .patch_embed_scratch_floats = ctxpar_cpu_patch_embed_scratch_floats,
     .patch_embed = ctxpar_cpu_patch_embed,
     .attention = ctxpar_cpu_attention,
+    .attention_bf16 = ctxpar_cpu_attention_bf16,
     .attention_merge = ctxpar_cpu_attention_merge,
     .layer_norm = ctxpar_cpu_layer_norm,
     .gelu = ctxpar_cpu_gelu,

@@ -68,6 +68,10 @@ typedef struct ctxpar_backend {
     void (*attention)(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v,
                       int64_t ldv, float *o, int64_t ldo, float *lse, int64_t n_q, int64_t n_kv,
                       int heads, int head_dim, float scale);
+    /* optional: attention with bf16 products (same interface) for --dtype bf16 */
+    void (*attention_bf16)(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                           const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
+                           int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale);
     void (*attention_merge)(float *o_acc, int64_t ld_acc, float *lse_acc, const float *o_blk,
                             int64_t ld_blk, const float *lse_blk, int64_t n_q, int heads,
                             int head_dim);

@@ -15,6 +15,7 @@
 #include "runtime/model/model.h"
 #include "runtime/model/model_bf16.h"
 #include "base/cpu_features.h"
+#include "kernels/cpu/transformer_cpu.h"
 #include "runtime/plan.h"
 #include "runtime/stages/merge.h"
 #include "runtime/stages/tokens.h"
@@ -83,6 +84,16 @@ static ctxpar_status resolve_dtype(const ctxpar_backend *backend, const ctxpar_m
                             "in float32 only (docs/bf16.md); use --dtype f32",
                             model->config.family);
     return CTXPAR_OK;
+}
+
+/* What the ring's local attention ran on, for the summary. */
+static const char *attention_path(const ctxpar_plan *plan, const ctxpar_model *model) {
+    if (!model || !model->config.has_transformer) return "none";
+    const ctxpar_transformer_config *tc = &model->config.transformer;
+    const int dh = tc->heads > 0 ? tc->dim / tc->heads : 0;
+    if (plan->dtype == CTXPAR_DTYPE_BF16 && ctxpar_cpu_attention_bf16_supported(dh))
+        return "bf16";
+    return ctxpar_cpu_attention_isa();
 }
 
 /* The features file's config attribute: the model config and the run options. */
@@ -450,6 +461,7 @@ done:
     summary->dtype = ctxpar_dtype_name(plan.dtype);
     summary->gemm_path = plan.dtype == CTXPAR_DTYPE_BF16 ? ctxpar_cpu_gemm_bf16_path() : "sgemm";
     summary->isa = ctxpar_cpu_isa();
+    summary->attention_path = attention_path(&plan, model);
     summary->frames = plan.frames;
     summary->latent_frames = plan.latent_frames;
     summary->height = plan.height;
@@ -482,8 +494,9 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     const double mib = 1024.0 * 1024.0;
     printf("# ctxpar summary: %d ranks on %d node(s), %d thread(s) per rank\n", s->ranks,
            s->nodes, s->threads);
-    printf("dtype %s: linears on %s (CPU ISA %s)%s\n", s->dtype, s->gemm_path, s->isa,
-           !strcmp(s->dtype, "bf16") ? "; attention, convs and norms in float32" : "");
+    printf("dtype %s: linears on %s, attention %s (CPU ISA %s)%s\n", s->dtype, s->gemm_path,
+           s->attention_path, s->isa,
+           !strcmp(s->dtype, "bf16") ? "; convs, norms and softmax in float32" : "");
     const int tokens = s->model.has_transformer; /* else a VAE-only model's latents job */
     if (tokens) {
         printf("frames %lld (%lldx%lld), tokens %lld, records written %lld\n",

@@ -44,6 +44,7 @@ typedef struct ctxpar_run_summary {
     const char *dtype;                       /* "f32" or "bf16" (plan_data.h) */
     const char *gemm_path;                   /* what the linears ran on */
     const char *isa;                         /* the CPU's ISA level in effect */
+    const char *attention_path;              /* what the attention ran on */
     ctxpar_model_config model;               /* the model that ran (preset or file) */
     int dry_run;
 } ctxpar_run_summary;

@@ -3,3 +3,4 @@
 # double reference.
 ctxpar_add_unit_test(test_attention LABELS unit)
 ctxpar_add_unit_test(test_transformer_ops LABELS unit)
+ctxpar_add_unit_test(test_attention_bf16 LABELS unit)

@@ -52,6 +52,10 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
     /* --layer K: the output of block K, before the final norm */
     const int layers = plan->output_layer > 0 ? plan->output_layer : tc->layers;
     const int64_t first_token = plan->first_latent[rank] * plan->tokens_per_frame;
+    /* --dtype bf16: the ring runs the backend's bf16 attention */
+    ctxpar_backend ring_backend = *backend;
+    if (plan->dtype == CTXPAR_DTYPE_BF16 && backend->attention_bf16)
+        ring_backend.attention = backend->attention_bf16;
     float *x = tokens->data;
     float *h = NULL, *qkv = NULL, *kv = NULL, *attn = NULL, *mlp = NULL;
     ctxpar_bf16 *bf16_rows = NULL;
@@ -86,7 +90,7 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
         for (int64_t i = 0; i < n; i++) /* K and V side by side: one message per step */
             memcpy(kv + i * 2 * d, qkv + i * 3 * d + d, (size_t)(2 * d) * sizeof(float));
         double t1 = MPI_Wtime();
-        CTXPAR_TRY_GOTO(ctxpar_ring_attention(backend, comm, qkv, 3 * d, kv, block_rows,
+        CTXPAR_TRY_GOTO(ctxpar_ring_attention(&ring_backend, comm, qkv, 3 * d, kv, block_rows,
                                               tc->heads, (int)dh, attn, 1000 + layer * ranks,
                                               &stats->ring));
         double t2 = MPI_Wtime();

@@ -1,0 +1,247 @@
+/* Tiled attention with bf16 products (--dtype bf16): QK^T and PV on
+ * VDPBF16PS, the online softmax, the running sums and the output in float32
+ * (docs/bf16.md). Same interface and result contract as ctxpar_cpu_attention.
+ *
+ * Design: the float32 kernel's shape (attention_avx512.c), S^T = K Q^T with
+ * 16 queries per zmm, with the reduction of each product taken in pairs:
+ * - QK reduces over the head dimension: the query tile is packed once as
+ *   pairs (q[2e], q[2e+1]) per query, scaled into log2 units first, and K,
+ *   converted to bf16 once per call, is read in place: a key's pair is one
+ *   32-bit broadcast;
+ * - PV reduces over keys: the probabilities of a key pair are packed per
+ *   query after the exponential, and V is converted once per call into pairs
+ *   of keys per (head, dim), so a dim's pair is one broadcast too.
+ * Odd key counts end in a zero pair. The float32 row sums add the unrounded
+ * probabilities; PV multiplies their bf16 roundings. Where the CPU has no
+ * AVX512-BF16 or the head dimension is odd, the float32 kernel runs instead. */
+#include "kernels/cpu/transformer_cpu.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cpu_features.h"
+#include "kernels/cpu/attention_internal.h"
+#include "kernels/cpu/gemm_bf16.h"
+
+enum {
+    BQ = 64,  /* queries per work item: 4 zmm of 16 */
+    BKV = 64, /* keys per softmax step (even: pairs never straddle steps) */
+    RK = 6,   /* keys per QK micro-tile: 24 accumulators */
+    RC = 4,   /* output dims per PV micro-tile: 16 accumulators */
+};
+
+typedef struct bf16_args {
+    const float *q;
+    int64_t ldq;
+    const ctxpar_bf16 *kb; /* [n_kv][heads*dh] */
+    const ctxpar_bf16 *vt; /* [heads*dh][n_kv_pairs][2] */
+    float *o, *lse;
+    int64_t ldo, n_q, n_kv, kv_pairs;
+    int heads, dh;
+    float scale;
+} bf16_args;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define BF16_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512bf16")))
+#define BF16_INLINE static inline __attribute__((always_inline)) BF16_TARGET
+
+BF16_INLINE __m512 exp2_512(__m512 x) { /* as attention_avx512.c's */
+    const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(CTXPAR_EXP2_MIN), _CMP_NLE_UQ);
+    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_set1_ps(CTXPAR_EXP2_C5);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C4));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C3));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C2));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C1));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C0));
+    return _mm512_maskz_scalef_ps(live, p, n);
+}
+
+static inline int32_t pair_at(const ctxpar_bf16 *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* 16 lanes of (lo, hi) as bf16 pairs: lo in the low half of each 32 bits. */
+BF16_INLINE __m512i pack_pairs(__m512 lo, __m512 hi) {
+    const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+    const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+    return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+}
+
+/* Per-thread scratch: q pairs [dh/2][BQ][2] bf16, p pairs [BKV/2][BQ][2]
+ * bf16, s^T [BKV][BQ] and o^T [dh][BQ] float32. */
+static int64_t scratch_bytes(int dh) {
+    return (int64_t)dh * BQ * 2 + (int64_t)BKV * BQ * 2 + (int64_t)BKV * BQ * 4 +
+           (int64_t)dh * BQ * 4;
+}
+
+BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64_t nq,
+                                 char *scratch) {
+    const int dh = a->dh, dp_count = dh / 2;
+    ctxpar_bf16 *qp = (ctxpar_bf16 *)scratch;
+    ctxpar_bf16 *pp = qp + (int64_t)dh * BQ;
+    float *s_t = (float *)(pp + (int64_t)BKV * BQ);
+    float *o_t = s_t + (int64_t)BKV * BQ;
+    const float qscale = a->scale * 1.4426950408889634f;
+    const int64_t ldkb = (int64_t)a->heads * dh;
+
+    for (int64_t i = 0; i < BQ; i++)
+        for (int e = 0; e < dp_count; e++) {
+            const float *qrow = a->q + (q0 + i) * a->ldq + (int64_t)head * dh;
+            qp[(e * BQ + i) * 2] = i < nq ? ctxpar_bf16_from_f32(qrow[2 * e] * qscale) : 0;
+            qp[(e * BQ + i) * 2 + 1] = i < nq ? ctxpar_bf16_from_f32(qrow[2 * e + 1] * qscale) : 0;
+        }
+    memset(o_t, 0, sizeof(float) * (size_t)dh * BQ);
+    __m512 m[4], l[4];
+    for (int w = 0; w < 4; w++) m[w] = _mm512_set1_ps(-INFINITY), l[w] = _mm512_setzero_ps();
+
+    for (int64_t kv0 = 0; kv0 < a->n_kv; kv0 += BKV) {
+        const int64_t nk = a->n_kv - kv0 < BKV ? a->n_kv - kv0 : BKV;
+        __m512 tmax[4];
+        for (int w = 0; w < 4; w++) tmax[w] = _mm512_set1_ps(-INFINITY);
+        /* QK: s^T rows of RK keys */
+        for (int64_t j0 = 0; j0 < nk; j0 += RK) {
+            const int R = (int)(nk - j0 < RK ? nk - j0 : RK);
+            const ctxpar_bf16 *krow[RK];
+            for (int r = 0; r < RK; r++)
+                krow[r] = a->kb + (kv0 + j0 + (r < R ? r : R - 1)) * ldkb + (int64_t)head * dh;
+            __m512 acc[RK][4];
+            for (int r = 0; r < RK; r++)
+                for (int w = 0; w < 4; w++) acc[r][w] = _mm512_setzero_ps();
+            for (int e = 0; e < dp_count; e++) {
+                __m512bh qv[4];
+                for (int w = 0; w < 4; w++)
+                    qv[w] = (__m512bh)_mm512_load_si512(qp + (e * BQ + 16 * w) * 2);
+#pragma GCC unroll 6
+                for (int r = 0; r < RK; r++) {
+                    const __m512bh kv = (__m512bh)_mm512_set1_epi32(pair_at(krow[r] + 2 * e));
+                    for (int w = 0; w < 4; w++) acc[r][w] = _mm512_dpbf16_ps(acc[r][w], kv, qv[w]);
+                }
+            }
+            for (int r = 0; r < R; r++)
+                for (int w = 0; w < 4; w++) {
+                    _mm512_store_ps(s_t + (j0 + r) * BQ + 16 * w, acc[r][w]);
+                    tmax[w] = _mm512_max_ps(tmax[w], acc[r][w]);
+                }
+        }
+        /* online softmax in float32 */
+        __m512 alpha[4];
+        for (int w = 0; w < 4; w++) {
+            const __m512 m_new = _mm512_max_ps(m[w], tmax[w]);
+            alpha[w] = exp2_512(_mm512_sub_ps(m[w], m_new));
+            m[w] = m_new;
+            l[w] = _mm512_mul_ps(l[w], alpha[w]);
+        }
+        for (int64_t j = 0; j < nk; j++)
+            for (int w = 0; w < 4; w++) {
+                const __m512 p = exp2_512(_mm512_sub_ps(_mm512_load_ps(s_t + j * BQ + 16 * w), m[w]));
+                l[w] = _mm512_add_ps(l[w], p);
+                _mm512_store_ps(s_t + j * BQ + 16 * w, p);
+            }
+        const int64_t np = (nk + 1) / 2;
+        for (int64_t jp = 0; jp < np; jp++)
+            for (int w = 0; w < 4; w++) {
+                const __m512 lo = _mm512_load_ps(s_t + 2 * jp * BQ + 16 * w);
+                const __m512 hi = 2 * jp + 1 < nk ? _mm512_load_ps(s_t + (2 * jp + 1) * BQ + 16 * w)
+                                                  : _mm512_setzero_ps();
+                _mm512_store_si512(pp + (jp * BQ + 16 * w) * 2, pack_pairs(lo, hi));
+            }
+        /* PV: o^T rows of RC dims */
+        const int64_t pair0 = kv0 / 2;
+        for (int d0 = 0; d0 < dh; d0 += RC) {
+            const int C = dh - d0 < RC ? dh - d0 : RC;
+            const ctxpar_bf16 *vrow[RC];
+            for (int c = 0; c < RC; c++)
+                vrow[c] = a->vt + (((int64_t)head * dh + d0 + (c < C ? c : C - 1)) * a->kv_pairs +
+                                   pair0) * 2;
+            __m512 acc[RC][4];
+            for (int c = 0; c < RC; c++)
+                for (int w = 0; w < 4; w++)
+                    acc[c][w] = c < C ? _mm512_mul_ps(_mm512_load_ps(o_t + (d0 + c) * BQ + 16 * w),
+                                                      alpha[w])
+                                      : _mm512_setzero_ps();
+            for (int64_t jp = 0; jp < np; jp++) {
+                __m512bh pv[4];
+                for (int w = 0; w < 4; w++)
+                    pv[w] = (__m512bh)_mm512_load_si512(pp + (jp * BQ + 16 * w) * 2);
+#pragma GCC unroll 4
+                for (int c = 0; c < RC; c++) {
+                    const __m512bh vv = (__m512bh)_mm512_set1_epi32(pair_at(vrow[c] + 2 * jp));
+                    for (int w = 0; w < 4; w++) acc[c][w] = _mm512_dpbf16_ps(acc[c][w], vv, pv[w]);
+                }
+            }
+            for (int c = 0; c < C; c++)
+                for (int w = 0; w < 4; w++) _mm512_store_ps(o_t + (d0 + c) * BQ + 16 * w, acc[c][w]);
+        }
+    }
+    float mv[BQ], lv[BQ];
+    for (int w = 0; w < 4; w++) _mm512_storeu_ps(mv + 16 * w, m[w]), _mm512_storeu_ps(lv + 16 * w, l[w]);
+    for (int64_t i = 0; i < nq; i++) {
+        float *orow = a->o + (q0 + i) * a->ldo + (int64_t)head * dh;
+        const float inv = 1.0f / lv[i];
+        for (int d = 0; d < dh; d++) orow[d] = o_t[d * BQ + i] * inv;
+        a->lse[(int64_t)head * a->n_q + q0 + i] = mv[i] * 0.6931471805599453f + logf(lv[i]);
+    }
+}
+#define HAVE_BF16_PATH 1
+#else
+#define HAVE_BF16_PATH 0
+#endif
+
+int ctxpar_cpu_attention_bf16_supported(int head_dim) {
+    return HAVE_BF16_PATH && head_dim % 2 == 0 && ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16) &&
+           ctxpar_cpu_has(CTXPAR_CPU_AVX512DQ) && ctxpar_cpu_has(CTXPAR_CPU_AVX512BW);
+}
+
+void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                               const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
+                               int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale) {
+#if HAVE_BF16_PATH
+    if (n_q > 0 && heads > 0 && n_kv > 0 && ctxpar_cpu_attention_bf16_supported(head_dim)) {
+        const int64_t hd = (int64_t)heads * head_dim, pairs = (n_kv + 1) / 2;
+        ctxpar_bf16 *kb = malloc(sizeof(ctxpar_bf16) * (size_t)(n_kv * hd));
+        ctxpar_bf16 *vt = malloc(sizeof(ctxpar_bf16) * (size_t)(hd * pairs * 2));
+        int n_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+        const int64_t n_tiles = (n_q + BQ - 1) / BQ, n_items = n_tiles * heads;
+        if (n_threads > n_items) n_threads = (int)n_items;
+        const int64_t share = (scratch_bytes(head_dim) + 63) / 64 * 64;
+        char *scratch = aligned_alloc(64, (size_t)(share * n_threads));
+        if (kb && vt && scratch) {
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+            for (int64_t j = 0; j < n_kv; j++)
+                for (int64_t c = 0; c < hd; c++) kb[j * hd + c] = ctxpar_bf16_from_f32(k[j * ldk + c]);
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+            for (int64_t c = 0; c < hd; c++)
+                for (int64_t p = 0; p < pairs; p++) {
+                    vt[(c * pairs + p) * 2] = ctxpar_bf16_from_f32(v[2 * p * ldv + c]);
+                    vt[(c * pairs + p) * 2 + 1] =
+                        2 * p + 1 < n_kv ? ctxpar_bf16_from_f32(v[(2 * p + 1) * ldv + c]) : 0;
+                }
+            const bf16_args args = {q, ldq, kb, vt, o, lse, ldo, n_q, n_kv, pairs, heads, head_dim,
+                                    scale};
+#pragma omp parallel num_threads(n_threads)
+            {
+                char *mine = scratch + share * omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+                for (int64_t item = 0; item < n_items; item++) {
+                    const int head = (int)(item / n_tiles);
+                    const int64_t q0 = (item % n_tiles) * BQ;
+                    run_tile(&args, head, q0, n_q - q0 < BQ ? n_q - q0 : BQ, mine);
+                }
+            }
+            free(kb), free(vt), free(scratch);
+            return;
+        }
+        free(kb), free(vt), free(scratch); /* out of memory: the float32 kernel needs less */
+    }
+#endif
+    ctxpar_cpu_attention(q, ldq, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads, head_dim, scale);
+}

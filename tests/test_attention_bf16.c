@@ -1,0 +1,63 @@
+/* The bf16 attention kernel (kernels/cpu/attention_bf16.c) against the naive
+ * float64 attention (attention_reference.h) on the same float inputs; exits
+ * 77 ("skipped: no AVX512-BF16") where the kernel would only hand over to
+ * the float32 one.
+ *
+ * Bound: bf16 rounds q, k, v and p with relative error 2^-9 each, so an
+ * output is off by about 2^-8 of the largest |v| it averages; the test holds
+ * 1e-2 * max|v| on the outputs and 2e-2 on the log-sum-exp (logits of size
+ * ~4 here), and separately asserts that the error is bf16's, not float32's,
+ * so a kernel that quietly ran the float32 path fails. Shapes: odd key
+ * counts (the zero pair), query counts off the 64-query tile, head dims 32,
+ * 64, 80 and 128, several threads, strided rows (q, k, v in one qkv). */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/transformer_cpu.h"
+#include "attention_reference.h"
+#include "test_util.h"
+
+static void run_case(int64_t n_q, int64_t n_kv, int heads, int dh, int threads) {
+    const int64_t hd = (int64_t)heads * dh, ld = 3 * hd; /* q | k | v rows, as a qkv buffer */
+    const int64_t rows = n_q > n_kv ? n_q : n_kv;
+    float *qkv = malloc(sizeof(float) * (size_t)(rows * ld));
+    test_fill(qkv, rows * ld, (uint64_t)(n_q * 131 + n_kv * 7 + dh), 1.0f);
+    float *o = malloc(sizeof(float) * (size_t)(n_q * hd)), *lse = malloc(sizeof(float) * (size_t)(heads * n_q));
+    double *o_ref = malloc(sizeof(double) * (size_t)(n_q * hd));
+    double *lse_ref = malloc(sizeof(double) * (size_t)(heads * n_q));
+    const float scale = 2.0f / sqrtf((float)dh); /* logits up to ~4: a softmax with contrast */
+    omp_set_num_threads(threads);
+    ctxpar_cpu_attention_bf16(qkv, ld, qkv + hd, ld, qkv + 2 * hd, ld, o, hd, lse, n_q, n_kv,
+                              heads, dh, scale);
+    ref_attention(qkv, ld, qkv + hd, ld, qkv + 2 * hd, ld, n_q, n_kv, heads, dh, scale, o_ref,
+                  lse_ref);
+    char what[96];
+    snprintf(what, sizeof what, "bf16 attention n_q %lld n_kv %lld heads %d dh %d",
+             (long long)n_q, (long long)n_kv, heads, dh);
+    test_compare(what, o, o_ref, n_q * hd, 1e-2, 0.0);
+    test_compare(what, lse, lse_ref, heads * n_q, 2e-2, 0.0);
+    double worst = 0;
+    for (int64_t i = 0; i < n_q * hd; i++) worst = fmax(worst, fabs(o[i] - o_ref[i]));
+    if (n_kv > 8 && worst < 1e-5) {
+        fprintf(stderr, "%s: max error %.3g is float32's, not bf16's\n", what, worst);
+        test_failures++;
+    }
+    free(qkv), free(o), free(lse), free(o_ref), free(lse_ref);
+}
+
+int main(void) {
+    if (!ctxpar_cpu_attention_bf16_supported(64)) {
+        printf("skipped: no AVX512-BF16 (the bf16 attention hands over to the float32 kernel)\n");
+        return 77;
+    }
+    run_case(100, 77, 2, 32, 1);
+    run_case(64, 64, 2, 64, 2);
+    run_case(130, 301, 3, 64, 2);
+    run_case(5, 1, 1, 64, 1);
+    run_case(70, 129, 2, 80, 2);
+    run_case(200, 256, 2, 128, 2);
+    return test_finish("test_attention_bf16");
+}
