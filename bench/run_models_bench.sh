@@ -3,7 +3,7 @@
 # families' shapes (random weights in folders of the released layout), in one
 # run so both sides see the same machine. Results are JSON lines.
 #
-#   bench/run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|all]
+#   bench/run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|cogvideox-bf16|all]
 #
 # cogvideox: CogVideoX-2b VAE shapes, 9 frames of 256x256; ctxpar 2 ranks x 1
 #   thread (--norm exact) against bench/cogvideox_torch.py (whole video, float32,
@@ -15,11 +15,14 @@
 #   --dtype f32 (2 ranks x 1 thread) against transformers' VJEPA2Model in bf16
 #   and float32 (SDPA, 2 threads) on the current torch and transformers from
 #   PyPI (bench/make_peer_venv.sh; docs/bf16.md).
+# cogvideox-bf16: the CogVideoX-2b VAE shapes, 9 frames of 256x256; ctxpar
+#   (its VAE computes in float32 under every --dtype) against diffusers'
+#   AutoencoderKLCogVideoX in bf16 and float32 from PyPI, 2 threads.
 # The environment's OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE halve OpenBLAS on
 # this CPU: both are unset here, for the peers and ctxpar alike.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|all]"
+usage="usage: run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|cogvideox-bf16|all]"
 build=${1:?$usage}
 out=${2:?$usage}
 which=${3:-all}
@@ -63,4 +66,15 @@ if [[ $which == all || $which == vjepa2-bf16 ]]; then
   peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
   "$peer" "$here/bench/vjepa2_transformers.py" --model "$model" --frames 16 --size 256 \
     --threads 2 --warmup 1 --repeat "$repeat" --json "$out/vjepa2-bf16-transformers.jsonl"
+fi
+if [[ $which == all || $which == cogvideox-bf16 ]]; then
+  model=/tmp/ctxpar-cogvideox-2b-bf16
+  [[ -d $model ]] || bash "$here/bench/make_cogvideox_folder.sh" "$model" bf16 >/dev/null
+  clip=$out/cogvideox-9x256.h5
+  [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 9 --height 256 --width 256
+  mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --bench \
+    --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-ctxpar.jsonl"
+  peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
+  "$peer" "$here/bench/cogvideox_diffusers.py" --model "$model" --frames 9 --size 256 \
+    --threads 2 --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-diffusers.jsonl"
 fi

@@ -10,7 +10,9 @@
  *   32-bit broadcast;
  * - PV reduces over keys: the probabilities of a key pair are packed per
  *   query after the exponential, and V is converted once per call into pairs
- *   of keys per (head, dim), so a dim's pair is one broadcast too.
+ *   of keys, [key pair][heads*dh][2], so a dim's pair is one broadcast too
+ *   and the conversion reads and writes whole rows (a per-dim transpose
+ *   costs as much as the products at ViT shapes).
  * Odd key counts end in a zero pair. The float32 row sums add the unrounded
  * probabilities; PV multiplies their bf16 roundings. Where the CPU has no
  * AVX512-BF16 or the head dimension is odd, the float32 kernel runs instead. */
@@ -37,7 +39,7 @@ typedef struct bf16_args {
     const float *q;
     int64_t ldq;
     const ctxpar_bf16 *kb; /* [n_kv][heads*dh] */
-    const ctxpar_bf16 *vt; /* [heads*dh][n_kv_pairs][2] */
+    const ctxpar_bf16 *vt; /* [n_kv_pairs][heads*dh][2] */
     float *o, *lse;
     int64_t ldo, n_q, n_kv, kv_pairs;
     int heads, dh;
@@ -74,6 +76,20 @@ BF16_INLINE __m512i pack_pairs(__m512 lo, __m512 hi) {
     const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
     const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
     return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+}
+
+/* out[2c] = bf16(lo[c]), out[2c+1] = bf16(hi[c]) (0 without hi), c < n. */
+BF16_TARGET static void pack_value_pairs(ctxpar_bf16 *out, const float *lo, const float *hi,
+                                         int64_t n) {
+    int64_t c = 0;
+    for (; c + 16 <= n; c += 16)
+        _mm512_storeu_si512(out + 2 * c, pack_pairs(_mm512_loadu_ps(lo + c),
+                                                    hi ? _mm512_loadu_ps(hi + c)
+                                                       : _mm512_setzero_ps()));
+    for (; c < n; c++) {
+        out[2 * c] = ctxpar_bf16_from_f32(lo[c]);
+        out[2 * c + 1] = hi ? ctxpar_bf16_from_f32(hi[c]) : 0;
+    }
 }
 
 /* Per-thread scratch: q pairs [dh/2][BQ][2] bf16, p pairs [BKV/2][BQ][2]
@@ -160,8 +176,7 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
             const int C = dh - d0 < RC ? dh - d0 : RC;
             const ctxpar_bf16 *vrow[RC];
             for (int c = 0; c < RC; c++)
-                vrow[c] = a->vt + (((int64_t)head * dh + d0 + (c < C ? c : C - 1)) * a->kv_pairs +
-                                   pair0) * 2;
+                vrow[c] = a->vt + (pair0 * ldkb + (int64_t)head * dh + d0 + (c < C ? c : C - 1)) * 2;
             __m512 acc[RC][4];
             for (int c = 0; c < RC; c++)
                 for (int w = 0; w < 4; w++)
@@ -174,7 +189,8 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
                     pv[w] = (__m512bh)_mm512_load_si512(pp + (jp * BQ + 16 * w) * 2);
 #pragma GCC unroll 4
                 for (int c = 0; c < RC; c++) {
-                    const __m512bh vv = (__m512bh)_mm512_set1_epi32(pair_at(vrow[c] + 2 * jp));
+                    const __m512bh vv =
+                        (__m512bh)_mm512_set1_epi32(pair_at(vrow[c] + jp * 2 * ldkb));
                     for (int w = 0; w < 4; w++) acc[c][w] = _mm512_dpbf16_ps(acc[c][w], vv, pv[w]);
                 }
             }
@@ -215,16 +231,11 @@ void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int6
         const int64_t share = (scratch_bytes(head_dim) + 63) / 64 * 64;
         char *scratch = aligned_alloc(64, (size_t)(share * n_threads));
         if (kb && vt && scratch) {
+            ctxpar_cpu_bf16_rows(kb, hd, k, ldk, n_kv, hd);
 #pragma omp parallel for schedule(static) num_threads(n_threads)
-            for (int64_t j = 0; j < n_kv; j++)
-                for (int64_t c = 0; c < hd; c++) kb[j * hd + c] = ctxpar_bf16_from_f32(k[j * ldk + c]);
-#pragma omp parallel for schedule(static) num_threads(n_threads)
-            for (int64_t c = 0; c < hd; c++)
-                for (int64_t p = 0; p < pairs; p++) {
-                    vt[(c * pairs + p) * 2] = ctxpar_bf16_from_f32(v[2 * p * ldv + c]);
-                    vt[(c * pairs + p) * 2 + 1] =
-                        2 * p + 1 < n_kv ? ctxpar_bf16_from_f32(v[(2 * p + 1) * ldv + c]) : 0;
-                }
+            for (int64_t p = 0; p < pairs; p++)
+                pack_value_pairs(vt + p * hd * 2, v + 2 * p * ldv,
+                                 2 * p + 1 < n_kv ? v + (2 * p + 1) * ldv : NULL, hd);
             const bf16_args args = {q, ldq, kb, vt, o, lse, ldo, n_q, n_kv, pairs, heads, head_dim,
                                     scale};
 #pragma omp parallel num_threads(n_threads)
