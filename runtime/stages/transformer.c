@@ -6,10 +6,12 @@
 #include <mpi.h>
 #include <string.h>
 
-/* The bf16 linears' input rows, converted a chunk at a time. */
-static int64_t bf16_scratch_values(const ctxpar_model_config *config) {
+/* The bf16 linears' input rows, converted a chunk at a time: the widest
+ * input is the MLP's or the model's width. The plan has no backend and
+ * estimates with the CPU kernel's size; a run asks its backend. */
+static int64_t widest_input(const ctxpar_model_config *config) {
     const int64_t d = config->transformer.dim, f = ctxpar_config_mlp_dim(config);
-    return ctxpar_cpu_linear_bf16_scratch_values(d > f ? d : f);
+    return d > f ? d : f;
 }
 
 int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctxpar_dtype dtype,
@@ -20,8 +22,13 @@ int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctx
     int64_t block = n_local * (d * (1 + 3 + 2 + 1) + f);
     /* ring: two K/V buffers, partial output, lse x3 */
     int64_t ring = (ranks > 1 ? 2 * n_block_max * 2 * d + n_local * d : 0) + 3 * n_local * heads;
+    /* bf16: the linears' converted rows, and the attention's bf16 copy of a
+     * K/V block (the kernel's, for the length of a call) */
+    const int64_t kv_rows = n_block_max > n_local ? n_block_max : n_local;
     int64_t bf16 = dtype == CTXPAR_DTYPE_BF16
-                       ? bf16_scratch_values(config) * (int64_t)sizeof(ctxpar_bf16)
+                       ? (ctxpar_cpu_linear_bf16_scratch_values(widest_input(config)) +
+                          2 * (kv_rows + 1) * d) *
+                             (int64_t)sizeof(ctxpar_bf16)
                        : 0;
     return (block + ring) * (int64_t)sizeof(float) + bf16;
 }
@@ -72,8 +79,10 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
     CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&mlp, rows * f, CTXPAR_MEM_TRANSFORMER, "mlp"));
     block_rows = ctxpar_mem_alloc(sizeof(int64_t) * (size_t)ranks, CTXPAR_MEM_TRANSFORMER, "rows");
     if (plan->dtype == CTXPAR_DTYPE_BF16)
-        bf16_rows = ctxpar_mem_alloc(sizeof(ctxpar_bf16) * (size_t)bf16_scratch_values(&model->config),
-                                     CTXPAR_MEM_TRANSFORMER, "bf16 rows");
+        bf16_rows = ctxpar_mem_alloc(
+            sizeof(ctxpar_bf16) *
+                (size_t)backend->linear_bf16_scratch_values(widest_input(&model->config)),
+            CTXPAR_MEM_TRANSFORMER, "bf16 rows");
     if (!block_rows || (plan->dtype == CTXPAR_DTYPE_BF16 && !bf16_rows)) {
         status = CTXPAR_ERR_NO_MEMORY;
         goto fail;
