@@ -229,7 +229,8 @@ def winograd_part():
         c = Case("f32 T=17 " + path, folders["f32"], paths["v17"], v17,
                  env={"CTXPAR_CONV_PATH": path}, ref=f32.ref)
         for norm, ranks in (("exact", 1), ("exact", 3), ("diffusers", 2), ("diffusers", 5)):
-            c.run(norm, ranks)
+            if rank_counts(ranks):  # the sanitizer build caps the rank count
+                c.run(norm, ranks)
         c.check_invariance()
         # Each frame is computed the same way whichever rank holds it (the
         # temporal Winograd pairs frames by their index in the video): the
