@@ -21,6 +21,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/cpu/attention_exp2_avx512.h"
+
 #define ATT_TARGET __attribute__((target("avx512f,avx512dq,fma")))
 #define ATT_INLINE static inline __attribute__((always_inline)) ATT_TARGET
 
@@ -34,20 +36,6 @@
 #define ATT_RK      6  /* keys per QK micro-tile: 24 accumulators */
 #define ATT_RC      4  /* output dims per PV micro-tile: 16 accumulators */
 
-ATT_INLINE __m512 exp2_512(__m512 x) {
-    /* x <= -127 (and -inf) flush to exactly 0; NaN propagates. */
-    const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(CTXPAR_EXP2_MIN), _CMP_NLE_UQ);
-    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(CTXPAR_EXP2_C5);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C4));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C3));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C2));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C1));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C0));
-    return _mm512_maskz_scalef_ps(live, p, n);
-}
-
 #define ATT_VEC __m512
 #define ATT_LANES 16
 #define ATT_ZERO() _mm512_setzero_ps()
@@ -59,7 +47,7 @@ ATT_INLINE __m512 exp2_512(__m512 x) {
 #define ATT_ADD(a, b) _mm512_add_ps(a, b)
 #define ATT_SUB(a, b) _mm512_sub_ps(a, b)
 #define ATT_MAX(a, b) _mm512_max_ps(a, b)
-#define ATT_EXP2(x) exp2_512(x)
+#define ATT_EXP2(x) ctxpar_exp2_512(x)
 #define ATT_FN(name) avx512_##name
 #define ATT_PATH ctxpar_attention_path_avx512
 #define ATT_PATH_NAME "avx512"

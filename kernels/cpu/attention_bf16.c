@@ -49,21 +49,10 @@ typedef struct bf16_args {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define BF16_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512bf16")))
-#define BF16_INLINE static inline __attribute__((always_inline)) BF16_TARGET
+#include "kernels/cpu/attention_exp2_avx512.h"
 
-BF16_INLINE __m512 exp2_512(__m512 x) { /* as attention_avx512.c's */
-    const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(CTXPAR_EXP2_MIN), _CMP_NLE_UQ);
-    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(CTXPAR_EXP2_C5);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C4));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C3));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C2));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C1));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CTXPAR_EXP2_C0));
-    return _mm512_maskz_scalef_ps(live, p, n);
-}
+#define BF16_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512bf16,fma")))
+#define BF16_INLINE static inline __attribute__((always_inline)) BF16_TARGET
 
 static inline int32_t pair_at(const ctxpar_bf16 *p) {
     int32_t v;
@@ -152,13 +141,13 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
         __m512 alpha[4];
         for (int w = 0; w < 4; w++) {
             const __m512 m_new = _mm512_max_ps(m[w], tmax[w]);
-            alpha[w] = exp2_512(_mm512_sub_ps(m[w], m_new));
+            alpha[w] = ctxpar_exp2_512(_mm512_sub_ps(m[w], m_new));
             m[w] = m_new;
             l[w] = _mm512_mul_ps(l[w], alpha[w]);
         }
         for (int64_t j = 0; j < nk; j++)
             for (int w = 0; w < 4; w++) {
-                const __m512 p = exp2_512(_mm512_sub_ps(_mm512_load_ps(s_t + j * BQ + 16 * w), m[w]));
+                const __m512 p = ctxpar_exp2_512(_mm512_sub_ps(_mm512_load_ps(s_t + j * BQ + 16 * w), m[w]));
                 l[w] = _mm512_add_ps(l[w], p);
                 _mm512_store_ps(s_t + j * BQ + 16 * w, p);
             }
