@@ -68,7 +68,8 @@ static void detect_hardware(int want_amx) {
             hardware[CTXPAR_CPU_AMX_TILE] = 1;
             hardware[CTXPAR_CPU_AMX_BF16] = amx_bf16;
         } else if (amx_tile && !want_amx) {
-            /* capped below anyway: report the hardware without asking */
+            /* CTXPAR_ISA hides AMX, so nothing will touch the tiles: report
+             * the hardware (ctxpar_cpu_hardware_has) without asking Linux */
             hardware[CTXPAR_CPU_AMX_TILE] = 1;
             hardware[CTXPAR_CPU_AMX_BF16] = amx_bf16;
         }
