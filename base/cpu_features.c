@@ -64,12 +64,9 @@ static void detect_hardware(int want_amx) {
             __cpuid_count(7, 1, a, b, c, d);
             hardware[CTXPAR_CPU_AVX512_BF16] = avx512_os && ((a >> 5) & 1);
         }
-        if (amx_tile && want_amx && request_amx_state()) {
-            hardware[CTXPAR_CPU_AMX_TILE] = 1;
-            hardware[CTXPAR_CPU_AMX_BF16] = amx_bf16;
-        } else if (amx_tile && !want_amx) {
-            /* CTXPAR_ISA hides AMX, so nothing will touch the tiles: report
-             * the hardware (ctxpar_cpu_hardware_has) without asking Linux */
+        /* With AMX hidden by CTXPAR_ISA nothing touches the tiles: report the
+         * hardware (ctxpar_cpu_hardware_has) without asking Linux. */
+        if (amx_tile && (!want_amx || request_amx_state())) {
             hardware[CTXPAR_CPU_AMX_TILE] = 1;
             hardware[CTXPAR_CPU_AMX_BF16] = amx_bf16;
         }

@@ -9,14 +9,13 @@ and diffusers from PyPI.
         [--dtype bf16,f32] [--threads 2] [--warmup 1] [--repeat 3] [--json FILE]
 """
 import argparse
-import json
-import statistics
-import time
 
 import numpy as np
 import torch
 import diffusers
 from diffusers import AutoencoderKLCogVideoX
+
+from peer_common import cpu_name, emit, time_runs
 
 
 def main():
@@ -31,8 +30,7 @@ def main():
     p.add_argument("--json")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-                if l.startswith("model name")), "?")
+    cpu = cpu_name()
     print("# cogvideox_diffusers: torch %s, diffusers %s, %d threads, %s"
           % (torch.__version__, diffusers.__version__, a.threads, cpu))
     rng = np.random.default_rng(0)
@@ -41,15 +39,9 @@ def main():
         dtype = {"bf16": torch.bfloat16, "f32": torch.float32}[name]
         vae = AutoencoderKLCogVideoX.from_pretrained(a.model, torch_dtype=dtype).eval()
         x = torch.from_numpy(u / 127.5 - 1.0).to(dtype)
-        times = []
         with torch.inference_mode():
-            for r in range(a.warmup + a.repeat):
-                t0 = time.perf_counter()
-                latents = vae.encode(x).latent_dist.mean
-                took = time.perf_counter() - t0
-                if r >= a.warmup:
-                    times.append(took)
-        median = statistics.median(times)
+            latents, times, median = time_runs(lambda: vae.encode(x).latent_dist.mean,
+                                               a.warmup, a.repeat)
         print("%-5s frames %d %dx%d -> latents %s: %.3f s median [%.3f, %.3f]"
               % (name, a.frames, a.size, a.size, tuple(latents.shape), median, min(times),
                  max(times)))
@@ -58,10 +50,7 @@ def main():
                   "frames": a.frames, "size": a.size, "seconds_median": median,
                   "seconds_min": min(times), "seconds_max": max(times), "repeat": a.repeat,
                   "warmup": a.warmup, "cpu": cpu}
-        print(json.dumps(record))
-        if a.json:
-            with open(a.json, "a") as f:
-                f.write(json.dumps(record) + "\n")
+        emit(record, a.json)
         del vae
 
 

@@ -11,15 +11,13 @@ transformers from PyPI.
 GFLOP counts the matrix products as bench/vjepa2_torch.py does.
 """
 import argparse
-import json
-import platform
-import statistics
-import time
 
 import numpy as np
 import torch
 import transformers
 from transformers import VJEPA2Model
+
+from peer_common import cpu_name, emit, time_runs
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -53,8 +51,7 @@ def main():
     p.add_argument("--json")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-                if l.startswith("model name")), platform.processor())
+    cpu = cpu_name()
     print("# vjepa2_transformers: torch %s, transformers %s, %d threads, SDPA, %s"
           % (torch.__version__, transformers.__version__, a.threads, cpu))
     for name in a.dtype.split(","):
@@ -62,17 +59,12 @@ def main():
         model = VJEPA2Model.from_pretrained(a.model, dtype=dtype, attn_implementation="sdpa")
         model.eval()
         x = pixels(a.frames, a.size).to(dtype)
-        times = []
         with torch.inference_mode():
-            for r in range(a.warmup + a.repeat):
-                t0 = time.perf_counter()
-                out = model.encoder(pixel_values_videos=x).last_hidden_state
-                took = time.perf_counter() - t0
-                if r >= a.warmup:
-                    times.append(took)
+            out, times, median = time_runs(
+                lambda: model.encoder(pixel_values_videos=x).last_hidden_state, a.warmup,
+                a.repeat)
         n = out.shape[1]
         g = gflop(model.config, n)
-        median = statistics.median(times)
         print("%-5s frames %d %dx%d N %d: %.3f s median [%.3f, %.3f], %.1f GFLOP/s"
               % (name, a.frames, a.size, a.size, n, median, min(times), max(times), g / median))
         record = {"bench": "vjepa2_transformers", "torch": torch.__version__,
@@ -80,10 +72,7 @@ def main():
                   "frames": a.frames, "size": a.size, "tokens": n, "seconds_median": median,
                   "seconds_min": min(times), "seconds_max": max(times), "gflop": g,
                   "gflops": g / median, "repeat": a.repeat, "warmup": a.warmup, "cpu": cpu}
-        print(json.dumps(record))
-        if a.json:
-            with open(a.json, "a") as f:
-                f.write(json.dumps(record) + "\n")
+        emit(record, a.json)
         del model
 
 

@@ -8,16 +8,18 @@
 
 #include <cblas.h>
 
+/* y[i][:] = bias for every row: both linears accumulate onto it. */
+static void broadcast_bias(float *y, int64_t n, int64_t out, const float *bias) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < out; o++) y[i * out + o] = bias[o];
+}
+
 void ctxpar_cpu_linear(float *y, const float *x, int64_t n, int64_t in, int64_t out,
                        const float *weight, const float *bias) {
     if (n <= 0 || out <= 0) return;
-    float beta = 0.0f;
-    if (bias) {
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t o = 0; o < out; o++) y[i * out + o] = bias[o];
-        beta = 1.0f;
-    }
+    if (bias) broadcast_bias(y, n, out, bias);
+    const float beta = bias ? 1.0f : 0.0f;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x,
                 (int)in, weight, (int)in, beta, y, (int)out);
 }
@@ -34,11 +36,7 @@ int64_t ctxpar_cpu_linear_bf16_scratch_values(int64_t in) {
 void ctxpar_cpu_linear_bf16(float *y, const float *x, int64_t n, int64_t in, int64_t out,
                             const ctxpar_bf16 *packed, const float *bias, ctxpar_bf16 *scratch) {
     if (n <= 0 || out <= 0) return;
-    if (bias) {
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t o = 0; o < out; o++) y[i * out + o] = bias[o];
-    }
+    if (bias) broadcast_bias(y, n, out, bias);
     const int64_t ld = ctxpar_bf16_row_ld(in);
     for (int64_t r0 = 0; r0 < n; r0 += CTXPAR_LINEAR_BF16_ROWS) {
         const int64_t rows = n - r0 < CTXPAR_LINEAR_BF16_ROWS ? n - r0 : CTXPAR_LINEAR_BF16_ROWS;

@@ -54,7 +54,9 @@ ctxpar_status ctxpar_model_pack_bf16(ctxpar_comm_t comm, ctxpar_model *model) {
         return status;
     }
     packed_ops(&model->config, model, list, n);
-    const int64_t bytes = ctxpar_model_bf16_packed_bytes(&model->config);
+    int64_t bytes = 0;
+    for (int i = 0; i < n; i++)
+        bytes += ctxpar_bf16_packed_count(list[i].in, list[i].out) * (int64_t)sizeof(ctxpar_bf16);
     status = ctxpar_comm_agree(comm, ctxpar_comm_node_alloc(comm, bytes, model->packed_buffer));
     if (status == CTXPAR_OK) {
         ctxpar_bf16 *at = model->packed_buffer->data;
