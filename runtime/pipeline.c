@@ -64,16 +64,10 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
     return CTXPAR_OK;
 }
 
-/* --dtype auto -> f32 or bf16 (plan_data.h), and whether bf16 can run here. */
+/* --dtype auto -> f32 (plan_data.h says why), and whether bf16 can run here. */
 static ctxpar_status resolve_dtype(const ctxpar_backend *backend, const ctxpar_model *model,
                                    ctxpar_dtype *dtype) {
-    const int has_bf16 = ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16) ||
-                         ctxpar_cpu_has(CTXPAR_CPU_AMX_BF16);
-    if (*dtype == CTXPAR_DTYPE_AUTO)
-        *dtype = has_bf16 && model->weights_half && model->config.has_transformer &&
-                         backend->linear_bf16
-                     ? CTXPAR_DTYPE_BF16
-                     : CTXPAR_DTYPE_F32;
+    if (*dtype == CTXPAR_DTYPE_AUTO) *dtype = CTXPAR_DTYPE_F32;
     if (*dtype != CTXPAR_DTYPE_BF16) return CTXPAR_OK;
     if (!backend->linear_bf16)
         return ctxpar_error(CTXPAR_ERR_UNSUPPORTED, "--dtype bf16: the %s backend has no bf16 "

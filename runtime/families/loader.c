@@ -292,10 +292,6 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
     CTXPAR_TRY(ctxpar_safetensors_open(weights, &st));
     const char *prefix = checkpoint_prefix(family, model, st);
     ctxpar_status status = CTXPAR_OK;
-    /* what --dtype auto reads: every rank sees the same header */
-    for (int t = 0; t < st->n_tensors; t++)
-        if (st->tensors[t].dtype == CTXPAR_ST_BF16 || st->tensors[t].dtype == CTXPAR_ST_F16)
-            model->weights_half = 1;
     int64_t total = 0, start = 0;
     for (int t = 0; t < model->n_tensors; t++) total += model->tensors[t].count;
     for (int t = 0; t < model->n_tensors && status == CTXPAR_OK; t++) {

@@ -62,7 +62,6 @@ typedef struct ctxpar_model {
     int64_t blob_floats;
     ctxpar_node_buffer *node_buffer; /* non-NULL: blob is shared by the node's ranks */
     char *source_config; /* a family folder's config.json text (NULL for built-in models) */
-    int weights_half;    /* the checkpoint stores weights in bf16 or f16 (--dtype auto) */
     ctxpar_node_buffer *packed_buffer; /* --dtype bf16: the packed weights, one per node */
     ctxpar_model_ops ops; /* bound to the blob when it is allocated */
 } ctxpar_model;
