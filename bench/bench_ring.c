@@ -3,9 +3,12 @@
  * and "1 rank x 2 threads" compare directly. Reports the median and spread of
  * the slowest rank's time over repeats, GFLOP/s with the formula, bytes sent,
  * and the share of the exchange hidden under compute. Data derive from
- * (seed, global row), as in the tests.
+ * (seed, global row), as in the tests. Keys are merged in granules of G
+ * rows (default 256, one latent frame of a 256x256 ViT); ranks get whole
+ * granules, so N is rounded down to a multiple of G.
  *
- *   mpirun -np P bench_ring [N] [heads] [head_dim] [repeats]   (OMP_NUM_THREADS sets threads) */
+ *   mpirun -np P bench_ring [N] [heads] [head_dim] [repeats] [G]
+ *   (OMP_NUM_THREADS sets threads) */
 #include <math.h>
 #include <mpi.h>
 #include <omp.h>
@@ -28,12 +31,15 @@ int main(int argc, char **argv) {
     ctxpar_comm_t comm;
     if (ctxpar_comm_init(&comm, MPI_COMM_WORLD) != CTXPAR_OK) MPI_Abort(MPI_COMM_WORLD, 1);
     const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
-    const int64_t n_total = argc > 1 ? atoll(argv[1]) : 16384;
+    const int64_t n_asked = argc > 1 ? atoll(argv[1]) : 16384;
     const int heads = argc > 2 ? atoi(argv[2]) : 8, head_dim = argc > 3 ? atoi(argv[3]) : 64;
     const int repeats = argc > 4 ? atoi(argv[4]) : 5;
-    const int64_t d = (int64_t)heads * head_dim;
+    const int64_t granule = argc > 5 ? atoll(argv[5]) : 256;
+    const int64_t d = (int64_t)heads * head_dim, granules = n_asked / granule;
+    const int64_t n_total = granules * granule;
     int64_t *rows = calloc((size_t)ranks, sizeof(int64_t));
-    for (int r = 0; r < ranks; r++) rows[r] = n_total / ranks + (r < n_total % ranks ? 1 : 0);
+    for (int r = 0; r < ranks; r++)
+        rows[r] = granule * (granules / ranks + (r < granules % ranks ? 1 : 0));
     const int64_t n = rows[rank];
     float *q = malloc(sizeof(float) * (size_t)(n * d)), *kv = malloc(sizeof(float) * (size_t)(n * 2 * d));
     float *out = malloc(sizeof(float) * (size_t)(n * d));
@@ -46,8 +52,8 @@ int main(int argc, char **argv) {
         ctxpar_ring_stats stats = {0};
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = MPI_Wtime();
-        ctxpar_ring_attention(ctxpar_backend_cpu(), comm, q, d, kv, rows, heads, head_dim, out,
-                              10, &stats);
+        ctxpar_ring_attention(ctxpar_backend_cpu(), comm, q, d, kv, rows, granule, heads,
+                              head_dim, out, 10, &stats);
         double t = MPI_Wtime() - t0;
         MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         if (it >= 0) times[it] = t;

@@ -8,6 +8,7 @@
 
 #include "runtime/model/model.h"
 #include "runtime/model/model_bf16.h"
+#include "runtime/stages/ring_attention.h"
 #include "runtime/stages/transformer.h"
 #include "runtime/stages/vae.h"
 
@@ -207,9 +208,12 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     ctxpar_model_free(layout);
     const int64_t z = config->vae.latent_channels, d = config->transformer.dim;
     int64_t max_block = 0;
-    for (int r = 0; r < ranks; r++)
-        if (plan->n_latent[r] * plan->tokens_per_frame > max_block)
-            max_block = plan->n_latent[r] * plan->tokens_per_frame;
+    int64_t *block_rows = calloc((size_t)ranks, sizeof(int64_t));
+    if (!block_rows) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "plan: %d block sizes", ranks);
+    for (int r = 0; r < ranks; r++) {
+        block_rows[r] = plan->n_latent[r] * plan->tokens_per_frame;
+        if (block_rows[r] > max_block) max_block = block_rows[r];
+    }
     for (int r = 0; r < ranks; r++) {
         ctxpar_vae_estimate est = {0};
         if (config->has_vae) ctxpar_vae_estimate_rank(config, plan, r, &est);
@@ -222,7 +226,9 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
         if (config->has_transformer) {
             int64_t transformer =
                 tokens * d * 4 + tokens * 6 * 4 +
-                ctxpar_transformer_estimate_bytes(config, plan->dtype, tokens, max_block, ranks);
+                ctxpar_transformer_estimate_bytes(
+                    config, plan->dtype, tokens, max_block, plan->tokens_per_frame, ranks,
+                    ctxpar_ring_tree_slots(block_rows, ranks, plan->tokens_per_frame, r));
             if (transformer > after_vae) after_vae = transformer;
         } else {
             /* the latents and their frame-major copy for the file */
@@ -233,6 +239,7 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
         if (est.bytes_sent > plan->max_rank_comm_bytes) plan->max_rank_comm_bytes = est.bytes_sent;
         plan->vae_flops += est.flops;
     }
+    free(block_rows);
     const int64_t embed_in = config->has_vae ? p * p * z : 3 * config->transformer.tubelet * p * p;
     plan->embed_flops = 2.0 * (double)plan->total_tokens * (double)embed_in * (double)d;
     if (!config->has_transformer) {

@@ -10,9 +10,14 @@
  * overflows float32), every logit near -300 (exp underflows to 0), one
  * rank's block holding all the weight, one block lying ~600 below the
  * others, and an empty block (lse = -inf). ctxpar_ring_attention returns no
- * lse, so each rank also replays its ring (own block first, then the blocks
- * of rank-1, rank-2, ...) through the backend's attention and merge and
- * checks that lse and output against the reference. */
+ * lse, so each rank also merges whole blocks in ring order (own block first,
+ * then the blocks of rank-1, rank-2, ...) through the backend's attention and
+ * merge and checks that lse and output against the reference.
+ *
+ * The ring merges granules of GRANULE keys along a tree fixed by the global
+ * granule index, so its output must not depend on the split: in the cases
+ * marked, rank 0 also runs the whole sequence as ONE rank and every rank's
+ * rows must equal that run bit for bit. */
 #include <math.h>
 #include <mpi.h>
 #include <stdlib.h>
@@ -24,7 +29,7 @@
 #include "attention_reference.h"
 #include "test_util.h"
 
-enum { HEADS = 2, HEAD_DIM = 32, D = HEADS * HEAD_DIM };
+enum { HEADS = 2, HEAD_DIM = 32, D = HEADS * HEAD_DIM, GRANULE = 6 };
 
 /* Logit level of the pattern below: alpha^2 * sqrt(HEAD_DIM) = 300. */
 #define PATTERN_LOGIT 300.0
@@ -66,7 +71,46 @@ static void make_row(const ring_case *c, int owner, int ranks, int64_t row, floa
     }
 }
 
-static int64_t run_case(ctxpar_comm_t comm, const ring_case *c, const int64_t *rows_in) {
+/* Rank 0 runs ring attention over all rows on a one-rank ring and hands
+ * each rank its rows; returns the elements of `out` that differ in any bit. */
+static int64_t single_rank_mismatches(ctxpar_comm_t comm, const ring_case *c, const int64_t *rows,
+                                      const int64_t *first_of, const float *out) {
+    const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
+    const int64_t total = first_of[ranks], n = rows[rank];
+    MPI_Comm world = ctxpar_comm_mpi(comm);
+    float *single = NULL;
+    if (rank == 0) {
+        ctxpar_comm_t self;
+        if (ctxpar_comm_init(&self, MPI_COMM_SELF) != CTXPAR_OK) MPI_Abort(world, 1);
+        float *q = calloc((size_t)(total + 1) * D, sizeof(float));
+        float *kv = calloc((size_t)(total + 1) * 2 * D, sizeof(float));
+        single = calloc((size_t)(total + 1) * D, sizeof(float));
+        for (int owner = 0; owner < ranks; owner++)
+            for (int64_t j = first_of[owner]; j < first_of[owner + 1]; j++)
+                make_row(c, owner, ranks, j, q + j * D, kv + j * 2 * D, kv + j * 2 * D + D);
+        ctxpar_ring_stats stats = {0};
+        ctxpar_ring_attention(ctxpar_backend_cpu(), self, q, D, kv, &total, GRANULE, HEADS,
+                              HEAD_DIM, single, 200, &stats);
+        ctxpar_comm_free(self);
+        free(q), free(kv);
+        for (int r = 1; r < ranks; r++)
+            if (rows[r] > 0)
+                MPI_Send(single + first_of[r] * D, (int)(rows[r] * D), MPI_FLOAT, r, 300, world);
+    }
+    float *mine = rank == 0 ? single : calloc((size_t)(n + 1) * D, sizeof(float));
+    if (rank > 0 && n > 0)
+        MPI_Recv(mine, (int)(n * D), MPI_FLOAT, 0, 300, world, MPI_STATUS_IGNORE);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n * D; i++) bad += memcmp(&mine[i], &out[i], sizeof(float)) != 0;
+    if (bad)
+        fprintf(stderr, "%s: rank %d: %lld of %lld outputs differ from the one-rank ring\n",
+                c->name, rank, (long long)bad, (long long)(n * D));
+    free(mine);
+    return bad;
+}
+
+static int64_t run_case(ctxpar_comm_t comm, const ring_case *c, const int64_t *rows_in,
+                        int check_single_rank) {
     const ctxpar_backend *cpu = ctxpar_backend_cpu();
     const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
     int64_t rows[64], first_of[65];
@@ -83,7 +127,7 @@ static int64_t run_case(ctxpar_comm_t comm, const ring_case *c, const int64_t *r
     for (int64_t i = 0; i < n; i++)
         make_row(c, rank, ranks, first + i, q + i * D, kv + i * 2 * D, kv + i * 2 * D + D);
     ctxpar_ring_stats stats = {0};
-    ctxpar_ring_attention(cpu, comm, q, D, kv, rows, HEADS, HEAD_DIM, out, 100, &stats);
+    ctxpar_ring_attention(cpu, comm, q, D, kv, rows, GRANULE, HEADS, HEAD_DIM, out, 100, &stats);
 
     /* naive reference over all rows of all ranks */
     float *kv_all = malloc(sizeof(float) * (size_t)(total + 1) * 2 * D);
@@ -94,8 +138,8 @@ static int64_t run_case(ctxpar_comm_t comm, const ring_case *c, const int64_t *r
     ref_attention(q, D, kv_all, 2 * D, kv_all + D, 2 * D, n, total, HEADS, HEAD_DIM, scale, ref,
                   lse_ref);
 
-    /* The same merge order the ring uses, replayed with the backend: own
-     * block, then rank-1's, rank-2's, ...; gives the lse to check. */
+    /* Whole blocks merged in ring order with the backend: own block, then
+     * rank-1's, rank-2's, ...; gives an lse to check. */
     float *o_acc = malloc(sizeof(float) * (size_t)(n + 1) * D);
     float *o_blk = malloc(sizeof(float) * (size_t)(n + 1) * D);
     float *lse_acc = malloc(sizeof(float) * (size_t)(n + 1) * HEADS);
@@ -125,6 +169,7 @@ static int64_t run_case(ctxpar_comm_t comm, const ring_case *c, const int64_t *r
         snprintf(name, sizeof name, "%s: replayed lse", c->name);
         bad += test_compare(name, lse_acc, lse_ref, n * HEADS, lse_abs, 2e-6);
     }
+    if (check_single_rank) bad += single_rank_mismatches(comm, c, rows, first_of, out);
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_SUM, ctxpar_comm_mpi(comm));
     if (rank == 0 && ranks > 1 && stats.bytes_sent == 0) {
         fprintf(stderr, "%s: no K/V bytes sent on a multi-rank ring\n", c->name);
@@ -142,8 +187,8 @@ int main(int argc, char **argv) {
     const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
     int64_t equal[64], uneven[64];
     for (int r = 0; r < ranks; r++) {
-        equal[r] = 150;
-        uneven[r] = 1 + 97 * r + (r % 2) * 600; /* one block of 1 row */
+        equal[r] = 25 * GRANULE;
+        uneven[r] = GRANULE * (1 + 16 * r + (r % 2) * 100); /* one block of one granule */
     }
     const ring_case plain = {"random inputs", 0.0f, dir_none, -1};
     const ring_case cases[] = {
@@ -156,21 +201,22 @@ int main(int argc, char **argv) {
     };
     int64_t bad = 0;
     char name[96];
-    bad += run_case(comm, &plain, equal);
+    bad += run_case(comm, &plain, equal, 1);
     ring_case uneven_plain = plain;
     uneven_plain.name = "random inputs, uneven blocks";
-    bad += run_case(comm, &uneven_plain, uneven);
+    bad += run_case(comm, &uneven_plain, uneven, 1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ring_case c = cases[i];
         snprintf(name, sizeof name, "%s, uneven blocks", cases[i].name);
         c.name = name;
-        bad += run_case(comm, &c, uneven);
+        /* bit identity where the merge weights are extreme, and with a hole */
+        bad += run_case(comm, &c, uneven, i == 0 || i == 4 || i == 5);
     }
-    /* Rank 0's uneven block has one row (a trivially one-hot softmax):
-     * the dominating block again, with 150 rows. */
+    /* Rank 0's uneven block is a single granule: the dominating block
+     * again, with 25 granules. */
     const ring_case first_equal = {"rank 0's block holds all the weight, equal blocks", 1.0f,
                                    dir_first_wins, -1};
-    bad += run_case(comm, &first_equal, equal);
+    bad += run_case(comm, &first_equal, equal, 0);
     ctxpar_comm_free(comm);
     MPI_Finalize();
     if (rank == 0) {

@@ -1,8 +1,28 @@
-/* Ring attention (see ring_attention.h). */
+/* Ring attention (see ring_attention.h).
+ *
+ * Why a merge tree: a log-sum-exp merge is exact in real arithmetic but
+ * not in float, so merging blocks in the order they come round the ring
+ * would make a query's result depend on how the keys were split into
+ * blocks, that is on the rank count. Here the keys are cut into granules
+ * of a size the caller fixes independently of the rank count (one latent
+ * frame of tokens), each granule's partial result is computed on its own,
+ * and partials merge along one fixed binary tree over the global granule
+ * index: node (level, k) covers granules [k * 2^level, (k+1) * 2^level)
+ * and is always merge(left child, right child). Every rank count then
+ * performs the same float operations for a query, so the result is
+ * bit-identical wherever the shard boundaries fall (given a kernel whose
+ * result for a query does not depend on the other queries of the call).
+ *
+ * A rank holds the tree nodes that are complete but whose sibling has not
+ * come round yet: the canonical cover of the contiguous key ranges seen so
+ * far, at most about 2 log2(granules) nodes of [n_q][d]. The exact number
+ * for a rank follows from the block sizes alone (ctxpar_ring_tree_slots),
+ * so the plan counts it and the run allocates it up front. */
 #include "runtime/stages/ring_attention.h"
 
 #include <math.h>
 #include <mpi.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/core/memory.h"
@@ -11,34 +31,148 @@
  * step, large enough that the kernel's threads stay busy. */
 #define RING_QUERY_SLICE 512
 
+typedef struct tree_node {
+    int level;     /* -1: a leaf being computed, not yet in the tree */
+    int64_t index; /* position at its level */
+    int live;
+    float *o, *lse; /* [n_q][d] normalised partial output, [heads][n_q] its lse */
+} tree_node;
+
+typedef struct merge_tree {
+    tree_node *nodes;
+    int capacity, used, live, peak; /* used: nodes [0, used) were ever taken */
+    int64_t granules;
+    int root_level; /* ceil(log2(granules)) */
+    /* the merge; NULL when only counting nodes */
+    const ctxpar_backend *backend;
+    int64_t n_q, d;
+    int heads, head_dim;
+} merge_tree;
+
+static int root_level_of(int64_t granules) {
+    int level = 0;
+    while (((int64_t)1 << level) < granules) level++;
+    return level;
+}
+
+/* A free node for the next leaf, or NULL when all `capacity` are live. */
+static tree_node *tree_take(merge_tree *t) {
+    for (int i = 0; i < t->capacity; i++)
+        if (!t->nodes[i].live) {
+            t->nodes[i].live = 1;
+            t->nodes[i].level = -1;
+            if (i >= t->used) t->used = i + 1;
+            if (++t->live > t->peak) t->peak = t->live;
+            return &t->nodes[i];
+        }
+    return NULL;
+}
+
+static tree_node *tree_find(merge_tree *t, int level, int64_t index) {
+    for (int i = 0; i < t->used; i++)
+        if (t->nodes[i].live && t->nodes[i].level == level && t->nodes[i].index == index)
+            return &t->nodes[i];
+    return NULL;
+}
+
+/* Leaf `granule` is complete in `node`: merge it upwards as far as its
+ * siblings are there. A sibling that covers no granule (past the end) is
+ * empty and the node rises unchanged. */
+static void tree_add(merge_tree *t, tree_node *node, int64_t granule) {
+    int level = 0;
+    int64_t index = granule;
+    while (level < t->root_level) {
+        const int64_t sibling = index ^ 1;
+        if ((sibling << level) < t->granules) {
+            tree_node *other = tree_find(t, level, sibling);
+            if (!other) break;
+            tree_node *left = index < sibling ? node : other;
+            tree_node *right = index < sibling ? other : node;
+            if (t->backend)
+                t->backend->attention_merge(left->o, t->d, left->lse, right->o, t->d, right->lse,
+                                            t->n_q, t->heads, t->head_dim);
+            right->live = 0;
+            t->live--;
+            node = left;
+        }
+        level++;
+        index >>= 1;
+    }
+    node->level = level;
+    node->index = index;
+}
+
+/* The order a rank meets the granules: its own block, then the blocks of
+ * rank-1, rank-2, ... (the ring's order), each block's granules ascending. */
+static int64_t first_granule(const int64_t *block_rows, int owner, int64_t granule_rows) {
+    int64_t g = 0;
+    for (int r = 0; r < owner; r++) g += block_rows[r] / granule_rows;
+    return g;
+}
+
+int ctxpar_ring_tree_slots(const int64_t *block_rows, int ranks, int64_t granule_rows, int rank) {
+    int64_t granules = 0;
+    for (int r = 0; r < ranks; r++) granules += block_rows[r] / granule_rows;
+    /* Counting only: room for every granule, whatever the order. */
+    const int capacity = (int)granules + 1;
+    tree_node *nodes = calloc((size_t)capacity, sizeof(tree_node));
+    if (!nodes) return capacity;
+    merge_tree t = {.nodes = nodes, .capacity = capacity, .granules = granules,
+                    .root_level = root_level_of(granules)};
+    for (int step = 0; step < ranks; step++) {
+        const int owner = ((rank - step) % ranks + ranks) % ranks;
+        const int64_t g0 = first_granule(block_rows, owner, granule_rows);
+        for (int64_t g = 0; g < block_rows[owner] / granule_rows; g++)
+            tree_add(&t, tree_take(&t), g0 + g);
+    }
+    free(nodes);
+    return t.peak > 0 ? t.peak : 1;
+}
+
 ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t comm,
                                     const float *q, int64_t ldq, const float *kv,
-                                    const int64_t *block_rows, int heads, int head_dim,
-                                    float *out, int tag, ctxpar_ring_stats *stats) {
+                                    const int64_t *block_rows, int64_t granule_rows, int heads,
+                                    int head_dim, float *out, int tag, ctxpar_ring_stats *stats) {
     const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
     const int64_t d = (int64_t)heads * head_dim, ld_kv = 2 * d;
     const int64_t n_q = block_rows[rank];
     const float scale = 1.0f / sqrtf((float)head_dim);
-    int64_t max_rows = 0;
-    for (int r = 0; r < ranks; r++)
+    int64_t max_rows = 0, granules = 0;
+    for (int r = 0; r < ranks; r++) {
+        if (granule_rows <= 0 || block_rows[r] % granule_rows != 0)
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                                "ring attention: rank %d's %lld rows are not whole granules of "
+                                "%lld rows",
+                                r, (long long)block_rows[r], (long long)granule_rows);
         if (block_rows[r] > max_rows) max_rows = block_rows[r];
+        granules += block_rows[r] / granule_rows;
+    }
 
     ctxpar_status status = CTXPAR_OK;
-    float *kv_buf[2] = {NULL, NULL}, *o_blk = NULL, *lse_acc = NULL, *lse_blk = NULL;
-    float *lse_slice = NULL;
-    int64_t q_rows = n_q > 0 ? n_q : 1;
+    float *kv_buf[2] = {NULL, NULL}, *lse_slice = NULL;
+    const int64_t q_rows = n_q > 0 ? n_q : 1;
+    merge_tree tree = {.granules = granules, .root_level = root_level_of(granules),
+                       .backend = backend, .n_q = n_q, .d = d, .heads = heads,
+                       .head_dim = head_dim};
+    tree.capacity = ctxpar_ring_tree_slots(block_rows, ranks, granule_rows, rank);
+    tree.nodes = ctxpar_mem_alloc(sizeof(tree_node) * (size_t)tree.capacity,
+                                  CTXPAR_MEM_TRANSFORMER, "ring merge tree");
+    if (!tree.nodes) {
+        status = CTXPAR_ERR_NO_MEMORY;
+        goto fail;
+    }
+    for (int i = 0; i < tree.capacity; i++) {
+        CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&tree.nodes[i].o, q_rows * d,
+                                                CTXPAR_MEM_TRANSFORMER, "ring partial output"));
+        CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&tree.nodes[i].lse, q_rows * heads,
+                                                CTXPAR_MEM_TRANSFORMER, "ring partial lse"));
+    }
     if (ranks > 1) {
         CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&kv_buf[0], max_rows * ld_kv,
                                                 CTXPAR_MEM_TRANSFORMER, "ring K/V buffer"));
         CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&kv_buf[1], max_rows * ld_kv,
                                                 CTXPAR_MEM_TRANSFORMER, "ring K/V buffer"));
-        CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&o_blk, q_rows * d, CTXPAR_MEM_TRANSFORMER,
-                                                "ring partial output"));
-        CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&lse_blk, q_rows * heads, CTXPAR_MEM_TRANSFORMER,
-                                                "ring partial lse"));
     }
-    CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&lse_acc, q_rows * heads, CTXPAR_MEM_TRANSFORMER,
-                                            "ring lse"));
     CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&lse_slice, (int64_t)RING_QUERY_SLICE * heads,
                                             CTXPAR_MEM_TRANSFORMER, "ring lse slice"));
 
@@ -60,21 +194,23 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
             stats->bytes_sent += n_kv * ld_kv * (int64_t)sizeof(float);
         }
         double t0 = MPI_Wtime();
-        for (int64_t i0 = 0; i0 < n_q; i0 += RING_QUERY_SLICE) {
-            int64_t rows = n_q - i0 < RING_QUERY_SLICE ? n_q - i0 : RING_QUERY_SLICE;
-            /* lse is [heads][n_q]: a query slice is a strided set of rows, so the
-             * kernel writes a compact [heads][rows] slice that is scattered back. */
-            float *dst_o = step == 0 ? out + i0 * d : o_blk + i0 * d;
-            backend->attention(q + i0 * ldq, ldq, kv_cur, ld_kv, kv_cur + d, ld_kv, dst_o, d,
-                               lse_slice, rows, n_kv, heads, head_dim, scale);
-            float *lse_dst = step == 0 ? lse_acc : lse_blk;
-            for (int hh = 0; hh < heads; hh++)
-                memcpy(lse_dst + hh * n_q + i0, lse_slice + hh * rows,
-                       (size_t)rows * sizeof(float));
-            ctxpar_comm_exchange_poke(&ex);
+        const int64_t g0 = first_granule(block_rows, owner, granule_rows);
+        for (int64_t g = 0; n_q > 0 && g < n_kv / granule_rows; g++) {
+            tree_node *leaf = tree_take(&tree); /* never NULL: capacity is the peak */
+            const float *k = kv_cur + g * granule_rows * ld_kv;
+            for (int64_t i0 = 0; i0 < n_q; i0 += RING_QUERY_SLICE) {
+                int64_t rows = n_q - i0 < RING_QUERY_SLICE ? n_q - i0 : RING_QUERY_SLICE;
+                /* lse is [heads][n_q]: a query slice is a strided set of rows, so
+                 * the kernel writes a compact [heads][rows] slice scattered back. */
+                backend->attention(q + i0 * ldq, ldq, k, ld_kv, k + d, ld_kv, leaf->o + i0 * d, d,
+                                   lse_slice, rows, granule_rows, heads, head_dim, scale);
+                for (int hh = 0; hh < heads; hh++)
+                    memcpy(leaf->lse + hh * n_q + i0, lse_slice + hh * rows,
+                           (size_t)rows * sizeof(float));
+                ctxpar_comm_exchange_poke(&ex);
+            }
+            tree_add(&tree, leaf, g0 + g);
         }
-        if (step > 0)
-            backend->attention_merge(out, d, lse_acc, o_blk, d, lse_blk, n_q, heads, head_dim);
         double t1 = MPI_Wtime();
         stats->seconds_compute += t1 - t0;
         stats->flops += 4.0 * (double)n_q * (double)n_kv * (double)d;
@@ -86,14 +222,26 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
             next_buf ^= 1;
         }
     }
+    /* All granules seen: one node is left, the root. */
+    if (n_q > 0) {
+        tree_node *root = tree_find(&tree, tree.root_level, 0);
+        if (root)
+            memcpy(out, root->o, sizeof(float) * (size_t)(n_q * d));
+        else
+            memset(out, 0, sizeof(float) * (size_t)(n_q * d)); /* no keys anywhere */
+    }
 
 fail:
     ctxpar_mem_free(kv_buf[0]);
     ctxpar_mem_free(kv_buf[1]);
-    ctxpar_mem_free(o_blk);
-    ctxpar_mem_free(lse_blk);
-    ctxpar_mem_free(lse_acc);
     ctxpar_mem_free(lse_slice);
+    if (tree.nodes) {
+        for (int i = 0; i < tree.capacity; i++) {
+            ctxpar_mem_free(tree.nodes[i].o);
+            ctxpar_mem_free(tree.nodes[i].lse);
+        }
+        ctxpar_mem_free(tree.nodes);
+    }
     if (status != CTXPAR_OK) ctxpar_comm_abort(comm, status);
     return status;
 }

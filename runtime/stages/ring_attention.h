@@ -2,10 +2,11 @@
  * the keys and values of EVERY rank, holding only the local block plus one
  * block in flight. Each of the P steps computes the local queries against the
  * K/V block in hand while that block travels on to rank+1 and the next one
- * arrives from rank-1 (double buffered); partial results merge through their
- * log-sum-exp in fp32. Blocks may differ in size (uneven shards): every rank
- * knows all block sizes from the plan, so receives are posted with exact
- * lengths. The kernel is run in query slices with MPI progress driven between
+ * arrives from rank-1 (double buffered). Partial results, one per granule of
+ * keys, merge through their log-sum-exp in fp32 along a tree fixed by the
+ * global granule index, so the result does not depend on the rank count.
+ * Blocks may differ in size (uneven shards): every rank knows all block
+ * sizes from the plan, so receives are posted with exact lengths. The kernel is run in query slices with MPI progress driven between
  * them, so the transfer really happens under the compute. */
 #pragma once
 #include <stdint.h>
@@ -23,9 +24,16 @@ typedef struct ctxpar_ring_stats {
 
 /* q: [n_local][ldq], this rank's queries (RoPE applied). kv: [n_local][2*d]
  * with d = heads*head_dim, K in columns [0, d) and V in [d, 2d) (RoPE applied
- * to K). block_rows[r]: rows of rank r's block. out: [n_local][d]. Tag space
- * [tag, tag + P) is used. Errors in the middle of the ring end the job. */
+ * to K). block_rows[r]: rows of rank r's block, a multiple of granule_rows.
+ * granule_rows: keys per leaf of the merge tree; for results independent of
+ * the rank count it must not depend on it (the transformer passes the tokens
+ * of one latent frame). out: [n_local][d]. Tag space [tag, tag + P) is used.
+ * Errors in the middle of the ring end the job. */
 ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t comm,
                                     const float *q, int64_t ldq, const float *kv,
-                                    const int64_t *block_rows, int heads, int head_dim,
-                                    float *out, int tag, ctxpar_ring_stats *stats);
+                                    const int64_t *block_rows, int64_t granule_rows, int heads,
+                                    int head_dim, float *out, int tag, ctxpar_ring_stats *stats);
+
+/* Partial results rank `rank` holds at once ([n_local][d] each, plus lse):
+ * the most tree nodes alive during its ring, from the block sizes alone. */
+int ctxpar_ring_tree_slots(const int64_t *block_rows, int ranks, int64_t granule_rows, int rank);

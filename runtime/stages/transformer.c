@@ -15,16 +15,19 @@ static int64_t widest_input(const ctxpar_model_config *config) {
 }
 
 int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctxpar_dtype dtype,
-                                          int64_t n_local, int64_t n_block_max, int ranks) {
+                                          int64_t n_local, int64_t n_block_max,
+                                          int64_t granule_rows, int ranks, int tree_slots) {
     const int64_t d = config->transformer.dim, heads = config->transformer.heads;
     const int64_t f = ctxpar_config_mlp_dim(config);
     /* h [n][d], qkv [n][3d], kv [n][2d], attn [n][d], mlp [n][f] */
     int64_t block = n_local * (d * (1 + 3 + 2 + 1) + f);
-    /* ring: two K/V buffers, partial output, lse x3 */
-    int64_t ring = (ranks > 1 ? 2 * n_block_max * 2 * d + n_local * d : 0) + 3 * n_local * heads;
+    /* ring: two K/V buffers, the merge tree's partial outputs and lse, the
+     * kernel's lse slice */
+    int64_t ring = (ranks > 1 ? 2 * n_block_max * 2 * d : 0) +
+                   (int64_t)tree_slots * n_local * (d + heads) + 512 * heads;
     /* bf16: the linears' converted rows, and the attention's bf16 copy of a
-     * K/V block (the kernel's, for the length of a call) */
-    const int64_t kv_rows = n_block_max > n_local ? n_block_max : n_local;
+     * granule of K/V (the kernel's, for the length of a call) */
+    const int64_t kv_rows = granule_rows;
     int64_t bf16 = dtype == CTXPAR_DTYPE_BF16
                        ? (ctxpar_cpu_linear_bf16_scratch_values(widest_input(config)) +
                           2 * (kv_rows + 1) * d) *
@@ -100,7 +103,7 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
             memcpy(kv + i * 2 * d, qkv + i * 3 * d + d, (size_t)(2 * d) * sizeof(float));
         double t1 = MPI_Wtime();
         CTXPAR_TRY_GOTO(ctxpar_ring_attention(&ring_backend, comm, qkv, 3 * d, kv, block_rows,
-                                              tc->heads, (int)dh, attn, 1000 + layer * ranks,
+                                              plan->tokens_per_frame, tc->heads, (int)dh, attn, 1000 + layer * ranks,
                                               &stats->ring));
         double t2 = MPI_Wtime();
         dense(backend, h, attn, n, d, d, &ops->proj, bf16_rows);

@@ -28,6 +28,9 @@ ctxpar_status ctxpar_transformer_run(const ctxpar_backend *backend, ctxpar_comm_
                                      ctxpar_tensor *tokens, ctxpar_transformer_stats *stats,
                                      ctxpar_transformer_progress_fn progress, void *user);
 
-/* Bytes a rank holds for the transformer beyond its tokens (plan estimate). */
+/* Bytes a rank holds for the transformer beyond its tokens (plan estimate):
+ * n_local tokens here, n_block_max the largest rank's, granule_rows the
+ * tokens of one latent frame, tree_slots from ctxpar_ring_tree_slots. */
 int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctxpar_dtype dtype,
-                                          int64_t n_local, int64_t n_block_max, int ranks);
+                                          int64_t n_local, int64_t n_block_max,
+                                          int64_t granule_rows, int ranks, int tree_slots);
