@@ -81,6 +81,42 @@ BF16_TARGET static void pack_value_pairs(ctxpar_bf16 *out, const float *lo, cons
     }
 }
 
+BF16_INLINE __m512i lane_index(void) {
+    return _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+}
+
+/* The query tile as pairs qp[e][i] = (q[2e], q[2e+1]) of query i, scaled
+ * into log2 units; rows past nq are zero. A row's 32 dims are split into
+ * even and odd lanes, packed, and scattered down the pair index. The same
+ * roundings as a scalar loop over ctxpar_bf16_from_f32 of q * qscale. */
+BF16_TARGET static void pack_query_pairs(ctxpar_bf16 *qp, const bf16_args *a, int head,
+                                         int64_t q0, int64_t nq, float qscale) {
+    const int dh = a->dh;
+    const __m512i pair_stride = _mm512_mullo_epi32(lane_index(), _mm512_set1_epi32(BQ));
+    const __m512i even = _mm512_slli_epi32(lane_index(), 1);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 s = _mm512_set1_ps(qscale);
+    int32_t *pairs = (int32_t *)qp; /* [dh/2][BQ] */
+    for (int64_t i = 0; i < BQ; i++) {
+        const float *qrow = a->q + (q0 + i) * a->ldq + (int64_t)head * dh;
+        int c = 0;
+        for (; c + 32 <= dh; c += 32) {
+            __m512i packed = _mm512_setzero_si512();
+            if (i < nq) {
+                const __m512 x0 = _mm512_mul_ps(_mm512_loadu_ps(qrow + c), s);
+                const __m512 x1 = _mm512_mul_ps(_mm512_loadu_ps(qrow + c + 16), s);
+                packed = pack_pairs(_mm512_permutex2var_ps(x0, even, x1),
+                                    _mm512_permutex2var_ps(x0, odd, x1));
+            }
+            _mm512_i32scatter_epi32(pairs + (int64_t)(c / 2) * BQ + i, pair_stride, packed, 4);
+        }
+        for (int e = c / 2; e < dh / 2; e++) {
+            qp[(e * BQ + i) * 2] = i < nq ? ctxpar_bf16_from_f32(qrow[2 * e] * qscale) : 0;
+            qp[(e * BQ + i) * 2 + 1] = i < nq ? ctxpar_bf16_from_f32(qrow[2 * e + 1] * qscale) : 0;
+        }
+    }
+}
+
 /* Per-thread scratch: q pairs [dh/2][BQ][2] bf16, p pairs [BKV/2][BQ][2]
  * bf16, s^T [BKV][BQ] and o^T [dh][BQ] float32. */
 static int64_t scratch_bytes(int dh) {
@@ -98,12 +134,7 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
     const float qscale = a->scale * 1.4426950408889634f;
     const int64_t ldkb = (int64_t)a->heads * dh;
 
-    for (int64_t i = 0; i < BQ; i++)
-        for (int e = 0; e < dp_count; e++) {
-            const float *qrow = a->q + (q0 + i) * a->ldq + (int64_t)head * dh;
-            qp[(e * BQ + i) * 2] = i < nq ? ctxpar_bf16_from_f32(qrow[2 * e] * qscale) : 0;
-            qp[(e * BQ + i) * 2 + 1] = i < nq ? ctxpar_bf16_from_f32(qrow[2 * e + 1] * qscale) : 0;
-        }
+    pack_query_pairs(qp, a, head, q0, nq, qscale);
     memset(o_t, 0, sizeof(float) * (size_t)dh * BQ);
     __m512 m[4], l[4];
     for (int w = 0; w < 4; w++) m[w] = _mm512_set1_ps(-INFINITY), l[w] = _mm512_setzero_ps();
@@ -189,10 +220,16 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
     }
     float mv[BQ], lv[BQ];
     for (int w = 0; w < 4; w++) _mm512_storeu_ps(mv + 16 * w, m[w]), _mm512_storeu_ps(lv + 16 * w, l[w]);
+    /* o^T back to rows: 16 dims of a query are one gather */
+    const __m512i dim_stride = _mm512_mullo_epi32(lane_index(), _mm512_set1_epi32(BQ));
     for (int64_t i = 0; i < nq; i++) {
         float *orow = a->o + (q0 + i) * a->ldo + (int64_t)head * dh;
         const float inv = 1.0f / lv[i];
-        for (int d = 0; d < dh; d++) orow[d] = o_t[d * BQ + i] * inv;
+        int d = 0;
+        for (; d + 16 <= dh; d += 16)
+            _mm512_storeu_ps(orow + d, _mm512_mul_ps(_mm512_i32gather_ps(dim_stride, o_t + d * BQ + i, 4),
+                                                     _mm512_set1_ps(inv)));
+        for (; d < dh; d++) orow[d] = o_t[d * BQ + i] * inv;
         a->lse[(int64_t)head * a->n_q + q0 + i] = mv[i] * 0.6931471805599453f + logf(lv[i]);
     }
 }

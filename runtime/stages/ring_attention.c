@@ -17,7 +17,13 @@
  * come round yet: the canonical cover of the contiguous key ranges seen so
  * far, at most about 2 log2(granules) nodes of [n_q][d]. The exact number
  * for a rank follows from the block sizes alone (ctxpar_ring_tree_slots),
- * so the plan counts it and the run allocates it up front. */
+ * so the plan counts it and the run allocates it up front.
+ *
+ * Loop order: the tree is walked once per K/V block to list its operations
+ * (a granule's kernel into a node, a merge of two nodes), and that list is
+ * replayed for each query slice. Rows are independent, so the result is the
+ * same as walking the tree row by row, while a slice's queries and partials
+ * stay in cache across the block's granules. */
 #include "runtime/stages/ring_attention.h"
 
 #include <math.h>
@@ -35,18 +41,25 @@ typedef struct tree_node {
     int level;     /* -1: a leaf being computed, not yet in the tree */
     int64_t index; /* position at its level */
     int live;
-    float *o, *lse; /* [n_q][d] normalised partial output, [heads][n_q] its lse */
+    /* [n_q][d] normalised partial output; its lse, per query slice of `rows`
+     * starting at i0 a compact [heads][rows] block at lse + i0 * heads */
+    float *o, *lse;
 } tree_node;
+
+/* One step of a block's work: the kernel for the granule at key row
+ * `key_row` into node a, or the merge of node b into node a. */
+typedef struct tree_op {
+    tree_node *a, *b; /* b == NULL: a kernel */
+    int64_t key_row;
+} tree_op;
 
 typedef struct merge_tree {
     tree_node *nodes;
     int capacity, used, live, peak; /* used: nodes [0, used) were ever taken */
     int64_t granules;
     int root_level; /* ceil(log2(granules)) */
-    /* the merge; NULL when only counting nodes */
-    const ctxpar_backend *backend;
-    int64_t n_q, d;
-    int heads, head_dim;
+    tree_op *ops;   /* where merges are listed; NULL when only counting */
+    int n_ops;
 } merge_tree;
 
 static int root_level_of(int64_t granules) {
@@ -88,9 +101,7 @@ static void tree_add(merge_tree *t, tree_node *node, int64_t granule) {
             if (!other) break;
             tree_node *left = index < sibling ? node : other;
             tree_node *right = index < sibling ? other : node;
-            if (t->backend)
-                t->backend->attention_merge(left->o, t->d, left->lse, right->o, t->d, right->lse,
-                                            t->n_q, t->heads, t->head_dim);
+            if (t->ops) t->ops[t->n_ops++] = (tree_op){left, right, 0};
             right->live = 0;
             t->live--;
             node = left;
@@ -129,6 +140,12 @@ int ctxpar_ring_tree_slots(const int64_t *block_rows, int ranks, int64_t granule
     return t.peak > 0 ? t.peak : 1;
 }
 
+/* A block's steps: one kernel per granule, and merges, each of which retires
+ * a node that was live at the block's start or came from one of its kernels. */
+int64_t ctxpar_ring_steps_bytes(int64_t max_block_rows, int64_t granule_rows, int tree_slots) {
+    return (int64_t)sizeof(tree_op) * (2 * (max_block_rows / granule_rows) + tree_slots + 1);
+}
+
 ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t comm,
                                     const float *q, int64_t ldq, const float *kv,
                                     const int64_t *block_rows, int64_t granule_rows, int heads,
@@ -149,15 +166,16 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
     }
 
     ctxpar_status status = CTXPAR_OK;
-    float *kv_buf[2] = {NULL, NULL}, *lse_slice = NULL;
+    float *kv_buf[2] = {NULL, NULL};
     const int64_t q_rows = n_q > 0 ? n_q : 1;
-    merge_tree tree = {.granules = granules, .root_level = root_level_of(granules),
-                       .backend = backend, .n_q = n_q, .d = d, .heads = heads,
-                       .head_dim = head_dim};
+    const int root_level = root_level_of(granules);
+    merge_tree tree = {.granules = granules, .root_level = root_level};
     tree.capacity = ctxpar_ring_tree_slots(block_rows, ranks, granule_rows, rank);
+    const int64_t steps_bytes = ctxpar_ring_steps_bytes(max_rows, granule_rows, tree.capacity);
     tree.nodes = ctxpar_mem_alloc(sizeof(tree_node) * (size_t)tree.capacity,
                                   CTXPAR_MEM_TRANSFORMER, "ring merge tree");
-    if (!tree.nodes) {
+    tree.ops = ctxpar_mem_alloc((size_t)steps_bytes, CTXPAR_MEM_TRANSFORMER, "ring merge steps");
+    if (!tree.nodes || !tree.ops) {
         status = CTXPAR_ERR_NO_MEMORY;
         goto fail;
     }
@@ -173,8 +191,6 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
         CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&kv_buf[1], max_rows * ld_kv,
                                                 CTXPAR_MEM_TRANSFORMER, "ring K/V buffer"));
     }
-    CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&lse_slice, (int64_t)RING_QUERY_SLICE * heads,
-                                            CTXPAR_MEM_TRANSFORMER, "ring lse slice"));
 
     const float *kv_cur = kv;
     int next_buf = 0;
@@ -194,22 +210,31 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
             stats->bytes_sent += n_kv * ld_kv * (int64_t)sizeof(float);
         }
         double t0 = MPI_Wtime();
+        /* The block's granules into the tree: the list of what to compute. */
         const int64_t g0 = first_granule(block_rows, owner, granule_rows);
+        tree.n_ops = 0;
         for (int64_t g = 0; n_q > 0 && g < n_kv / granule_rows; g++) {
             tree_node *leaf = tree_take(&tree); /* never NULL: capacity is the peak */
-            const float *k = kv_cur + g * granule_rows * ld_kv;
-            for (int64_t i0 = 0; i0 < n_q; i0 += RING_QUERY_SLICE) {
-                int64_t rows = n_q - i0 < RING_QUERY_SLICE ? n_q - i0 : RING_QUERY_SLICE;
-                /* lse is [heads][n_q]: a query slice is a strided set of rows, so
-                 * the kernel writes a compact [heads][rows] slice scattered back. */
-                backend->attention(q + i0 * ldq, ldq, k, ld_kv, k + d, ld_kv, leaf->o + i0 * d, d,
-                                   lse_slice, rows, granule_rows, heads, head_dim, scale);
-                for (int hh = 0; hh < heads; hh++)
-                    memcpy(leaf->lse + hh * n_q + i0, lse_slice + hh * rows,
-                           (size_t)rows * sizeof(float));
+            tree.ops[tree.n_ops++] = (tree_op){leaf, NULL, g * granule_rows};
+            tree_add(&tree, leaf, g0 + g);
+        }
+        /* ... done slice by slice. lse per slice is [heads][rows] (see tree_node). */
+        for (int64_t i0 = 0; i0 < n_q; i0 += RING_QUERY_SLICE) {
+            const int64_t rows = n_q - i0 < RING_QUERY_SLICE ? n_q - i0 : RING_QUERY_SLICE;
+            for (int i = 0; i < tree.n_ops; i++) {
+                const tree_op *op = &tree.ops[i];
+                if (op->b) {
+                    backend->attention_merge(op->a->o + i0 * d, d, op->a->lse + i0 * heads,
+                                             op->b->o + i0 * d, d, op->b->lse + i0 * heads,
+                                             rows, heads, head_dim);
+                    continue;
+                }
+                const float *k = kv_cur + op->key_row * ld_kv;
+                backend->attention(q + i0 * ldq, ldq, k, ld_kv, k + d, ld_kv, op->a->o + i0 * d,
+                                   d, op->a->lse + i0 * heads, rows, granule_rows, heads,
+                                   head_dim, scale);
                 ctxpar_comm_exchange_poke(&ex);
             }
-            tree_add(&tree, leaf, g0 + g);
         }
         double t1 = MPI_Wtime();
         stats->seconds_compute += t1 - t0;
@@ -234,7 +259,7 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
 fail:
     ctxpar_mem_free(kv_buf[0]);
     ctxpar_mem_free(kv_buf[1]);
-    ctxpar_mem_free(lse_slice);
+    ctxpar_mem_free(tree.ops);
     if (tree.nodes) {
         for (int i = 0; i < tree.capacity; i++) {
             ctxpar_mem_free(tree.nodes[i].o);

@@ -37,3 +37,7 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
 /* Partial results rank `rank` holds at once ([n_local][d] each, plus lse):
  * the most tree nodes alive during its ring, from the block sizes alone. */
 int ctxpar_ring_tree_slots(const int64_t *block_rows, int ranks, int64_t granule_rows, int rank);
+
+/* Bytes of the list of one block's steps (kernels and merges), the other
+ * allocation of the ring beside the K/V buffers and the tree's partials. */
+int64_t ctxpar_ring_steps_bytes(int64_t max_block_rows, int64_t granule_rows, int tree_slots);

@@ -21,10 +21,10 @@ int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctx
     const int64_t f = ctxpar_config_mlp_dim(config);
     /* h [n][d], qkv [n][3d], kv [n][2d], attn [n][d], mlp [n][f] */
     int64_t block = n_local * (d * (1 + 3 + 2 + 1) + f);
-    /* ring: two K/V buffers, the merge tree's partial outputs and lse, the
-     * kernel's lse slice */
+    /* ring: two K/V buffers, the merge tree's partial outputs and lse (its
+     * list of steps is counted in bytes below) */
     int64_t ring = (ranks > 1 ? 2 * n_block_max * 2 * d : 0) +
-                   (int64_t)tree_slots * n_local * (d + heads) + 512 * heads;
+                   (int64_t)tree_slots * n_local * (d + heads);
     /* bf16: the linears' converted rows, and the attention's bf16 copy of a
      * granule of K/V (the kernel's, for the length of a call) */
     const int64_t kv_rows = granule_rows;
@@ -33,7 +33,8 @@ int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctx
                           2 * (kv_rows + 1) * d) *
                              (int64_t)sizeof(ctxpar_bf16)
                        : 0;
-    return (block + ring) * (int64_t)sizeof(float) + bf16;
+    return (block + ring) * (int64_t)sizeof(float) + bf16 +
+           ctxpar_ring_steps_bytes(n_block_max, granule_rows, tree_slots);
 }
 
 /* One linear op: on the bf16 GEMM when the op has a packed weight. */
