@@ -13,6 +13,7 @@ if [[ ! -x $venv/bin/python ]]; then
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install -q --upgrade pip >&2
 fi
-"$venv/bin/python" -c "import torch, transformers, diffusers, h5py, safetensors" 2>/dev/null ||
-  "$venv/bin/pip" install -q torch transformers diffusers safetensors numpy h5py >&2
+"$venv/bin/python" -c "import torch, torchvision, transformers, diffusers, h5py, safetensors" \
+  2>/dev/null ||
+  "$venv/bin/pip" install -q torch torchvision transformers diffusers safetensors numpy h5py >&2
 echo "$venv/bin/python"

@@ -3,7 +3,7 @@
 # families' shapes (random weights in folders of the released layout), in one
 # run so both sides see the same machine. Results are JSON lines.
 #
-#   bench/run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|cogvideox-bf16|all]
+#   bench/run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|cogvideox-bf16|qwen2_5_vl|qwen2_vl|all]
 #
 # cogvideox: CogVideoX-2b VAE shapes, 9 frames of 256x256; ctxpar 2 ranks x 1
 #   thread (--norm exact) against bench/cogvideox_torch.py (whole video, float32,
@@ -18,11 +18,16 @@
 # cogvideox-bf16: the CogVideoX-2b VAE shapes, 9 frames of 256x256; ctxpar
 #   (its VAE computes in float32 under every --dtype) against diffusers'
 #   AutoencoderKLCogVideoX in bf16 and float32 from PyPI, 2 threads.
+# qwen2_5_vl, qwen2_vl: the released 7B vision towers (bf16 weights, random),
+#   8 frames of 448x448 (4096 patches, 1024 merged tokens); ctxpar --dtype
+#   f32 and bf16, 2 ranks x 1 thread, against transformers' own vision model
+#   classes and video processor in bf16 and float32 (SDPA, 2 threads) from
+#   PyPI (bench/qwen2_vl_transformers.py; docs/models/qwen2-vl.md).
 # The environment's OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE halve OpenBLAS on
 # this CPU: both are unset here, for the peers and ctxpar alike.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|cogvideox-bf16|all]"
+usage="usage: run_models_bench.sh BUILD_DIR OUT_DIR [cogvideox|vjepa2|vjepa2-bf16|cogvideox-bf16|qwen2_5_vl|qwen2_vl|all]"
 build=${1:?$usage}
 out=${2:?$usage}
 which=${3:-all}
@@ -78,3 +83,19 @@ if [[ $which == all || $which == cogvideox-bf16 ]]; then
   "$peer" "$here/bench/cogvideox_diffusers.py" --model "$model" --frames 9 --size 256 \
     --threads 2 --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-diffusers.jsonl"
 fi
+for family in qwen2_5_vl qwen2_vl; do
+  [[ $which == all || $which == "$family" ]] || continue
+  model=/tmp/ctxpar-$family-7b-bf16
+  [[ -d $model ]] || $py "$here/tests/qwen2_vl/make_folder.py" "$model" --family "$family" \
+    --preset 7b --dtype bf16 --shards 2 --layout model.visual >/dev/null
+  clip=$out/qwen-8x448.h5
+  [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 8 --height 448 --width 448
+  echo "# CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx2\|avx512f\|avx512_bf16\|amx_bf16\|amx_tile' | tr '\n' ' ')"
+  for dtype in f32 bf16; do
+    mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --no-merge --bench \
+      --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/$family-ctxpar.jsonl"
+  done
+  peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
+  (cd "$here/bench" && "$peer" qwen2_vl_transformers.py --model "$model" --video "$clip" \
+    --threads 2 --warmup 1 --repeat "$repeat" --json "$out/$family-transformers.jsonl")
+done

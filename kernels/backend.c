@@ -27,17 +27,21 @@ static const ctxpar_backend cpu_backend = {
     .linear_bf16_scratch_values = ctxpar_cpu_linear_bf16_scratch_values,
     .linear_bf16 = ctxpar_cpu_linear_bf16,
     .patch_embed_scratch_floats = ctxpar_cpu_patch_embed_scratch_floats,
-    .patch_embed = ctxpar_cpu_patch_embed,
+    .patch_rows = ctxpar_cpu_patch_rows,
     .attention = ctxpar_cpu_attention,
     .attention_bf16 = ctxpar_cpu_attention_bf16,
     .attention_merge = ctxpar_cpu_attention_merge,
     .layer_norm = ctxpar_cpu_layer_norm,
+    .rms_norm = ctxpar_cpu_rms_norm,
     .gelu = ctxpar_cpu_gelu,
+    .quick_gelu = ctxpar_cpu_quick_gelu,
+    .silu_gate = ctxpar_cpu_silu_gate,
     .gelu_erf = ctxpar_cpu_gelu_erf,
     .tubelet_embed_scratch_floats = ctxpar_cpu_tubelet_embed_scratch_floats,
-    .tubelet_embed = ctxpar_cpu_tubelet_embed,
+    .tubelet_rows = ctxpar_cpu_tubelet_rows,
     .rope3d_vjepa2 = ctxpar_cpu_rope3d_vjepa2,
     .rope3d = ctxpar_cpu_rope3d,
+    .rope_axial2d = ctxpar_cpu_rope_axial2d,
 };
 
 const ctxpar_backend *ctxpar_backend_cpu(void) { return &cpu_backend; }

@@ -62,9 +62,9 @@ typedef struct ctxpar_backend {
     void (*linear_bf16)(float *y, const float *x, int64_t n, int64_t in, int64_t out,
                         const ctxpar_bf16 *packed, const float *bias, ctxpar_bf16 *scratch);
     int64_t (*patch_embed_scratch_floats)(int64_t z, int64_t frames, int64_t h, int64_t w, int p);
-    void (*patch_embed)(const float *latents, int64_t cstride, int64_t z, int64_t frames,
-                        int64_t h, int64_t w, int p, const float *weight, const float *bias,
-                        int64_t d, float *tokens, float *scratch);
+    /* the embeddings' gathers: token rows for the stage's linear */
+    void (*patch_rows)(const float *latents, int64_t cstride, int64_t z, int64_t frames,
+                       int64_t h, int64_t w, int p, float *rows);
     void (*attention)(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v,
                       int64_t ldv, float *o, int64_t ldo, float *lse, int64_t n_q, int64_t n_kv,
                       int heads, int head_dim, float scale);
@@ -77,17 +77,22 @@ typedef struct ctxpar_backend {
                             int head_dim);
     void (*layer_norm)(float *y, const float *x, int64_t n, int64_t d, const float *weight,
                        const float *bias, float eps);
+    void (*rms_norm)(float *y, const float *x, int64_t n, int64_t d, const float *weight,
+                     float eps);
     void (*gelu)(float *x, int64_t n);
     void (*gelu_erf)(float *x, int64_t n);
+    void (*quick_gelu)(float *x, int64_t n);
+    void (*silu_gate)(float *y, const float *x, int64_t n, int64_t f);
     int64_t (*tubelet_embed_scratch_floats)(int64_t c, int64_t frames, int64_t h, int64_t w,
                                             int kt, int p);
-    void (*tubelet_embed)(const float *x, int64_t cstride, int64_t c, int64_t frames, int64_t h,
-                          int64_t w, int kt, int p, const float *weight, const float *bias,
-                          int64_t d, float *tokens, float *scratch);
+    void (*tubelet_rows)(const float *x, int64_t cstride, int64_t c, int64_t frames, int64_t h,
+                         int64_t w, int kt, int p, float *rows);
     void (*rope3d_vjepa2)(float *x, int64_t ld, int64_t n, int heads, int head_dim,
                           int64_t first_token, int64_t grid_h, int64_t grid_w);
     void (*rope3d)(float *x, int64_t ld, int64_t n, int heads, int head_dim, int64_t first_token,
                    int64_t grid_h, int64_t grid_w);
+    void (*rope_axial2d)(float *x, int64_t ld, int64_t n, int heads, int head_dim,
+                         int64_t first_token, int64_t grid_h, int64_t grid_w);
 } ctxpar_backend;
 
 /* The CPU reference backend. */

@@ -218,9 +218,9 @@ static const cli_option options[] = {
      .help = "backend (default cpu)"},
     {.flag = "--dtype", .metavar = "auto|f32|bf16", CHOICE(run.dtype, "auto,f32,bf16"),
      .help = "precision of the transformer's matrix products: bf16\n"
-             "inputs with float32 accumulation, or f32 (default auto,\n"
-             "which is f32 for now: bf16 results move with the rank\n"
-             "count; docs/bf16.md)"},
+             "inputs with float32 accumulation, or f32 (default auto:\n"
+             "bf16 where the CPU has AVX512-BF16 or AMX and the\n"
+             "checkpoint's weights are bf16/f16; docs/bf16.md)"},
     {.flag = "--threads", .metavar = "N", INT(run.threads, 1, 4096),
      .help = "threads per rank (default: cores on the node / ranks on it)"},
     {.flag = "--mem-limit", .metavar = "MiB", INT(run.mem_limit_mib, 1, (double)((int64_t)1 << 40)),

@@ -64,10 +64,16 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
     return CTXPAR_OK;
 }
 
-/* --dtype auto -> f32 (plan_data.h says why), and whether bf16 can run here. */
+/* --dtype auto -> f32 or bf16 (plan_data.h), and whether bf16 can run here. */
 static ctxpar_status resolve_dtype(const ctxpar_backend *backend, const ctxpar_model *model,
                                    ctxpar_dtype *dtype) {
-    if (*dtype == CTXPAR_DTYPE_AUTO) *dtype = CTXPAR_DTYPE_F32;
+    const int has_bf16 = ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16) ||
+                         ctxpar_cpu_has(CTXPAR_CPU_AMX_BF16);
+    if (*dtype == CTXPAR_DTYPE_AUTO)
+        *dtype = has_bf16 && model->weights_half && model->config.has_transformer &&
+                         backend->linear_bf16
+                     ? CTXPAR_DTYPE_BF16
+                     : CTXPAR_DTYPE_F32;
     if (*dtype != CTXPAR_DTYPE_BF16) return CTXPAR_OK;
     if (!backend->linear_bf16)
         return ctxpar_error(CTXPAR_ERR_UNSUPPORTED, "--dtype bf16: the %s backend has no bf16 "
@@ -306,7 +312,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     {
         /* The largest the file can be: every token its own record, plus the
          * latents if asked for, plus room for metadata. */
-        int64_t dim = model->config.transformer.dim;
+        int64_t dim = ctxpar_config_output_dim(&model->config);
         int64_t max_bytes = plan.total_tokens * (dim * 4 + 6 * 4) + (1 << 20);
         if (o.save_latents || !plan.has_transformer)
             max_bytes += plan.latent_frames * plan.latent_h * plan.latent_w *
@@ -380,7 +386,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     t0 = MPI_Wtime();
     ctxpar_progress_stage(&progress, "merge");
     CTXPAR_TRY_GOTO(ctxpar_merge_run(comm, &plan, &model->config.merge, o.no_merge, tokens.data,
-                                     model->config.transformer.dim, &merged));
+                                     ctxpar_config_output_dim(&model->config), &merged));
     ctxpar_tensor_free(&tokens);
     ctxpar_progress_end_stage(&progress);
     seconds[CTXPAR_STAGE_MERGE] = MPI_Wtime() - t0;
@@ -390,7 +396,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     ctxpar_progress_stage(&progress, "output");
     {
         ctxpar_output out = {
-            .n_records = merged.records.count, .dim = model->config.transformer.dim,
+            .n_records = merged.records.count, .dim = ctxpar_config_output_dim(&model->config),
             .features = merged.features, .t_start = merged.records.t_start,
             .t_end = merged.records.t_end, .level = merged.records.level,
             .y = merged.records.y, .x = merged.records.x, .size = merged.records.size,

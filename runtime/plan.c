@@ -8,6 +8,7 @@
 
 #include "runtime/model/model.h"
 #include "runtime/model/model_bf16.h"
+#include "runtime/stages/frame_attention.h"
 #include "runtime/stages/ring_attention.h"
 #include "runtime/stages/transformer.h"
 #include "runtime/stages/vae.h"
@@ -81,17 +82,25 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
                             "its token positions assume that grid; resize the video to "
                             "%dx%d",
                             (long long)W, (long long)H, crop, crop, crop, crop);
+    if (options->layer != 0 && config->has_transformer && config->transformer.merge > 0)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "--layer %d: this %s model ends in a patch merger, whose input is "
+                            "the last block's; --layer is for models without one",
+                            options->layer, config->family);
     if (options->layer != 0 &&
         (!config->has_transformer || options->layer < 1 || options->layer > config->transformer.layers))
         return ctxpar_error(CTXPAR_ERR_ARGUMENT,
                             "--layer %d: this model has %d transformer blocks; give 1 to %d",
                             options->layer, config->has_transformer ? config->transformer.layers : 0,
                             config->has_transformer ? config->transformer.layers : 0);
-    if (H <= 0 || W <= 0 || H % (cs * p) != 0 || W % (cs * p) != 0) {
-        int64_t m = cs * p;
+    const int64_t merge = config->has_transformer ? ctxpar_config_output_merge(config) : 1;
+    if (H <= 0 || W <= 0 || H % (cs * p * merge) != 0 || W % (cs * p * merge) != 0) {
+        int64_t m = cs * p * merge;
         int64_t sw = W > 0 ? round_up(W, m) : m, sh = H > 0 ? round_up(H, m) : m;
         char why[96];
-        if (config->has_transformer)
+        if (config->has_transformer && merge > 1)
+            snprintf(why, sizeof why, "patch %lld x merger %lld", (long long)p, (long long)merge);
+        else if (config->has_transformer)
             snprintf(why, sizeof why, "spatial compression %lld x patch %lld", (long long)cs,
                      (long long)p);
         else
@@ -142,7 +151,9 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     plan->latent_frames = ctxpar_plan_frame_at(T, ct);
     plan->latent_h = H / cs, plan->latent_w = W / cs;
     if (config->has_transformer) {
-        plan->grid_h = plan->latent_h / p, plan->grid_w = plan->latent_w / p;
+        plan->patch_grid_h = plan->latent_h / p, plan->patch_grid_w = plan->latent_w / p;
+        plan->patch_tokens_per_frame = plan->patch_grid_h * plan->patch_grid_w;
+        plan->grid_h = plan->patch_grid_h / merge, plan->grid_w = plan->patch_grid_w / merge;
         plan->tokens_per_frame = plan->grid_h * plan->grid_w;
         plan->total_tokens = plan->tokens_per_frame * plan->latent_frames;
     }
@@ -211,13 +222,13 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     int64_t *block_rows = calloc((size_t)ranks, sizeof(int64_t));
     if (!block_rows) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "plan: %d block sizes", ranks);
     for (int r = 0; r < ranks; r++) {
-        block_rows[r] = plan->n_latent[r] * plan->tokens_per_frame;
+        block_rows[r] = plan->n_latent[r] * plan->patch_tokens_per_frame;
         if (block_rows[r] > max_block) max_block = block_rows[r];
     }
     for (int r = 0; r < ranks; r++) {
         ctxpar_vae_estimate est = {0};
         if (config->has_vae) ctxpar_vae_estimate_rank(config, plan, r, &est);
-        int64_t tokens = plan->n_latent[r] * plan->tokens_per_frame;
+        int64_t tokens = plan->n_latent[r] * plan->patch_tokens_per_frame;
         int64_t latent_bytes = plan->n_latent[r] * plan->latent_h * plan->latent_w * z * 4;
         int64_t embed_scratch = tokens * p * p * z * 4;
         if (!config->has_vae) /* the normalised pixels, and their tubelet gather */
@@ -227,8 +238,9 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
             int64_t transformer =
                 tokens * d * 4 + tokens * 6 * 4 +
                 ctxpar_transformer_estimate_bytes(
-                    config, plan->dtype, tokens, max_block, plan->tokens_per_frame, ranks,
-                    ctxpar_ring_tree_slots(block_rows, ranks, plan->tokens_per_frame, r));
+                    config, plan->dtype, tokens, max_block, plan->patch_tokens_per_frame, ranks,
+                    ctxpar_ring_tree_slots(block_rows, ranks, plan->patch_tokens_per_frame, r),
+                    plan->patch_grid_h, plan->patch_grid_w);
             if (transformer > after_vae) after_vae = transformer;
         } else {
             /* the latents and their frame-major copy for the file */
@@ -241,15 +253,33 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     }
     free(block_rows);
     const int64_t embed_in = config->has_vae ? p * p * z : 3 * config->transformer.tubelet * p * p;
-    plan->embed_flops = 2.0 * (double)plan->total_tokens * (double)embed_in * (double)d;
+    const ctxpar_transformer_config *tf = &config->transformer;
+    const double n_total = (double)(plan->patch_tokens_per_frame * plan->latent_frames);
+    plan->embed_flops = 2.0 * n_total * (double)embed_in * (double)d;
     if (!config->has_transformer) {
         plan->embed_flops = plan->attention_flops = plan->dense_flops = 0.0;
         return CTXPAR_OK;
     }
-    const double n_total = (double)plan->total_tokens, layers = config->transformer.layers;
-    plan->attention_flops = 4.0 * n_total * n_total * (double)d * layers;
-    plan->dense_flops = 2.0 * n_total * (double)d * (4.0 * d + 2.0 * ctxpar_config_mlp_dim(config)) *
+    const double layers = tf->layers;
+    if (tf->span == CTXPAR_ATTENTION_VIDEO) {
+        plan->attention_flops = 4.0 * n_total * n_total * (double)d * layers;
+    } else {
+        const int full_layers = tf->window > 0 ? __builtin_popcountll(tf->full_layers) : tf->layers;
+        const double frames = (double)plan->latent_frames;
+        plan->attention_flops =
+            frames * (full_layers * ctxpar_frame_attention_flops(plan->patch_grid_h,
+                                                                 plan->patch_grid_w, 0, d) +
+                      (tf->layers - full_layers) *
+                          ctxpar_frame_attention_flops(plan->patch_grid_h, plan->patch_grid_w,
+                                                       tf->window, d));
+    }
+    plan->dense_flops = 2.0 * n_total * (double)d *
+                        (4.0 * d + ctxpar_config_fc1_out(config) + ctxpar_config_mlp_dim(config)) *
                         layers;
+    if (tf->merge > 0) {
+        const double width = (double)tf->merge * tf->merge * d;
+        plan->dense_flops += 2.0 * (double)plan->total_tokens * width * (width + tf->out_dim);
+    }
     return CTXPAR_OK;
 }
 
@@ -278,7 +308,14 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
         fprintf(f, "\n# tubelets of %d x %d x %d pixels: %lld in time (the shard unit)\n",
                 config->transformer.tubelet, config->transformer.patch, config->transformer.patch,
                 (long long)plan->latent_frames);
-    if (plan->has_transformer)
+    if (plan->has_transformer && plan->patch_tokens_per_frame != plan->tokens_per_frame)
+        fprintf(f, "# tokens: %lld in the encoder (grid %lldx%lld), %lld out of its patch merger "
+                "(%lld per latent frame, grid %lldx%lld)\n",
+                (long long)(plan->patch_tokens_per_frame * plan->latent_frames),
+                (long long)plan->patch_grid_h, (long long)plan->patch_grid_w,
+                (long long)plan->total_tokens, (long long)plan->tokens_per_frame,
+                (long long)plan->grid_h, (long long)plan->grid_w);
+    else if (plan->has_transformer)
         fprintf(f, "# tokens: %lld (%lld per latent frame, grid %lldx%lld)\n",
                 (long long)plan->total_tokens, (long long)plan->tokens_per_frame,
                 (long long)plan->grid_h, (long long)plan->grid_w);
@@ -299,7 +336,7 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
                  (long long)plan->n_latent[r]);
         if (plan->has_transformer)
             fprintf(f, "%6d %21s %19s %10lld\n", r, in, lat,
-                    (long long)(plan->n_latent[r] * plan->tokens_per_frame));
+                    (long long)(plan->n_latent[r] * plan->patch_tokens_per_frame));
         else
             fprintf(f, "%6d %21s %19s\n", r, in, lat);
     }
@@ -315,17 +352,20 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
                 plan->vae_flops / 1e12);
     if (plan->has_transformer) {
         fprintf(f, "patch embedding: %.3f GFLOP (2*N*inputs per token*d)\n", plan->embed_flops / 1e9);
-        fprintf(f, "attention: %.3f TFLOP (4*N^2*d*layers); transformer GEMMs %.3f TFLOP "
-                "(2*N*d*(4d + 2*mlp)*layers)\n",
-                plan->attention_flops / 1e12, plan->dense_flops / 1e12);
+        fprintf(f, "attention: %.3f TFLOP (4*n_q*n_kv*d over the pairs that attend, times "
+                "layers%s); transformer GEMMs %.3f TFLOP (2*N*d*(4d + 2*mlp)*layers%s)\n",
+                plan->attention_flops / 1e12,
+                config->transformer.span == CTXPAR_ATTENTION_VIDEO ? ": 4*N^2*d" : ", per frame",
+                plan->dense_flops / 1e12, config->transformer.merge > 0 ? " + merger" : "");
     }
     int64_t ring_bytes = 0;
-    for (int r = 0; r < plan->ranks && plan->ranks > 1 && plan->has_transformer; r++) {
+    const int ring = plan->has_transformer && config->transformer.span == CTXPAR_ATTENTION_VIDEO;
+    for (int r = 0; r < plan->ranks && plan->ranks > 1 && ring; r++) {
         /* a rank forwards every block but the one it would get back: P-1 blocks */
         int64_t sent = 0;
         for (int b = 0; b < plan->ranks; b++)
             if (b != (r + 1) % plan->ranks)
-                sent += plan->n_latent[b] * plan->tokens_per_frame * 2 *
+                sent += plan->n_latent[b] * plan->patch_tokens_per_frame * 2 *
                         config->transformer.dim * 4 * config->transformer.layers;
         if (sent > ring_bytes) ring_bytes = sent;
     }

@@ -286,8 +286,9 @@ def check_bf16(folders, v16, video):
     if p.returncode != 0 or "MiB of packed bf16 weights" not in p.stdout:
         fail("--dry-run --dtype bf16: exit %d, no packed-weights line in %r"
              % (p.returncode, p.stdout[-600:]))
-    # --dtype auto is float32 for now (docs/bf16.md), bf16 weights or not.
-    for name, want in (("bf16", "f32"), ("f32", "f32")):
+    # --dtype auto: bf16 exactly where the CPU has a bf16 unit and the weights are bf16.
+    has_bf16 = bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    for name, want in (("bf16", "bf16" if has_bf16 else "f32"), ("f32", "f32")):
         tag = "tiny %s weights, --dtype auto np=2" % name
         got = ctxpar(tag, 2, folders[name], v16, ["--no-merge"], dtype=None)
         if got is not None and got["_run"].get("dtype") != want:

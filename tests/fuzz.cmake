@@ -4,7 +4,7 @@
 # (tests/fuzz/crashers/<target>) as regression inputs; in the clang
 # sanitizer build, fuzz_<target> is the libFuzzer binary, and the fuzz-label
 # entries run each for a bounded time (CTXPAR_FUZZ_SECONDS, default 12).
-set(CTXPAR_FUZZ_TARGETS safetensors json_config model_folder hdf5 video)
+set(CTXPAR_FUZZ_TARGETS safetensors safetensors_index json_config model_folder hdf5 video)
 set(CTXPAR_FUZZ_SECONDS 12 CACHE STRING "Seconds each fuzz-label test fuzzes its target")
 set(CTXPAR_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 

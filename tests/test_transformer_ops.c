@@ -1,6 +1,6 @@
-/* LayerNorm, GELU (tanh and erf), RoPE-3D (both layouts) and the tubelet
- * embedding against naive double
- * references. RoPE runs on a slice that starts mid-video (first_token != 0,
+/* LayerNorm, RMSNorm, GELU (tanh and erf), QuickGELU, the gated SiLU,
+ * RoPE-3D (both layouts), Qwen2-VL's 2D RoPE and the tubelet embedding
+ * against naive double references. RoPE runs on a slice that starts mid-video (first_token != 0,
  * mid-frame) with a stride wider than the heads, so a kernel that used local
  * positions or touched the padding fails. */
 #include "kernels/cpu/kernels_cpu.h"
@@ -169,6 +169,86 @@ static void test_tubelet_embed(int64_t frames, int64_t h, int64_t w, int kt, int
     free(x), free(weight), free(bias), free(tokens), free(scratch), free(ref);
 }
 
+static void test_rms_norm(int64_t n, int64_t d, int in_place) {
+    float *x = malloc(sizeof(float) * (size_t)(n * d)), *y = malloc(sizeof(float) * (size_t)(n * d));
+    float *w = malloc(sizeof(float) * (size_t)d);
+    double *ref = malloc(sizeof(double) * (size_t)(n * d));
+    test_fill(x, n * d, 31, 3.0f);
+    for (int64_t i = 0; i < n * d; i++) x[i] += 0.7f; /* RMSNorm keeps the mean */
+    test_fill(w, d, 32, 1.0f);
+    const float eps = 1e-6f;
+    for (int64_t i = 0; i < n; i++) {
+        double sq = 0.0;
+        for (int64_t c = 0; c < d; c++) sq += (double)x[i * d + c] * x[i * d + c];
+        for (int64_t c = 0; c < d; c++)
+            ref[i * d + c] = x[i * d + c] / sqrt(sq / (double)d + eps) * w[c];
+    }
+    float *out = in_place ? x : y;
+    ctxpar_cpu_rms_norm(out, x, n, d, w, eps);
+    char name[64];
+    snprintf(name, sizeof name, "rms_norm n=%lld d=%lld in_place=%d", (long long)n, (long long)d,
+             in_place);
+    test_compare(name, out, ref, n * d, 2e-5, 1e-5);
+    free(x), free(y), free(w), free(ref);
+}
+
+static void test_quick_gelu_and_gate(void) {
+    const int64_t n = 10007;
+    float *x = malloc(sizeof(float) * (size_t)n);
+    double *ref = malloc(sizeof(double) * (size_t)n);
+    test_fill(x, n, 41, 12.0f);
+    x[0] = 0.0f, x[1] = -100.0f, x[2] = 100.0f, x[3] = -1e30f, x[4] = 1e30f;
+    for (int64_t i = 0; i < n; i++) ref[i] = (double)x[i] / (1.0 + exp(-1.702 * (double)x[i]));
+    ref[3] = 0.0, ref[4] = 1e30f; /* the limits of the formula */
+    ctxpar_cpu_quick_gelu(x, n);
+    test_compare("quick_gelu", x, ref, n, 1e-6, 2e-6);
+    /* silu(gate) * up over rows of [gate | up], f = 37 (not a vector multiple) */
+    const int64_t rows = 29, f = 37;
+    float *gu = malloc(sizeof(float) * (size_t)(rows * 2 * f)), *y = malloc(sizeof(float) * (size_t)(rows * f));
+    double *gref = malloc(sizeof(double) * (size_t)(rows * f));
+    test_fill(gu, rows * 2 * f, 42, 6.0f);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < f; j++) {
+            const double g = gu[i * 2 * f + j], u = gu[i * 2 * f + f + j];
+            gref[i * f + j] = g / (1.0 + exp(-g)) * u;
+        }
+    ctxpar_cpu_silu_gate(y, gu, rows, f);
+    test_compare("silu_gate", y, gref, rows * f, 1e-6, 2e-6);
+    free(x), free(ref), free(gu), free(y), free(gref);
+}
+
+/* Qwen2-VL's 2D RoPE: rotate_half pairs (j, j + dh/2); j < dh/4 by the row,
+ * the rest by the column, frequencies over dh/4; positions within the frame. */
+static void test_rope_axial2d(int heads, int head_dim, int64_t first_token, int64_t n,
+                              int64_t grid_h, int64_t grid_w) {
+    const int64_t width = (int64_t)heads * head_dim, ld = width + 5;
+    float *x = malloc(sizeof(float) * (size_t)(n * ld));
+    double *ref = malloc(sizeof(double) * (size_t)(n * ld));
+    test_fill(x, n * ld, 51, 1.0f);
+    const int quarter = head_dim / 4, half = head_dim / 2;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t in_frame = (first_token + i) % (grid_h * grid_w);
+        const double pos[2] = {(double)(in_frame / grid_w), (double)(in_frame % grid_w)};
+        for (int64_t c = width; c < ld; c++) ref[i * ld + c] = x[i * ld + c]; /* untouched */
+        for (int hh = 0; hh < heads; hh++) {
+            const float *xp = x + i * ld + hh * head_dim;
+            double *rp = ref + i * ld + hh * head_dim;
+            for (int j = 0; j < half; j++) {
+                const double angle =
+                    pos[j / quarter] * pow(10000.0, -2.0 * (j % quarter) / (double)half);
+                rp[j] = xp[j] * cos(angle) - xp[j + half] * sin(angle);
+                rp[j + half] = xp[j + half] * cos(angle) + xp[j] * sin(angle);
+            }
+        }
+    }
+    ctxpar_cpu_rope_axial2d(x, ld, n, heads, head_dim, first_token, grid_h, grid_w);
+    char name[96];
+    snprintf(name, sizeof name, "rope_axial2d heads=%d dh=%d first=%lld grid %lldx%lld", heads,
+             head_dim, (long long)first_token, (long long)grid_h, (long long)grid_w);
+    test_compare(name, x, ref, n * ld, 1e-5, 1e-5);
+    free(x), free(ref);
+}
+
 int main(void) {
     test_layer_norm(37, 64, 0.0f, 0);
     test_layer_norm(37, 256, 100.0f, 1);
@@ -184,5 +264,11 @@ int main(void) {
     test_rope3d_vjepa2(2, 80, 7, 20, 16);         /* ViT-H: a = 26, tail 78, 79 */
     test_tubelet_embed(4, 16, 24, 2, 8, 20);
     test_tubelet_embed(3, 6, 6, 1, 3, 7);
+    test_rms_norm(37, 64, 0);
+    test_rms_norm(5, 1280, 1);
+    test_quick_gelu_and_gate();
+    /* grid 6 x 10: starts in frame 2, mid-row; dh 80 is Qwen2-VL's (quarter 20) */
+    test_rope_axial2d(2, 32, 2 * 60 + 13, 90, 6, 10);
+    test_rope_axial2d(3, 80, 5, 64, 32, 32);
     return test_finish("test_transformer_ops");
 }

@@ -155,12 +155,19 @@ void ctxpar_cpu_linear_bf16(float *y, const float *x, int64_t n, int64_t in, int
 /* Tubelet embedding (a Conv3d with kernel = stride = kt x p x p) of x [c][frames][h][w]
  * (channel stride cstride): token (t, y, x), row t*(h/p)*(w/p) + y*(w/p) + x of
  * tokens [.][d], is weight [d][c][kt][p][p] . x[:, t*kt.., y*p.., x*p..] + bias. */
+/* The gather alone: token rows [n][c*kt*p*p] in the weight's (c, a, i, j)
+ * order, into scratch (the embedding is then any linear on them). */
+void ctxpar_cpu_tubelet_rows(const float *x, int64_t cstride, int64_t c, int64_t frames,
+                             int64_t h, int64_t w, int kt, int p, float *scratch);
 int64_t ctxpar_cpu_tubelet_embed_scratch_floats(int64_t c, int64_t frames, int64_t h, int64_t w,
                                                 int kt, int p);
 void ctxpar_cpu_tubelet_embed(const float *x, int64_t cstride, int64_t c, int64_t frames,
                               int64_t h, int64_t w, int kt, int p, const float *weight,
                               const float *bias, int64_t d, float *tokens, float *scratch);
 
+/* The gather alone: token rows [n][p*p*z] in (dy, dx, c) order, into scratch. */
+void ctxpar_cpu_patch_rows(const float *latents, int64_t cstride, int64_t z, int64_t frames,
+                           int64_t h, int64_t w, int p, float *scratch);
 int64_t ctxpar_cpu_patch_embed_scratch_floats(int64_t z, int64_t frames, int64_t h, int64_t w,
                                               int p);
 

@@ -11,9 +11,8 @@ int64_t ctxpar_cpu_patch_embed_scratch_floats(int64_t z, int64_t frames, int64_t
     return frames * (h / p) * (w / p) * (int64_t)p * p * z;
 }
 
-void ctxpar_cpu_patch_embed(const float *latents, int64_t cstride, int64_t z, int64_t frames,
-                            int64_t h, int64_t w, int p, const float *weight, const float *bias,
-                            int64_t d, float *tokens, float *scratch) {
+void ctxpar_cpu_patch_rows(const float *latents, int64_t cstride, int64_t z, int64_t frames,
+                           int64_t h, int64_t w, int p, float *scratch) {
     int64_t grid_h = h / p, grid_w = w / p;
     int64_t n_tokens = frames * grid_h * grid_w;
     int64_t in_dim = (int64_t)p * p * z;
@@ -29,5 +28,12 @@ void ctxpar_cpu_patch_embed(const float *latents, int64_t cstride, int64_t z, in
                 for (int64_t c = 0; c < z; c++) dst[c] = src[c * cstride];
             }
     }
-    ctxpar_cpu_linear(tokens, scratch, n_tokens, in_dim, d, weight, bias);
+}
+
+void ctxpar_cpu_patch_embed(const float *latents, int64_t cstride, int64_t z, int64_t frames,
+                            int64_t h, int64_t w, int p, const float *weight, const float *bias,
+                            int64_t d, float *tokens, float *scratch) {
+    ctxpar_cpu_patch_rows(latents, cstride, z, frames, h, w, p, scratch);
+    ctxpar_cpu_linear(tokens, scratch, frames * (h / p) * (w / p), (int64_t)p * p * z, d, weight,
+                      bias);
 }

@@ -48,6 +48,16 @@ int ctxpar_cpu_attention_force_isa(const char *isa);
 void ctxpar_cpu_layer_norm(float *y, const float *x, int64_t n, int64_t d, const float *weight,
                            const float *bias, float eps);
 
+/* Row-wise RMSNorm over d: y = x / sqrt(mean(x^2) + eps) * w. y may alias x. */
+void ctxpar_cpu_rms_norm(float *y, const float *x, int64_t n, int64_t d, const float *weight,
+                         float eps);
+
+/* In place QuickGELU: x * sigmoid(1.702 x). */
+void ctxpar_cpu_quick_gelu(float *x, int64_t n);
+/* The gated SiLU of a SwiGLU MLP: x [n][2f] holds [gate | up] per row;
+ * y [n][f] = silu(gate) * up. y must not overlap x. */
+void ctxpar_cpu_silu_gate(float *y, const float *x, int64_t n, int64_t f);
+
 /* In place GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 void ctxpar_cpu_gelu(float *x, int64_t n);
 /* In place GELU with the exact erf: 0.5 x (1 + erf(x / sqrt(2))). */
@@ -70,3 +80,10 @@ void ctxpar_cpu_rope3d(float *x, int64_t ld, int64_t n, int heads, int head_dim,
  * are left as they are. */
 void ctxpar_cpu_rope3d_vjepa2(float *x, int64_t ld, int64_t n, int heads, int head_dim,
                               int64_t first_token, int64_t grid_h, int64_t grid_w);
+
+/* Qwen2-VL's 2D RoPE (rope_axial2d.c), same arguments: per head, with
+ * q = head_dim/4 and (y, x) the token's place in its frame, dim j < 2q pairs
+ * with j + 2q, angle (j < q ? y : x) * 10000^(-2 (j mod q) / (2q)):
+ *   (a, b) = (x_j, x_j+2q) -> (a cos - b sin, b cos + a sin). */
+void ctxpar_cpu_rope_axial2d(float *x, int64_t ld, int64_t n, int heads, int head_dim,
+                             int64_t first_token, int64_t grid_h, int64_t grid_w);

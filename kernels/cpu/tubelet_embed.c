@@ -15,9 +15,8 @@ int64_t ctxpar_cpu_tubelet_embed_scratch_floats(int64_t c, int64_t frames, int64
     return (frames / kt) * (h / p) * (w / p) * c * kt * p * p;
 }
 
-void ctxpar_cpu_tubelet_embed(const float *x, int64_t cstride, int64_t c, int64_t frames,
-                              int64_t h, int64_t w, int kt, int p, const float *weight,
-                              const float *bias, int64_t d, float *tokens, float *scratch) {
+void ctxpar_cpu_tubelet_rows(const float *x, int64_t cstride, int64_t c, int64_t frames,
+                             int64_t h, int64_t w, int kt, int p, float *scratch) {
     const int64_t nt = frames / kt, gh = h / p, gw = w / p, n = nt * gh * gw;
     const int64_t k = c * kt * p * p;
 #pragma omp parallel for schedule(static)
@@ -34,5 +33,12 @@ void ctxpar_cpu_tubelet_embed(const float *x, int64_t cstride, int64_t c, int64_
                 }
             }
     }
-    ctxpar_cpu_linear(tokens, scratch, n, k, d, weight, bias);
+}
+
+void ctxpar_cpu_tubelet_embed(const float *x, int64_t cstride, int64_t c, int64_t frames,
+                              int64_t h, int64_t w, int kt, int p, const float *weight,
+                              const float *bias, int64_t d, float *tokens, float *scratch) {
+    const int64_t n = (frames / kt) * (h / p) * (w / p);
+    ctxpar_cpu_tubelet_rows(x, cstride, c, frames, h, w, kt, p, scratch);
+    ctxpar_cpu_linear(tokens, scratch, n, c * kt * p * p, d, weight, bias);
 }

@@ -26,7 +26,7 @@ typedef enum ctxpar_family_value {
 } ctxpar_family_value;
 
 typedef struct ctxpar_family_key {
-    const char *key;
+    const char *key;         /* "depth", or a path into objects: "vision_config.depth" */
     ctxpar_family_value kind;
     int required;            /* absent: error naming the key (else the default stays) */
     size_t offset;           /* into ctxpar_model_config */
@@ -59,6 +59,10 @@ typedef struct ctxpar_family {
     const ctxpar_family_tensor *tensors;
     int n_tensors;
     const char *const *ignored_prefixes; /* NULL-terminated: tensors never read ("decoder.") */
+    /* NULL-terminated, or NULL for all: the prefixes of the part of the
+     * checkpoint this family runs ("visual."); tensors outside them (a
+     * vision-language model's LLM) are neither read nor checked. */
+    const char *const *read_prefixes;
     /* A prefix some checkpoints put before every name (a classification
      * model's backbone, "vjepa2."): used when the plain names are absent. */
     const char *wrapper_prefix;

@@ -97,6 +97,23 @@ static ctxpar_status read_key(const ctxpar_family_key *k, const ctxpar_json *v,
     return CTXPAR_OK;
 }
 
+/* A key of the table: "depth", or a path into nested objects
+ * ("vision_config.depth"); NULL when any step is absent. */
+static const ctxpar_json *lookup_key(const ctxpar_json *root, const char *path) {
+    char step[128];
+    const ctxpar_json *at = root;
+    while (at && *path) {
+        const char *dot = strchr(path, '.');
+        size_t len = dot ? (size_t)(dot - path) : strlen(path);
+        if (len >= sizeof step) return NULL;
+        memcpy(step, path, len);
+        step[len] = '\0';
+        at = at->kind == CTXPAR_JSON_OBJECT ? ctxpar_json_get(at, step) : NULL;
+        path += len + (dot ? 1 : 0);
+    }
+    return at;
+}
+
 ctxpar_status ctxpar_family_read_config(const ctxpar_family *family, const char *text,
                                         const char *source, ctxpar_model_config *out) {
     ctxpar_json *root = NULL;
@@ -128,7 +145,7 @@ ctxpar_status ctxpar_family_read_config(const ctxpar_family *family, const char 
     }
     for (int k = 0; k < family->n_keys; k++) {
         const ctxpar_family_key *key = &family->keys[k];
-        const ctxpar_json *v = ctxpar_json_get(root, key->key);
+        const ctxpar_json *v = lookup_key(root, key->key);
         if (!v) {
             if (key->required) {
                 status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: missing key %s", source, key->key);
@@ -266,9 +283,12 @@ ctxpar_status ctxpar_family_check_tensors(const ctxpar_family *family, const ctx
     }
     for (int i = 0; i < st->n_tensors; i++) {
         const char *name = st->tensors[i].name;
-        int ignored = 0;
+        int ignored = 0, read = !family->read_prefixes;
         for (int p = 0; family->ignored_prefixes && family->ignored_prefixes[p]; p++)
             ignored |= has_prefix(name, family->ignored_prefixes[p]);
+        for (int p = 0; family->read_prefixes && family->read_prefixes[p]; p++)
+            read |= has_prefix(name, family->read_prefixes[p]);
+        ignored |= !read;
         if (used[i] || ignored) continue;
         status = ctxpar_error(CTXPAR_ERR_FORMAT,
                               "%s: unexpected tensor %s (not part of the %s model this config "
@@ -292,6 +312,10 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
     CTXPAR_TRY(ctxpar_safetensors_open(weights, &st));
     const char *prefix = checkpoint_prefix(family, model, st);
     ctxpar_status status = CTXPAR_OK;
+    /* what --dtype auto reads: every rank sees the same header */
+    for (int t = 0; t < st->n_tensors; t++)
+        if (st->tensors[t].dtype == CTXPAR_ST_BF16 || st->tensors[t].dtype == CTXPAR_ST_F16)
+            model->weights_half = 1;
     int64_t total = 0, start = 0;
     for (int t = 0; t < model->n_tensors; t++) total += model->tensors[t].count;
     for (int t = 0; t < model->n_tensors && status == CTXPAR_OK; t++) {

@@ -18,9 +18,12 @@
 
 extern const ctxpar_family ctxpar_family_cogvideox_vae;
 extern const ctxpar_family ctxpar_family_vjepa2;
+extern const ctxpar_family ctxpar_family_qwen2_vl;
+extern const ctxpar_family ctxpar_family_qwen2_5_vl;
 
 static const ctxpar_family *const families[] = {&ctxpar_family_cogvideox_vae,
-                                                &ctxpar_family_vjepa2, NULL};
+                                                &ctxpar_family_vjepa2, &ctxpar_family_qwen2_vl,
+                                                &ctxpar_family_qwen2_5_vl, NULL};
 
 const ctxpar_family *ctxpar_family_at(int i) {
     const int n = (int)(sizeof families / sizeof families[0]) - 1;
@@ -186,11 +189,18 @@ static ctxpar_status validate_on_root(const char *dir, char **config_text, char 
     ctxpar_safetensors *st = NULL;
     ctxpar_status status = ctxpar_family_read_config(family, *config_text, source, &config);
     if (status != CTXPAR_OK) goto fail;
+    /* one file, or shards listed by an index beside it (transformers'
+     * model.safetensors.index.json); the reader takes either */
     snprintf(weights, cap, "%s/%s", folder, family->weights_file);
     if (!is_file(weights)) {
-        status = ctxpar_error(CTXPAR_ERR_IO, "%s: no such file (the %s weights)", weights,
-                              family->name);
-        goto fail;
+        const size_t len = strlen(weights);
+        snprintf(weights + len, cap - len, ".index.json");
+        if (!is_file(weights)) {
+            weights[len] = '\0';
+            status = ctxpar_error(CTXPAR_ERR_IO, "%s: no such file, nor %s.index.json (the %s "
+                                  "weights)", weights, family->weights_file, family->name);
+            goto fail;
+        }
     }
     CTXPAR_TRY_GOTO(ctxpar_safetensors_open(weights, &st));
     CTXPAR_TRY_GOTO(ctxpar_model_layout(&config, &layout));

@@ -29,6 +29,10 @@ typedef struct st_file {
     ctxpar_safetensors pub; /* first: the handle callers hold */
     ctxpar_st_tensor **by_name;
     int64_t *begins;        /* data_offsets[0] of each tensor, header order */
+    /* a sharded checkpoint's index: the shards, mapped until close; the
+     * tensors above are copies of theirs pointing into their mappings */
+    ctxpar_safetensors **shards;
+    int n_shards;
 } st_file;
 
 static const struct {
@@ -278,6 +282,14 @@ fail:
     return status;
 }
 
+static ctxpar_status st_open_index(const char *path, ctxpar_safetensors **out);
+
+static int st_is_index(const char *path) {
+    const char *suffix = ".index.json";
+    const size_t len = strlen(path), n = strlen(suffix);
+    return len >= n && strcmp(path + len - n, suffix) == 0;
+}
+
 ctxpar_status ctxpar_safetensors_open(const char *path, ctxpar_safetensors **out) {
     *out = NULL;
     if (!path || strlen(path) >= sizeof(((ctxpar_safetensors *)0)->path))
@@ -285,6 +297,7 @@ ctxpar_status ctxpar_safetensors_open(const char *path, ctxpar_safetensors **out
                             "safetensors path %.64s... is too long (%zu bytes, "
                             "at most 1023)",
                             path ? path : "(null)", path ? strlen(path) : 0);
+    if (st_is_index(path)) return st_open_index(path, out);
     st_file *f = calloc(1, sizeof *f);
     if (!f) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "%s: out of memory", path);
     snprintf(f->pub.path, sizeof f->pub.path, "%s", path);
@@ -367,8 +380,146 @@ void ctxpar_safetensors_close(ctxpar_safetensors *st) {
     free(st->tensors);
     free(f->by_name);
     free(f->begins);
+    for (int i = 0; i < f->n_shards; i++) ctxpar_safetensors_close(f->shards[i]);
+    free(f->shards);
     if (st->map) munmap((void *)st->map, st->map_bytes);
     free(f);
+}
+
+/* ---- sharded checkpoints ---- */
+
+/* The index's JSON text (a small file: refuse anything past 64 MiB). */
+static ctxpar_status st_read_index_text(const char *path, char **out) {
+    *out = NULL;
+    FILE *file = fopen(path, "rb");
+    if (!file) return ctxpar_error(CTXPAR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat info;
+    if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode) ||
+        info.st_size > ((off_t)64 << 20)) {
+        fclose(file);
+        return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: not a regular file of at most 64 MiB", path);
+    }
+    char *text = malloc((size_t)info.st_size + 1);
+    size_t got = text ? fread(text, 1, (size_t)info.st_size, file) : 0;
+    fclose(file);
+    if (!text || got != (size_t)info.st_size) {
+        free(text);
+        return ctxpar_error(CTXPAR_ERR_IO, "%s: cannot read it", path);
+    }
+    text[got] = '\0';
+    if (memchr(text, '\0', got)) {
+        free(text);
+        return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: holds a NUL byte: not a JSON index", path);
+    }
+    *out = text;
+    return CTXPAR_OK;
+}
+
+/* A shard name must be a file beside the index: no directories, no "..". */
+static int st_plain_file_name(const char *name) {
+    return name[0] && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+           !st_is_index(name);
+}
+
+/* transformers' model.safetensors.index.json: {"weight_map": {tensor: shard
+ * file}} (and a "metadata" object). Every shard it names is opened and
+ * validated as a file of its own; the handle lists exactly the tensors the
+ * map names, each taken from the shard the map gives, so a map that names a
+ * missing shard or a tensor its shard lacks fails here, by name. */
+static ctxpar_status st_open_index(const char *path, ctxpar_safetensors **out) {
+    st_file *f = calloc(1, sizeof *f);
+    char *text = NULL;
+    ctxpar_json *root = NULL;
+    if (!f) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "%s: out of memory", path);
+    snprintf(f->pub.path, sizeof f->pub.path, "%s", path);
+    ctxpar_status status = CTXPAR_OK;
+    CTXPAR_TRY_GOTO(st_read_index_text(path, &text));
+    CTXPAR_TRY_GOTO(ctxpar_json_parse_labelled(text, path, "safetensors index JSON", &root));
+    const ctxpar_json *map = root->kind == CTXPAR_JSON_OBJECT
+                                 ? ctxpar_json_get(root, "weight_map") : NULL;
+    if (!map || map->kind != CTXPAR_JSON_OBJECT) {
+        status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                              "%s: no \"weight_map\" object (a sharded checkpoint's index maps "
+                              "each tensor name to its shard file)",
+                              path);
+        goto fail;
+    }
+    const int n = map->n_items;
+    f->shards = calloc((size_t)(n ? n : 1), sizeof *f->shards);
+    f->pub.tensors = calloc((size_t)(n ? n : 1), sizeof *f->pub.tensors);
+    f->by_name = calloc((size_t)(n ? n : 1), sizeof *f->by_name);
+    int *shard_of = calloc((size_t)(n ? n : 1), sizeof *shard_of);
+    const char **shard_names = calloc((size_t)(n ? n : 1), sizeof *shard_names);
+    if (!f->shards || !f->pub.tensors || !f->by_name || !shard_of || !shard_names) {
+        free(shard_of);
+        free(shard_names);
+        status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "%s: out of memory for %d tensors", path, n);
+        goto fail;
+    }
+    /* the directory the shards sit in: the index's */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[1] = '\0';
+    else
+        dir[0] = '\0';
+    for (int i = 0; i < n && status == CTXPAR_OK; i++) {
+        const ctxpar_json *v = map->items[i];
+        if (v->kind != CTXPAR_JSON_STRING || !st_plain_file_name(v->string)) {
+            status = ctxpar_error(CTXPAR_ERR_FORMAT,
+                                  "%s: weight_map entry %s (line %d, column %d) must name a "
+                                  "safetensors file beside the index",
+                                  path, map->keys[i], v->line, v->column);
+            break;
+        }
+        int s = 0;
+        while (s < f->n_shards && strcmp(shard_names[s], v->string) != 0) s++;
+        if (s == f->n_shards) { /* a shard's errors name its own path */
+            char shard_path[2048];
+            snprintf(shard_path, sizeof shard_path, "%s%s", dir, v->string);
+            status = ctxpar_safetensors_open(shard_path, &f->shards[s]);
+            if (status != CTXPAR_OK) break;
+            shard_names[f->n_shards++] = v->string;
+        }
+        shard_of[i] = s;
+    }
+    for (int i = 0; i < n && status == CTXPAR_OK; i++) {
+        const ctxpar_st_tensor *found = ctxpar_safetensors_find(f->shards[shard_of[i]], map->keys[i]);
+        if (!found) {
+            status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: the index puts tensor %s in %s, which "
+                                  "does not hold it",
+                                  path, map->keys[i], f->shards[shard_of[i]]->path);
+            break;
+        }
+        ctxpar_st_tensor *t = &f->pub.tensors[f->pub.n_tensors];
+        *t = *found;
+        t->name = strdup(found->name);
+        if (!t->name) {
+            status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "%s: out of memory", path);
+            break;
+        }
+        f->by_name[f->pub.n_tensors++] = t;
+    }
+    free(shard_of);
+    free(shard_names);
+    if (status != CTXPAR_OK) goto fail;
+    qsort(f->by_name, (size_t)f->pub.n_tensors, sizeof *f->by_name, st_compare_by_name);
+    for (int i = 1; i < f->pub.n_tensors; i++)
+        if (strcmp(f->by_name[i - 1]->name, f->by_name[i]->name) == 0) {
+            status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: weight_map names tensor %s twice", path,
+                                  f->by_name[i]->name);
+            goto fail;
+        }
+    ctxpar_json_free(root);
+    free(text);
+    *out = &f->pub;
+    return CTXPAR_OK;
+fail:
+    ctxpar_json_free(root);
+    free(text);
+    ctxpar_safetensors_close(&f->pub);
+    return status;
 }
 
 const ctxpar_st_tensor *ctxpar_safetensors_find(const ctxpar_safetensors *st, const char *name) {

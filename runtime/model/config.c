@@ -147,6 +147,19 @@ static ctxpar_status validate_transformer(const ctxpar_model_config *config, con
     if (tf->layers < 0)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s: transformer.layers is %d, expected 0 or more",
                             src, tf->layers);
+    if (tf->merge < 0 || (tf->merge > 0 && tf->out_dim < 1))
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "%s: patch merger of %d x %d tokens to width %d: expected a positive "
+                            "merge size and output width",
+                            src, tf->merge, tf->merge, tf->out_dim);
+    if (tf->window < 0 || (tf->window > 0 && tf->span != CTXPAR_ATTENTION_FRAME))
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "%s: window attention of %d tokens needs per-frame attention", src,
+                            tf->window);
+    if (tf->window > 0 && tf->layers > 64)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                            "%s: %d layers with window attention: at most 64 are supported", src,
+                            tf->layers);
     if (merge->levels < 0 || merge->levels > 30)
         return ctxpar_error(CTXPAR_ERR_ARGUMENT, "%s: merge.levels is %d, expected 0 to 30", src,
                             merge->levels);
@@ -358,6 +371,19 @@ fail:
 int ctxpar_config_mlp_dim(const ctxpar_model_config *config) {
     return config->transformer.mlp_dim > 0 ? config->transformer.mlp_dim
                                            : 4 * config->transformer.dim;
+}
+
+int ctxpar_config_fc1_out(const ctxpar_model_config *config) {
+    const int f = ctxpar_config_mlp_dim(config);
+    return config->transformer.mlp == CTXPAR_MLP_GATED_SILU ? 2 * f : f;
+}
+
+int ctxpar_config_output_dim(const ctxpar_model_config *config) {
+    return config->transformer.merge > 0 ? config->transformer.out_dim : config->transformer.dim;
+}
+
+int ctxpar_config_output_merge(const ctxpar_model_config *config) {
+    return config->transformer.merge > 0 ? config->transformer.merge : 1;
 }
 
 int ctxpar_config_temporal_compression(const ctxpar_model_config *config) {

@@ -39,9 +39,27 @@ typedef enum ctxpar_embed_kind {
 } ctxpar_embed_kind;
 typedef enum ctxpar_rope_kind {
     CTXPAR_ROPE_SPLIT,  /* head dims [t | y | x] = 1/4, 3/8, 3/8, pairs at their own angle */
-    CTXPAR_ROPE_VJEPA2  /* a = 2*((dh/3)/2) dims per axis, angle table tiled twice, tail unrotated */
+    CTXPAR_ROPE_VJEPA2, /* a = 2*((dh/3)/2) dims per axis, angle table tiled twice, tail unrotated */
+    CTXPAR_ROPE_AXIAL2D /* Qwen2-VL's: dim j < dh/2 pairs with j + dh/2; j < dh/4 turns by y,
+                         * the rest by x, at 10000^(-4(j mod dh/4)/dh); no time axis */
 } ctxpar_rope_kind;
-typedef enum ctxpar_gelu_kind { CTXPAR_GELU_TANH, CTXPAR_GELU_ERF } ctxpar_gelu_kind;
+/* The MLP's activation: GELU (tanh or erf form) or QuickGELU x*sigmoid(1.702x). */
+typedef enum ctxpar_gelu_kind { CTXPAR_GELU_TANH, CTXPAR_GELU_ERF, CTXPAR_GELU_QUICK } ctxpar_gelu_kind;
+/* The blocks' norms: LayerNorm (weight, bias) or RMSNorm (weight only). */
+typedef enum ctxpar_token_norm_kind {
+    CTXPAR_TOKEN_NORM_LAYER,
+    CTXPAR_TOKEN_NORM_RMS
+} ctxpar_token_norm_kind;
+/* The MLP: fc2(act(fc1 x)), or the gated SwiGLU form fc2(silu(g) * u) where
+ * fc1 holds [gate; up] as one [2f][d] weight, so one GEMM makes both. */
+typedef enum ctxpar_mlp_kind { CTXPAR_MLP_PLAIN, CTXPAR_MLP_GATED_SILU } ctxpar_mlp_kind;
+/* Which keys a token attends: every token of the video (the ring), or only
+ * the tokens of its own token frame (Qwen2-VL's per-temporal-patch
+ * sequences: no ring, no communication). */
+typedef enum ctxpar_attention_span {
+    CTXPAR_ATTENTION_VIDEO,
+    CTXPAR_ATTENTION_FRAME
+} ctxpar_attention_span;
 
 typedef struct ctxpar_transformer_config {
     int patch, dim, heads, layers; /* p, d, h, L */
@@ -52,6 +70,27 @@ typedef struct ctxpar_transformer_config {
     ctxpar_rope_kind rope;
     ctxpar_gelu_kind gelu;
     double norm_eps;               /* LayerNorm epsilon (1e-6) */
+    /* Variants of the video-LLM vision towers (Qwen2-VL, Qwen2.5-VL); zero is
+     * the built-in family's value of each. */
+    ctxpar_token_norm_kind norm;
+    ctxpar_mlp_kind mlp;
+    int embed_without_bias;        /* the embedding Conv3d has no bias */
+    ctxpar_attention_span span;
+    /* span FRAME: layers not in full_layers attend only within square windows
+     * of `window` x `window` tokens aligned to the frame's top-left corner
+     * (clipped at the border); 0: every layer attends the whole frame. */
+    int window;
+    uint64_t full_layers;          /* bit l: layer l attends the whole frame */
+    /* What a family's config gives before finish() derives the fields above
+     * (mlp_dim = dim * mlp_ratio; full_layers from the list). */
+    double mlp_ratio;
+    int full_layer_list[64], n_full_layers;
+    /* The patch merger in place of the final norm: merge x merge neighbouring
+     * tokens (rows in (dy, dx) order) -> norm each, concatenate, then
+     * fc2(GELU_erf(fc1 .)) to out_dim. 0: none. Output tokens are on the
+     * grid divided by merge. */
+    int merge;
+    int out_dim;
 } ctxpar_transformer_config;
 
 typedef struct ctxpar_merge_config {
@@ -112,4 +151,10 @@ int ctxpar_config_temporal_compression(const ctxpar_model_config *config); /* c_
  * encoded alone. Shard units are [0, first) then c_t frames each. */
 int ctxpar_config_first_unit_frames(const ctxpar_model_config *config);
 int ctxpar_config_spatial_compression(const ctxpar_model_config *config);  /* c_s */
-int ctxpar_config_mlp_dim(const ctxpar_model_config *config);             /* fc1's width */
+int ctxpar_config_mlp_dim(const ctxpar_model_config *config);             /* the MLP's hidden width */
+/* Width of fc1's output: the hidden width, twice it for a gated MLP. */
+int ctxpar_config_fc1_out(const ctxpar_model_config *config);
+/* Width of the output tokens: out_dim after a merger, else dim. */
+int ctxpar_config_output_dim(const ctxpar_model_config *config);
+/* Tokens merged into one output token along each axis: merge, or 1. */
+int ctxpar_config_output_merge(const ctxpar_model_config *config);

@@ -79,6 +79,20 @@ static void add_op(layout_builder *b, int ndim, const int64_t *shape, const char
     add_tensor(b, op, "bias", 1, shape);
 }
 
+/* The same, with a bias only when has_bias (Qwen's embedding, RMSNorms). */
+static void add_op_bias(layout_builder *b, int has_bias, int ndim, const int64_t *shape,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_op_bias(layout_builder *b, int has_bias, int ndim, const int64_t *shape,
+                        const char *fmt, ...) {
+    char op[CTXPAR_TENSOR_NAME_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(op, sizeof op, fmt, ap);
+    va_end(ap);
+    add_tensor(b, op, "weight", ndim, shape);
+    if (has_bias) add_tensor(b, op, "bias", 1, shape);
+}
+
 static void add_norm(layout_builder *b, int64_t channels, const char *op) {
     add_op(b, 1, (int64_t[]){channels}, "%s", op);
 }
@@ -139,22 +153,32 @@ ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_mode
     add_conv(&b, 2 * (int64_t)vae->latent_channels, c_last, 3, 3, 3, "vae/conv_out");
 
 transformer:;
-    const int64_t d = config->has_transformer ? tf->dim : 0, f = ctxpar_config_mlp_dim(config);
+    const int64_t d = config->has_transformer ? tf->dim : 0, f = ctxpar_config_fc1_out(config);
+    const int64_t f_in = ctxpar_config_mlp_dim(config);
     const int64_t p = tf->patch;
     if (!config->has_transformer) goto done;
     if (tf->embed == CTXPAR_EMBED_TUBELET)
-        add_op(&b, 5, (int64_t[]){d, 3, tf->tubelet, p, p}, "embed");
+        add_op_bias(&b, !tf->embed_without_bias, 5, (int64_t[]){d, 3, tf->tubelet, p, p}, "embed");
     else
         add_op(&b, 2, (int64_t[]){d, p * p * vae->latent_channels}, "embed");
+    /* an RMSNorm has a weight and no bias */
+    const int norm_bias = tf->norm == CTXPAR_TOKEN_NORM_LAYER;
     for (int l = 0; l < tf->layers; l++) {
-        add_op(&b, 1, (int64_t[]){d}, "blocks/%d/norm1", l);
-        add_op(&b, 1, (int64_t[]){d}, "blocks/%d/norm2", l);
+        add_op_bias(&b, norm_bias, 1, (int64_t[]){d}, "blocks/%d/norm1", l);
+        add_op_bias(&b, norm_bias, 1, (int64_t[]){d}, "blocks/%d/norm2", l);
         add_op(&b, 2, (int64_t[]){3 * d, d}, "blocks/%d/attn/qkv", l);
         add_op(&b, 2, (int64_t[]){d, d}, "blocks/%d/attn/proj", l);
         add_op(&b, 2, (int64_t[]){f, d}, "blocks/%d/mlp/fc1", l);
-        add_op(&b, 2, (int64_t[]){d, f}, "blocks/%d/mlp/fc2", l);
+        add_op(&b, 2, (int64_t[]){d, f_in}, "blocks/%d/mlp/fc2", l);
     }
-    add_norm(&b, d, "norm_out");
+    if (tf->merge > 0) {
+        const int64_t width = (int64_t)tf->merge * tf->merge * d;
+        add_op_bias(&b, norm_bias, 1, (int64_t[]){d}, "merger/norm");
+        add_op(&b, 2, (int64_t[]){width, width}, "merger/fc1");
+        add_op(&b, 2, (int64_t[]){tf->out_dim, width}, "merger/fc2");
+    } else {
+        add_norm(&b, d, "norm_out");
+    }
 done:
     if (b.status != CTXPAR_OK) {
         ctxpar_model_free(m);
@@ -177,6 +201,22 @@ static ctxpar_status bind_op(const ctxpar_model *m, ctxpar_op *op, const char *f
     op->weight = ctxpar_model_tensorf(m, "%s/weight", op->name);
     op->bias = ctxpar_model_tensorf(m, "%s/bias", op->name);
     if (!op->weight || !op->bias)
+        return ctxpar_error(CTXPAR_ERR_FORMAT, "model has no op %s (its layout and its ops differ)",
+                            op->name);
+    return CTXPAR_OK;
+}
+
+/* An op whose bias the layout may leave out (bias NULL then). */
+static ctxpar_status bind_op_weight(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static ctxpar_status bind_op_weight(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(op->name, sizeof op->name, fmt, ap);
+    va_end(ap);
+    op->weight = ctxpar_model_tensorf(m, "%s/weight", op->name);
+    op->bias = ctxpar_model_tensorf(m, "%s/bias", op->name);
+    if (!op->weight)
         return ctxpar_error(CTXPAR_ERR_FORMAT, "model has no op %s (its layout and its ops differ)",
                             op->name);
     return CTXPAR_OK;
@@ -230,17 +270,23 @@ static ctxpar_status model_bind(ctxpar_model *m) {
         const int layers = config->transformer.layers;
         ops->blocks = calloc((size_t)layers + 1, sizeof *ops->blocks);
         if (!ops->blocks) goto no_memory;
-        CTXPAR_TRY(bind_op(m, &ops->embed, "embed"));
+        CTXPAR_TRY(bind_op_weight(m, &ops->embed, "embed"));
         for (int l = 0; l < layers; l++) {
             ctxpar_block_ops *b = &ops->blocks[l];
-            CTXPAR_TRY(bind_op(m, &b->norm1, "blocks/%d/norm1", l));
+            CTXPAR_TRY(bind_op_weight(m, &b->norm1, "blocks/%d/norm1", l));
             CTXPAR_TRY(bind_op(m, &b->qkv, "blocks/%d/attn/qkv", l));
             CTXPAR_TRY(bind_op(m, &b->proj, "blocks/%d/attn/proj", l));
-            CTXPAR_TRY(bind_op(m, &b->norm2, "blocks/%d/norm2", l));
+            CTXPAR_TRY(bind_op_weight(m, &b->norm2, "blocks/%d/norm2", l));
             CTXPAR_TRY(bind_op(m, &b->fc1, "blocks/%d/mlp/fc1", l));
             CTXPAR_TRY(bind_op(m, &b->fc2, "blocks/%d/mlp/fc2", l));
         }
-        CTXPAR_TRY(bind_op(m, &ops->norm_out, "norm_out"));
+        if (config->transformer.merge > 0) {
+            CTXPAR_TRY(bind_op_weight(m, &ops->merger_norm, "merger/norm"));
+            CTXPAR_TRY(bind_op(m, &ops->merger_fc1, "merger/fc1"));
+            CTXPAR_TRY(bind_op(m, &ops->merger_fc2, "merger/fc2"));
+        } else {
+            CTXPAR_TRY(bind_op(m, &ops->norm_out, "norm_out"));
+        }
     }
     return CTXPAR_OK;
 no_memory:

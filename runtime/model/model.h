@@ -22,7 +22,8 @@ typedef struct ctxpar_weight {
     int64_t offset; /* in floats, into the blob */
 } ctxpar_weight;
 
-/* One op's parameters (every op has a weight and a bias), resolved once
+/* One op's parameters (a weight, and a bias except where the layout has
+ * none: bias NULL), resolved once
  * when the blob exists, so the stages never look a tensor up by name. */
 typedef struct ctxpar_op {
     char name[CTXPAR_TENSOR_NAME_MAX]; /* "vae/stages/0/res/0/conv1" */
@@ -52,6 +53,7 @@ typedef struct ctxpar_model_ops {
     ctxpar_op embed;
     ctxpar_block_ops *blocks;         /* [layers] */
     ctxpar_op norm_out;
+    ctxpar_op merger_norm, merger_fc1, merger_fc2; /* config.transformer.merge > 0 */
 } ctxpar_model_ops;
 
 typedef struct ctxpar_model {
@@ -62,6 +64,7 @@ typedef struct ctxpar_model {
     int64_t blob_floats;
     ctxpar_node_buffer *node_buffer; /* non-NULL: blob is shared by the node's ranks */
     char *source_config; /* a family folder's config.json text (NULL for built-in models) */
+    int weights_half;    /* the checkpoint stores weights in bf16 or f16 (--dtype auto) */
     ctxpar_node_buffer *packed_buffer; /* --dtype bf16: the packed weights, one per node */
     ctxpar_model_ops ops; /* bound to the blob when it is allocated */
 } ctxpar_model;

@@ -17,15 +17,31 @@ static int packed_ops(const ctxpar_model_config *config, ctxpar_model *model, pa
                       int max) {
     if (!config->has_transformer) return 0;
     const int64_t d = config->transformer.dim, f = ctxpar_config_mlp_dim(config);
+    const int64_t f1 = ctxpar_config_fc1_out(config);
+    const ctxpar_transformer_config *tf = &config->transformer;
     int n = 0;
+    /* the embedding: a tubelet's or a latent patch's input vector */
+    const int64_t embed_in = tf->embed == CTXPAR_EMBED_TUBELET
+                                 ? 3 * (int64_t)tf->tubelet * tf->patch * tf->patch
+                                 : (int64_t)tf->patch * tf->patch * config->vae.latent_channels;
+    if (n < max) list[n] = (packed_op){model ? &model->ops.embed : NULL, embed_in, d};
+    n++;
     for (int l = 0; l < config->transformer.layers; l++) {
         ctxpar_block_ops *b = model ? &model->ops.blocks[l] : NULL;
         const packed_op ops[4] = {{b ? &b->qkv : NULL, d, 3 * d},
                                   {b ? &b->proj : NULL, d, d},
-                                  {b ? &b->fc1 : NULL, d, f},
+                                  {b ? &b->fc1 : NULL, d, f1},
                                   {b ? &b->fc2 : NULL, f, d}};
         for (int i = 0; i < 4; i++, n++)
             if (n < max) list[n] = ops[i];
+    }
+    if (tf->merge > 0) {
+        const int64_t width = (int64_t)tf->merge * tf->merge * d;
+        ctxpar_model_ops *ops = model ? &model->ops : NULL;
+        if (n < max) list[n] = (packed_op){ops ? &ops->merger_fc1 : NULL, width, width};
+        n++;
+        if (n < max) list[n] = (packed_op){ops ? &ops->merger_fc2 : NULL, width, tf->out_dim};
+        n++;
     }
     return n;
 }

@@ -3,9 +3,11 @@
  * every op that runs in float32 read it); the packed copies live in a second
  * node-shared buffer and each op that has one points at it (ctxpar_op.packed).
  *
- * Which ops: the transformer's linears (qkv, proj, fc1, fc2 of every block),
- * which hold almost all of a ViT's weights and FLOPs. The VAE's convs and the
- * embeddings run in float32 for now. */
+ * Which ops: the patch or tubelet embedding and the transformer's linears
+ * (qkv, proj, fc1, fc2 of every block), which hold almost all of a ViT's
+ * weights and FLOPs; every GEMM of a bf16 run is then the bf16 GEMM, whose
+ * per-row result is independent of the row count (so of the rank count).
+ * The VAE's convs run in float32 for now. */
 #pragma once
 #include <stdint.h>
 

@@ -18,9 +18,8 @@ typedef enum ctxpar_norm_mode {
 const char *ctxpar_norm_mode_name(ctxpar_norm_mode mode);
 
 /* --dtype: the products' input precision (docs/bf16.md). AUTO is resolved
- * before planning, to f32 for now: a bf16 run is within 2x PyTorch's own
- * bf16 error but not within 1e-4 of the float32 reference, nor bit-identical
- * across rank counts, so it is asked for, never chosen. */
+ * before planning: bf16 when the CPU has AVX512-BF16 (or AMX), the model has
+ * a transformer and its checkpoint stores bf16 or f16 weights; else f32. */
 typedef enum ctxpar_dtype { CTXPAR_DTYPE_AUTO, CTXPAR_DTYPE_F32, CTXPAR_DTYPE_BF16 } ctxpar_dtype;
 const char *ctxpar_dtype_name(ctxpar_dtype dtype);
 
@@ -30,8 +29,11 @@ typedef struct ctxpar_plan {
     int64_t temporal_compression;           /* c_t */
     int64_t spatial_compression;            /* c_s */
     int64_t latent_frames, latent_h, latent_w;
-    int64_t grid_h, grid_w;                 /* token grid per latent frame */
-    int64_t tokens_per_frame, total_tokens;
+    /* The encoder's token grid per latent frame, and the output's: the same
+     * unless a patch merger divides it by its merge size. */
+    int64_t patch_grid_h, patch_grid_w, patch_tokens_per_frame;
+    int64_t grid_h, grid_w;                 /* output token grid per latent frame */
+    int64_t tokens_per_frame, total_tokens; /* output tokens */
     int64_t first_unit_frames;              /* input frames of shard unit 0 */
     int64_t unit_frames;                    /* input frames of every other shard unit */
     int64_t n_units;
@@ -55,7 +57,7 @@ typedef struct ctxpar_plan {
     int64_t packed_bytes;                   /* bf16: packed weights, held once per node */
     int64_t max_rank_bytes;                 /* peak bytes of the largest rank */
     double vae_flops, embed_flops;          /* whole run */
-    double attention_flops;                 /* 4*N^2*d per layer, whole run */
+    double attention_flops;                 /* 4*n_q*n_kv*d over attended pairs, whole run */
     double dense_flops;                     /* transformer GEMMs, whole run */
     int64_t max_rank_comm_bytes;            /* bytes the busiest rank sends */
 } ctxpar_plan;

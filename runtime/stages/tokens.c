@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "runtime/stages/dense.h"
+
 ctxpar_status ctxpar_tokens_embed(const ctxpar_backend *backend, const ctxpar_model *model, const ctxpar_plan *plan,
                                   const ctxpar_tensor *latents, ctxpar_tensor *tokens) {
     const int64_t z = latents->shape[0], frames = latents->shape[1], h = latents->shape[2],
@@ -15,25 +17,34 @@ ctxpar_status ctxpar_tokens_embed(const ctxpar_backend *backend, const ctxpar_mo
     const int tubelets = tc->embed == CTXPAR_EMBED_TUBELET;
     /* latents are the pixels themselves for a tubelet embedding: kt frames per token row */
     const int64_t token_frames = tubelets ? frames / kt : frames;
-    int64_t shape[2] = {token_frames * plan->tokens_per_frame, d};
+    int64_t shape[2] = {token_frames * plan->patch_tokens_per_frame, d};
     CTXPAR_TRY(ctxpar_tensor_alloc(tokens, CTXPAR_MEM_TOKENS, "tokens", 2, shape));
-    float *scratch = NULL;
-    int64_t scratch_floats = tubelets ? backend->tubelet_embed_scratch_floats(z, frames, h, w, kt, p)
-                                      : backend->patch_embed_scratch_floats(z, frames, h, w, p);
-    ctxpar_status status = ctxpar_mem_alloc_floats(&scratch, scratch_floats > 0 ? scratch_floats : 1,
+    const ctxpar_op *embed = &model->ops.embed;
+    const int64_t in = tubelets ? z * kt * p * p : z * p * p;
+    float *rows = NULL;
+    ctxpar_bf16 *bf16_rows = NULL;
+    const int64_t row_floats = tubelets ? backend->tubelet_embed_scratch_floats(z, frames, h, w, kt, p)
+                                        : backend->patch_embed_scratch_floats(z, frames, h, w, p);
+    ctxpar_status status = ctxpar_mem_alloc_floats(&rows, row_floats > 0 ? row_floats : 1,
                                                    CTXPAR_MEM_TOKENS, "patch scratch");
+    if (status == CTXPAR_OK && embed->packed) {
+        bf16_rows = ctxpar_mem_alloc(sizeof(ctxpar_bf16) *
+                                         (size_t)backend->linear_bf16_scratch_values(in),
+                                     CTXPAR_MEM_TOKENS, "bf16 patch rows");
+        if (!bf16_rows) status = CTXPAR_ERR_NO_MEMORY;
+    }
     if (status != CTXPAR_OK) {
+        ctxpar_mem_free(rows);
         ctxpar_tensor_free(tokens);
         return status;
     }
-    const float *weight = model->ops.embed.weight, *bias = model->ops.embed.bias;
     if (tubelets)
-        backend->tubelet_embed(latents->data, latents->stride[0], z, frames, h, w, kt, p, weight,
-                               bias, d, tokens->data, scratch);
+        backend->tubelet_rows(latents->data, latents->stride[0], z, frames, h, w, kt, p, rows);
     else
-        backend->patch_embed(latents->data, latents->stride[0], z, frames, h, w, p, weight, bias,
-                             d, tokens->data, scratch);
-    ctxpar_mem_free(scratch);
+        backend->patch_rows(latents->data, latents->stride[0], z, frames, h, w, p, rows);
+    ctxpar_dense(backend, tokens->data, rows, shape[0], in, d, embed, bf16_rows);
+    ctxpar_mem_free(bf16_rows);
+    ctxpar_mem_free(rows);
     return CTXPAR_OK;
 }
 
