@@ -118,7 +118,7 @@ static void print_table(const bench_result *r) {
            ratio((double)s->tokens, total), (long long)s->tokens);
     printf("%-20s %12.2f   VAE FLOPs %.4g (plan) / median vae stage %.4f s\n", "VAE GFLOP/s",
            ratio(s->vae_flops, vae_s) / 1e9, s->vae_flops, vae_s);
-    printf("%-20s %12.2f   4*N^2*d*layers = %.4g / median attention %.4f s (slowest rank)\n",
+    printf("%-20s %12.2f   4*n_q*n_kv*d*layers = %.4g / median attention %.4f s (slowest rank)\n",
            "attention GFLOP/s", ratio(s->attention_flops, att_s) / 1e9, s->attention_flops,
            att_s);
     printf("%-20s %12.3f   per run, all ranks; busiest rank %.3f MiB\n", "MiB sent",

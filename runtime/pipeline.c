@@ -64,6 +64,34 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
     return CTXPAR_OK;
 }
 
+/* A video LLM's M-RoPE position of each record: (t, y, x) of its first
+ * token, t in the LLM's time units (docs/models/qwen2-vl.md): the temporal
+ * patch index, times tokens_per_second * seconds per temporal patch where
+ * the model scales time (Qwen2.5-VL). The seconds come from the sampling
+ * rate, --fps for a video file, else the processor's default of 2 frames/s;
+ * like transformers, the product is truncated to an integer. */
+static ctxpar_status llm_positions(const ctxpar_model_config *config,
+                                   const ctxpar_source *source,
+                                   const ctxpar_records *records, int32_t **out) {
+    const int64_t n = records->count;
+    *out = ctxpar_mem_alloc(sizeof(int32_t) * 3 * (size_t)(n > 0 ? n : 1), CTXPAR_MEM_OUTPUT,
+                            "position ids");
+    if (!*out) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory for position ids");
+    const ctxpar_transformer_config *tf = &config->transformer;
+    const ctxpar_video_options *video = &source->video;
+    const double fps = source->kind == CTXPAR_SOURCE_VIDEO && video->fps_num > 0
+                           ? (double)video->fps_num / (double)video->fps_den
+                           : 2.0;
+    const double interval =
+        tf->tokens_per_second > 0 ? (double)tf->tubelet / fps * tf->tokens_per_second : 1.0;
+    for (int64_t i = 0; i < n; i++) {
+        (*out)[3 * i] = (int32_t)((double)records->t_start[i] * interval);
+        (*out)[3 * i + 1] = records->y[i];
+        (*out)[3 * i + 2] = records->x[i];
+    }
+    return CTXPAR_OK;
+}
+
 /* --dtype auto -> f32 or bf16 (plan_data.h), and whether bf16 can run here. */
 static ctxpar_status resolve_dtype(const ctxpar_backend *backend, const ctxpar_model *model,
                                    ctxpar_dtype *dtype) {
@@ -221,6 +249,7 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     ctxpar_plan plan = {0};
     ctxpar_tensor input = {0}, latents = {0}, tokens = {0}, latents_out = {0};
     ctxpar_merge_result merged = {0};
+    int32_t *position_ids = NULL;
     ctxpar_vae_stats vae_stats = {0};
     ctxpar_transformer_stats tf_stats = {0};
     char *config_json = NULL;
@@ -394,8 +423,13 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     /* ---- output ---- */
     t0 = MPI_Wtime();
     ctxpar_progress_stage(&progress, "output");
+    if (model->config.transformer.llm_positions) {
+        status = llm_positions(&model->config, &o.source, &merged.records, &position_ids);
+        CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+    }
     {
         ctxpar_output out = {
+            .position_ids = position_ids, .family = model->config.family,
             .n_records = merged.records.count, .dim = ctxpar_config_output_dim(&model->config),
             .features = merged.features, .t_start = merged.records.t_start,
             .t_end = merged.records.t_end, .level = merged.records.level,
@@ -476,6 +510,7 @@ done:
     status = CTXPAR_OK;
 fail:
     ctxpar_merge_result_free(&merged);
+    ctxpar_mem_free(position_ids);
     ctxpar_tensor_free(&latents_out);
     ctxpar_tensor_free(&tokens);
     ctxpar_tensor_free(&latents);
@@ -526,8 +561,10 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     }
     double att_s = s->attention_seconds;
     if (tokens)
-        printf("attention: %.1f GFLOP/s (%.3f TFLOP = 4*N^2*d*layers in %.2fs, slowest rank)\n",
-           att_s > 0 ? s->attention_flops / att_s / 1e9 : 0.0, s->attention_flops / 1e12, att_s);
+        printf("attention: %.1f GFLOP/s (%.3f TFLOP = 4*n_q*n_kv*d over the pairs that attend "
+               "x layers, in %.2fs, slowest rank)\n",
+               att_s > 0 ? s->attention_flops / att_s / 1e9 : 0.0, s->attention_flops / 1e12,
+               att_s);
     printf("communication: %.2f MiB sent in all, %.2f MiB by the busiest rank\n",
            s->bytes_sent_total / mib, s->bytes_sent_max / mib);
     double halo_hidden = ctxpar_hidden_share(s->comm_wait_max, s->comm_exchange_max);

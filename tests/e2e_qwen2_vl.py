@@ -14,17 +14,21 @@ are clipped at both borders):
   (RMSNorm, SwiGLU, window and full layers) at 1, 3 and 5 ranks with f32
   weights, at 1 and 2 with bf16 weights; shards with an index or one file,
   both name layouts. Every run is held to max|a-r|/max|r| <= 5e-6 (the
-  contract is 1e-4), and rank counts to 2e-5 of each other. --no-merge records are the tokens of
-  the merged grid in (t, y, x) order.
+  contract is 1e-4), and rank counts to 2e-5 of each other. --no-merge
+  records are the tokens of the merged grid in (t, y, x) order, and
+  tokens/position_ids their M-RoPE positions (Qwen2.5-VL's time scaled by
+  tokens_per_second).
 - --dtype bf16: within 2x the error of PyTorch's bf16 run of the reference
   modules, and bit-identical at every rank count.
-- merging on: record sizes sum to N, every token is covered once.
+- merging on: record sizes sum to N, and each record's position is its
+  (t_start, y, x).
 - --dry-run names the encoder's and the merger's token counts.
 Each failure names its case.
 """
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,10 +67,21 @@ def ctxpar(tag, ranks, folder, video, extra=(), dtype="f32"):
     return got
 
 
-def check_coords(tag, got):
+def time_interval(family):
+    """M-RoPE time units per temporal patch: Qwen2.5-VL's tokens_per_second (2 in
+    the tiny config) x 2 frames / 2 frames per second (no --fps: the
+    processor's default rate); Qwen2-VL counts temporal patches."""
+    return 2 * 2 // 2 if family == "qwen2_5_vl" else 1
+
+
+def check_coords(tag, got, family):
     t, y, x = np.meshgrid(np.arange(GRID_T), np.arange(GRID_H), np.arange(GRID_W), indexing="ij")
     want = {"t_start": t.ravel(), "t_end": t.ravel(), "y": y.ravel(), "x": x.ravel(),
             "level": 0 * t.ravel(), "size": 0 * t.ravel() + 1}
+    positions = np.stack([t.ravel() * time_interval(family), y.ravel(), x.ravel()], axis=1)
+    if "position_ids" not in got or not np.array_equal(got["position_ids"], positions):
+        fail("%s: tokens/position_ids are not (t * %d, y, x) of each record"
+             % (tag, time_interval(family)))
     for k, v in want.items():
         if k not in got or got[k].shape != v.shape or not np.array_equal(got[k], v):
             fail("%s: records %s are not the merged grid's (t, y, x) in order" % (tag, k))
@@ -100,7 +115,7 @@ def main():
             got = ctxpar("%s np=%d" % (name, r), r, folder, video_path, ["--no-merge"])
             if got is None:
                 continue
-            check_coords("%s np=%d" % (name, r), got)
+            check_coords("%s np=%d" % (name, r), got, family)
             check_rel("%s np=%d vs reference" % (name, r), got.get("features"), want, TOL, "n,c")
             by_ranks[r] = got.get("features")
         base = min(by_ranks) if by_ranks else None
@@ -139,8 +154,24 @@ def main():
             fail("merged np=%d: record sizes sum to %d, expected %d" % (r, int(got["size"].sum()), n))
         elif len(got["size"]) >= n:
             fail("merged np=%d: thresholds of 0.2 merged nothing (%d records)" % (r, len(got["size"])))
+        elif not np.array_equal(got.get("position_ids"),
+                                np.stack([got["t_start"], got["y"], got["x"]], axis=1)):
+            fail("merged np=%d: position_ids are not each record's (t_start, y, x)" % r)
         else:
             print("ok    merged np=%d: %d records for %d tokens" % (r, len(got["size"]), n))
+
+    # the example that maps a file onto the LLM's inputs runs on one
+    example = os.path.join(HERE, "..", "examples", "qwen2_vl_inputs.py")
+    out = os.path.join(d, "example.h5")
+    run(at_most(2), "--model", folders["qwen2_5_vl f32"], "--input", video_path, "--out", out,
+        "--no-merge")
+    p = subprocess.run([sys.executable, example, out, "--text-before", "4"], capture_output=True,
+                       text=True)
+    want = "video rows 4..%d: t 4..%d" % (3 + GRID_T * GRID_H * GRID_W,
+                                           4 + (GRID_T - 1) * time_interval("qwen2_5_vl"))
+    if p.returncode != 0 or want not in p.stdout:
+        fail("examples/qwen2_vl_inputs.py: exit %d, no %r in %r" % (p.returncode, want,
+                                                                     p.stdout + p.stderr))
 
     # --dry-run: the plan names both token counts
     p = run(at_most(2), "--model", folder, "--input", video_path, "--dry-run", check=False)

@@ -37,6 +37,7 @@ static ctxpar_status qwen_finish_common(ctxpar_model_config *config, const char 
     tf->rope = CTXPAR_ROPE_AXIAL2D;
     tf->span = CTXPAR_ATTENTION_FRAME;
     tf->norm_eps = 1e-6; /* fixed in the reference's modules, not a config key */
+    tf->llm_positions = 1;
     memcpy(config->pixel_mean, clip_mean, sizeof clip_mean);
     memcpy(config->pixel_std, clip_std, sizeof clip_std);
     return CTXPAR_OK;
@@ -122,6 +123,8 @@ static const ctxpar_family_key qwen2_5_vl_keys[] = {
     {"vision_config.window_size", CTXPAR_FAMILY_INT, 1, AT(transformer.window), 0, 0, NULL},
     {"vision_config.fullatt_block_indexes", CTXPAR_FAMILY_INT_ARRAY, 1,
      AT(transformer.full_layer_list), AT(transformer.n_full_layers), 64, NULL},
+    {"vision_config.tokens_per_second", CTXPAR_FAMILY_INT, 1, AT(transformer.tokens_per_second),
+     0, 0, NULL},
     {"vision_config.hidden_act", CTXPAR_FAMILY_REQUIRE, 0, 0, 0, 0, "\"silu\""},
     {"vision_config.in_chans", CTXPAR_FAMILY_REQUIRE, 0, 0, 0, 0, "3"},
     {"vision_config.in_channels", CTXPAR_FAMILY_REQUIRE, 0, 0, 0, 0, "3"},

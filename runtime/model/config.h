@@ -91,6 +91,12 @@ typedef struct ctxpar_transformer_config {
      * grid divided by merge. */
     int merge;
     int out_dim;
+    /* Output tokens are a video-LLM's: the file carries each record's M-RoPE
+     * position (t, y, x); t is the temporal patch index times
+     * tokens_per_second * tubelet / fps when tokens_per_second > 0 (Qwen2.5-VL),
+     * the index itself otherwise (Qwen2-VL). */
+    int llm_positions;
+    int tokens_per_second;
 } ctxpar_transformer_config;
 
 typedef struct ctxpar_merge_config {

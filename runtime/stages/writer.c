@@ -168,6 +168,11 @@ ctxpar_status ctxpar_output_write(ctxpar_comm_t comm, const char *path, int over
         for (int i = 0; i < 6; i++)
             WRITER_CHECK(write_rows(file, int_names[i], H5T_NATIVE_INT32, 1, fdims,
                                     (hsize_t)row0, (hsize_t)out->n_records, int_data[i]));
+        if (out->position_ids) {
+            hsize_t pdims[2] = {(hsize_t)n_total, 3};
+            WRITER_CHECK(write_rows(file, "tokens/position_ids", H5T_NATIVE_INT32, 2, pdims,
+                                    (hsize_t)row0, (hsize_t)out->n_records, out->position_ids));
+        }
     }
     hsize_t ldims[4] = {(hsize_t)out->latent_frames, (hsize_t)out->latent_h,
                         (hsize_t)out->latent_w, (hsize_t)out->latent_z};

@@ -22,6 +22,9 @@ typedef struct ctxpar_output {
     int64_t n_records, dim;
     const float *features; /* [n_records][dim] */
     const int32_t *t_start, *t_end, *level, *y, *x, *size;
+    /* optional: [n_records][3] M-RoPE positions (t, y, x) of a video LLM's
+     * tokens, written as tokens/position_ids; NULL: none */
+    const int32_t *position_ids;
     /* optional latents: this rank's frames of [latent_frames][latent_h][latent_w][latent_z] */
     const float *latents; /* NULL: not saved */
     int64_t latent_first, latent_count, latent_frames, latent_h, latent_w, latent_z;
