@@ -126,6 +126,79 @@ ctxpar_status ctxpar_comm_allreduce_max_i64(ctxpar_comm_t comm, int64_t *values,
     return CTXPAR_OK;
 }
 
+ctxpar_status ctxpar_comm_allgather_i64(ctxpar_comm_t comm, const int64_t *local, int64_t count,
+                                        int64_t **all, int64_t *total) {
+    *all = NULL;
+    *total = 0;
+    int64_t *counts = calloc((size_t)comm->size, sizeof *counts);
+    int *icounts = calloc((size_t)comm->size, sizeof *icounts);
+    int *displs = calloc((size_t)comm->size, sizeof *displs);
+    ctxpar_status status = counts && icounts && displs ? CTXPAR_OK : CTXPAR_ERR_NO_MEMORY;
+    status = ctxpar_comm_agree(comm, status);
+    if (status == CTXPAR_OK) {
+        counts[comm->rank] = count;
+        status = ctxpar_comm_allreduce_sum_i64(comm, counts, comm->size);
+    }
+    int64_t sum = 0;
+    for (int r = 0; status == CTXPAR_OK && r < comm->size; r++) {
+        if (sum + counts[r] > 0x7fffffff)
+            status = ctxpar_error(CTXPAR_ERR_PLAN, "allgather of %lld values: more than MPI's "
+                                  "int counts take", (long long)(sum + counts[r]));
+        icounts[r] = (int)counts[r], displs[r] = (int)sum;
+        sum += counts[r];
+    }
+    if (status == CTXPAR_OK) {
+        *all = malloc(sizeof(int64_t) * (size_t)(sum > 0 ? sum : 1));
+        if (!*all) status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory gathering %lld "
+                                         "values", (long long)sum);
+    }
+    status = ctxpar_comm_agree(comm, status); /* no rank enters the gather alone */
+    if (status == CTXPAR_OK) {
+        int rc = MPI_Allgatherv(local, (int)count, MPI_INT64_T, *all, icounts, displs,
+                                MPI_INT64_T, comm->world);
+        if (rc != MPI_SUCCESS)
+            status = ctxpar_mpi_error(rc, "MPI_Allgatherv", __FILE__, __LINE__);
+        comm->stats.bytes_sent += count * (int64_t)sizeof(int64_t) * (comm->size - 1);
+    }
+    free(counts), free(icounts), free(displs);
+    if (status != CTXPAR_OK) {
+        free(*all);
+        *all = NULL;
+        return status;
+    }
+    *total = sum;
+    return CTXPAR_OK;
+}
+
+ctxpar_status ctxpar_comm_alltoallv(ctxpar_comm_t comm, const void *send,
+                                    const int64_t *send_bytes, void *recv,
+                                    const int64_t *recv_bytes) {
+    int *sc = calloc((size_t)comm->size, sizeof *sc), *sd = calloc((size_t)comm->size, sizeof *sd);
+    int *rc = calloc((size_t)comm->size, sizeof *rc), *rd = calloc((size_t)comm->size, sizeof *rd);
+    ctxpar_status status = sc && sd && rc && rd ? CTXPAR_OK : CTXPAR_ERR_NO_MEMORY;
+    int64_t s_at = 0, r_at = 0;
+    for (int r = 0; status == CTXPAR_OK && r < comm->size; r++) {
+        if (s_at + send_bytes[r] > 0x7fffffff || r_at + recv_bytes[r] > 0x7fffffff)
+            status = ctxpar_error(CTXPAR_ERR_PLAN, "rank %d: an exchange of more than 2 GiB",
+                                  comm->rank);
+        sc[r] = (int)send_bytes[r], sd[r] = (int)s_at, s_at += send_bytes[r];
+        rc[r] = (int)recv_bytes[r], rd[r] = (int)r_at, r_at += recv_bytes[r];
+    }
+    /* every rank takes part even after a local error (zero counts), so none waits */
+    if (status != CTXPAR_OK)
+        for (int r = 0; r < comm->size; r++) sc[r] = sd[r] = rc[r] = rd[r] = 0;
+    const char empty = 0;
+    int mpi = sc && rc ? MPI_Alltoallv(send ? send : &empty, sc, sd, MPI_BYTE,
+                                       recv ? recv : (void *)&empty, rc, rd, MPI_BYTE,
+                                       comm->world)
+                       : MPI_SUCCESS;
+    if (status == CTXPAR_OK && mpi != MPI_SUCCESS)
+        status = ctxpar_mpi_error(mpi, "MPI_Alltoallv", __FILE__, __LINE__);
+    comm->stats.bytes_sent += s_at - (send_bytes ? send_bytes[comm->rank] : 0);
+    free(sc), free(sd), free(rc), free(rd);
+    return status;
+}
+
 ctxpar_status ctxpar_comm_exscan_i64(ctxpar_comm_t comm, int64_t local, int64_t *offset,
                                      int64_t *total) {
     int64_t before = 0, sum = 0;

@@ -56,6 +56,16 @@ ctxpar_status ctxpar_comm_bcast(ctxpar_comm_t comm, void *buf, int64_t bytes, in
 ctxpar_status ctxpar_comm_allreduce_max_f64(ctxpar_comm_t comm, double *values, int count);
 ctxpar_status ctxpar_comm_allreduce_sum_i64(ctxpar_comm_t comm, int64_t *values, int count);
 ctxpar_status ctxpar_comm_allreduce_max_i64(ctxpar_comm_t comm, int64_t *values, int count);
+/* Every rank's `count` values, concatenated in rank order into *all (malloc'd,
+ * the caller frees it), and their number. */
+ctxpar_status ctxpar_comm_allgather_i64(ctxpar_comm_t comm, const int64_t *local, int64_t count,
+                                        int64_t **all, int64_t *total);
+/* Personalised exchange: send_bytes[q] bytes to rank q (blocks laid out in
+ * rank order in `send`), recv_bytes[q] from rank q into `recv` (in rank
+ * order). Both sides must agree on every size. */
+ctxpar_status ctxpar_comm_alltoallv(ctxpar_comm_t comm, const void *send,
+                                    const int64_t *send_bytes, void *recv,
+                                    const int64_t *recv_bytes);
 /* Exclusive prefix sum over ranks (rank 0 gets 0) and the total. */
 ctxpar_status ctxpar_comm_exscan_i64(ctxpar_comm_t comm, int64_t local, int64_t *offset,
                                      int64_t *total);

@@ -205,6 +205,10 @@ static const cli_option options[] = {
      .help = "exact: frames per convolution batch (memory only, results\n"
              "unchanged; default automatic); chunk: frames per statistics\n"
              "chunk (multiple of the temporal compression; default 16)"},
+    {.flag = "--merge", .metavar = "quadtree|sttm", CHOICE(run.merge_rule, "quadtree,sttm"),
+     .help = "merge rule: ctxpar's quadtree and temporal chains\n"
+             "(default), or STTM's multi-granular quadtree and directed\n"
+             "temporal merge, as its reference code (docs/merge-sttm.md)"},
     {.flag = "--merge-spatial", .metavar = "T", DOUBLE(run.merge_spatial, -1.0, 2.0),
      .help = "quadtree merge threshold on cos(child, parent) (model\n"
              "default 0.98; >= 1 never merges)"},
@@ -212,6 +216,9 @@ static const cli_option options[] = {
      .help = "link threshold between frames (default 0.999)"},
     {.flag = "--merge-levels", .metavar = "L", INT(run.merge_levels, 0, 16),
      .help = "deepest quadtree level (default 2)"},
+    {.flag = "--merge-root-level", .metavar = "R", INT(run.merge_root_level, 0, 16),
+     .help = "STTM: coarsest pyramid levels left out (default 1, the\n"
+             "paper's; its temporal step runs only for T > 0)"},
     {.flag = "--no-merge", SWITCH(run.no_merge),
      .help = "write every token as its own record (size 1)"},
     {.flag = "--device", .metavar = "cpu|cuda", CHOICE(run.device, "cpu,cuda"),

@@ -18,6 +18,8 @@ typedef struct ctxpar_run_options {
     int64_t chunk_frames;     /* 0: automatic */
     double merge_spatial, merge_temporal; /* < 0: from the model config */
     int merge_levels;                     /* < 0: from the model config */
+    int merge_rule;           /* --merge: a ctxpar_merge_rule (quadtree by default) */
+    int merge_root_level;     /* --merge-root-level (STTM); < 0: the model config's */
     int no_merge;
     int save_latents;
     int layer;                /* --layer K: features after block K (0: the final norm's) */

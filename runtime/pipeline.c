@@ -18,6 +18,7 @@
 #include "kernels/cpu/transformer_cpu.h"
 #include "runtime/plan.h"
 #include "runtime/stages/merge.h"
+#include "runtime/stages/merge_sttm.h"
 #include "runtime/stages/tokens.h"
 #include "runtime/stages/transformer.h"
 #include "runtime/stages/vae.h"
@@ -41,6 +42,8 @@ void ctxpar_run_options_default(ctxpar_run_options *o) {
     o->norm = CTXPAR_NORM_EXACT;
     o->merge_spatial = o->merge_temporal = -1.0;
     o->merge_levels = -1;
+    o->merge_rule = CTXPAR_MERGE_QUADTREE;
+    o->merge_root_level = -1;
     o->device = CTXPAR_DEVICE_CPU;
 }
 
@@ -61,6 +64,8 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
     if (o->merge_spatial >= 0) m->spatial_threshold = o->merge_spatial;
     if (o->merge_temporal >= 0) m->temporal_threshold = o->merge_temporal;
     if (o->merge_levels >= 0) m->levels = o->merge_levels;
+    m->rule = o->merge_rule;
+    if (o->merge_root_level >= 0) m->root_level = o->merge_root_level;
     return CTXPAR_OK;
 }
 
@@ -160,6 +165,10 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
         plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames : plan->conv_chunk_frames;
     ctxpar_json_put_int(&w, "chunk_frames", (long long)chunk_frames);
     ctxpar_json_put_int(&w, "no_merge", o->no_merge);
+    ctxpar_json_put_string(&w, "merge", model->config.merge.rule == CTXPAR_MERGE_STTM ? "sttm"
+                                                                                   : "quadtree");
+    if (model->config.merge.rule == CTXPAR_MERGE_STTM)
+        ctxpar_json_put_int(&w, "merge_root_level", model->config.merge.root_level);
     ctxpar_json_put_int(&w, "ranks", plan->ranks);
     ctxpar_json_object_end(&w);
     ctxpar_json_object_end(&w);
@@ -414,8 +423,13 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     /* ---- merge: quadtree per frame, temporal chains, chains across ranks ---- */
     t0 = MPI_Wtime();
     ctxpar_progress_stage(&progress, "merge");
-    CTXPAR_TRY_GOTO(ctxpar_merge_run(comm, &plan, &model->config.merge, o.no_merge, tokens.data,
-                                     ctxpar_config_output_dim(&model->config), &merged));
+    if (!o.no_merge && model->config.merge.rule == CTXPAR_MERGE_STTM)
+        CTXPAR_TRY_GOTO(ctxpar_merge_sttm_run(comm, &plan, &model->config.merge, tokens.data,
+                                              ctxpar_config_output_dim(&model->config), &merged));
+    else
+        CTXPAR_TRY_GOTO(ctxpar_merge_run(comm, &plan, &model->config.merge, o.no_merge,
+                                         tokens.data, ctxpar_config_output_dim(&model->config),
+                                         &merged));
     ctxpar_tensor_free(&tokens);
     ctxpar_progress_end_stage(&progress);
     seconds[CTXPAR_STAGE_MERGE] = MPI_Wtime() - t0;

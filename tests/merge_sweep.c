@@ -127,7 +127,8 @@ int main(int argc, char **argv) {
     const int n_configs = n_explicit ? n_explicit : 3 * n_taus * n_taus;
     for (int ci = 0; ci < n_configs; ci++) {
         ctxpar_merge_config config = {taus[(ci / n_taus) % n_taus], taus[ci % n_taus],
-                                      level_choices[ci / (n_taus * n_taus)]};
+                                      level_choices[ci / (n_taus * n_taus)],
+                                      CTXPAR_MERGE_QUADTREE, 1};
         if (n_explicit &&
             sscanf(argv[4 + ci], "%d:%lf:%lf", &config.levels, &config.spatial_threshold,
                    &config.temporal_threshold) != 3) {

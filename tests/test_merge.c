@@ -1,4 +1,6 @@
-/* Token merging on one process: the quadtree kernel and the whole merge
+/* Token merging on one process: STTM's pyramid, corner quirk and
+ * representatives (the rest of STTM is checked end to end against its
+ * reference, tests/e2e_sttm.py); the quadtree kernel and the whole merge
  * (ctxpar_merge_run on a one-rank communicator) against the naive reference
  * of merge_reference.h, and hand-made videos whose answer is known: all
  * tokens equal, features that flip sign every frame, one equal 2x2 block
@@ -48,7 +50,7 @@ static void plan_init(small_plan *p, const video *v) {
 static ctxpar_merge_result run(video *v, double tau_s, double tau_t, int levels, int no_merge) {
     small_plan p;
     plan_init(&p, v);
-    ctxpar_merge_config config = {tau_s, tau_t, levels};
+    ctxpar_merge_config config = {tau_s, tau_t, levels, CTXPAR_MERGE_QUADTREE, 1};
     ctxpar_merge_result result;
     ctxpar_status status = ctxpar_merge_run(comm, &p.plan, &config, no_merge, v->tokens, v->d, &result);
     ASSERT_EQ_INT(status, CTXPAR_OK);
@@ -314,6 +316,58 @@ static void test_quadtree_kernel(void) {
 
 /* Structured random videos (static blocks with noise, changing and moving
  * parts) over a range of thresholds and levels, against the reference. */
+/* STTM's representatives stop at a fixed point that is not the connected
+ * components: with links (0, 2) and (1, 2), node 2 joins 0 and node 1 stays
+ * alone though it is linked to 2 (the reference code does the same). A chain
+ * 0-3-6 across three frames collapses to 0 in two rounds. */
+static void test_sttm_representatives(void) {
+    int64_t rep[8], scratch[16];
+    const int64_t fork[] = {0, 2, 1, 2};
+    ctxpar_cpu_sttm_representatives(3, fork, 2, rep, scratch);
+    ASSERT_EQ_INT(rep[0], 0);
+    ASSERT_EQ_INT(rep[1], 1);
+    ASSERT_EQ_INT(rep[2], 0);
+    const int64_t chain[] = {0, 3, 3, 6, 1, 4};
+    ctxpar_cpu_sttm_representatives(7, chain, 3, rep, scratch);
+    const int64_t want[] = {0, 1, 2, 0, 1, 5, 0};
+    for (int i = 0; i < 7; i++) ASSERT_EQ_INT(rep[i], want[i]);
+}
+
+/* STTM's pyramid: 14x15 halves to 7x8, 4x4, 2x2; the root level drops the
+ * coarsest; a 1x1 grid (where the reference loops) is one level. The odd
+ * corner parent of a 3x3 frame is a copy of its one child, so any tau <= 1
+ * stops there: the top-left token is a node of depth 1 covering 1 token. */
+static void test_sttm_levels_and_corner(void) {
+    int64_t h[CTXPAR_STTM_MAX_LEVELS], w[CTXPAR_STTM_MAX_LEVELS];
+    ASSERT_EQ_INT(ctxpar_cpu_sttm_levels(14, 15, 0, h, w), 4);
+    ASSERT_EQ_INT(h[0], 2);
+    ASSERT_EQ_INT(w[0], 2);
+    ASSERT_EQ_INT(h[1], 4);
+    ASSERT_EQ_INT(w[2], 8);
+    ASSERT_EQ_INT(h[3], 14);
+    ASSERT_EQ_INT(ctxpar_cpu_sttm_levels(14, 15, 1, h, w), 3);
+    ASSERT_EQ_INT(h[0], 4);
+    ASSERT_EQ_INT(ctxpar_cpu_sttm_levels(1, 1, 1, h, w), 1);
+    const int64_t d = 4, n = 9;
+    float tokens[9 * 4];
+    for (int64_t i = 0; i < n * d; i++) tokens[i] = (float)((i * 7919) % 13) - 6.0f;
+    double *scratch = malloc(sizeof(double) * (size_t)ctxpar_cpu_sttm_scratch_doubles(3, 3, d, 0));
+    ctxpar_sttm_node nodes[9];
+    double features[9 * 4];
+    const int64_t count = ctxpar_cpu_sttm_frame(tokens, 3, 3, d, 0, 0.999, scratch, nodes, features);
+    ASSERT_TRUE(count >= 1);
+    ASSERT_EQ_INT(nodes[0].y0, 0);
+    ASSERT_EQ_INT(nodes[0].x0, 0);
+    ASSERT_EQ_INT(nodes[0].y1, 1);
+    ASSERT_EQ_INT(nodes[0].x1, 1);
+    ASSERT_EQ_INT(nodes[0].depth, 1);
+    int64_t area = 0;
+    for (int64_t k = 0; k < count; k++)
+        area += (int64_t)(nodes[k].y1 - nodes[k].y0) * (nodes[k].x1 - nodes[k].x0);
+    ASSERT_EQ_INT(area, n); /* the nodes tile the frame */
+    free(scratch);
+}
+
 static void test_random_vs_reference(void) {
     const int T = 9, H = 9, W = 12, d = 16;
     video v = video_new(T, H, W, d);
@@ -351,6 +405,8 @@ int main(int argc, char **argv) {
     test_thresholds_off();
     test_no_merge();
     test_random_vs_reference();
+    test_sttm_representatives();
+    test_sttm_levels_and_corner();
     int rc = test_finish("test_merge");
     ctxpar_comm_free(comm);
     MPI_Finalize();

@@ -62,7 +62,7 @@ static int64_t run_case(ctxpar_comm_t comm, int T, double tau_s, double tau_t, i
     float *all = malloc(sizeof(float) * (size_t)T * H * W * D);
     fill_frames(seed, first, count, mine);
     fill_frames(seed, 0, T, all);
-    ctxpar_merge_config config = {tau_s, tau_t, levels};
+    ctxpar_merge_config config = {tau_s, tau_t, levels, CTXPAR_MERGE_QUADTREE, 1};
     ctxpar_merge_result result;
     int64_t bad = 0;
     if (ctxpar_merge_run(comm, &plan, &config, 0, mine, D, &result) != CTXPAR_OK) {

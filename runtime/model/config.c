@@ -47,6 +47,8 @@ void ctxpar_config_builtin_defaults(ctxpar_model_config *config) {
     config->vae.first_frame_alone = 0;
     config->vae.down_pad_end = 0;
     config->vae.norm_eps = 1e-6;
+    config->merge.rule = CTXPAR_MERGE_QUADTREE;
+    config->merge.root_level = 1;
 }
 
 ctxpar_status ctxpar_config_preset(const char *name, ctxpar_model_config *out) {

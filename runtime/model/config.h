@@ -99,9 +99,16 @@ typedef struct ctxpar_transformer_config {
     int tokens_per_second;
 } ctxpar_transformer_config;
 
+/* The merge rule: ctxpar's quadtree with temporal chains (docs/merge.md), or
+ * STTM's multi-granular quadtree and directed temporal merge reproduced
+ * exactly (docs/merge-sttm.md). */
+typedef enum ctxpar_merge_rule { CTXPAR_MERGE_QUADTREE, CTXPAR_MERGE_STTM } ctxpar_merge_rule;
+
 typedef struct ctxpar_merge_config {
     double spatial_threshold, temporal_threshold;
-    int levels;
+    int levels;            /* quadtree: deepest level */
+    ctxpar_merge_rule rule;
+    int root_level;        /* STTM: coarsest levels of its pyramid left out (its default 1) */
 } ctxpar_merge_config;
 
 /* How a latents file's consumer scales the posterior mean (diffusers'
