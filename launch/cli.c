@@ -176,6 +176,9 @@ static const cli_option options[] = {
              "bilinear with antialias, as torchvision"},
     {.flag = "--crop", .metavar = "center", CUSTOM(set_video_option),
      .help = "then crop the centre to --size WxH"},
+    {.flag = "--max-pixels", .metavar = "P", CUSTOM(set_video_option),
+     .help = "Qwen2-VL models: at most P pixels a frame in the\n"
+             "processor's resize (lowers its budget)"},
     {.section = "model", .flag = "--model", .metavar = "FILE|DIR", PATH(run.model_path),
      .help = "model file written by init-model, or a released model's\n"
              "folder: a diffusers CogVideoX VAE (config.json +\n"
@@ -389,7 +392,7 @@ ctxpar_status ctxpar_cli_parse(int argc, char **argv, ctxpar_cli *cli) {
         if (ctxpar_source_video_options_set(&o->source.video) &&
             o->source.kind != CTXPAR_SOURCE_VIDEO && !cli->input_list[0])
             return ctxpar_error(CTXPAR_ERR_ARGUMENT,
-                                "--start, --fps, --resize and --crop apply to a video file "
+                                "--start, --fps, --resize, --crop and --max-pixels apply to a video file "
                                 "--input (or --input-list) only");
         if (cli->out_dir[0] && !cli->input_list[0])
             return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--out-dir needs --input-list");

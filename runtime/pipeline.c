@@ -72,9 +72,10 @@ static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
 /* A video LLM's M-RoPE position of each record: (t, y, x) of its first
  * token, t in the LLM's time units (docs/models/qwen2-vl.md): the temporal
  * patch index, times tokens_per_second * seconds per temporal patch where
- * the model scales time (Qwen2.5-VL). The seconds come from the sampling
- * rate, --fps for a video file, else the processor's default of 2 frames/s;
- * like transformers, the product is truncated to an integer. */
+ * the model scales time (Qwen2.5-VL). The seconds come from the rate the
+ * frames were sampled at: a video file's (its processor's sample_fps, or
+ * --fps), else the processor's default of 2 frames/s; like transformers,
+ * the product is truncated to an integer. */
 static ctxpar_status llm_positions(const ctxpar_model_config *config,
                                    const ctxpar_source *source,
                                    const ctxpar_records *records, int32_t **out) {
@@ -84,9 +85,11 @@ static ctxpar_status llm_positions(const ctxpar_model_config *config,
     if (!*out) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory for position ids");
     const ctxpar_transformer_config *tf = &config->transformer;
     const ctxpar_video_options *video = &source->video;
-    const double fps = source->kind == CTXPAR_SOURCE_VIDEO && video->fps_num > 0
-                           ? (double)video->fps_num / (double)video->fps_den
-                           : 2.0;
+    double fps = 2.0;
+    if (source->kind == CTXPAR_SOURCE_VIDEO && video->sampled_fps > 0)
+        fps = video->sampled_fps; /* the processor's sample_fps */
+    else if (source->kind == CTXPAR_SOURCE_VIDEO && video->fps_num > 0)
+        fps = (double)video->fps_num / (double)video->fps_den;
     const double interval =
         tf->tokens_per_second > 0 ? (double)tf->tubelet / fps * tf->tokens_per_second : 1.0;
     for (int64_t i = 0; i < n; i++) {
@@ -213,9 +216,24 @@ static ctxpar_status write_latents_file(ctxpar_comm_t comm, const ctxpar_run_opt
  * default shaping (V-JEPA 2's processor, CogVideoX's 720x480). */
 static void apply_video_default(const ctxpar_model_config *config, ctxpar_source *source) {
     ctxpar_video_options *v = &source->video;
+    if (config->video_default.sample_fps > 0) { /* Qwen2-VL's sampling, --fps or not */
+        v->uniform = 1;
+        v->uniform_fps = config->video_default.sample_fps;
+        v->min_frames = config->video_default.min_frames;
+        v->max_frames = config->video_default.max_frames;
+    }
     if (v->resize != CTXPAR_VIDEO_RESIZE_NONE || v->crop_center || source->height ||
         source->width)
         return;
+    if (config->video_default.budget_factor > 0) {
+        v->resize = CTXPAR_VIDEO_RESIZE_BUDGET;
+        v->budget_factor = config->video_default.budget_factor;
+        v->min_pixels = config->video_default.min_pixels;
+        v->max_pixels = config->video_default.max_pixels;
+        v->total_pixels = config->video_default.total_pixels;
+        v->bicubic = 1;
+        return;
+    }
     if (config->video_default.resize_short > 0) {
         v->resize = CTXPAR_VIDEO_RESIZE_SHORT;
         v->resize_short = config->video_default.resize_short;

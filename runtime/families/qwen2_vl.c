@@ -38,6 +38,16 @@ static ctxpar_status qwen_finish_common(ctxpar_model_config *config, const char 
     tf->span = CTXPAR_ATTENTION_FRAME;
     tf->norm_eps = 1e-6; /* fixed in the reference's modules, not a config key */
     tf->llm_positions = 1;
+    /* qwen-vl-utils' video defaults: 2 frames/s, 4 to 768 frames, frames of
+     * 128 to 768 merged tokens, 128000 tokens (x 0.9) for the whole video */
+    const int unit = tf->patch * tf->merge;
+    config->video_default.sample_fps = 2.0;
+    config->video_default.min_frames = 4;
+    config->video_default.max_frames = 768;
+    config->video_default.budget_factor = unit;
+    config->video_default.min_pixels = 128.0 * unit * unit;
+    config->video_default.max_pixels = 768.0 * unit * unit;
+    config->video_default.total_pixels = 128000.0 * unit * unit * 0.9;
     memcpy(config->pixel_mean, clip_mean, sizeof clip_mean);
     memcpy(config->pixel_std, clip_std, sizeof clip_std);
     return CTXPAR_OK;

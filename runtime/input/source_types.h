@@ -25,7 +25,8 @@ typedef enum ctxpar_source_kind {
 typedef enum ctxpar_video_resize_mode {
     CTXPAR_VIDEO_RESIZE_NONE,
     CTXPAR_VIDEO_RESIZE_SHORT, /* short side to resize_short, long side int(S*long/short) */
-    CTXPAR_VIDEO_RESIZE_EXACT  /* to resize_width x resize_height */
+    CTXPAR_VIDEO_RESIZE_EXACT, /* to resize_width x resize_height */
+    CTXPAR_VIDEO_RESIZE_BUDGET /* Qwen2-VL's smart_resize within a pixel budget (below) */
 } ctxpar_video_resize_mode;
 
 typedef struct ctxpar_video_options {
@@ -34,6 +35,21 @@ typedef struct ctxpar_video_options {
     ctxpar_video_resize_mode resize;
     int64_t resize_short, resize_width, resize_height;
     int crop_center;              /* --crop center: centre crop to --size */
+    /* A model's processor that samples uniformly (Qwen2-VL's, qwen-vl-utils):
+     * n frames at torch.linspace(0, frames - 1, n).round(), n = duration x
+     * the rate (--fps F, else uniform_fps) clamped to [min_frames,
+     * min(max_frames, frames)] and floored to even. 0: --fps's rule above. */
+    int uniform;
+    double uniform_fps;
+    int64_t min_frames, max_frames;
+    /* resize BUDGET: multiples of budget_factor by smart_resize, within
+     * min_pixels and max(min(max_pixels, total_pixels / n * 2), 1.05 *
+     * min_pixels) for n frames sampled, or --max-pixels when lower */
+    int64_t budget_factor;
+    double min_pixels, max_pixels, total_pixels;
+    int64_t user_max_pixels;      /* --max-pixels P; 0: none */
+    int bicubic;                  /* resample with the bicubic filter (else bilinear) */
+    double sampled_fps;           /* set by the probe: the rate of a uniform sampling */
 } ctxpar_video_options;
 /* ---- end video files ---- */
 

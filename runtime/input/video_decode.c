@@ -302,6 +302,12 @@ ctxpar_status ctxpar_video_index_build(const char *path, ctxpar_video_index *ind
     ctxpar_video_header *h = &index->header;
     h->tb_num = stream->time_base.num;
     h->tb_den = stream->time_base.den;
+    /* what PyAV's average_rate and decord's get_avg_fps report */
+    AVRational rate = stream->avg_frame_rate.num > 0 && stream->avg_frame_rate.den > 0
+                          ? stream->avg_frame_rate
+                          : stream->r_frame_rate;
+    h->fps_num = rate.num > 0 && rate.den > 0 ? rate.num : 0;
+    h->fps_den = rate.num > 0 && rate.den > 0 ? rate.den : 1;
     h->coded_width = stream->codecpar->width;
     h->coded_height = stream->codecpar->height;
     snprintf(h->codec, sizeof h->codec, "%s", avcodec_get_name(stream->codecpar->codec_id));

@@ -28,6 +28,7 @@ typedef struct ctxpar_video_packet {
 typedef struct ctxpar_video_header {
     int64_t n_packets;
     int64_t tb_num, tb_den;      /* stream time base */
+    int64_t fps_num, fps_den;    /* the stream's average frame rate (0/1: unknown) */
     int64_t width, height;       /* displayed size: after the rotation */
     int64_t coded_width, coded_height;
     int64_t rotation;            /* CTXPAR_VIDEO_ROTATE_* */

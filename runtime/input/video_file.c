@@ -11,6 +11,7 @@
 #include "runtime/input/video_file.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,19 @@ ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *val
                                 value);
         return CTXPAR_OK;
     }
+    if (!strcmp(flag, "--max-pixels")) {
+        char *end = NULL;
+        errno = 0;
+        long long p = strtoll(value, &end, 10);
+        if (errno || end == value || *end || p < 1 ||
+            p > (long long)CTXPAR_SOURCE_MAX_SIDE * CTXPAR_SOURCE_MAX_SIDE)
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                                "--max-pixels: '%s' is not a pixel count per frame (e.g. 200704 "
+                                "= 448x448)",
+                                value);
+        video->user_max_pixels = p;
+        return CTXPAR_OK;
+    }
     if (!strcmp(flag, "--resize")) {
         char *end = NULL;
         errno = 0;
@@ -113,8 +127,8 @@ ctxpar_status ctxpar_source_parse_video_option(const char *flag, const char *val
 }
 
 int ctxpar_source_video_options_set(const ctxpar_video_options *video) {
-    return video->start_num > 0 || video->fps_num > 0 || video->resize != CTXPAR_VIDEO_RESIZE_NONE ||
-           video->crop_center;
+    return video->start_num > 0 || video->fps_num > 0 || video->user_max_pixels > 0 ||
+           video->resize != CTXPAR_VIDEO_RESIZE_NONE || video->crop_center;
 }
 
 void ctxpar_source_video_options_describe(const ctxpar_video_options *video, char *out,
@@ -138,6 +152,15 @@ void ctxpar_source_video_options_describe(const ctxpar_video_options *video, cha
         APPEND("%s--resize %lldx%lld", len ? " " : "", (long long)video->resize_width,
                (long long)video->resize_height);
     if (video->crop_center) APPEND("%s--crop center", len ? " " : "");
+    if (video->uniform)
+        APPEND("%suniform sampling at %g frames/s (the model's processor)", len ? "; " : "",
+               video->fps_num > 0 ? (double)video->fps_num / (double)video->fps_den
+                                  : video->uniform_fps);
+    if (video->resize == CTXPAR_VIDEO_RESIZE_BUDGET)
+        APPEND("%ssmart_resize to multiples of %lld, bicubic%s", len ? "; " : "",
+               (long long)video->budget_factor, video->user_max_pixels ? " (--max-pixels)" : "");
+    else if (video->user_max_pixels > 0)
+        APPEND("%s--max-pixels %lld", len ? " " : "", (long long)video->user_max_pixels);
 #undef APPEND
 }
 
@@ -150,19 +173,59 @@ typedef __int128 wide;
  * --fps F, frame i is the last frame with time <= start + i/F, for every i
  * with start + i/F <= the last frame's time. Times are relative to the first
  * frame. *ids is allocated; *count frames. */
+/* qwen-vl-utils' uniform sampling (see source_types.h), on the frames from
+ * --start on. torch.linspace runs in float: step = (last - 0) / (n - 1),
+ * the first half counted up from 0, the second down from the end, then
+ * rounded half to even; so is this. */
+static ctxpar_status select_uniform(const ctxpar_video_index *index,
+                                    const ctxpar_video_options *opt, int64_t first,
+                                    int64_t **ids, int64_t *count, double *sampled_fps) {
+    const int64_t total = index->n_frames - first;
+    const ctxpar_video_header *h = &index->header;
+    if (h->fps_num <= 0)
+        return ctxpar_error(CTXPAR_ERR_FORMAT, "the video states no frame rate; the model's "
+                            "processor samples by time (give frames as an HDF5 video instead)");
+    const double video_fps = (double)h->fps_num / (double)h->fps_den;
+    const double fps = opt->fps_num > 0 ? (double)opt->fps_num / (double)opt->fps_den
+                                        : opt->uniform_fps;
+    const int64_t min_frames = (opt->min_frames + 1) / 2 * 2; /* ceil to even */
+    const int64_t max_cap = opt->max_frames < total ? opt->max_frames : total;
+    const int64_t max_frames = max_cap / 2 * 2;              /* floor to even */
+    double n = (double)total / video_fps * fps;
+    if (n < (double)min_frames) n = (double)min_frames;
+    if (n > (double)max_frames) n = (double)max_frames;
+    if (n > (double)total) n = (double)total;
+    const int64_t frames = (int64_t)floor(n / 2.0) * 2;
+    if (frames < 2 || frames > total)
+        return ctxpar_error(CTXPAR_ERR_SHAPE, "%lld frames in the video: the model's processor "
+                            "needs at least 2", (long long)total);
+    if (!(*ids = malloc(sizeof(int64_t) * (size_t)frames)))
+        return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
+    const float end = (float)(total - 1), step = end / (float)(frames - 1);
+    for (int64_t i = 0; i < frames; i++) {
+        const float v = i < frames / 2 ? step * (float)i : end - step * (float)(frames - i - 1);
+        (*ids)[i] = first + (int64_t)nearbyintf(v);
+    }
+    *count = frames;
+    *sampled_fps = (double)frames / (double)total * video_fps;
+    return CTXPAR_OK;
+}
+
 static ctxpar_status select_frames(const ctxpar_video_index *index,
                                    const ctxpar_video_options *opt, int64_t **ids,
-                                   int64_t *count) {
+                                   int64_t *count, double *sampled_fps) {
     const int64_t n = index->n_frames, t0 = index->frame_pts[0];
     const wide tb_num = index->header.tb_num, tb_den = index->header.tb_den;
     const wide s_num = opt->start_num, s_den = opt->start_den > 0 ? opt->start_den : 1;
     *ids = NULL;
     *count = 0;
-    if (opt->fps_num <= 0) {
+    *sampled_fps = 0.0;
+    if (opt->fps_num <= 0 || opt->uniform) {
         /* first frame with (pts - t0) * tb >= start */
         int64_t first = 0;
         while (first < n && (wide)(index->frame_pts[first] - t0) * tb_num * s_den < s_num * tb_den)
             first++;
+        if (opt->uniform) return select_uniform(index, opt, first, ids, count, sampled_fps);
         *count = n - first;
         if (*count > 0 && !(*ids = malloc(sizeof(int64_t) * (size_t)*count)))
             return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");
@@ -197,11 +260,23 @@ typedef struct video_geometry {
 } video_geometry;
 
 static ctxpar_status geometry_of(const ctxpar_source *source, const ctxpar_video_header *h,
-                                 video_geometry *g) {
+                                 int64_t n_sampled, video_geometry *g) {
     const ctxpar_video_options *o = &source->video;
     memset(g, 0, sizeof *g);
     g->resized_h = h->height, g->resized_w = h->width;
-    if (o->resize == CTXPAR_VIDEO_RESIZE_SHORT)
+    if (o->resize == CTXPAR_VIDEO_RESIZE_BUDGET) {
+        const double n = (double)(n_sampled > 0 ? n_sampled : 1);
+        double max_pixels = fmin(o->max_pixels, o->total_pixels / n * 2.0);
+        max_pixels = fmax(max_pixels, (double)(int64_t)(o->min_pixels * 1.05));
+        if (o->user_max_pixels > 0 && (double)o->user_max_pixels < max_pixels)
+            max_pixels = (double)o->user_max_pixels;
+        if (max_pixels < o->min_pixels)
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT, "--max-pixels %lld is below the model's "
+                                "minimum of %.0f pixels a frame",
+                                (long long)o->user_max_pixels, o->min_pixels);
+        ctxpar_video_smart_size(h->height, h->width, o->budget_factor, o->min_pixels, max_pixels,
+                                &g->resized_h, &g->resized_w);
+    } else if (o->resize == CTXPAR_VIDEO_RESIZE_SHORT)
         ctxpar_video_resize_short_size(h->height, h->width, o->resize_short, &g->resized_h,
                                        &g->resized_w);
     else if (o->resize == CTXPAR_VIDEO_RESIZE_EXACT)
@@ -235,7 +310,8 @@ static ctxpar_status geometry_of(const ctxpar_source *source, const ctxpar_video
 
 /* ---- probe ---------------------------------------------------------------- */
 
-static ctxpar_status probe_on_root(const ctxpar_source *source, int64_t *shape) {
+static ctxpar_status probe_on_root(const ctxpar_source *source, int64_t *shape,
+                                   double *sampled_fps) {
     ctxpar_video_index index;
     int64_t *ids = NULL, available = 0;
     ctxpar_status status = ctxpar_video_index_build(source->path, &index);
@@ -248,8 +324,8 @@ static ctxpar_status probe_on_root(const ctxpar_source *source, int64_t *shape) 
         goto fail;
     }
     video_geometry g;
-    CTXPAR_TRY_GOTO(geometry_of(source, &index.header, &g));
-    CTXPAR_TRY_GOTO(select_frames(&index, &source->video, &ids, &available));
+    CTXPAR_TRY_GOTO(select_frames(&index, &source->video, &ids, &available, sampled_fps));
+    CTXPAR_TRY_GOTO(geometry_of(source, &index.header, available, &g));
     if (available == 0 || source->frames > available) {
         char how[160] = "";
         if (source->video.start_num > 0 || source->video.fps_num > 0)
@@ -271,9 +347,13 @@ fail:
 
 ctxpar_status ctxpar_source_probe_video(ctxpar_comm_t comm, ctxpar_source *source) {
     int64_t shape[3] = {0, 0, 0};
+    double sampled_fps = 0.0;
     ctxpar_status status = CTXPAR_OK;
-    if (ctxpar_comm_rank(comm) == 0) status = probe_on_root(source, shape);
-    return ctxpar_source_agree_shape(comm, status, shape, source);
+    if (ctxpar_comm_rank(comm) == 0) status = probe_on_root(source, shape, &sampled_fps);
+    CTXPAR_TRY(ctxpar_source_agree_shape(comm, status, shape, source));
+    CTXPAR_TRY(ctxpar_comm_bcast(comm, &sampled_fps, sizeof sampled_fps, 0));
+    source->video.sampled_fps = sampled_fps;
+    return CTXPAR_OK;
 }
 
 /* ---- read ----------------------------------------------------------------- */
@@ -294,9 +374,11 @@ static ctxpar_status deliver_frame(void *user, int64_t slot, const uint8_t *rgb)
     const uint8_t *src = rgb;
     int64_t src_w = t->header->width, top = g->top, left = g->left;
     if (g->resample) {
-        CTXPAR_TRY(ctxpar_video_resize_rgb(rgb, t->header->height, t->header->width, g->resized_h,
-                                           g->resized_w, g->top, g->left, g->height, g->width,
-                                           t->window));
+        CTXPAR_TRY(ctxpar_video_resize_rgb(
+            rgb, t->header->height, t->header->width, g->resized_h, g->resized_w, g->top, g->left,
+            g->height, g->width,
+            t->source->video.bicubic ? CTXPAR_RESIZE_BICUBIC : CTXPAR_RESIZE_BILINEAR,
+            t->window));
         src = t->window, src_w = g->width, top = 0, left = 0;
     }
     float *dst = t->out + slot * plane;
@@ -339,8 +421,9 @@ ctxpar_status ctxpar_source_read_video(ctxpar_comm_t comm, const ctxpar_source *
     ctxpar_status status = CTXPAR_OK;
     int64_t *ids = NULL, available = 0;
     read_target t = {.source = source, .header = &index.header, .out = out, .n_frames = n_frames};
-    CTXPAR_TRY_GOTO(geometry_of(source, &index.header, &t.geometry));
-    CTXPAR_TRY_GOTO(select_frames(&index, &source->video, &ids, &available));
+    double sampled_fps = 0.0;
+    CTXPAR_TRY_GOTO(select_frames(&index, &source->video, &ids, &available, &sampled_fps));
+    CTXPAR_TRY_GOTO(geometry_of(source, &index.header, available, &t.geometry));
     if (t.geometry.height != source->height || t.geometry.width != source->width ||
         first_frame < 0 || first_frame + n_frames > available) {
         status = ctxpar_error(CTXPAR_ERR_SHAPE,

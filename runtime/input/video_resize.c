@@ -1,12 +1,13 @@
-/* Antialiased bilinear resizing as torch and torchvision do it (see
- * video_resize.h and docs/video.md for the filter).
+/* Antialiased bilinear and bicubic resizing as torch and torchvision do it
+ * (see video_resize.h and docs/video.md for the filters).
  *
- * The filter is written to reproduce torch's CPU kernel step for step, in
+ * The filters are written to reproduce torch's CPU kernel step for step, in
  * float with the same type promotions: scale = in/out; for output i the
- * centre is scale*(i+0.5), the support is scale (1 when upsampling), taps
- * run from int(centre-support+0.5) to int(centre+support+0.5) clamped to the
- * image, weights are the triangle 1-|x| at (tap-centre+0.5)/max(scale,1),
- * normalised to sum 1. The width pass runs first, then the height pass, and
+ * centre is scale*(i+0.5), the support is (interp/2)*scale (interp/2 when
+ * upsampling; interp 2 bilinear, 4 bicubic), taps run from
+ * int(centre-support+0.5) to int(centre+support+0.5) clamped to the image,
+ * weights are the filter at (tap-centre+0.5)/max(scale,1) (the triangle
+ * 1-|x|, or Keys' cubic with a = -0.5, PIL's), normalised to sum 1. The width pass runs first, then the height pass, and
  * a dimension that keeps its size is skipped, all as in torch. Weight tables
  * are per output index, so a crop window only computes its own pixels. */
 #include "runtime/input/video_resize.h"
@@ -28,6 +29,26 @@ void ctxpar_video_resize_short_size(int64_t in_h, int64_t in_w, int64_t short_si
     }
 }
 
+/* Python's round(x / factor) * factor (half to even), floor and ceil likewise. */
+static int64_t round_by(double x, int64_t factor) { return (int64_t)nearbyint(x / (double)factor) * factor; }
+static int64_t floor_by(double x, int64_t factor) { return (int64_t)floor(x / (double)factor) * factor; }
+static int64_t ceil_by(double x, int64_t factor) { return (int64_t)ceil(x / (double)factor) * factor; }
+
+void ctxpar_video_smart_size(int64_t in_h, int64_t in_w, int64_t factor, double min_pixels,
+                             double max_pixels, int64_t *out_h, int64_t *out_w) {
+    int64_t h = round_by((double)in_h, factor), w = round_by((double)in_w, factor);
+    if (h < factor) h = factor;
+    if (w < factor) w = factor;
+    if ((double)(h * w) > max_pixels) {
+        const double beta = sqrt((double)in_h * (double)in_w / max_pixels);
+        h = floor_by((double)in_h / beta, factor), w = floor_by((double)in_w / beta, factor);
+    } else if ((double)(h * w) < min_pixels) {
+        const double beta = sqrt(min_pixels / ((double)in_h * (double)in_w));
+        h = ceil_by((double)in_h * beta, factor), w = ceil_by((double)in_w * beta, factor);
+    }
+    *out_h = h, *out_w = w;
+}
+
 int64_t ctxpar_video_center_offset(int64_t in, int64_t out) {
     return (int64_t)nearbyint((double)(in - out) / 2.0); /* default mode: half to even */
 }
@@ -35,6 +56,15 @@ int64_t ctxpar_video_center_offset(int64_t in, int64_t out) {
 static float triangle(float x) {
     if (x < 0) x = -x;
     return x < 1.0f ? 1.0f - x : 0.0f;
+}
+
+/* torch's antialiasing bicubic filter: Keys' convolution with a = -0.5. */
+static float cubic(float x) {
+    const float a = -0.5f;
+    if (x < 0) x = -x;
+    if (x < 1.0f) return ((a + 2.0f) * x - (a + 3.0f)) * x * x + 1.0f;
+    if (x < 2.0f) return ((a * x - 5.0f * a) * x + 8.0f * a) * x - 4.0f * a;
+    return 0.0f;
 }
 
 /* Taps for outputs [first, first + count) of an in -> out resize: per output
@@ -53,10 +83,12 @@ static void taps_free(resize_taps *t) {
 }
 
 static ctxpar_status taps_make(int64_t in, int64_t out, int64_t first, int64_t count,
-                               resize_taps *t) {
+                               ctxpar_resize_filter filter, resize_taps *t) {
     memset(t, 0, sizeof *t);
+    const int interp = filter == CTXPAR_RESIZE_BICUBIC ? 4 : 2;
+    float (*weight)(float) = filter == CTXPAR_RESIZE_BICUBIC ? cubic : triangle;
     const float scale = (float)in / (float)out;
-    const float support = (scale >= 1.0f) ? (float)(2 * 0.5 * scale) : (float)(2 * 0.5);
+    const float support = (scale >= 1.0f) ? (float)(interp * 0.5 * scale) : (float)(interp * 0.5);
     const float invscale = (scale >= 1.0f) ? 1.0f / scale : 1.0f;
     t->max_taps = (int64_t)ceil(support) * 2 + 1;
     t->start = malloc(sizeof(int64_t) * (size_t)count);
@@ -77,7 +109,7 @@ static ctxpar_status taps_make(int64_t in, int64_t out, int64_t first, int64_t c
         if (xsize > t->max_taps) xsize = t->max_taps;
         float *w = t->weights + k * t->max_taps, total = 0.0f;
         for (int64_t j = 0; j < xsize; j++) {
-            w[j] = triangle((float)((j + xmin - center + 0.5) * invscale));
+            w[j] = weight((float)((j + xmin - center + 0.5) * invscale));
             total += w[j];
         }
         if (total != 0.0f)
@@ -97,7 +129,8 @@ static inline float apply_taps(const float *src, int64_t stride, const float *w,
 /* Generic planar core on `channels` interleaved channels of float. */
 static ctxpar_status resize_core(const float *src, int64_t channels, int64_t in_h, int64_t in_w,
                                  int64_t out_h, int64_t out_w, int64_t top, int64_t left,
-                                 int64_t win_h, int64_t win_w, float *dst) {
+                                 int64_t win_h, int64_t win_w, ctxpar_resize_filter filter,
+                                 float *dst) {
     ctxpar_status status = CTXPAR_OK;
     resize_taps th = {0}, tw = {0};
     float *mid = NULL;
@@ -105,7 +138,7 @@ static ctxpar_status resize_core(const float *src, int64_t channels, int64_t in_
     /* Rows of the input that the height pass reads for this window. */
     int64_t row0 = top, row1 = top + win_h;
     if (do_h) {
-        CTXPAR_TRY_GOTO(taps_make(in_h, out_h, top, win_h, &th));
+        CTXPAR_TRY_GOTO(taps_make(in_h, out_h, top, win_h, filter, &th));
         row0 = in_h, row1 = 0;
         for (int64_t k = 0; k < win_h; k++) {
             if (th.start[k] < row0) row0 = th.start[k];
@@ -113,7 +146,7 @@ static ctxpar_status resize_core(const float *src, int64_t channels, int64_t in_
         }
         if (row1 <= row0) row0 = row1 = 0;
     }
-    if (do_w) CTXPAR_TRY_GOTO(taps_make(in_w, out_w, left, win_w, &tw));
+    if (do_w) CTXPAR_TRY_GOTO(taps_make(in_w, out_w, left, win_w, filter, &tw));
     const int64_t mid_rows = row1 - row0;
     mid = malloc(sizeof(float) * (size_t)((mid_rows > 0 ? mid_rows : 1) * win_w * channels));
     if (!mid) {
@@ -166,14 +199,16 @@ static ctxpar_status check_window(int64_t out_h, int64_t out_w, int64_t top, int
 }
 
 ctxpar_status ctxpar_video_resize_plane(const float *src, int64_t in_h, int64_t in_w,
-                                        int64_t out_h, int64_t out_w, float *dst) {
+                                        int64_t out_h, int64_t out_w,
+                                        ctxpar_resize_filter filter, float *dst) {
     CTXPAR_TRY(check_window(out_h, out_w, 0, 0, out_h, out_w));
-    return resize_core(src, 1, in_h, in_w, out_h, out_w, 0, 0, out_h, out_w, dst);
+    return resize_core(src, 1, in_h, in_w, out_h, out_w, 0, 0, out_h, out_w, filter, dst);
 }
 
 ctxpar_status ctxpar_video_resize_rgb(const uint8_t *src, int64_t in_h, int64_t in_w,
                                       int64_t out_h, int64_t out_w, int64_t top, int64_t left,
-                                      int64_t win_h, int64_t win_w, uint8_t *dst) {
+                                      int64_t win_h, int64_t win_w, ctxpar_resize_filter filter,
+                                      uint8_t *dst) {
     CTXPAR_TRY(check_window(out_h, out_w, top, left, win_h, win_w));
     const int64_t in_n = in_h * in_w * 3, out_n = win_h * win_w * 3;
     float *in_f = malloc(sizeof(float) * (size_t)in_n);
@@ -184,7 +219,8 @@ ctxpar_status ctxpar_video_resize_rgb(const uint8_t *src, int64_t in_h, int64_t 
         goto done;
     }
     for (int64_t i = 0; i < in_n; i++) in_f[i] = (float)src[i];
-    status = resize_core(in_f, 3, in_h, in_w, out_h, out_w, top, left, win_h, win_w, out_f);
+    status = resize_core(in_f, 3, in_h, in_w, out_h, out_w, top, left, win_h, win_w, filter,
+                         out_f);
     if (status == CTXPAR_OK)
         for (int64_t i = 0; i < out_n; i++) {
             float v = nearbyintf(out_f[i]); /* torch.round: half to even */

@@ -130,6 +130,12 @@ typedef struct ctxpar_model_config {
      * resize_width x resize_height; then a centre crop to crop x crop. 0: none. */
     struct {
         int resize_short, resize_width, resize_height, crop;
+        /* Qwen2-VL's processor (qwen-vl-utils): uniform sampling at
+         * sample_fps within [min_frames, max_frames], smart_resize to
+         * multiples of budget_factor in a pixel budget, bicubic. 0: none. */
+        double sample_fps;
+        int min_frames, max_frames, budget_factor;
+        double min_pixels, max_pixels, total_pixels;
     } video_default;
     /* pixels: v = (u/255 - pixel_mean[c]) / pixel_std[c] (built-in: 0.5, 0.5, i.e. u/127.5 - 1) */
     double pixel_mean[3], pixel_std[3];

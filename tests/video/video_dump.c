@@ -4,6 +4,13 @@
  *
  *   mpirun -np R video_dump FILE OUT [--frames N] [--size WxH] [--start S]
  *                           [--fps F] [--resize R] [--crop center]
+ *                           [--qwen-processor FACTOR] [--max-pixels P]
+ *
+ * --qwen-processor FACTOR sets what the Qwen2-VL family's folder sets in a
+ * run (runtime/families/qwen2_vl.c, qwen-vl-utils' defaults): uniform
+ * sampling at 2 frames/s (or --fps) within 4 to 768 frames, smart_resize to
+ * multiples of FACTOR within 128 to 768 tokens a frame and 128000 x 0.9 for
+ * the video, bicubic.
  *
  * Every rank probes collectively, reads only its contiguous share of the
  * frames (uneven shares, as the pipeline's plan can give) and writes it at
@@ -45,6 +52,15 @@ int main(int argc, char **argv) {
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--frames")) {
             src.frames = atoll(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--qwen-processor")) {
+            const double f = (double)atoll(argv[i + 1]);
+            src.video.uniform = 1, src.video.uniform_fps = 2.0;
+            src.video.min_frames = 4, src.video.max_frames = 768;
+            src.video.resize = CTXPAR_VIDEO_RESIZE_BUDGET;
+            src.video.budget_factor = atoll(argv[i + 1]);
+            src.video.min_pixels = 128.0 * f * f, src.video.max_pixels = 768.0 * f * f;
+            src.video.total_pixels = 128000.0 * f * f * 0.9;
+            src.video.bicubic = 1;
         } else if (!strcmp(argv[i], "--size")) {
             long long w = 0, h = 0;
             sscanf(argv[i + 1], "%lldx%lld", &w, &h);
