@@ -191,35 +191,38 @@ done:
 
 /* ---- ops: every op resolved once, by role ---- */
 
-static ctxpar_status bind_op(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static ctxpar_status bind_op(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+/* The op named by fmt: its weight, and its bias (NULL where the layout has
+ * none; an error when need_bias says it must have one). */
+static ctxpar_status bind_named(const ctxpar_model *m, ctxpar_op *op, int need_bias,
+                                const char *fmt, va_list ap) {
     vsnprintf(op->name, sizeof op->name, fmt, ap);
-    va_end(ap);
     op->weight = ctxpar_model_tensorf(m, "%s/weight", op->name);
     op->bias = ctxpar_model_tensorf(m, "%s/bias", op->name);
-    if (!op->weight || !op->bias)
+    if (!op->weight || (need_bias && !op->bias))
         return ctxpar_error(CTXPAR_ERR_FORMAT, "model has no op %s (its layout and its ops differ)",
                             op->name);
     return CTXPAR_OK;
 }
 
-/* An op whose bias the layout may leave out (bias NULL then). */
+static ctxpar_status bind_op(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static ctxpar_status bind_op(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    ctxpar_status status = bind_named(m, op, 1, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+/* An op whose bias the layout may leave out (Qwen's embedding, RMSNorms). */
 static ctxpar_status bind_op_weight(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static ctxpar_status bind_op_weight(const ctxpar_model *m, ctxpar_op *op, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(op->name, sizeof op->name, fmt, ap);
+    ctxpar_status status = bind_named(m, op, 0, fmt, ap);
     va_end(ap);
-    op->weight = ctxpar_model_tensorf(m, "%s/weight", op->name);
-    op->bias = ctxpar_model_tensorf(m, "%s/bias", op->name);
-    if (!op->weight)
-        return ctxpar_error(CTXPAR_ERR_FORMAT, "model has no op %s (its layout and its ops differ)",
-                            op->name);
-    return CTXPAR_OK;
+    return status;
 }
 
 static ctxpar_status bind_resblock(const ctxpar_model *m, ctxpar_resblock_ops *r, int has_skip) {

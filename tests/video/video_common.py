@@ -1,6 +1,7 @@
 """Helpers for the video tests: make clips with the ffmpeg command line,
 decode them with it (the reference), and decode them with ctxpar's source
 API through video_dump at a given number of ranks."""
+import math
 import os
 import struct
 import subprocess
@@ -147,3 +148,16 @@ def expected_ids(times, start, fps):
         ids.append(max(k for k, t in enumerate(times) if t <= limit))
         i += 1
     return ids
+
+
+def smart_size(h, w, factor=28, min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28):
+    """qwen-vl-utils' smart_resize (0.0.14), transcribed: the size a frame of
+    h x w takes in Qwen2-VL's processor."""
+    hb, wb = max(factor, round(h / factor) * factor), max(factor, round(w / factor) * factor)
+    if hb * wb > max_pixels:
+        beta = math.sqrt(h * w / max_pixels)
+        hb, wb = math.floor(h / beta / factor) * factor, math.floor(w / beta / factor) * factor
+    elif hb * wb < min_pixels:
+        beta = math.sqrt(min_pixels / (h * w))
+        hb, wb = math.ceil(h * beta / factor) * factor, math.ceil(w * beta / factor) * factor
+    return hb, wb

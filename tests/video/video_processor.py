@@ -18,19 +18,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from video_common import decode, ffmpeg, path, reference  # noqa: E402
+from video_common import decode, ffmpeg, path, reference, smart_size  # noqa: E402
 from e2e_common import fail, finish  # noqa: E402
-
-
-def smart_size(h, w, factor, min_pixels, max_pixels):
-    hb, wb = max(factor, round(h / factor) * factor), max(factor, round(w / factor) * factor)
-    if hb * wb > max_pixels:
-        beta = math.sqrt(h * w / max_pixels)
-        hb, wb = math.floor(h / beta / factor) * factor, math.floor(w / beta / factor) * factor
-    elif hb * wb < min_pixels:
-        beta = math.sqrt(min_pixels / (h * w))
-        hb, wb = math.ceil(h * beta / factor) * factor, math.ceil(w * beta / factor) * factor
-    return hb, wb
 
 
 def processor(frames, video_fps, fps=2.0, max_pixels_user=None, factor=28):

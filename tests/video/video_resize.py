@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from e2e_common import fail, finish
+from video_common import smart_size
 
 TOOL = os.environ.get("RESIZE_TOOL", "test_video_resize")
 rng = np.random.default_rng(7)
@@ -92,19 +93,8 @@ for in_h, in_w, (rh, rw), (ch, cw) in rgb_cases:
         print("ok  rgb %4dx%-4d -> %4dx%-4d crop %4dx%-4d max |diff| %d, %.3f%% off by one"
               % (in_w, in_h, rw, rh, cw, ch, diff.max(), 100 * (diff > 0).mean()))
 
-# Qwen2-VL's processor: smart_resize sizes (factor 28, qwen-vl-utils' video
-# budget for 16 frames) and the bicubic RGB path.
-def smart_size(h, w, factor=28, min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28):
-    hb, wb = max(factor, round(h / factor) * factor), max(factor, round(w / factor) * factor)
-    if hb * wb > max_pixels:
-        beta = math.sqrt(h * w / max_pixels)
-        hb, wb = math.floor(h / beta / factor) * factor, math.floor(w / beta / factor) * factor
-    elif hb * wb < min_pixels:
-        beta = math.sqrt(min_pixels / (h * w))
-        hb, wb = math.ceil(h * beta / factor) * factor, math.ceil(w * beta / factor) * factor
-    return hb, wb
-
-
+# Qwen2-VL's processor: smart_resize sizes (factor 28, 128 to 768 tokens a
+# frame) and the bicubic RGB path.
 for in_h, in_w in ((360, 640), (480, 854), (240, 320), (1080, 1920)):
     rh, rw = smart_size(in_h, in_w)
     out = subprocess.run([TOOL, "smart", str(in_h), str(in_w), "28", str(128 * 28 * 28),
