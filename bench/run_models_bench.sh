@@ -23,6 +23,9 @@
 #   f32 and bf16, 2 ranks x 1 thread, against transformers' own vision model
 #   classes and video processor in bf16 and float32 (SDPA, 2 threads) from
 #   PyPI (bench/qwen2_vl_transformers.py; docs/models/qwen2-vl.md).
+#   QWEN_DTYPES (default "f32 bf16") and PEER_DTYPES (default "bf16,f32")
+#   choose the dtypes: a CPU without a bf16 unit runs ctxpar's bf16 on the
+#   portable GEMM, which is for correctness, not speed.
 # The environment's OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE halve OpenBLAS on
 # this CPU: both are unset here, for the peers and ctxpar alike.
 set -euo pipefail
@@ -91,11 +94,12 @@ for family in qwen2_5_vl qwen2_vl; do
   clip=$out/qwen-8x448.h5
   [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 8 --height 448 --width 448
   echo "# CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx2\|avx512f\|avx512_bf16\|amx_bf16\|amx_tile' | tr '\n' ' ')"
-  for dtype in f32 bf16; do
+  for dtype in ${QWEN_DTYPES:-f32 bf16}; do
     mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --no-merge --bench \
       --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/$family-ctxpar.jsonl"
   done
   peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
   (cd "$here/bench" && "$peer" qwen2_vl_transformers.py --model "$model" --video "$clip" \
-    --threads 2 --warmup 1 --repeat "$repeat" --json "$out/$family-transformers.jsonl")
+    --dtype "${PEER_DTYPES:-bf16,f32}" --threads 2 --warmup 1 --repeat "$repeat" \
+    --json "$out/$family-transformers.jsonl")
 done

@@ -25,6 +25,7 @@ are clipped at both borders):
 - --dry-run names the encoder's and the merger's token counts.
 Each failure names its case.
 """
+import json
 import os
 import re
 import shutil
@@ -159,6 +160,14 @@ def main():
             fail("merged np=%d: position_ids are not each record's (t_start, y, x)" % r)
         else:
             print("ok    merged np=%d: %d records for %d tokens" % (r, len(got["size"]), n))
+
+    # merging by default: ctxpar's thresholds (only near-identical tokens merge)
+    out = os.path.join(d, "default-merge.h5")
+    run(at_most(2), "--model", folder, "--input", video_path, "--out", out)
+    with h5py.File(out, "r") as f:
+        merge = json.loads(f.attrs["config"])["model"]["merge"]
+    if merge != {"spatial_threshold": 0.98, "temporal_threshold": 0.999, "levels": 2}:
+        fail("default merge settings %s, expected ctxpar's 0.98 / 0.999 / 2 levels" % merge)
 
     # the example that maps a file onto the LLM's inputs runs on one
     example = os.path.join(HERE, "..", "examples", "qwen2_vl_inputs.py")

@@ -47,6 +47,9 @@ void ctxpar_config_builtin_defaults(ctxpar_model_config *config) {
     config->vae.first_frame_alone = 0;
     config->vae.down_pad_end = 0;
     config->vae.norm_eps = 1e-6;
+    config->merge.spatial_threshold = CTXPAR_DEFAULT_SPATIAL_THRESHOLD;
+    config->merge.temporal_threshold = CTXPAR_DEFAULT_TEMPORAL_THRESHOLD;
+    config->merge.levels = CTXPAR_DEFAULT_MERGE_LEVELS;
     config->merge.rule = CTXPAR_MERGE_QUADTREE;
     config->merge.root_level = 1;
 }
@@ -67,9 +70,6 @@ ctxpar_status ctxpar_config_preset(const char *name, ctxpar_model_config *out) {
         out->transformer.dim = p->dim;
         out->transformer.heads = p->heads;
         out->transformer.layers = p->layers;
-        out->merge.spatial_threshold = CTXPAR_DEFAULT_SPATIAL_THRESHOLD;
-        out->merge.temporal_threshold = CTXPAR_DEFAULT_TEMPORAL_THRESHOLD;
-        out->merge.levels = CTXPAR_DEFAULT_MERGE_LEVELS;
         return CTXPAR_OK;
     }
     return ctxpar_error(CTXPAR_ERR_ARGUMENT, "unknown preset '%s' (choose one of: %s)",
@@ -297,9 +297,6 @@ ctxpar_status ctxpar_config_from_json(const char *json, ctxpar_model_config *out
     ctxpar_model_config config;
     memset(&config, 0, sizeof config);
     ctxpar_config_builtin_defaults(&config);
-    config.merge.spatial_threshold = CTXPAR_DEFAULT_SPATIAL_THRESHOLD;
-    config.merge.temporal_threshold = CTXPAR_DEFAULT_TEMPORAL_THRESHOLD;
-    config.merge.levels = CTXPAR_DEFAULT_MERGE_LEVELS;
     ctxpar_status status = ctxpar_json_parse(json, r.source, &root);
     if (status != CTXPAR_OK) return status;
 

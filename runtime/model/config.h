@@ -145,7 +145,9 @@ typedef struct ctxpar_model_config {
     ctxpar_merge_config merge;
 } ctxpar_model_config;
 
-/* The built-in family's values of the fields its JSON does not carry. */
+/* The built-in family's values of the fields its JSON does not carry, and
+ * the merge defaults (0.98, 0.999, 2 levels, ctxpar's quadtree) that a
+ * family keeps unless it sets its own. */
 void ctxpar_config_builtin_defaults(ctxpar_model_config *config);
 
 /* "tiny", "small" or "base"; an unknown name is CTXPAR_ERR_ARGUMENT naming the presets. */
