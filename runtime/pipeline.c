@@ -168,10 +168,15 @@ static char *run_config_json(const ctxpar_model *model, const ctxpar_run_options
         plan->norm == CTXPAR_NORM_CHUNK ? plan->norm_chunk_frames : plan->conv_chunk_frames;
     ctxpar_json_put_int(&w, "chunk_frames", (long long)chunk_frames);
     ctxpar_json_put_int(&w, "no_merge", o->no_merge);
-    ctxpar_json_put_string(&w, "merge", model->config.merge.rule == CTXPAR_MERGE_STTM ? "sttm"
-                                                                                   : "quadtree");
-    if (model->config.merge.rule == CTXPAR_MERGE_STTM)
-        ctxpar_json_put_int(&w, "merge_root_level", model->config.merge.root_level);
+    /* the merge as it ran (a family folder's config does not carry it) */
+    const ctxpar_merge_config *merge = &model->config.merge;
+    ctxpar_json_put_string(&w, "merge", merge->rule == CTXPAR_MERGE_STTM ? "sttm" : "quadtree");
+    ctxpar_json_put_double(&w, "merge_spatial", merge->spatial_threshold);
+    ctxpar_json_put_double(&w, "merge_temporal", merge->temporal_threshold);
+    if (merge->rule == CTXPAR_MERGE_STTM)
+        ctxpar_json_put_int(&w, "merge_root_level", merge->root_level);
+    else
+        ctxpar_json_put_int(&w, "merge_levels", merge->levels);
     ctxpar_json_put_int(&w, "ranks", plan->ranks);
     ctxpar_json_object_end(&w);
     ctxpar_json_object_end(&w);

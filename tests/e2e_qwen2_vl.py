@@ -165,9 +165,12 @@ def main():
     out = os.path.join(d, "default-merge.h5")
     run(at_most(2), "--model", folder, "--input", video_path, "--out", out)
     with h5py.File(out, "r") as f:
-        merge = json.loads(f.attrs["config"])["model"]["merge"]
-    if merge != {"spatial_threshold": 0.98, "temporal_threshold": 0.999, "levels": 2}:
-        fail("default merge settings %s, expected ctxpar's 0.98 / 0.999 / 2 levels" % merge)
+        run_config = json.loads(f.attrs["config"])["run"]
+    merge = [run_config.get(k) for k in ("merge", "merge_spatial", "merge_temporal",
+                                         "merge_levels")]
+    if merge != ["quadtree", 0.98, 0.999, 2]:
+        fail("default merge settings %s, expected ctxpar's quadtree, 0.98, 0.999, 2 levels"
+             % merge)
 
     # the example that maps a file onto the LLM's inputs runs on one
     example = os.path.join(HERE, "..", "examples", "qwen2_vl_inputs.py")
