@@ -31,9 +31,10 @@ static ctxpar_status alloc_doubles(double **out, int64_t count, const char *what
 
 static int64_t partial_bytes(int64_t d) { return (int64_t)sizeof(sttm_partial) + 8 * d; }
 
-/* The rank holding global node g, from the node offsets (first[r], r < ranks). */
-static int owner_of(const int64_t *first, int ranks, int64_t g) {
-    int lo = 0, hi = ranks - 1;
+/* The range holding g among ranges starting at first[0..n) (ascending): the
+ * rank of a global node, or the local frame of a node. */
+static int range_of(const int64_t *first, int n, int64_t g) {
+    int lo = 0, hi = n - 1;
     while (lo < hi) {
         const int mid = (lo + hi + 1) / 2;
         if (first[mid] <= g)
@@ -91,6 +92,15 @@ static ctxpar_status add_links(sttm_state *s, const ctxpar_sttm_node *a, const d
     return CTXPAR_OK;
 }
 
+/* A failed exchange leaves neighbours waiting: it ends the job, as the
+ * other stages' point-to-point failures do. Agreed failures (allocation)
+ * return to every rank at once instead. */
+#define EXCHANGE(call)                                   \
+    do {                                                 \
+        status = (call);                                 \
+        if (status != CTXPAR_OK) ctxpar_comm_abort(comm, status); \
+    } while (0)
+
 ctxpar_status ctxpar_merge_sttm_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
                                     const ctxpar_merge_config *config, const float *features,
                                     int64_t d, ctxpar_merge_result *out) {
@@ -141,43 +151,42 @@ ctxpar_status ctxpar_merge_sttm_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
 
     /* ---- global node numbering, and the boundary frame from rank-1 ---- */
     int64_t my_first = 0, n_total = 0, prev_count = 0;
-    CTXPAR_TRY_GOTO(ctxpar_comm_exscan_i64(comm, s.n_nodes, &my_first, &n_total));
+    EXCHANGE(ctxpar_comm_exscan_i64(comm, s.n_nodes, &my_first, &n_total));
     {
         const int next = rank + 1 < ranks ? rank + 1 : MPI_PROC_NULL;
         const int prev = rank > 0 ? rank - 1 : MPI_PROC_NULL;
         const int64_t last_first = s.frame_start[s.n_frames - 1];
         int64_t last_count = s.n_nodes - last_first;
         ctxpar_comm_exchange ex;
-        CTXPAR_TRY_GOTO(ctxpar_comm_sendrecv_begin(comm, &last_count, sizeof last_count, next,
+        EXCHANGE(ctxpar_comm_sendrecv_begin(comm, &last_count, sizeof last_count, next,
                                                    &prev_count, sizeof prev_count, prev, 700,
                                                    &ex));
-        CTXPAR_TRY_GOTO(ctxpar_comm_exchange_end(comm, &ex));
-        CTXPAR_TRY_GOTO(ctxpar_comm_sendrecv_begin(
+        EXCHANGE(ctxpar_comm_exchange_end(comm, &ex));
+        EXCHANGE(ctxpar_comm_sendrecv_begin(
             comm, s.nodes + last_first, (int64_t)sizeof *s.nodes * last_count, next, prev_nodes,
             (int64_t)sizeof *prev_nodes * prev_count, prev, 701, &ex));
-        CTXPAR_TRY_GOTO(ctxpar_comm_exchange_end(comm, &ex));
-        CTXPAR_TRY_GOTO(ctxpar_comm_sendrecv_begin(
+        EXCHANGE(ctxpar_comm_exchange_end(comm, &ex));
+        EXCHANGE(ctxpar_comm_sendrecv_begin(
             comm, s.features + last_first * d, 8 * d * last_count, next, prev_features,
             8 * d * prev_count, prev, 702, &ex));
-        CTXPAR_TRY_GOTO(ctxpar_comm_exchange_end(comm, &ex));
+        EXCHANGE(ctxpar_comm_exchange_end(comm, &ex));
     }
 
     /* ---- links: (previous rank's last frame, my first), then my consecutive frames ---- */
     if (temporal) {
         double *link_scratch = scratch; /* the frames are built: the pyramid is free */
         if (rank > 0)
-            CTXPAR_TRY_GOTO(add_links(&s, prev_nodes, prev_features, prev_count,
-                                      my_first - prev_count, s.nodes, s.features,
-                                      s.frame_start[1], my_first, config->temporal_threshold,
-                                      link_scratch, pairs));
-        for (int64_t f = 0; f + 1 < s.n_frames; f++) {
+            status = add_links(&s, prev_nodes, prev_features, prev_count, my_first - prev_count,
+                               s.nodes, s.features, s.frame_start[1], my_first,
+                               config->temporal_threshold, link_scratch, pairs);
+        for (int64_t f = 0; f + 1 < s.n_frames && status == CTXPAR_OK; f++) {
             const int64_t a = s.frame_start[f], b = s.frame_start[f + 1];
-            CTXPAR_TRY_GOTO(add_links(&s, s.nodes + a, s.features + a * d, b - a, my_first + a,
-                                      s.nodes + b, s.features + b * d, s.frame_start[f + 2] - b,
-                                      my_first + b, config->temporal_threshold, link_scratch,
-                                      pairs));
+            status = add_links(&s, s.nodes + a, s.features + a * d, b - a, my_first + a,
+                               s.nodes + b, s.features + b * d, s.frame_start[f + 2] - b,
+                               my_first + b, config->temporal_threshold, link_scratch, pairs);
         }
     }
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
     int64_t n_link_values = 0;
     CTXPAR_TRY_GOTO(ctxpar_comm_allgather_i64(comm, s.links, 2 * s.n_links, &all_links,
                                               &n_link_values));
@@ -208,13 +217,13 @@ ctxpar_status ctxpar_merge_sttm_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
     const int64_t pb = partial_bytes(d);
     /* this rank's list, kept in foreign[]; every rank's counted through others[] */
     const int64_t n_mine = distinct_before(rep + my_first, s.n_nodes, my_first, foreign);
-    for (int64_t k = 0; k < n_mine; k++) send_bytes[owner_of(node_first, ranks, foreign[k])] += pb;
+    for (int64_t k = 0; k < n_mine; k++) send_bytes[range_of(node_first, ranks, foreign[k])] += pb;
     for (int q = 0; q < ranks; q++) {
         const int64_t begin = node_first[q], end = q + 1 < ranks ? node_first[q + 1] : n_total;
         if (q <= rank) continue; /* a node's representative is never after it */
         const int64_t n = distinct_before(rep + begin, end - begin, begin, others);
         for (int64_t k = 0; k < n; k++)
-            if (owner_of(node_first, ranks, others[k]) == rank) recv_bytes[q] += pb;
+            if (range_of(node_first, ranks, others[k]) == rank) recv_bytes[q] += pb;
     }
     int64_t send_total = n_mine * pb, recv_total = 0;
     for (int q = 0; q < ranks; q++) recv_total += recv_bytes[q];
@@ -240,17 +249,18 @@ ctxpar_status ctxpar_merge_sttm_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
         for (int64_t c = 0; c < d; c++) sum[c] += s.features[i * d + c];
         p->count++;
         p->patches += (int64_t)(n->y1 - n->y0) * (n->x1 - n->x0);
-        const int64_t t = s.first_frame + owner_of(s.frame_start, (int)s.n_frames, i);
+        const int64_t t = s.first_frame + range_of(s.frame_start, (int)s.n_frames, i);
         if (t > p->t_end) p->t_end = t;
     }
-    CTXPAR_TRY_GOTO(ctxpar_comm_alltoallv(comm, send, send_bytes, recv, recv_bytes));
+    EXCHANGE(ctxpar_comm_alltoallv(comm, send, send_bytes, recv, recv_bytes));
 
     /* ---- this rank's groups: representatives it holds, in node order ---- */
     {
         int64_t n_groups = 0;
         for (int64_t i = 0; i < s.n_nodes; i++) n_groups += rep[my_first + i] == my_first + i;
-        int32_t *ints = ctxpar_mem_alloc((size_t)(n_groups > 0 ? n_groups : 1) * 6 * sizeof(int32_t),
-                                         CTXPAR_MEM_OUTPUT, "token records");
+        int32_t *ints = ctxpar_mem_alloc(
+            (size_t)(n_groups > 0 ? n_groups : 1) * 6 * sizeof(int32_t), CTXPAR_MEM_OUTPUT,
+            "token records");
         double *sums = NULL;
         int64_t *slot = malloc(sizeof(int64_t) * (size_t)(s.n_nodes + 1));
         int64_t *counts = calloc((size_t)(n_groups + 1), sizeof(int64_t));
@@ -260,9 +270,9 @@ ctxpar_status ctxpar_merge_sttm_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
         if (status == CTXPAR_OK)
             status = ctxpar_mem_alloc_floats(&out->features, (n_groups + 1) * d,
                                              CTXPAR_MEM_OUTPUT, "token features");
+        status = ctxpar_comm_agree(comm, status);
         if (status != CTXPAR_OK) {
             ctxpar_mem_free(ints), ctxpar_mem_free(sums), free(slot), free(counts);
-            ctxpar_comm_agree(comm, status);
             goto fail;
         }
         memset(sums, 0, sizeof(double) * (size_t)((n_groups + 1) * d));
@@ -274,7 +284,7 @@ ctxpar_status ctxpar_merge_sttm_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
         for (int64_t i = 0; i < s.n_nodes; i++) {
             if (rep[my_first + i] != my_first + i) continue;
             const ctxpar_sttm_node *n = &s.nodes[i];
-            const int64_t t = s.first_frame + owner_of(s.frame_start, (int)s.n_frames, i);
+            const int64_t t = s.first_frame + range_of(s.frame_start, (int)s.n_frames, i);
             slot[i] = k;
             rec->t_start[k] = rec->t_end[k] = (int32_t)t;
             rec->level[k] = n->depth;
@@ -289,7 +299,7 @@ ctxpar_status ctxpar_merge_sttm_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
             for (int64_t c = 0; c < d; c++) sums[g * d + c] += s.features[i * d + c];
             counts[g]++;
             rec->size[g] += (n->y1 - n->y0) * (n->x1 - n->x0);
-            const int64_t t = s.first_frame + owner_of(s.frame_start, (int)s.n_frames, i);
+            const int64_t t = s.first_frame + range_of(s.frame_start, (int)s.n_frames, i);
             if (t > rec->t_end[g]) rec->t_end[g] = (int32_t)t;
         }
         for (int64_t o = 0; o < recv_total; o += pb) {
@@ -310,8 +320,8 @@ ctxpar_status ctxpar_merge_sttm_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
                 longest = rec->t_end[g] - rec->t_start[g] + 1;
         ctxpar_mem_free(sums), free(slot), free(counts);
         int64_t sum[1] = {n_groups}, max[1] = {longest};
-        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_sum_i64(comm, sum, 1));
-        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_i64(comm, max, 1));
+        EXCHANGE(ctxpar_comm_allreduce_sum_i64(comm, sum, 1));
+        EXCHANGE(ctxpar_comm_allreduce_max_i64(comm, max, 1));
         out->stats.tokens_in = plan->total_tokens;
         out->stats.records_out = sum[0];
         out->stats.longest_chain = max[0];
