@@ -170,7 +170,9 @@ static const cli_option options[] = {
      .help = "begin at the first frame at or after SEC seconds"},
     {.flag = "--fps", .metavar = "F", CUSTOM(set_video_option),
      .help = "resample by timestamp: frame i is the last frame shown at\n"
-             "or before start + i/F (F: 8, 29.97 or 30000/1001)"},
+             "or before start + i/F (F: 8, 29.97 or 30000/1001); with a\n"
+             "Qwen2-VL folder, the rate of its processor's uniform\n"
+             "sampling (default 2)"},
     {.flag = "--resize", .metavar = "short:S|WxH", CUSTOM(set_video_option),
      .help = "short side to S (long side int(S*long/short)), or to WxH;\n"
              "bilinear with antialias, as torchvision"},
