@@ -185,8 +185,10 @@ static const cli_option options[] = {
      .help = "model file written by init-model, or a released model's\n"
              "folder: a diffusers CogVideoX VAE (config.json +\n"
              "diffusion_pytorch_model.safetensors, or the repository root\n"
-             "with vae/), or a V-JEPA 2 folder (config.json +\n"
-             "model.safetensors); weights F32/F16/BF16, held once per node"},
+             "with vae/), a V-JEPA 2 folder (config.json +\n"
+             "model.safetensors), or a Qwen2-VL / Qwen2.5-VL folder (its\n"
+             "vision tower; shards with model.safetensors.index.json);\n"
+             "weights F32/F16/BF16, held once per node"},
     {.flag = "--preset", .metavar = "P", CUSTOM(set_preset),
      .help = "tiny | small | base, seeded weights (default small)"},
     {.section = "output", .flag = "--out", .alias = "-o", .metavar = "FILE", CUSTOM(set_out),
