@@ -53,6 +53,18 @@ static ctxpar_status qwen_finish_common(ctxpar_model_config *config, const char 
     return CTXPAR_OK;
 }
 
+/* The tensors both towers name alike: all but the MLP's. */
+#define QWEN_TOWER_TENSORS                                       \
+    {"embed", "visual.patch_embed.proj", -1},                    \
+    {"blocks/%d/norm1", "visual.blocks.%d.norm1", -1},           \
+    {"blocks/%d/norm2", "visual.blocks.%d.norm2", -1},           \
+    {"blocks/%d/attn/qkv", "visual.blocks.%d.attn.qkv", -1},     \
+    {"blocks/%d/attn/proj", "visual.blocks.%d.attn.proj", -1},
+#define QWEN_MERGER_TENSORS                                      \
+    {"merger/norm", "visual.merger.ln_q", -1},                   \
+    {"merger/fc1", "visual.merger.mlp.0", -1},                   \
+    {"merger/fc2", "visual.merger.mlp.2", -1},
+
 /* ---- Qwen2-VL ---- */
 
 static const ctxpar_family_key qwen2_vl_keys[] = {
@@ -71,16 +83,10 @@ static const ctxpar_family_key qwen2_vl_keys[] = {
 };
 
 static const ctxpar_family_tensor qwen2_vl_tensors[] = {
-    {"embed", "visual.patch_embed.proj", -1},
-    {"blocks/%d/norm1", "visual.blocks.%d.norm1", -1},
-    {"blocks/%d/norm2", "visual.blocks.%d.norm2", -1},
-    {"blocks/%d/attn/qkv", "visual.blocks.%d.attn.qkv", -1},
-    {"blocks/%d/attn/proj", "visual.blocks.%d.attn.proj", -1},
+    QWEN_TOWER_TENSORS
     {"blocks/%d/mlp/fc1", "visual.blocks.%d.mlp.fc1", -1},
     {"blocks/%d/mlp/fc2", "visual.blocks.%d.mlp.fc2", -1},
-    {"merger/norm", "visual.merger.ln_q", -1},
-    {"merger/fc1", "visual.merger.mlp.0", -1},
-    {"merger/fc2", "visual.merger.mlp.2", -1},
+    QWEN_MERGER_TENSORS
 };
 
 /* transformers before 4.52 saved "visual.*", later versions "model.visual.*" */
@@ -141,17 +147,11 @@ static const ctxpar_family_key qwen2_5_vl_keys[] = {
 };
 
 static const ctxpar_family_tensor qwen2_5_vl_tensors[] = {
-    {"embed", "visual.patch_embed.proj", -1},
-    {"blocks/%d/norm1", "visual.blocks.%d.norm1", -1},
-    {"blocks/%d/norm2", "visual.blocks.%d.norm2", -1},
-    {"blocks/%d/attn/qkv", "visual.blocks.%d.attn.qkv", -1},
-    {"blocks/%d/attn/proj", "visual.blocks.%d.attn.proj", -1},
+    QWEN_TOWER_TENSORS
     /* gate and up stacked into one [2f][d] weight: one GEMM makes both */
     {"blocks/%d/mlp/fc1", "visual.blocks.%d.mlp.gate_proj|visual.blocks.%d.mlp.up_proj", -1},
     {"blocks/%d/mlp/fc2", "visual.blocks.%d.mlp.down_proj", -1},
-    {"merger/norm", "visual.merger.ln_q", -1},
-    {"merger/fc1", "visual.merger.mlp.0", -1},
-    {"merger/fc2", "visual.merger.mlp.2", -1},
+    QWEN_MERGER_TENSORS
 };
 
 static ctxpar_status qwen2_5_vl_finish(ctxpar_model_config *config, const ctxpar_json *root,

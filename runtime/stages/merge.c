@@ -410,28 +410,30 @@ ctxpar_status ctxpar_merge_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
     status = resolve(comm, &s, &out->stats.bytes_sent);
     if (status != CTXPAR_OK) ctxpar_comm_abort(comm, status);
     out->stats.seconds_resolve = MPI_Wtime() - t1;
-    int64_t longest = 0;
-    for (int64_t r = 0; r < s.count; r++) {
-        const int64_t frames = s.rec_int[r * 6 + 1] - s.rec_int[r * 6] + 1;
-        if (frames > longest) longest = frames;
-    }
     status = take_output(&s, out);
     state_free(&s);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
-    {
-        int64_t sum[1] = {out->records.count}, max[1] = {longest};
-        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_sum_i64(comm, sum, 1));
-        CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_i64(comm, max, 1));
-        out->stats.tokens_in = plan->total_tokens;
-        out->stats.records_out = sum[0];
-        out->stats.longest_chain = max[0];
-    }
+    CTXPAR_TRY_GOTO(ctxpar_merge_count(comm, plan, out));
     out->stats.seconds = MPI_Wtime() - t0;
     return CTXPAR_OK;
 fail:
     state_free(&s);
     ctxpar_merge_result_free(out);
     return status;
+}
+
+ctxpar_status ctxpar_merge_count(ctxpar_comm_t comm, const ctxpar_plan *plan,
+                                 ctxpar_merge_result *out) {
+    const ctxpar_records *r = &out->records;
+    int64_t sum[1] = {r->count}, max[1] = {0};
+    for (int64_t i = 0; i < r->count; i++)
+        if (r->t_end[i] - r->t_start[i] + 1 > max[0]) max[0] = r->t_end[i] - r->t_start[i] + 1;
+    CTXPAR_TRY(ctxpar_comm_allreduce_sum_i64(comm, sum, 1));
+    CTXPAR_TRY(ctxpar_comm_allreduce_max_i64(comm, max, 1));
+    out->stats.tokens_in = plan->total_tokens;
+    out->stats.records_out = sum[0];
+    out->stats.longest_chain = max[0];
+    return CTXPAR_OK;
 }
 
 void ctxpar_merge_result_free(ctxpar_merge_result *result) {

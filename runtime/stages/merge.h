@@ -46,3 +46,8 @@ ctxpar_status ctxpar_merge_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
                                const ctxpar_merge_config *config, int no_merge,
                                const float *features, int64_t d, ctxpar_merge_result *out);
 void ctxpar_merge_result_free(ctxpar_merge_result *result);
+
+/* Collective: the whole video's counts in out->stats (tokens in, records
+ * out, the longest record in latent frames) from every rank's records. */
+ctxpar_status ctxpar_merge_count(ctxpar_comm_t comm, const ctxpar_plan *plan,
+                                 ctxpar_merge_result *out);

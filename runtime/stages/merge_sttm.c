@@ -314,17 +314,8 @@ ctxpar_status ctxpar_merge_sttm_run(ctxpar_comm_t comm, const ctxpar_plan *plan,
         for (int64_t g = 0; g < n_groups; g++)
             for (int64_t c = 0; c < d; c++)
                 out->features[g * d + c] = (float)(sums[g * d + c] / (double)counts[g]);
-        int64_t longest = 0;
-        for (int64_t g = 0; g < n_groups; g++)
-            if (rec->t_end[g] - rec->t_start[g] + 1 > longest)
-                longest = rec->t_end[g] - rec->t_start[g] + 1;
         ctxpar_mem_free(sums), free(slot), free(counts);
-        int64_t sum[1] = {n_groups}, max[1] = {longest};
-        EXCHANGE(ctxpar_comm_allreduce_sum_i64(comm, sum, 1));
-        EXCHANGE(ctxpar_comm_allreduce_max_i64(comm, max, 1));
-        out->stats.tokens_in = plan->total_tokens;
-        out->stats.records_out = sum[0];
-        out->stats.longest_chain = max[0];
+        EXCHANGE(ctxpar_merge_count(comm, plan, out));
     }
     out->stats.seconds = MPI_Wtime() - t0;
 
