@@ -507,12 +507,16 @@ summary:
         int64_t bytes_sent = cs.bytes_sent - comm_at_start.bytes_sent;
         int64_t imax[3] = {ms.peak_bytes, ctxpar_mem_peak_rss(), bytes_sent};
         /* What the weights cost the node: PSS counts a page shared by k ranks 1/k. */
-        int64_t weights_pss = ctxpar_mem_pss_of(model->blob,
-                                                model->blob_floats * (int64_t)sizeof(float));
+        const int64_t packed_bytes = model->packed_buffer ? model->packed_buffer->bytes : 0;
+        const void *weights[2] = {model->blob, packed_bytes ? model->packed_buffer->data : NULL};
+        const int64_t weights_size[2] = {model->blob_floats * (int64_t)sizeof(float),
+                                         packed_bytes};
+        int64_t weights_pss = ctxpar_mem_pss_of(weights, weights_size, 2);
         int64_t isum[2] = {bytes_sent, weights_pss > 0 ? weights_pss : 0};
         CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_i64(comm, imax, 3));
         CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_sum_i64(comm, isum, 2));
-        summary->weights_bytes = model->blob_floats * (int64_t)sizeof(float);
+        summary->weights_bytes = model->blob_floats * (int64_t)sizeof(float) + packed_bytes;
+        summary->packed_bytes = packed_bytes;
         summary->weights_pss_sum = isum[1];
         for (int s = 0; s < CTXPAR_STAGE_COUNT; s++) summary->seconds[s] = maxes[s];
         summary->seconds_total = maxes[CTXPAR_STAGE_COUNT];
@@ -617,7 +621,13 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     printf("peak memory per rank (max over ranks): %.1f MiB counted by the allocator, %.1f "
            "MiB resident; plan estimated %.1f MiB\n",
            s->peak_tracked_max / mib, s->peak_rss_max / mib, s->planned_bytes / mib);
-    printf("weights: %.1f MiB float32, one copy per node: PSS summed over the node's ranks "
-           "%.1f MiB\n",
-           s->weights_bytes / mib, s->weights_pss_sum / mib / (s->nodes > 0 ? s->nodes : 1));
+    if (s->packed_bytes > 0)
+        printf("weights: %.1f MiB (%.1f MiB float32 + %.1f MiB packed bf16), one copy per node: "
+               "PSS summed over the node's ranks %.1f MiB\n",
+               s->weights_bytes / mib, (s->weights_bytes - s->packed_bytes) / mib,
+               s->packed_bytes / mib, s->weights_pss_sum / mib / (s->nodes > 0 ? s->nodes : 1));
+    else
+        printf("weights: %.1f MiB float32, one copy per node: PSS summed over the node's ranks "
+               "%.1f MiB\n",
+               s->weights_bytes / mib, s->weights_pss_sum / mib / (s->nodes > 0 ? s->nodes : 1));
 }

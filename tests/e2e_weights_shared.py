@@ -4,7 +4,11 @@ The run's JSON line (--json) reports the weights' proportional set size (PSS)
 summed over the node's ranks; PSS counts a page shared by k processes as 1/k, so one
 shared copy sums to the weights' size whatever the rank count, while a copy
 per rank would sum to ranks x size. The small preset's weights (a few MiB)
-make page rounding negligible."""
+make page rounding negligible.
+
+Under --dtype bf16 the linears' packed bf16 copies replace their float32
+weights (docs/bf16.md): the weights a bf16 run holds (float32 kept + packed)
+must be fewer bytes than a float32 run's, and still one copy per node."""
 import json
 import os
 import subprocess
@@ -13,12 +17,13 @@ import tempfile
 import e2e_common as e2e
 
 
-def weights_line(ranks, out):
-    """(weights MiB, PSS summed over the node's ranks MiB) from the run's JSON line."""
+def weights_line(ranks, out, dtype):
+    """(weights MiB, PSS summed over the node's ranks MiB, packed MiB) from the
+    run's JSON line."""
     lines = out + ".jsonl"
     cmd = e2e.mpirun(ranks) + [e2e.CTXPAR, "--preset", "small",
            "--frames", "16", "--size", "64x64", "--threads", "1", "--out", out, "--overwrite",
-           "--quiet", "--json", lines]
+           "--quiet", "--json", lines, "--dtype", dtype]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=e2e.ENV)
     if p.returncode != 0:
         raise RuntimeError("%s failed:\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
@@ -28,14 +33,25 @@ def weights_line(ranks, out):
     if run.get("format") != "ctxpar-run" or run.get("nodes") != 1:
         raise RuntimeError("unexpected JSON line: %r" % run)
     mib = 1024.0 * 1024.0
-    return run["weights_bytes"] / mib, run["weights_pss_sum_bytes"] / mib
+    return (run["weights_bytes"] / mib, run["weights_pss_sum_bytes"] / mib,
+            run["packed_weights_bytes"] / mib)
 
 
 with tempfile.TemporaryDirectory() as tmp:
-    for ranks in (1, e2e.at_most(4)):
-        size, pss = weights_line(ranks, tmp + "/f%d.h5" % ranks)
-        print("%d ranks: weights %.2f MiB, PSS over the node's ranks %.2f MiB" % (ranks, size, pss))
-        if not 0.9 * size <= pss <= 1.1 * size:
-            e2e.fail("%d ranks: the node holds %.2f MiB of weights (PSS) for %.2f MiB of "
-                     "weights: expected one copy" % (ranks, pss, size))
+    held = {}
+    for dtype in ("f32", "bf16"):
+        for ranks in (1, e2e.at_most(4)):
+            size, pss, packed = weights_line(ranks, tmp + "/f%d.h5" % ranks, dtype)
+            print("%s, %d ranks: weights %.2f MiB (%.2f MiB packed bf16), PSS over the node's "
+                  "ranks %.2f MiB" % (dtype, ranks, size, packed, pss))
+            if not 0.9 * size <= pss <= 1.1 * size:
+                e2e.fail("%s, %d ranks: the node holds %.2f MiB of weights (PSS) for %.2f MiB "
+                         "of weights: expected one copy" % (dtype, ranks, pss, size))
+            if (packed > 0) != (dtype == "bf16"):
+                e2e.fail("%s, %d ranks: %.2f MiB of packed bf16 weights" % (dtype, ranks, packed))
+            held[dtype] = size
+    if not held["bf16"] < held["f32"]:
+        e2e.fail("a bf16 run holds %.2f MiB of weights, a float32 run %.2f MiB: the packed "
+                 "copies must replace the float32 linears, not add to them"
+                 % (held["bf16"], held["f32"]))
 e2e.finish("e2e_weights_shared")

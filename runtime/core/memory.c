@@ -73,13 +73,12 @@ int64_t ctxpar_mem_peak_rss(void) {
     return kib * 1024;
 }
 
-int64_t ctxpar_mem_pss_of(const void *ptr, int64_t bytes) {
+int64_t ctxpar_mem_pss_of(const void *const *ptrs, const int64_t *bytes, int n) {
     FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f || !ptr || bytes <= 0) {
+    if (!f || n <= 0) {
         if (f) fclose(f);
         return -1;
     }
-    const uintptr_t lo = (uintptr_t)ptr, hi = lo + (uintptr_t)bytes;
     char line[512];
     int inside = 0;
     int64_t kib = 0;
@@ -87,7 +86,11 @@ int64_t ctxpar_mem_pss_of(const void *ptr, int64_t bytes) {
         unsigned long start = 0, end = 0;
         /* a mapping's header: "start-end perms offset dev inode path" */
         if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-            inside = start < hi && end > lo;
+            inside = 0;
+            for (int i = 0; i < n; i++) {
+                const uintptr_t lo = (uintptr_t)ptrs[i], hi = lo + (uintptr_t)bytes[i];
+                if (ptrs[i] && bytes[i] > 0 && start < hi && end > lo) inside = 1;
+            }
             continue;
         }
         if (inside && strncmp(line, "Pss:", 4) == 0) kib += strtoll(line + 4, NULL, 10);

@@ -42,7 +42,9 @@ void ctxpar_mem_get_stats(ctxpar_mem_stats *out);
  * including libraries and MPI buffers the allocator cannot count. */
 int64_t ctxpar_mem_peak_rss(void);
 
-/* Proportional set size of the mappings that hold [ptr, ptr + bytes): pages
- * shared by k processes count 1/k. Summed over the ranks of a node it shows
- * whether they hold one copy of a buffer or one each; -1 when unknown. */
-int64_t ctxpar_mem_pss_of(const void *ptr, int64_t bytes);
+/* Proportional set size of the mappings that hold the n ranges
+ * [ptrs[i], ptrs[i] + bytes[i]), each mapping counted once however many of
+ * the ranges it holds: pages shared by k processes count 1/k. Summed over the
+ * ranks of a node it shows whether they hold one copy of a buffer or one
+ * each; -1 when unknown. */
+int64_t ctxpar_mem_pss_of(const void *const *ptrs, const int64_t *bytes, int n);

@@ -193,12 +193,19 @@ done:
 
 /* The op named by fmt: its weight, and its bias (NULL where the layout has
  * none; an error when need_bias says it must have one). */
+static int tensor_index(const ctxpar_model *m, const char *name);
+
 static ctxpar_status bind_named(const ctxpar_model *m, ctxpar_op *op, int need_bias,
                                 const char *fmt, va_list ap) {
     vsnprintf(op->name, sizeof op->name, fmt, ap);
     op->weight = ctxpar_model_tensorf(m, "%s/weight", op->name);
     op->bias = ctxpar_model_tensorf(m, "%s/bias", op->name);
-    if (!op->weight || (need_bias && !op->bias))
+    /* a dropped weight (packed elsewhere) is in the table but not the blob */
+    char weight_name[CTXPAR_TENSOR_NAME_MAX + 8];
+    snprintf(weight_name, sizeof weight_name, "%s/weight", op->name);
+    const int w = tensor_index(m, weight_name);
+    const int dropped = w >= 0 && m->tensors[w].offset < 0;
+    if ((!op->weight && !dropped) || (need_bias && !op->bias))
         return ctxpar_error(CTXPAR_ERR_FORMAT, "model has no op %s (its layout and its ops differ)",
                             op->name);
     return CTXPAR_OK;
@@ -404,14 +411,75 @@ ctxpar_status ctxpar_model_create_seeded_shared(ctxpar_comm_t comm,
     return CTXPAR_OK;
 }
 
+/* ---- dropping tensors ---- */
+
+static int64_t aligned_floats(int64_t floats) {
+    return (floats + MODEL_TENSOR_ALIGN_FLOATS - 1) / MODEL_TENSOR_ALIGN_FLOATS *
+           MODEL_TENSOR_ALIGN_FLOATS;
+}
+
+int64_t ctxpar_model_kept_floats(const ctxpar_model *m, const unsigned char *drop) {
+    int64_t floats = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (!drop[t] && m->tensors[t].offset >= 0)
+            floats = aligned_floats(floats) + m->tensors[t].count;
+    return floats;
+}
+
+ctxpar_status ctxpar_model_drop_tensors(ctxpar_comm_t comm, ctxpar_model *m,
+                                        const unsigned char *drop) {
+    if (!m->node_buffer)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT, "dropping tensors needs a node-shared model");
+    ctxpar_node_buffer *kept = calloc(1, sizeof *kept);
+    ctxpar_status status = ctxpar_comm_agree(
+        comm, kept ? CTXPAR_OK : ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory"));
+    if (status != CTXPAR_OK) return status;
+    const int64_t floats = ctxpar_model_kept_floats(m, drop);
+    status = ctxpar_comm_node_alloc(comm, (floats > 0 ? floats : 1) * (int64_t)sizeof(float),
+                                    kept);
+    if (status != CTXPAR_OK) {
+        free(kept);
+        return status;
+    }
+    /* New offsets in tensor order; the node's first rank copies. */
+    float *to = kept->data;
+    int64_t at = 0;
+    for (int t = 0; t < m->n_tensors; t++) {
+        ctxpar_weight *w = &m->tensors[t];
+        if (w->offset < 0) continue;
+        if (drop[t]) {
+            w->offset = -1;
+            continue;
+        }
+        at = aligned_floats(at);
+        if (ctxpar_comm_local_rank(comm) == 0)
+            memcpy(to + at, m->blob + w->offset, (size_t)w->count * sizeof(float));
+        w->offset = at;
+        at += w->count;
+    }
+    status = ctxpar_comm_agree(comm, ctxpar_comm_node_sync(comm, kept));
+    ctxpar_comm_node_free(m->node_buffer);
+    free(m->node_buffer);
+    m->node_buffer = kept;
+    m->blob = kept->data;
+    m->blob_floats = floats;
+    if (status == CTXPAR_OK) status = ctxpar_comm_agree(comm, model_bind(m));
+    return status;
+}
+
 /* ---- lookup ---- */
+
+static int tensor_index(const ctxpar_model *m, const char *name) {
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strcmp(m->tensors[t].name, name) == 0) return t;
+    return -1;
+}
 
 const float *ctxpar_model_tensor(const ctxpar_model *model, const char *name) {
     if (!model || !model->blob || !name) return NULL;
-    for (int t = 0; t < model->n_tensors; t++)
-        if (strcmp(model->tensors[t].name, name) == 0)
-            return model->blob + model->tensors[t].offset;
-    return NULL;
+    const int t = tensor_index(model, name);
+    return t >= 0 && model->tensors[t].offset >= 0 ? model->blob + model->tensors[t].offset
+                                                   : NULL;
 }
 
 const float *ctxpar_model_tensorf(const ctxpar_model *model, const char *fmt, ...) {

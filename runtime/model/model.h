@@ -19,7 +19,7 @@ typedef struct ctxpar_weight {
     int ndim;
     int64_t shape[5];
     int64_t count;  /* product of shape */
-    int64_t offset; /* in floats, into the blob */
+    int64_t offset; /* in floats, into the blob; -1: dropped (ctxpar_model_drop_tensors) */
 } ctxpar_weight;
 
 /* One op's parameters (a weight, and a bias except where the layout has
@@ -93,6 +93,17 @@ ctxpar_status ctxpar_model_alloc_blob(ctxpar_model *model);
  * ctxpar_model_publish. */
 ctxpar_status ctxpar_model_alloc_shared(ctxpar_comm_t comm, ctxpar_model *model);
 ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *model);
+
+/* The blob's size in floats once the tensors flagged in drop[n_tensors] are
+ * left out (the same alignment as the layout's). */
+int64_t ctxpar_model_kept_floats(const ctxpar_model *model, const unsigned char *drop);
+/* Collective over all ranks, on a node-shared model: move the blob into a new
+ * node buffer without the tensors flagged in drop, free the old one, rebind
+ * the ops. A dropped tensor keeps its name and shape (offset -1); its op's
+ * weight becomes NULL, so whatever replaced it (the packed bf16 copy) must
+ * be set again after this call. */
+ctxpar_status ctxpar_model_drop_tensors(ctxpar_comm_t comm, ctxpar_model *model,
+                                        const unsigned char *drop);
 
 
 /* Resblock j of VAE stage i, and of the mid block. */

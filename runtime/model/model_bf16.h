@@ -1,7 +1,9 @@
 /* --dtype bf16: the weights the bf16 GEMM reads, converted and packed once
- * per node (docs/bf16.md). The float32 blob stays as it is (norms, biases and
- * every op that runs in float32 read it); the packed copies live in a second
- * node-shared buffer and each op that has one points at it (ctxpar_op.packed).
+ * per node (docs/bf16.md). The packed copies live in a second node-shared
+ * buffer and each op that has one points at it (ctxpar_op.packed); the
+ * float32 blob then keeps everything else (norms, biases, every op that runs
+ * in float32) and loses the packed ops' float32 weights, so the weights of a
+ * bf16 run take less memory than a float32 run's, not more.
  *
  * Which ops: the patch or tubelet embedding and the transformer's linears
  * (qkv, proj, fc1, fc2 of every block), which hold almost all of a ViT's
@@ -15,11 +17,19 @@
 #include "runtime/model/config.h"
 #include "runtime/model/model.h"
 
-/* Bytes of packed weights for a config (0 when nothing would be packed); the
- * plan counts them once per node like the float32 blob. */
-int64_t ctxpar_model_bf16_packed_bytes(const ctxpar_model_config *config);
+/* A bf16 run's weights, per node, from the config alone (what the plan
+ * counts). Setup holds float32 + packed, then briefly + kept while the kept
+ * tensors move; the run holds kept + packed. */
+typedef struct ctxpar_bf16_sizes {
+    int64_t float32_bytes; /* the whole float32 blob, as loaded */
+    int64_t packed_bytes;  /* the packed copies (0 when nothing is packed) */
+    int64_t kept_bytes;    /* the float32 blob without the packed ops' weights */
+} ctxpar_bf16_sizes;
+ctxpar_status ctxpar_model_bf16_sizes(const ctxpar_model_config *config, ctxpar_bf16_sizes *out);
 
-/* Collective over all ranks: allocate the node buffer, let the node's ranks
- * pack their share of the ops in parallel (op i goes to local rank i mod the
- * node's rank count), publish it, and set every packed op's pointer. */
+/* Collective over all ranks, on a node-shared model: allocate the packed
+ * node buffer, let the node's ranks pack their share of the ops in parallel
+ * (op i goes to local rank i mod the node's rank count), publish it, drop
+ * the packed ops' float32 weights from the blob (ctxpar_model_drop_tensors),
+ * and set every packed op's pointer. */
 ctxpar_status ctxpar_model_pack_bf16(ctxpar_comm_t comm, ctxpar_model *model);

@@ -52,7 +52,8 @@ typedef struct ctxpar_plan {
     int64_t *first_frame, *n_frames;        /* input frames */
     int64_t *first_latent, *n_latent;       /* latent frames */
     /* estimates */
-    int64_t model_bytes;                    /* float32 weights, held once per node */
+    int64_t model_bytes;                    /* float32 weights as loaded, once per node */
+    int64_t kept_bytes;                     /* float32 weights the run keeps (bf16: fewer) */
     ctxpar_dtype dtype;                     /* resolved: F32 or BF16 */
     int64_t packed_bytes;                   /* bf16: packed weights, held once per node */
     int64_t max_rank_bytes;                 /* peak bytes of the largest rank */
