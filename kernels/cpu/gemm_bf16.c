@@ -3,7 +3,8 @@
  *
  * Design: a work item is a GEMM_MB x GEMM_NB block of C, owned by one thread.
  * Within it the reduction runs in passes of GEMM_KCP pairs; a pass walks the
- * block's 32-column panels and, for each, its 12-row micro-tiles, so a B
+ * block's 32-column panels and, for each, its 12-row micro-tiles (32-row
+ * on AMX), so a B
  * sub-panel (512 pairs x 32 columns, 64 KiB, contiguous) is reused by 8
  * tiles and the A block (96 rows x 1024 values, 192 KiB) from L2 by 4
  * panels. Passes of 512 pairs beat 128 and 256 on Zen 4 (docs/bf16.md). Each pass
@@ -91,20 +92,23 @@ static void micro_portable(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int ro
 
 /* ------------------------------------------------------------- dispatcher */
 
-/* Paths, best first. */
-static const char *const path_names[] = {"avx512bf16", "avx512", "portable"};
+/* Paths, best first, with their micro-kernels' rows per tile. */
+static const char *const path_names[] = {"amx", "avx512bf16", "avx512", "portable"};
 enum { N_PATHS = sizeof path_names / sizeof path_names[0] };
+static const int path_rows[N_PATHS] = {GEMM_AMX_MR, GEMM_MR, GEMM_MR, GEMM_MR};
 
 static ctxpar_gemm_bf16_micro path_micro(int p) {
-    if (p == 0) return ctxpar_gemm_bf16_micro_avx512bf16;
-    if (p == 1) return ctxpar_gemm_bf16_micro_avx512;
+    if (p == 0) return ctxpar_gemm_bf16_micro_amx;
+    if (p == 1) return ctxpar_gemm_bf16_micro_avx512bf16;
+    if (p == 2) return ctxpar_gemm_bf16_micro_avx512;
     return micro_portable;
 }
 
 static int path_supported(int p) {
     if (!path_micro(p)) return 0; /* not compiled for this target */
-    if (p == 0) return ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16);
-    if (p == 1) return ctxpar_cpu_has(CTXPAR_CPU_AVX512F) && ctxpar_cpu_has(CTXPAR_CPU_AVX512BW);
+    if (p == 0) return ctxpar_cpu_has(CTXPAR_CPU_AMX_TILE) && ctxpar_cpu_has(CTXPAR_CPU_AMX_BF16);
+    if (p == 1) return ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16);
+    if (p == 2) return ctxpar_cpu_has(CTXPAR_CPU_AVX512F) && ctxpar_cpu_has(CTXPAR_CPU_AVX512BW);
     return 1;
 }
 
@@ -133,10 +137,10 @@ int ctxpar_cpu_gemm_bf16_force_path(const char *path) {
     return -1;
 }
 
-void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
-                          const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate) {
+void ctxpar_gemm_bf16_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
+                              int64_t k, const ctxpar_bf16 *a, int64_t lda, const ctxpar_bf16 *b,
+                              float *c, int64_t ldc, int accumulate) {
     if (m <= 0 || n <= 0) return;
-    const ctxpar_gemm_bf16_micro micro = path_micro(current_path());
     const int64_t kp = (k + 1) / 2;
     const int64_t n_mb = (m + GEMM_MB - 1) / GEMM_MB, n_nb = (n + GEMM_NB - 1) / GEMM_NB;
 #pragma omp parallel for collapse(2) schedule(static) if (m * n * kp > (1 << 18))
@@ -150,8 +154,8 @@ void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,
                 const int load_c = accumulate || p0 > 0;
                 for (int64_t j0 = nb * GEMM_NB; j0 < j_end; j0 += GEMM_NR) {
                     const int cols = (int)(j_end - j0 < GEMM_NR ? j_end - j0 : GEMM_NR);
-                    for (int64_t i0 = mb * GEMM_MB; i0 < i_end; i0 += GEMM_MR) {
-                        const int rows = (int)(i_end - i0 < GEMM_MR ? i_end - i0 : GEMM_MR);
+                    for (int64_t i0 = mb * GEMM_MB; i0 < i_end; i0 += mr) {
+                        const int rows = (int)(i_end - i0 < mr ? i_end - i0 : mr);
                         micro(np, a + i0 * lda + 2 * p0, lda, rows,
                               b + ((j0 / GEMM_NR) * kp + p0) * 2 * GEMM_NR, c + i0 * ldc + j0,
                               ldc, cols, load_c);
@@ -159,4 +163,11 @@ void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,
                 }
             }
         }
+}
+
+void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
+                          const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate) {
+    const int p = current_path();
+    ctxpar_gemm_bf16_blocked(path_micro(p), path_rows[p], m, n, k, a, lda, b, c, ldc,
+                             accumulate);
 }

@@ -12,6 +12,9 @@
  * row and column only: not on the matrix sizes, the blocking, the thread
  * count or the path (portable C, AVX-512 widening, AVX512-BF16), for inputs
  * without denormals (VDPBF16PS flushes them; the other paths keep them).
+ * The AMX path (TDPBF16PS) adds 16 pairs per instruction in the hardware's
+ * own order, so its bits differ from the other paths'; an element's result
+ * still depends on its own row and column only (gemm_bf16_amx_micro.h).
  *
  * Layouts. A is row-major bf16 [m][lda], lda even, its columns k..lda-1 zero
  * when k is odd (ctxpar_cpu_bf16_rows writes them so). B is packed in
@@ -78,7 +81,8 @@ void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int
 void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
                           const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate);
 
-/* The path ctxpar_cpu_gemm_bf16 takes: "avx512bf16", "avx512" or "portable". */
+/* The path ctxpar_cpu_gemm_bf16 takes: "amx", "avx512bf16", "avx512" or
+ * "portable". */
 const char *ctxpar_cpu_gemm_bf16_path(void);
 /* Test and benchmark hook: force a path by name (NULL: automatic). Returns
  * -1, changing nothing, when the name is unknown or this CPU lacks it. */
