@@ -114,11 +114,9 @@ static ctxpar_status resolve_dtype(const ctxpar_backend *backend, const ctxpar_m
     if (!backend->linear_bf16)
         return ctxpar_error(CTXPAR_ERR_UNSUPPORTED, "--dtype bf16: the %s backend has no bf16 "
                             "kernels; use --dtype f32", backend->name);
-    if (!model->config.has_transformer)
-        return ctxpar_error(CTXPAR_ERR_UNSUPPORTED,
-                            "--dtype bf16: this %s model has no transformer, and its VAE runs "
-                            "in float32 only (docs/bf16.md); use --dtype f32",
-                            model->config.family);
+    if (model->config.has_vae && !backend->conv_bf16)
+        return ctxpar_error(CTXPAR_ERR_UNSUPPORTED, "--dtype bf16: the %s backend has no bf16 "
+                            "convolutions; use --dtype f32", backend->name);
     return CTXPAR_OK;
 }
 

@@ -7,3 +7,8 @@ add_test(NAME e2e_cogvideox_winograd
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_cogvideox.py --part winograd)
 set_tests_properties(e2e_cogvideox_winograd PROPERTIES LABELS "e2e;cogvideox"
                      ENVIRONMENT "${CTXPAR_PY_ENV}" TIMEOUT 900)
+# --dtype bf16: the convs on the bf16 GEMM, against 2x PyTorch bf16's error.
+add_test(NAME e2e_cogvideox_bf16
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_cogvideox.py --part bf16)
+set_tests_properties(e2e_cogvideox_bf16 PROPERTIES LABELS "e2e;cogvideox"
+                     ENVIRONMENT "${CTXPAR_PY_ENV}" TIMEOUT 900)

@@ -254,10 +254,55 @@ def winograd_part():
     finish("e2e_cogvideox --part winograd")
 
 
+def bf16_part():
+    # --dtype bf16 (docs/bf16.md): every conv on the bf16 GEMM. The issue's
+    # bound: at most 2x the error of PyTorch's own bf16 run of the same
+    # encoder (the reference's modules in torch.bfloat16) against float64, at
+    # 1, 3 and 5 ranks; bit-identical across those rank counts and a repeat;
+    # an error at float32's level would mean the bf16 path did not run.
+    import torch
+    v17, _, paths, folders, _ = prepare()
+    folder = folders["bf16"]
+    ref_mean = reference.reference(folder, v17, "exact")[0]
+    torch_mean = np.asarray(reference.reference(folder, v17, "exact", dtype=torch.bfloat16)[0],
+                            np.float64)
+    torch_err = rel_err(torch_mean, ref_mean)
+    print("PyTorch bf16 vs float64: max|a-r|/max|r| = %.3g" % torch_err)
+    by_ranks = {}
+    for ranks in rank_counts(1, 3, 5) + rank_counts(1):
+        tag = "bf16 T=17 --dtype bf16 np=%d" % ranks
+        out = os.path.join(d, "bf16-dtype-np%d-%d.h5" % (ranks, len(by_ranks.get(ranks, []))))
+        if run_case(tag, ranks, ["--model", folder, "--input", paths["v17"], "--out", out,
+                                 "--overwrite", "--norm", "exact", "--dtype", "bf16"]) is None:
+            continue
+        mean, _, _, attrs = read_out(out)
+        err = rel_err(mean, ref_mean)
+        print("run   %s: max|a-r|/max|r| = %.3g (bound 2 x %.3g)" % (tag, err, torch_err))
+        if not err <= 2 * torch_err:
+            fail("%s: error %.3g above 2x PyTorch bf16's %.3g" % (tag, err, torch_err))
+        if err < 1e-5:
+            fail("%s: error %.3g is float32's; the convs did not run in bf16" % (tag, err))
+        by_ranks.setdefault(ranks, []).append(mean)
+    base = by_ranks.get(1, [None])[0]
+    for ranks, means in by_ranks.items():
+        for i, mean in enumerate(means):
+            if base is None or (ranks == 1 and i == 0):
+                continue
+            what = "bf16 T=17 --dtype bf16 np=%d%s vs np=1" % (ranks, " (repeat)" if i else "")
+            if np.array_equal(mean, base):
+                print("ok    %s: bit-identical" % what)
+            else:
+                fail("%s: differs by rel %.3g" % (what, rel_err(mean, base)))
+    finish("e2e_cogvideox --part bf16")
+
+
 if __name__ == "__main__":
     # --part winograd: every conv forced onto each Winograd tile (AVX-512
-    # CPUs; elsewhere the run is skipped); default: everything else.
+    # CPUs; elsewhere the run is skipped); --part bf16: --dtype bf16;
+    # default: everything else.
     if sys.argv[1:] == ["--part", "winograd"]:
         winograd_part()
+    elif sys.argv[1:] == ["--part", "bf16"]:
+        bf16_part()
     else:
         main_part()

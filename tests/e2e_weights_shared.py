@@ -44,7 +44,10 @@ with tempfile.TemporaryDirectory() as tmp:
             size, pss, packed = weights_line(ranks, tmp + "/f%d.h5" % ranks, dtype)
             print("%s, %d ranks: weights %.2f MiB (%.2f MiB packed bf16), PSS over the node's "
                   "ranks %.2f MiB" % (dtype, ranks, size, packed, pss))
-            if not 0.9 * size <= pss <= 1.1 * size:
+            # At 1 rank MPI may place a small window inside the heap, whose
+            # mapping's PSS then counts its neighbours too: sharing is only in
+            # question, and only measured, with several ranks.
+            if ranks > 1 and not 0.9 * size <= pss <= 1.1 * size:
                 e2e.fail("%s, %d ranks: the node holds %.2f MiB of weights (PSS) for %.2f MiB "
                          "of weights: expected one copy" % (dtype, ranks, pss, size))
             if (packed > 0) != (dtype == "bf16"):

@@ -9,3 +9,5 @@ foreach(path portable avx512 avx512bf16 amx)
 endforeach()
 # The AMX micro-kernel's tiling on a C model of the tiles, on every machine.
 ctxpar_add_unit_test(test_gemm_bf16_amx_model LABELS unit)
+# The VAE convs on the bf16 GEMM against float64.
+ctxpar_add_unit_test(test_conv_bf16 LABELS unit)

@@ -6,10 +6,11 @@
  * bf16 run take less memory than a float32 run's, not more.
  *
  * Which ops: the patch or tubelet embedding and the transformer's linears
- * (qkv, proj, fc1, fc2 of every block), which hold almost all of a ViT's
- * weights and FLOPs; every GEMM of a bf16 run is then the bf16 GEMM, whose
- * per-row result is independent of the row count (so of the rank count).
- * The VAE's convs run in float32 for now. */
+ * (qkv, proj, fc1, fc2 of every block, the merger's), which hold almost all
+ * of a ViT's weights and FLOPs, and every VAE conv (as the implicit GEMM's
+ * A rows, conv_bf16.h); every GEMM of a bf16 run is then the bf16 GEMM,
+ * whose per-element result is independent of the matrix sizes (so of the
+ * rank count and the chunking). */
 #pragma once
 #include <stdint.h>
 

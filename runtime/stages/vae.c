@@ -173,6 +173,17 @@ static int64_t local_first_frame(const vae_run *run) {
 
 /* ---- causal convolution with the conv-cache handoff -------------------- */
 
+/* --dtype bf16: every conv runs on the bf16 GEMM (conv_bf16.h), its weight
+ * packed once per node (model_bf16.c); the estimate walk sizes the same. */
+static int vae_bf16(const vae_run *run) {
+    return run->plan->dtype == CTXPAR_DTYPE_BF16 && run->backend->conv_bf16;
+}
+
+/* A conv's packed weight; NULL in the estimate walk, which has no model. */
+static const ctxpar_bf16 *packed_weight(const vae_run *run, const ctxpar_op *op) {
+    return run->estimate ? NULL : op->packed;
+}
+
 /* Frames per convolution call: --chunk-frames when given, otherwise the most
  * frames whose scratch (as the backend sizes it) fits the automatic budget. */
 static int64_t conv_chunk_frames(const vae_run *run, int64_t cin, int64_t cout, int kt, int k,
@@ -220,7 +231,11 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const ctxpar_op
     const int64_t halo_floats = cin * halo_n * hw;
     float *halo = NULL, *send = NULL, *scratch = NULL;
     int64_t chunk = conv_chunk_frames(run, cin, cout, kt, k, h, w, frames);
-    int64_t scratch_floats = run->backend->conv3d_scratch_floats(cin, cout, kt, k, k, h, w, chunk);
+    const ctxpar_conv_bf16_shape bf16_shape = {cin, cout, kt, k, k, 1, (k - 1) / 2, (k - 1) / 2,
+                                               h, w, h, w};
+    int64_t scratch_floats =
+        vae_bf16(run) ? run->backend->conv_bf16_scratch_floats(&bf16_shape, in_place)
+                      : run->backend->conv3d_scratch_floats(cin, cout, kt, k, k, h, w, chunk);
     const int has_prev = run->rank > 0, has_next = run->rank + 1 < run->ranks;
     ctxpar_comm_exchange recv_ex = {.n_requests = 0}, send_ex = {.n_requests = 0};
     double recv_done = 0.0;
@@ -278,14 +293,18 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const ctxpar_op
          * computed the same way whichever rank holds it. */
         ctxpar_conv3d_fusion fused = fuse ? *fuse : (ctxpar_conv3d_fusion){0};
         fused.first_frame = local_first_frame(run);
-        if (!fuse && run->backend->conv3d_fuses &&
+        if (!fuse && !vae_bf16(run) && run->backend->conv3d_fuses &&
             run->backend->conv3d_fuses(cin, cout, kt, k, k, h, w))
             fuse = &fused;
         /* Last chunk first: in place is safe and the halo arrives meanwhile. */
         for (int64_t t_end = frames; t_end > 0;) {
             int64_t t_begin = t_end - chunk > 0 ? t_end - chunk : 0;
             if (t_begin < halo_n) CTXPAR_TRY_GOTO(finish_recv(run, &recv_ex, &recv_done));
-            if (fuse)
+            if (vae_bf16(run))
+                run->backend->conv_bf16(x->data, x->stride[0], halo, y->data, y->stride[0],
+                                        packed_weight(run, op), bias, &bf16_shape, t_begin, t_end,
+                                        in_place, scratch);
+            else if (fuse)
                 run->backend->conv3d_causal_fused(x->data, x->stride[0], halo, y->data,
                                                   y->stride[0], wgt, bias, cin, cout, kt, k, k, h,
                                                   w, t_begin, t_end, &fused, scratch);
@@ -425,9 +444,10 @@ static ctxpar_status norm_affine(vae_run *run, const ctxpar_tensor *x, const ctx
     return CTXPAR_OK;
 }
 
-/* Whether a 3x3x3 conv of this shape can take a fused norm and residual. */
+/* Whether a 3x3x3 conv of this shape can take a fused norm and residual
+ * (never on the bf16 path, whose convs take none). */
 static int conv_fuses(const vae_run *run, int64_t cin, int64_t cout, const ctxpar_tensor *x) {
-    return run->backend->conv3d_fuses &&
+    return !vae_bf16(run) && run->backend->conv3d_fuses &&
            run->backend->conv3d_fuses(cin, cout, 3, 3, 3, x->shape[2], x->shape[3]);
 }
 
@@ -474,9 +494,22 @@ static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const ctxpar_resb
         double t0 = now();
         CTXPAR_TRY_GOTO(act_alloc(run, &skip, "skip", cout, frames, h, w));
         run->stats->flops += 2.0 * (double)cin * (double)cout * (double)(frames * h * w);
-        if (!run->estimate)
+        if (vae_bf16(run)) {
+            /* one row of frames*h*w pixels: a 1x1 conv is one GEMM */
+            const int64_t n = frames * h * w;
+            const ctxpar_conv_bf16_shape one = {cin, cout, 1, 1, 1, 1, 0, 0, 1, n, 1, n};
+            const int64_t floats = run->backend->conv_bf16_scratch_floats(&one, 0);
+            float *scratch = NULL;
+            CTXPAR_TRY_GOTO(scratch_alloc(run, &scratch, floats, "shortcut scratch"));
+            if (!run->estimate)
+                run->backend->conv_bf16(x->data, x->stride[0], NULL, skip.data, skip.stride[0],
+                                        packed_weight(run, &ops->skip), ops->skip.bias, &one, 0,
+                                        1, 0, scratch);
+            scratch_free(run, scratch, floats);
+        } else if (!run->estimate) {
             run->backend->conv1x1(x->data, x->stride[0], skip.data, skip.stride[0],
                                   ops->skip.weight, ops->skip.bias, cin, cout, frames * h * w);
+        }
         act_free(run, x);
         x_alive = 0;
         residual = &skip;
@@ -545,15 +578,24 @@ static ctxpar_status downsample(vae_run *run, ctxpar_tensor *x, int stage, int t
         run->time_factor *= 2;
     }
     const int64_t frames = x->shape[1];
-    int64_t scratch_floats = run->backend->conv2d_stride2_scratch_floats(c, h, w, frames);
+    /* pad_begin 1: zeros on every side; 0: CogVideoX's, after the frame only */
+    const int pad_begin = !run->config->vae.down_pad_end;
+    const ctxpar_conv_bf16_shape down = {c, c, 1, 3, 3, 2, pad_begin, pad_begin,
+                                         h, w, h / 2, w / 2};
+    int64_t scratch_floats = vae_bf16(run)
+                                 ? run->backend->conv_bf16_scratch_floats(&down, 0)
+                                 : run->backend->conv2d_stride2_scratch_floats(c, h, w, frames);
     float *scratch = NULL;
     CTXPAR_TRY(act_alloc(run, out, "downsampled", c, frames, h / 2, w / 2));
     CTXPAR_TRY_GOTO(scratch_alloc(run, &scratch, scratch_floats, "downsample scratch"));
     run->stats->flops += 2.0 * (double)c * (double)c * 9.0 * (double)(frames * (h / 2) * (w / 2));
-    if (!run->estimate)
+    if (!run->estimate && vae_bf16(run))
+        run->backend->conv_bf16(x->data, x->stride[0], NULL, out->data, out->stride[0],
+                                packed_weight(run, op), op->bias, &down, 0, frames, 0, scratch);
+    else if (!run->estimate)
         run->backend->conv2d_stride2(x->data, x->stride[0], out->data, out->stride[0],
                                   op->weight, op->bias, c, c,
-                                  h, w, !run->config->vae.down_pad_end, 0, frames, scratch);
+                                  h, w, pad_begin, 0, frames, scratch);
     scratch_free(run, scratch, scratch_floats);
     act_free(run, x);
     run->stats->seconds_other += now() - t0;

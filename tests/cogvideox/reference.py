@@ -189,7 +189,9 @@ def posterior(h):
     """[1,2C,T',H',W'] -> (mean, logvar) as numpy [T',H',W',C]."""
     mean, logvar = torch.chunk(h, 2, dim=1)
     logvar = torch.clamp(logvar, -30.0, 20.0)
-    to_np = lambda t: t[0].permute(1, 2, 3, 0).contiguous().numpy()
+    # numpy has no bfloat16: a bf16 run's values are widened, exactly
+    to_np = lambda t: t[0].permute(1, 2, 3, 0).contiguous().to(
+        torch.float64 if t.dtype == torch.bfloat16 else t.dtype).numpy()
     return to_np(mean), to_np(logvar)
 
 

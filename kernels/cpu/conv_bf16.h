@@ -1,0 +1,38 @@
+/* The VAE's convolutions on the bf16 GEMM (conv_bf16.c): bf16 inputs,
+ * float32 accumulation, float32 bias and output. Activations are
+ * [C][T][H][W] float32 (x_cstride / y_cstride floats between channels), as
+ * every VAE kernel of kernels_cpu.h. */
+#pragma once
+#include <stdint.h>
+
+#include "kernels/cpu/gemm_bf16.h"
+
+/* One conv: kt causal frames (the kt-1 before each output frame come from x,
+ * or from the halo [cin][kt-1][h][w] before x's frame 0), a kh x kw spatial
+ * kernel with the given stride, and zero padding pad_top / pad_left before
+ * the frame (after it, as far as the output size ho x wo reaches). */
+typedef struct ctxpar_conv_bf16_shape {
+    int64_t cin, cout;
+    int kt, kh, kw, stride, pad_top, pad_left;
+    int64_t h, w;   /* input frame */
+    int64_t ho, wo; /* output frame */
+} ctxpar_conv_bf16_shape;
+
+/* The weight [cout][cin][kt][kh][kw] as the GEMM's A: row co holds
+ * K = kt*cin*kh*kw bf16 values in the order (dt, ci, dy, dx), then zeros up
+ * to ctxpar_bf16_row_ld(K). Converted once per node (model_bf16.c). */
+int64_t ctxpar_cpu_conv_bf16_weight_values(int64_t cin, int64_t cout, int kt, int kh, int kw);
+void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int64_t cin,
+                                      int64_t cout, int kt, int kh, int kw);
+
+/* Floats of scratch for ctxpar_cpu_conv_bf16 (per thread, plus a frame of
+ * output when in place). */
+int64_t ctxpar_cpu_conv_bf16_scratch_floats(const ctxpar_conv_bf16_shape *shape, int in_place);
+
+/* Output frames [t_begin, t_end) of y = conv(x) + bias, bias may be NULL.
+ * weight: as packed above (its first shape->cout rows are used). in_place:
+ * y == x (stride 1, cin == cout). */
+void ctxpar_cpu_conv_bf16(const float *x, int64_t x_cstride, const float *halo, float *y,
+                          int64_t y_cstride, const ctxpar_bf16 *weight, const float *bias,
+                          const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
+                          int in_place, float *scratch);

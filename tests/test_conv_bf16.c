@@ -1,0 +1,125 @@
+/* The VAE convolutions on the bf16 GEMM (kernels/cpu/conv_bf16.h) against a
+ * float64 reference written here over the same bf16-rounded inputs and
+ * weights, within float32 accumulation's bound (K+1) * 2^-23 * sum |w x|:
+ * causal 3x3x3 with a halo, the stride-2 downsample in both padding modes,
+ * 1x1, partial pixel blocks. Then the properties the runtime relies on: a
+ * conv split into chunks of frames, and a conv in place (y == x), give the
+ * same bits as one call out of place. Runs on whatever GEMM path this CPU
+ * takes (test_gemm_bf16 covers each path). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/conv_bf16.h"
+#include "test_util.h"
+
+static float on_grid(float v) { return ctxpar_bf16_to_f32(ctxpar_bf16_from_f32(v)); }
+
+static float *grid(int64_t count, uint64_t seed, float scale) {
+    float *v = malloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
+    for (int64_t i = 0; i < count; i++) v[i] = on_grid(scale * test_uniform(seed, (uint64_t)i));
+    return v;
+}
+
+typedef struct conv_case {
+    ctxpar_conv_bf16_shape s;
+    int64_t frames;
+} conv_case;
+
+/* y [cout][frames][ho][wo] through the kernel, in chunks of `chunk` frames
+ * (last chunk first, as the runtime calls it), in place when asked. */
+static float *run(const conv_case *c, const float *x, const float *halo, const ctxpar_bf16 *w,
+                  const float *bias, int64_t chunk, int in_place) {
+    const ctxpar_conv_bf16_shape *s = &c->s;
+    const int64_t in_floats = s->cin * c->frames * s->h * s->w;
+    const int64_t out_floats = s->cout * c->frames * s->ho * s->wo;
+    float *buf = malloc(sizeof(float) * (size_t)(in_floats > out_floats ? in_floats : out_floats));
+    float *scratch = malloc(sizeof(float) * (size_t)ctxpar_cpu_conv_bf16_scratch_floats(s, in_place));
+    memcpy(buf, x, sizeof(float) * (size_t)in_floats);
+    float *y = in_place ? buf : malloc(sizeof(float) * (size_t)out_floats);
+    for (int64_t t_end = c->frames; t_end > 0; t_end -= chunk) {
+        const int64_t t_begin = t_end - chunk > 0 ? t_end - chunk : 0;
+        ctxpar_cpu_conv_bf16(buf, c->frames * s->h * s->w, halo, y, c->frames * s->ho * s->wo, w,
+                             bias, s, t_begin, t_end, in_place, scratch);
+    }
+    if (!in_place) free(buf);
+    free(scratch);
+    return y;
+}
+
+static void check(const conv_case *c) {
+    const ctxpar_conv_bf16_shape *s = &c->s;
+    const int64_t halo_n = s->kt - 1, hw = s->h * s->w, ohw = s->ho * s->wo;
+    const int64_t k = (int64_t)s->kt * s->cin * s->kh * s->kw;
+    float *x = grid(s->cin * c->frames * hw, 41, 1.0f);
+    float *halo = grid(s->cin * halo_n * hw, 42, 1.0f);
+    float *wf = grid(s->cout * k, 43, 0.5f), *bias = grid(s->cout, 44, 0.3f);
+    ctxpar_bf16 *w = malloc(sizeof(ctxpar_bf16) *
+                            (size_t)ctxpar_cpu_conv_bf16_weight_values(s->cin, s->cout, s->kt,
+                                                                       s->kh, s->kw));
+    ctxpar_cpu_conv_bf16_pack_weight(w, wf, s->cin, s->cout, s->kt, s->kh, s->kw);
+    float *y = run(c, x, halo, w, bias, c->frames, 0);
+    int64_t bad = 0;
+    for (int64_t co = 0; co < s->cout; co++)
+        for (int64_t t = 0; t < c->frames; t++)
+            for (int64_t oy = 0; oy < s->ho; oy++)
+                for (int64_t ox = 0; ox < s->wo; ox++) {
+                    double sum = bias[co], mag = fabs(sum);
+                    for (int dt = 0; dt < s->kt; dt++)
+                        for (int64_t ci = 0; ci < s->cin; ci++)
+                            for (int dy = 0; dy < s->kh; dy++)
+                                for (int dx = 0; dx < s->kw; dx++) {
+                                    const int64_t tin = t + dt - halo_n;
+                                    const int64_t iy = oy * s->stride + dy - s->pad_top;
+                                    const int64_t ix = ox * s->stride + dx - s->pad_left;
+                                    if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) continue;
+                                    const double in =
+                                        tin >= 0 ? x[(ci * c->frames + tin) * hw + iy * s->w + ix]
+                                                 : halo[(ci * halo_n + tin + halo_n) * hw +
+                                                        iy * s->w + ix];
+                                    const double p =
+                                        in * wf[(((co * s->cin + ci) * s->kt + dt) * s->kh + dy) *
+                                                    s->kw + dx];
+                                    sum += p, mag += fabs(p);
+                                }
+                    const float got = y[(co * c->frames + t) * ohw + oy * s->wo + ox];
+                    if (!(fabs(got - sum) <= (double)(k + 1) * ldexp(1.0, -23) * mag + 1e-30) &&
+                        bad++ < 3)
+                        fprintf(stderr, "  [%lld][%lld][%lld][%lld]: got %.9g want %.9g\n",
+                                (long long)co, (long long)t, (long long)oy, (long long)ox, got,
+                                sum);
+                }
+    ASSERT_EQ_INT(bad, 0);
+    const size_t out_bytes = sizeof(float) * (size_t)(s->cout * c->frames * ohw);
+    if (c->frames > 1) { /* chunks of one frame: the same bits */
+        float *chunked = run(c, x, halo, w, bias, 1, 0);
+        ASSERT_EQ_INT(memcmp(chunked, y, out_bytes), 0);
+        free(chunked);
+    }
+    if (s->cin == s->cout && s->stride == 1 && s->ho == s->h && s->wo == s->w) {
+        float *in_place = run(c, x, halo, w, bias, c->frames > 2 ? 2 : 1, 1);
+        ASSERT_EQ_INT(memcmp(in_place, y, out_bytes), 0);
+        free(in_place);
+    }
+    free(x), free(halo), free(wf), free(bias), free(w), free(y);
+}
+
+int main(void) {
+    const conv_case cases[] = {
+        /* causal 3x3x3, pad 1, with a halo; in place too */
+        {{6, 6, 3, 3, 3, 1, 1, 1, 6, 9, 6, 9}, 4},
+        /* cin != cout, several pixel blocks (12 x 12 = 144 > 128) */
+        {{16, 40, 3, 3, 3, 1, 1, 1, 12, 12, 12, 12}, 3},
+        /* conv_in: 3 channels */
+        {{3, 8, 3, 3, 3, 1, 1, 1, 5, 7, 5, 7}, 2},
+        /* stride-2 downsample, CogVideoX's padding (after the frame) */
+        {{5, 5, 1, 3, 3, 2, 0, 0, 8, 10, 4, 5}, 3},
+        /* stride-2 downsample, padding 1 on every side */
+        {{5, 7, 1, 3, 3, 2, 1, 1, 8, 10, 4, 5}, 2},
+        /* 1x1 shortcut over a whole activation (one row of 300 pixels) */
+        {{9, 4, 1, 1, 1, 1, 0, 0, 1, 300, 1, 300}, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check(&cases[i]);
+    return test_finish("test_conv_bf16");
+}
