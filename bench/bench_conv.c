@@ -16,8 +16,10 @@
  * ctxpar_cpu_conv3d_causal, side by side in one run: auto (the dispatch's
  * choice, the default), direct, winograd (its automatic tile), winograd-f2,
  * winograd-f4, gemm (ctxpar_cpu_conv3d_force_path;
- * a shape the path does not support runs the automatic choice). The other
- * kinds of conv run only with the first path.
+ * a shape the path does not support runs the automatic choice), and bf16
+ * (--dtype bf16's implicit GEMM, conv_bf16.h, on the bf16 GEMM's best path
+ * here: its label names that path). The other kinds of conv run only with
+ * the first path and with bf16.
  *
  * --max-frames caps every shape's frame count (a rate per output frame, for
  * quick runs); the recorded numbers use the real counts. */
@@ -29,6 +31,7 @@
 #include <time.h>
 
 #include "kernels/cpu/conv3d_internal.h"
+#include "kernels/cpu/conv_bf16.h"
 #include "kernels/cpu/kernels_cpu.h"
 
 void openblas_set_num_threads(int num_threads);
@@ -120,19 +123,38 @@ static double shape_flops(const conv_shape *s) {
     return 2.0 * s->cout * s->cin * s->kt * s->kh * s->kw * s->frames * out_hw_of(s);
 }
 
+/* The bf16 conv's shape for a bench shape. */
+static ctxpar_conv_bf16_shape bf16_shape(const conv_shape *s) {
+    if (s->kind == STRIDE2)
+        return (ctxpar_conv_bf16_shape){s->cin, s->cout, 1, 3, 3, 2, 0, 0,
+                                        s->h, s->w, s->h / 2, s->w / 2};
+    if (s->kind == POINTWISE) /* one row of frames*h*w pixels, as the runtime */
+        return (ctxpar_conv_bf16_shape){s->cin, s->cout, 1, 1, 1, 1, 0, 0,
+                                        1, s->frames * s->h * s->w, 1, s->frames * s->h * s->w};
+    return (ctxpar_conv_bf16_shape){s->cin, s->cout, s->kt, s->kh, s->kw, 1, s->kh / 2,
+                                    s->kw / 2, s->h, s->w, s->h, s->w};
+}
+
 /* Which path a causal conv of this shape takes under the current forcing. */
-static const char *path_label(const conv_shape *s) {
+static const char *path_label(const conv_shape *s, int bf16) {
+    static char label[32];
+    if (bf16) {
+        snprintf(label, sizeof label, "bf16-%s", ctxpar_cpu_gemm_bf16_path());
+        return label;
+    }
     return s->kind == CAUSAL3
                ? ctxpar_cpu_conv3d_path_name(s->cin, s->cout, s->kt, s->kh, s->kw, s->h, s->w)
                : "-";
 }
 
-static timing time_ours(const conv_shape *s, int repeat) {
+static timing time_ours(const conv_shape *s, int repeat, int bf16) {
     int64_t hw = s->h * s->w, n = s->frames * hw;
     int64_t out_n = s->frames * out_hw_of(s);
     int64_t n_weight = s->cout * s->cin * s->kt * s->kh * s->kw;
+    const ctxpar_conv_bf16_shape b16 = bf16_shape(s);
     int64_t n_scratch =
-        s->kind == STRIDE2   ? ctxpar_cpu_conv2d_stride2_scratch_floats(s->cin, s->h, s->w,
+        bf16 ? ctxpar_cpu_conv_bf16_scratch_floats(&b16, 0)
+        : s->kind == STRIDE2   ? ctxpar_cpu_conv2d_stride2_scratch_floats(s->cin, s->h, s->w,
                                                                         s->frames)
         : s->kind == CAUSAL3 ? ctxpar_cpu_conv3d_scratch_floats(s->cin, s->cout, s->kt, s->kh,
                                                                 s->kw, s->h, s->w, s->frames)
@@ -145,10 +167,19 @@ static timing time_ours(const conv_shape *s, int repeat) {
     fill(x, s->cin * n, 1), fill(halo, s->cin * (s->kt - 1) * hw, 2);
     fill(weight, n_weight, 3), fill(bias, s->cout, 4);
     memset(scratch, 0, sizeof(float) * n_scratch), memset(y, 0, sizeof(float) * s->cout * out_n);
+    ctxpar_bf16 *packed = NULL; /* converted once, as the runtime does per node */
+    if (bf16) {
+        packed = malloc(sizeof(ctxpar_bf16) * (size_t)ctxpar_cpu_conv_bf16_weight_values(
+                                                   s->cin, s->cout, s->kt, s->kh, s->kw));
+        ctxpar_cpu_conv_bf16_pack_weight(packed, weight, s->cin, s->cout, s->kt, s->kh, s->kw);
+    }
     double t[64], cpu[64];
     for (int r = -1; r < repeat; r++) {
         double t0 = now_s(), c0 = cpu_s();
-        if (s->kind == STRIDE2)
+        if (bf16)
+            ctxpar_cpu_conv_bf16(x, n, halo, y, out_n, packed, bias, &b16, 0,
+                                 s->kind == POINTWISE ? 1 : s->frames, 0, scratch);
+        else if (s->kind == STRIDE2)
             ctxpar_cpu_conv2d_stride2(x, n, y, out_n, weight, bias, s->cin, s->cout, s->h, s->w,
                                       0, 0, s->frames, scratch);
         else if (s->kind == POINTWISE)
@@ -158,7 +189,7 @@ static timing time_ours(const conv_shape *s, int repeat) {
                                      s->kh, s->kw, s->h, s->w, 0, s->frames, scratch);
         if (r >= 0) t[r] = now_s() - t0, cpu[r] = cpu_s() - c0;
     }
-    free(x), free(halo), free(y), free(weight), free(bias), free(scratch);
+    free(x), free(halo), free(y), free(weight), free(bias), free(scratch), free(packed);
     return summarise(t, cpu, repeat);
 }
 
@@ -236,9 +267,10 @@ int main(int argc, char **argv) {
     int n_paths = 0;
     snprintf(path_buf, sizeof path_buf, "%s", path_list);
     for (char *tok = strtok(path_buf, ","); tok && n_paths < MAX_PATHS; tok = strtok(NULL, ",")) {
-        if (strcmp(tok, "auto") && ctxpar_cpu_conv3d_force_path(tok) != 0) {
+        if (strcmp(tok, "auto") && strcmp(tok, "bf16") && ctxpar_cpu_conv3d_force_path(tok) != 0) {
             fprintf(stderr, "bench_conv: --path %s: unknown or not on this CPU "
-                            "(auto, direct, winograd, winograd-f2, winograd-f4, gemm)\n", tok);
+                            "(auto, direct, winograd, winograd-f2, winograd-f4, gemm, bf16)\n",
+                    tok);
             return 2;
         }
         paths[n_paths++] = tok;
@@ -279,10 +311,11 @@ int main(int argc, char **argv) {
          * hits them alike. */
         for (int si = 0; si < n_run; si++)
             for (int pi = 0; pi < n_paths; pi++) {
-                if (pi > 0 && run[si].kind != CAUSAL3) continue;
-                ctxpar_cpu_conv3d_force_path(strcmp(paths[pi], "auto") ? paths[pi] : NULL);
-                label[pi][si] = path_label(&run[si]);
-                ours[pi][si] = time_ours(&run[si], repeat);
+                const int bf16 = !strcmp(paths[pi], "bf16");
+                if (pi > 0 && !bf16 && run[si].kind != CAUSAL3) continue;
+                ctxpar_cpu_conv3d_force_path(strcmp(paths[pi], "auto") && !bf16 ? paths[pi] : NULL);
+                label[pi][si] = strdup(path_label(&run[si], bf16));
+                ours[pi][si] = time_ours(&run[si], repeat, bf16);
             }
         ctxpar_cpu_conv3d_force_path(NULL);
         sleep_s(0.5);
@@ -292,7 +325,7 @@ int main(int argc, char **argv) {
         for (int pi = 0; pi < n_paths; pi++)
         for (int si = 0; si < n_run; si++) {
             const conv_shape *s = &run[si];
-            if (pi > 0 && s->kind != CAUSAL3) continue;
+            if (pi > 0 && strcmp(paths[pi], "bf16") && s->kind != CAUSAL3) continue;
             double flops = shape_flops(s);
             double k_sgemm = (double)s->cin * s->kt * s->kh * s->kw;
             double gemm_rate =

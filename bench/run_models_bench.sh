@@ -16,8 +16,11 @@
 #   and float32 (SDPA, 2 threads) on the current torch and transformers from
 #   PyPI (bench/make_peer_venv.sh; docs/bf16.md).
 # cogvideox-bf16: the CogVideoX-2b VAE shapes, 9 frames of 256x256; ctxpar
-#   (its VAE computes in float32 under every --dtype) against diffusers'
-#   AutoencoderKLCogVideoX in bf16 and float32 from PyPI, 2 threads.
+#   --dtype f32 (float32 Winograd) and --dtype bf16 (the convs on the bf16
+#   GEMM), 2 ranks x 1 thread, against diffusers' AutoencoderKLCogVideoX in
+#   bf16 and float32 from PyPI, 2 threads. CTXPAR_DTYPES (default "f32
+#   bf16") chooses ctxpar's dtypes: without a bf16 unit, bf16 runs the
+#   portable GEMM (correctness, not speed).
 # qwen2_5_vl, qwen2_vl: the released 7B vision towers (bf16 weights, random),
 #   8 frames of 448x448 (4096 patches, 1024 merged tokens); ctxpar --dtype
 #   f32 and bf16, 2 ranks x 1 thread, against transformers' own vision model
@@ -80,8 +83,11 @@ if [[ $which == all || $which == cogvideox-bf16 ]]; then
   [[ -d $model ]] || bash "$here/bench/make_cogvideox_folder.sh" "$model" bf16 >/dev/null
   clip=$out/cogvideox-9x256.h5
   [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 9 --height 256 --width 256
-  mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --bench \
-    --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-ctxpar.jsonl"
+  echo "# CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx512f\|avx512_bf16\|amx_bf16\|amx_tile' | tr '\n' ' ')"
+  for dtype in ${CTXPAR_DTYPES:-f32 bf16}; do
+    mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --bench \
+      --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-ctxpar.jsonl"
+  done
   peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
   "$peer" "$here/bench/cogvideox_diffusers.py" --model "$model" --frames 9 --size 256 \
     --threads 2 --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-diffusers.jsonl"
