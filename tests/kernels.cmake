@@ -4,7 +4,7 @@ ctxpar_add_unit_test(test_conv3d LABELS unit)
 ctxpar_add_unit_test(test_group_norm LABELS unit)
 ctxpar_add_unit_test(test_vae_ops LABELS unit)
 # The bf16 GEMM, once per path; a path this CPU lacks is skipped (exit 77).
-foreach(path portable avx512 avx512bf16 amx)
+foreach(path portable avx2 avx512 avx512bf16 amx)
   ctxpar_add_unit_test_args(test_gemm_bf16 test_gemm_bf16_${path} ${path} LABELS unit)
 endforeach()
 # The AMX micro-kernel's tiling on a C model of the tiles, on every machine.

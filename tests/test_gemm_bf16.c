@@ -221,6 +221,7 @@ int main(int argc, char **argv) {
                !strcmp(path, "avx512bf16") ? "AVX512-BF16"
                : !strcmp(path, "avx512")   ? "AVX-512"
                : !strcmp(path, "amx")      ? "AMX"
+               : !strcmp(path, "avx2")     ? "AVX2/FMA"
                                            : path,
                ctxpar_cpu_isa());
         return 77;

@@ -93,14 +93,15 @@ static void micro_portable(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int ro
 /* ------------------------------------------------------------- dispatcher */
 
 /* Paths, best first, with their micro-kernels' rows per tile. */
-static const char *const path_names[] = {"amx", "avx512bf16", "avx512", "portable"};
+static const char *const path_names[] = {"amx", "avx512bf16", "avx512", "avx2", "portable"};
 enum { N_PATHS = sizeof path_names / sizeof path_names[0] };
-static const int path_rows[N_PATHS] = {GEMM_AMX_MR, GEMM_MR, GEMM_MR, GEMM_MR};
+static const int path_rows[N_PATHS] = {GEMM_AMX_MR, GEMM_MR, GEMM_MR, GEMM_AVX2_MR, GEMM_MR};
 
 static ctxpar_gemm_bf16_micro path_micro(int p) {
     if (p == 0) return ctxpar_gemm_bf16_micro_amx;
     if (p == 1) return ctxpar_gemm_bf16_micro_avx512bf16;
     if (p == 2) return ctxpar_gemm_bf16_micro_avx512;
+    if (p == 3) return ctxpar_gemm_bf16_micro_avx2;
     return micro_portable;
 }
 
@@ -109,6 +110,7 @@ static int path_supported(int p) {
     if (p == 0) return ctxpar_cpu_has(CTXPAR_CPU_AMX_TILE) && ctxpar_cpu_has(CTXPAR_CPU_AMX_BF16);
     if (p == 1) return ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16);
     if (p == 2) return ctxpar_cpu_has(CTXPAR_CPU_AVX512F) && ctxpar_cpu_has(CTXPAR_CPU_AVX512BW);
+    if (p == 3) return ctxpar_cpu_has(CTXPAR_CPU_AVX2) && ctxpar_cpu_has(CTXPAR_CPU_FMA);
     return 1;
 }
 

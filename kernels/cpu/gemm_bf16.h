@@ -10,7 +10,7 @@
  * rounded after each add (how VDPBF16PS is specified and what Zen 4 does),
  * pair after pair from p = 0. So the result of an element depends on its own
  * row and column only: not on the matrix sizes, the blocking, the thread
- * count or the path (portable C, AVX-512 widening, AVX512-BF16), for inputs
+ * count or the path (portable C, AVX2 or AVX-512 widening, AVX512-BF16), for inputs
  * without denormals (VDPBF16PS flushes them; the other paths keep them).
  * The AMX path (TDPBF16PS) adds 16 pairs per instruction in the hardware's
  * own order, so its bits differ from the other paths'; an element's result
@@ -81,8 +81,8 @@ void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int
 void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
                           const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate);
 
-/* The path ctxpar_cpu_gemm_bf16 takes: "amx", "avx512bf16", "avx512" or
- * "portable". */
+/* The path ctxpar_cpu_gemm_bf16 takes: "amx", "avx512bf16", "avx512",
+ * "avx2" or "portable". */
 const char *ctxpar_cpu_gemm_bf16_path(void);
 /* Test and benchmark hook: force a path by name (NULL: automatic). Returns
  * -1, changing nothing, when the name is unknown or this CPU lacks it. */

@@ -1,7 +1,8 @@
 /* Private interface between the bf16 GEMM's blocking loop (gemm_bf16.c) and
  * its micro-kernels (portable in gemm_bf16.c, the AVX-512 ones in
- * gemm_bf16_avx512.c, the AMX one in gemm_bf16_amx.c). A micro-kernel
- * computes one tile of C, up to its path's rows (GEMM_MR, or GEMM_AMX_MR)
+ * gemm_bf16_avx512.c, the AMX one in gemm_bf16_amx.c, the AVX2 one in
+ * gemm_bf16_avx2.c). A micro-kernel computes one tile of C, up to its
+ * path's rows (GEMM_MR, GEMM_AMX_MR or GEMM_AVX2_MR)
  * by GEMM_NR columns, over kp pairs of the reduction; it knows nothing of
  * threads or blocking, so every path is forced and tested through the same
  * loop. */
@@ -17,6 +18,7 @@ enum {
     GEMM_MB = 8 * GEMM_MR, /* rows per work item: A's block (192 KiB) stays in L2 */
     GEMM_NB = 4 * GEMM_NR, /* columns per work item */
     GEMM_AMX_MR = 32, /* rows of C per AMX micro-tile: two 16-row tiles */
+    GEMM_AVX2_MR = 4, /* rows of C per AVX2 micro-tile: 8 of 16 ymm accumulate */
 };
 
 /* C tile (rows <= the path's rows, cols <= GEMM_NR) = (load_c ? C : 0) + A B over kp
@@ -30,6 +32,8 @@ typedef void (*ctxpar_gemm_bf16_micro)(int64_t kp, const ctxpar_bf16 *a, int64_t
 /* NULL where the compiler cannot build them (not x86-64 GNU C). */
 extern const ctxpar_gemm_bf16_micro ctxpar_gemm_bf16_micro_avx512bf16;
 extern const ctxpar_gemm_bf16_micro ctxpar_gemm_bf16_micro_avx512;
+/* Tiles of GEMM_AVX2_MR rows. */
+extern const ctxpar_gemm_bf16_micro ctxpar_gemm_bf16_micro_avx2;
 /* Tiles of GEMM_AMX_MR rows; NULL where the compiler has no AMX intrinsics. */
 extern const ctxpar_gemm_bf16_micro ctxpar_gemm_bf16_micro_amx;
 
