@@ -48,16 +48,16 @@ void ctxpar_run_options_default(ctxpar_run_options *o) {
 }
 
 static ctxpar_status load_model(ctxpar_comm_t comm, const ctxpar_run_options *o,
-                                ctxpar_model **model) {
+                                const ctxpar_load_hook *hook, ctxpar_model **model) {
     ctxpar_status status;
     if (o->model_path[0]) {
-        status = ctxpar_family_load(comm, o->model_path, model);
+        status = ctxpar_family_load_with(comm, o->model_path, hook, model);
     } else {
         /* Every rank generates the same seeded weights: no file, no broadcast. */
         ctxpar_model_config config;
         status = ctxpar_comm_agree(comm, ctxpar_config_preset(o->preset, &config));
         if (status == CTXPAR_OK)
-            status = ctxpar_model_create_seeded_shared(comm, &config, o->seed, model);
+            status = ctxpar_model_create_seeded_shared(comm, &config, o->seed, hook, model);
     }
     if (status != CTXPAR_OK) return status;
     ctxpar_merge_config *m = &(*model)->config.merge;
@@ -118,6 +118,20 @@ static ctxpar_status resolve_dtype(const ctxpar_backend *backend, const ctxpar_m
         return ctxpar_error(CTXPAR_ERR_UNSUPPORTED, "--dtype bf16: the %s backend has no bf16 "
                             "convolutions; use --dtype f32", backend->name);
     return CTXPAR_OK;
+}
+
+/* The load hook (model.h): --dtype is resolved as soon as the model is laid
+ * out, and a bf16 run's GEMM weights are then loaded straight into their
+ * packed form (model_bf16.h), never held whole in float32. */
+typedef struct dtype_hook {
+    const ctxpar_backend *backend;
+    ctxpar_dtype *dtype;
+} dtype_hook;
+
+static ctxpar_status decide_dtype(void *user, ctxpar_model *layout) {
+    const dtype_hook *h = user;
+    CTXPAR_TRY(resolve_dtype(h->backend, layout, h->dtype));
+    return *h->dtype == CTXPAR_DTYPE_BF16 ? ctxpar_model_bf16_prepare(layout) : CTXPAR_OK;
 }
 
 /* What the ring's local attention ran on, for the summary. */
@@ -295,8 +309,9 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
     /* ---- setup: model, input probe, plan, memory and output checks ---- */
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(
         comm, ctxpar_backend_select(o.device, ctxpar_comm_local_rank(comm), &backend)));
-    CTXPAR_TRY_GOTO(load_model(comm, &o, &model));
-    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, resolve_dtype(backend, model, &o.dtype)));
+    dtype_hook hook_data = {backend, &o.dtype};
+    const ctxpar_load_hook hook = {decide_dtype, &hook_data};
+    CTXPAR_TRY_GOTO(load_model(comm, &o, &hook, &model));
     if (o.source.kind == CTXPAR_SOURCE_VIDEO) apply_video_default(&model->config, &o.source);
     if (o.source.kind != CTXPAR_SOURCE_SYNTHETIC) { /* HDF5 and video files */
         CTXPAR_TRY_GOTO(ctxpar_source_probe(comm, &o.source));
@@ -378,7 +393,6 @@ ctxpar_status ctxpar_pipeline_run(ctxpar_comm_t comm, const ctxpar_run_options *
                          plan.latent_channels_out * 4;
         CTXPAR_TRY_GOTO(ctxpar_output_check(comm, o.out_path, o.overwrite, max_bytes));
     }
-    if (plan.dtype == CTXPAR_DTYPE_BF16) CTXPAR_TRY_GOTO(ctxpar_model_pack_bf16(comm, model));
     config_json = run_config_json(model, &o, &plan);
     if (!config_json) {
         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory");

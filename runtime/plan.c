@@ -212,7 +212,7 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     /* Weights are held once per node: each rank's share of them. */
     plan->model_bytes = layout->blob_floats * (int64_t)sizeof(float);
     plan->dtype = options->dtype == CTXPAR_DTYPE_BF16 ? CTXPAR_DTYPE_BF16 : CTXPAR_DTYPE_F32;
-    plan->packed_bytes = 0;
+    plan->packed_bytes = plan->load_bytes = 0;
     plan->kept_bytes = plan->model_bytes;
     ctxpar_model_free(layout);
     if (plan->dtype == CTXPAR_DTYPE_BF16) {
@@ -220,16 +220,13 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
         CTXPAR_TRY(ctxpar_model_bf16_sizes(config, &sizes));
         plan->packed_bytes = sizes.packed_bytes;
         plan->kept_bytes = sizes.kept_bytes;
+        plan->load_bytes = sizes.load_bytes;
     }
-    /* Setup holds the float32 blob as loaded, the packed copies and, while
-     * the kept tensors move, their new buffer; the run holds kept + packed. */
+    /* The node holds kept + packed from the start (each packed weight is
+     * packed as it is loaded, through one tensor's float32 per rank). */
     const int64_t per_node = options->ranks_per_node > 0 ? options->ranks_per_node : 1;
     const int64_t model_bytes = (plan->kept_bytes + plan->packed_bytes) / per_node;
-    const int64_t setup_bytes =
-        plan->dtype == CTXPAR_DTYPE_BF16
-            ? (plan->model_bytes + plan->packed_bytes + plan->kept_bytes) / per_node
-            : model_bytes;
-    plan->max_rank_bytes = setup_bytes;
+    plan->max_rank_bytes = model_bytes + plan->load_bytes;
     const int64_t z = config->vae.latent_channels, d = config->transformer.dim;
     int64_t max_block = 0;
     int64_t *block_rows = calloc((size_t)ranks, sizeof(int64_t));
@@ -356,13 +353,12 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
     fprintf(f, "weights: %.1f MiB float32, held once per node\n",
             (double)plan->model_bytes / mib);
     if (plan->dtype == CTXPAR_DTYPE_BF16)
-        fprintf(f, "dtype bf16: %.1f MiB of packed bf16 weights replace the linears' float32 "
-                "copies: %.1f MiB held once per node while running (%.1f MiB float32 kept), "
-                "%.1f MiB during setup\n",
+        fprintf(f, "dtype bf16: %.1f MiB of packed bf16 weights replace the GEMM weights' "
+                "float32: %.1f MiB held once per node (%.1f MiB float32 kept), loaded "
+                "through %.1f MiB per rank\n",
                 (double)plan->packed_bytes / mib,
                 (double)(plan->kept_bytes + plan->packed_bytes) / mib,
-                (double)plan->kept_bytes / mib,
-                (double)(plan->model_bytes + plan->packed_bytes + plan->kept_bytes) / mib);
+                (double)plan->kept_bytes / mib, (double)plan->load_bytes / mib);
     fprintf(f, "memory per rank (estimate, largest rank, with its share of the weights): "
             "%.1f MiB\n", (double)plan->max_rank_bytes / mib);
     if (config->has_vae)

@@ -312,10 +312,10 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
     CTXPAR_TRY(ctxpar_safetensors_open(weights, &st));
     const char *prefix = checkpoint_prefix(family, model, st);
     ctxpar_status status = CTXPAR_OK;
-    /* what --dtype auto reads: every rank sees the same header */
-    for (int t = 0; t < st->n_tensors; t++)
-        if (st->tensors[t].dtype == CTXPAR_ST_BF16 || st->tensors[t].dtype == CTXPAR_ST_F16)
-            model->weights_half = 1;
+    const int64_t scratch_floats = ctxpar_model_scratch_floats(model);
+    float *scratch = scratch_floats > 0 ? malloc(sizeof(float) * (size_t)scratch_floats) : NULL;
+    if (scratch_floats > 0 && !scratch)
+        status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory packing the weights");
     int64_t total = 0, start = 0;
     for (int t = 0; t < model->n_tensors; t++) total += model->tensors[t].count;
     for (int t = 0; t < model->n_tensors && status == CTXPAR_OK; t++) {
@@ -326,7 +326,7 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
         char theirs[MAX_PARTS][256];
         const ctxpar_family_tensor *rule = NULL;
         int n_pieces = translate(family, w->name, prefix, theirs, &rule);
-        float *dst = model->blob + w->offset;
+        float *dst = ctxpar_model_fill_begin(model, t, scratch);
         int64_t filled = 0;
         for (int piece = 0; piece < n_pieces; piece++) {
             const ctxpar_st_tensor *found = ctxpar_safetensors_find(st, theirs[piece]);
@@ -338,7 +338,10 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
             /* Validated on rank 0: the file changed under us. */
             status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: tensor %s changed while loading",
                                   weights, n_pieces ? theirs[0] : w->name);
+        else
+            ctxpar_model_fill_end(model, t, dst);
     }
+    free(scratch);
     ctxpar_safetensors_close(st);
     return status;
 }

@@ -17,6 +17,7 @@ ctxpar_status ctxpar_family_check_tensors(const ctxpar_family *family, const ctx
                                           const ctxpar_safetensors *st);
 
 /* Local rank `part` of a node's `parts` ranks converts its share of the
- * checkpoint's tensors to float32 into the model's (node-shared) blob. */
+ * checkpoint's tensors to float32 into the model's (node-shared) blob, or
+ * packs them into its packed buffer (ctxpar_model_fill_begin/_end). */
 ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *weights,
                                       ctxpar_model *model, int part, int parts);

@@ -176,7 +176,7 @@ int ctxpar_family_folder_writes_latents(const char *path) {
 
 /* Rank 0: everything that can be wrong with the folder, before any allocation. */
 static ctxpar_status validate_on_root(const char *dir, char **config_text, char *weights,
-                                      size_t cap, int *family_index) {
+                                      size_t cap, int *family_index, int *weights_half) {
     char folder[1536];
     const ctxpar_family *family = NULL;
     CTXPAR_TRY(ctxpar_family_resolve(dir, folder, sizeof folder, &family, config_text));
@@ -205,6 +205,10 @@ static ctxpar_status validate_on_root(const char *dir, char **config_text, char 
     CTXPAR_TRY_GOTO(ctxpar_safetensors_open(weights, &st));
     CTXPAR_TRY_GOTO(ctxpar_model_layout(&config, &layout));
     CTXPAR_TRY_GOTO(ctxpar_family_check_tensors(family, layout, st));
+    /* what --dtype auto reads */
+    for (int t = 0; t < st->n_tensors; t++)
+        if (st->tensors[t].dtype == CTXPAR_ST_BF16 || st->tensors[t].dtype == CTXPAR_ST_F16)
+            *weights_half = 1;
 fail:
     ctxpar_safetensors_close(st);
     ctxpar_model_free(layout);
@@ -216,20 +220,21 @@ fail:
  * validates config and every tensor's name, dtype and shape; then the first
  * rank of each node converts the weights to float32 into one node-shared
  * buffer. Errors name the file, the key or the tensor, and are agreed. */
-static ctxpar_status load_folder(ctxpar_comm_t comm, const char *dir, ctxpar_model **out) {
+static ctxpar_status load_folder(ctxpar_comm_t comm, const char *dir,
+                                 const ctxpar_load_hook *hook, ctxpar_model **out) {
     *out = NULL;
     const int rank = ctxpar_comm_rank(comm);
     char *config_text = NULL;
     char weights[2048] = "";
-    int family_index = -1;
+    int family_index = -1, weights_half = 0;
     ctxpar_model *model = NULL;
     ctxpar_status status = CTXPAR_OK;
     if (rank == 0) status = validate_on_root(dir, &config_text, weights, sizeof weights,
-                                             &family_index);
+                                             &family_index, &weights_half);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
 
     /* Everyone parses the same config text; the weights path and family travel too. */
-    int64_t lengths[2] = {0, family_index};
+    int64_t lengths[3] = {0, family_index, weights_half};
     if (rank == 0) lengths[0] = (int64_t)strlen(config_text);
     CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, lengths, sizeof lengths, 0));
     if (rank != 0) config_text = calloc((size_t)lengths[0] + 1, 1);
@@ -242,6 +247,8 @@ static ctxpar_status load_folder(ctxpar_comm_t comm, const char *dir, ctxpar_mod
     status = ctxpar_family_read_config(family, config_text, weights, &config);
     if (status == CTXPAR_OK) status = ctxpar_model_layout(&config, &model);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+    model->weights_half = (int)lengths[2];
+    CTXPAR_TRY_GOTO(ctxpar_model_run_hook(comm, hook, model));
     CTXPAR_TRY_GOTO(ctxpar_model_alloc_shared(comm, model));
     status = ctxpar_family_fill_blob(family, weights, model, ctxpar_comm_local_rank(comm),
                        ctxpar_comm_local_size(comm));
@@ -256,9 +263,14 @@ fail:
     return status;
 }
 
-ctxpar_status ctxpar_family_load(ctxpar_comm_t comm, const char *path, ctxpar_model **out) {
+ctxpar_status ctxpar_family_load_with(ctxpar_comm_t comm, const char *path,
+                                      const ctxpar_load_hook *hook, ctxpar_model **out) {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return load_folder(comm, path, out);
-    return ctxpar_model_load_file(comm, path, out);
+        return load_folder(comm, path, hook, out);
+    return ctxpar_model_load_file_with(comm, path, hook, out);
+}
+
+ctxpar_status ctxpar_family_load(ctxpar_comm_t comm, const char *path, ctxpar_model **out) {
+    return ctxpar_family_load_with(comm, path, NULL, out);
 }

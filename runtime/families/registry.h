@@ -11,8 +11,11 @@
 #include "runtime/model/model.h"
 
 /* Collective: the model at `path`: a directory is a family folder (below),
- * a file a ctxpar model file (model_file.h). */
+ * a file a ctxpar model file (model_file.h). The hook (may be NULL) decides
+ * how the weights are held once the model is laid out (model.h). */
 ctxpar_status ctxpar_family_load(ctxpar_comm_t comm, const char *path, ctxpar_model **out);
+ctxpar_status ctxpar_family_load_with(ctxpar_comm_t comm, const char *path,
+                                      const ctxpar_load_hook *hook, ctxpar_model **out);
 
 /* Rank-local: resolve `dir` to the folder with config.json and identify its
  * family; fills `folder` (cap bytes) and *family. For dry runs and inspect. */

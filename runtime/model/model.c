@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/conv_bf16.h"
 #include "runtime/core/memory.h"
 
 /* Tensors start on 64-byte boundaries inside the blob, so kernels may use
@@ -200,12 +201,15 @@ static ctxpar_status bind_named(const ctxpar_model *m, ctxpar_op *op, int need_b
     vsnprintf(op->name, sizeof op->name, fmt, ap);
     op->weight = ctxpar_model_tensorf(m, "%s/weight", op->name);
     op->bias = ctxpar_model_tensorf(m, "%s/bias", op->name);
-    /* a dropped weight (packed elsewhere) is in the table but not the blob */
+    /* a packed weight is in the table and the packed buffer, not the blob */
     char weight_name[CTXPAR_TENSOR_NAME_MAX + 8];
     snprintf(weight_name, sizeof weight_name, "%s/weight", op->name);
     const int w = tensor_index(m, weight_name);
-    const int dropped = w >= 0 && m->tensors[w].offset < 0;
-    if ((!op->weight && !dropped) || (need_bias && !op->bias))
+    const int packed = w >= 0 && m->tensors[w].packing != CTXPAR_PACK_NONE;
+    op->packed = packed && m->packed_buffer
+                     ? (const ctxpar_bf16 *)m->packed_buffer->data + m->tensors[w].packed_offset
+                     : NULL;
+    if ((!op->weight && !packed) || (need_bias && !op->bias))
         return ctxpar_error(CTXPAR_ERR_FORMAT, "model has no op %s (its layout and its ops differ)",
                             op->name);
     return CTXPAR_OK;
@@ -304,6 +308,8 @@ no_memory:
 }
 
 ctxpar_status ctxpar_model_alloc_blob(ctxpar_model *m) {
+    if (m->packed_values > 0)
+        return ctxpar_error(CTXPAR_ERR_ARGUMENT, "packed weights need a node-shared model");
     CTXPAR_TRY(
         ctxpar_mem_alloc_floats(&m->blob, m->blob_floats, CTXPAR_MEM_MODEL, "model weights"));
     return model_bind(m);
@@ -318,11 +324,20 @@ ctxpar_status ctxpar_model_alloc_shared(ctxpar_comm_t comm, ctxpar_model *m) {
     CTXPAR_TRY(ctxpar_comm_node_alloc(comm, m->blob_floats * (int64_t)sizeof(float),
                                       m->node_buffer));
     m->blob = m->node_buffer->data;
+    if (m->packed_values > 0) {
+        m->packed_buffer = calloc(1, sizeof *m->packed_buffer);
+        status = ctxpar_comm_agree(
+            comm, m->packed_buffer ? CTXPAR_OK : ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory"));
+        if (status != CTXPAR_OK) return status;
+        CTXPAR_TRY(ctxpar_comm_node_alloc(comm, m->packed_values * (int64_t)sizeof(ctxpar_bf16),
+                                          m->packed_buffer));
+    }
     return ctxpar_comm_agree(comm, model_bind(m));
 }
 
 ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *m) {
-    return ctxpar_comm_node_sync(comm, m->node_buffer);
+    CTXPAR_TRY(ctxpar_comm_node_sync(comm, m->node_buffer));
+    return m->packed_buffer ? ctxpar_comm_node_sync(comm, m->packed_buffer) : CTXPAR_OK;
 }
 
 /* ---- seeded initialisation ---- */
@@ -354,8 +369,12 @@ static init_kind tensor_init_kind(const ctxpar_weight *w) {
     return is_weight ? INIT_MATRIX : INIT_BIAS;
 }
 
-static void fill_seeded(ctxpar_model *m, uint64_t seed) {
+static ctxpar_status fill_seeded(ctxpar_model *m, uint64_t seed) {
     const uint64_t seed_key = mix64(seed ^ 0x5EEDC0DE12345678ull);
+    float *scratch = NULL;
+    const int64_t scratch_floats = ctxpar_model_scratch_floats(m);
+    if (scratch_floats > 0 && !(scratch = malloc(sizeof(float) * (size_t)scratch_floats)))
+        return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory packing the weights");
     for (int t = 0; t < m->n_tensors; t++) {
         const ctxpar_weight *w = &m->tensors[t];
         const uint64_t key = mix64(seed_key + (uint64_t)(t + 1) * 0xD1B54A32D192ED03ull);
@@ -369,12 +388,15 @@ static void fill_seeded(ctxpar_model *m, uint64_t seed) {
             scale = 0.2f;
             shift = 1.0f;
         }
-        float *data = m->blob + w->offset;
+        float *data = ctxpar_model_fill_begin(m, t, scratch);
         const int64_t count = w->count;
 #pragma omp parallel for schedule(static) if (count > 65536)
         for (int64_t e = 0; e < count; e++)
             data[e] = shift + scale * seeded_uniform(key, (uint64_t)e);
+        ctxpar_model_fill_end(m, t, data);
     }
+    free(scratch);
+    return CTXPAR_OK;
 }
 
 ctxpar_status ctxpar_model_create_seeded(const ctxpar_model_config *config, uint64_t seed,
@@ -383,26 +405,34 @@ ctxpar_status ctxpar_model_create_seeded(const ctxpar_model_config *config, uint
     ctxpar_model *m = NULL;
     CTXPAR_TRY(ctxpar_model_layout(config, &m));
     ctxpar_status status = ctxpar_model_alloc_blob(m);
+    if (status == CTXPAR_OK) status = fill_seeded(m, seed);
     if (status != CTXPAR_OK) {
         ctxpar_model_free(m);
         return status;
     }
-    fill_seeded(m, seed);
     *out = m;
     return CTXPAR_OK;
+}
+
+ctxpar_status ctxpar_model_run_hook(ctxpar_comm_t comm, const ctxpar_load_hook *hook,
+                                    ctxpar_model *layout) {
+    if (!hook || !hook->laid_out) return CTXPAR_OK;
+    return ctxpar_comm_agree(comm, hook->laid_out(hook->user, layout));
 }
 
 ctxpar_status ctxpar_model_create_seeded_shared(ctxpar_comm_t comm,
                                                 const ctxpar_model_config *config, uint64_t seed,
-                                                ctxpar_model **out) {
+                                                const ctxpar_load_hook *hook, ctxpar_model **out) {
     *out = NULL;
     ctxpar_model *m = NULL;
     ctxpar_status status = ctxpar_comm_agree(comm, ctxpar_model_layout(config, &m));
+    if (status == CTXPAR_OK) status = ctxpar_model_run_hook(comm, hook, m);
     if (status == CTXPAR_OK) status = ctxpar_model_alloc_shared(comm, m);
     if (status == CTXPAR_OK) {
-        if (ctxpar_comm_local_rank(comm) == 0) fill_seeded(m, seed);
-        status = ctxpar_model_publish(comm, m);
+        if (ctxpar_comm_local_rank(comm) == 0) status = fill_seeded(m, seed);
+        status = ctxpar_comm_agree(comm, status);
     }
+    if (status == CTXPAR_OK) status = ctxpar_model_publish(comm, m);
     if (status != CTXPAR_OK) {
         ctxpar_model_free(m);
         return status;
@@ -411,60 +441,46 @@ ctxpar_status ctxpar_model_create_seeded_shared(ctxpar_comm_t comm,
     return CTXPAR_OK;
 }
 
-/* ---- dropping tensors ---- */
+/* ---- placing and filling tensors ---- */
 
-static int64_t aligned_floats(int64_t floats) {
-    return (floats + MODEL_TENSOR_ALIGN_FLOATS - 1) / MODEL_TENSOR_ALIGN_FLOATS *
-           MODEL_TENSOR_ALIGN_FLOATS;
-}
-
-int64_t ctxpar_model_kept_floats(const ctxpar_model *m, const unsigned char *drop) {
+int64_t ctxpar_model_place_tensors(ctxpar_model *m) {
     int64_t floats = 0;
-    for (int t = 0; t < m->n_tensors; t++)
-        if (!drop[t] && m->tensors[t].offset >= 0)
-            floats = aligned_floats(floats) + m->tensors[t].count;
-    return floats;
-}
-
-ctxpar_status ctxpar_model_drop_tensors(ctxpar_comm_t comm, ctxpar_model *m,
-                                        const unsigned char *drop) {
-    if (!m->node_buffer)
-        return ctxpar_error(CTXPAR_ERR_ARGUMENT, "dropping tensors needs a node-shared model");
-    ctxpar_node_buffer *kept = calloc(1, sizeof *kept);
-    ctxpar_status status = ctxpar_comm_agree(
-        comm, kept ? CTXPAR_OK : ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory"));
-    if (status != CTXPAR_OK) return status;
-    const int64_t floats = ctxpar_model_kept_floats(m, drop);
-    status = ctxpar_comm_node_alloc(comm, (floats > 0 ? floats : 1) * (int64_t)sizeof(float),
-                                    kept);
-    if (status != CTXPAR_OK) {
-        free(kept);
-        return status;
-    }
-    /* New offsets in tensor order; the node's first rank copies. */
-    float *to = kept->data;
-    int64_t at = 0;
     for (int t = 0; t < m->n_tensors; t++) {
         ctxpar_weight *w = &m->tensors[t];
-        if (w->offset < 0) continue;
-        if (drop[t]) {
+        if (w->packing != CTXPAR_PACK_NONE) {
             w->offset = -1;
             continue;
         }
-        at = aligned_floats(at);
-        if (ctxpar_comm_local_rank(comm) == 0)
-            memcpy(to + at, m->blob + w->offset, (size_t)w->count * sizeof(float));
-        w->offset = at;
-        at += w->count;
+        w->offset = (floats + MODEL_TENSOR_ALIGN_FLOATS - 1) / MODEL_TENSOR_ALIGN_FLOATS *
+                    MODEL_TENSOR_ALIGN_FLOATS;
+        floats = w->offset + w->count;
     }
-    status = ctxpar_comm_agree(comm, ctxpar_comm_node_sync(comm, kept));
-    ctxpar_comm_node_free(m->node_buffer);
-    free(m->node_buffer);
-    m->node_buffer = kept;
-    m->blob = kept->data;
     m->blob_floats = floats;
-    if (status == CTXPAR_OK) status = ctxpar_comm_agree(comm, model_bind(m));
-    return status;
+    return floats;
+}
+
+int64_t ctxpar_model_scratch_floats(const ctxpar_model *m) {
+    int64_t most = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].packing != CTXPAR_PACK_NONE && m->tensors[t].count > most)
+            most = m->tensors[t].count;
+    return most;
+}
+
+float *ctxpar_model_fill_begin(ctxpar_model *m, int t, float *scratch) {
+    return m->tensors[t].packing == CTXPAR_PACK_NONE ? m->blob + m->tensors[t].offset : scratch;
+}
+
+void ctxpar_model_fill_end(ctxpar_model *m, int t, const float *data) {
+    const ctxpar_weight *w = &m->tensors[t];
+    ctxpar_bf16 *dst = m->packed_buffer ? (ctxpar_bf16 *)m->packed_buffer->data : NULL;
+    if (w->packing == CTXPAR_PACK_NONE || !dst) return;
+    dst += w->packed_offset;
+    if (w->packing == CTXPAR_PACK_CONV)
+        ctxpar_cpu_conv_bf16_pack_weight(dst, data, w->shape[1], w->shape[0], (int)w->shape[2],
+                                         (int)w->shape[3], (int)w->shape[4]);
+    else
+        ctxpar_bf16_pack_transposed(dst, data, w->count / w->shape[0], w->shape[0]);
 }
 
 /* ---- lookup ---- */

@@ -14,12 +14,23 @@
 
 #define CTXPAR_TENSOR_NAME_MAX 96
 
+/* How a weight is held under --dtype bf16 (model_bf16.h): in the float32
+ * blob, or only packed for the bf16 GEMM, as a linear's B panels or a
+ * conv's A rows. */
+typedef enum ctxpar_weight_packing {
+    CTXPAR_PACK_NONE,
+    CTXPAR_PACK_LINEAR, /* [out][in...]: ctxpar_bf16_pack_transposed, in = count / out */
+    CTXPAR_PACK_CONV    /* [cout][cin][kt][kh][kw]: ctxpar_cpu_conv_bf16_pack_weight */
+} ctxpar_weight_packing;
+
 typedef struct ctxpar_weight {
     char name[CTXPAR_TENSOR_NAME_MAX];
     int ndim;
     int64_t shape[5];
     int64_t count;  /* product of shape */
-    int64_t offset; /* in floats, into the blob; -1: dropped (ctxpar_model_drop_tensors) */
+    int64_t offset; /* in floats, into the blob; -1 for a packed weight */
+    ctxpar_weight_packing packing;
+    int64_t packed_offset; /* in bf16 values, into the packed buffer (packing != NONE) */
 } ctxpar_weight;
 
 /* One op's parameters (a weight, and a bias except where the layout has
@@ -65,9 +76,24 @@ typedef struct ctxpar_model {
     ctxpar_node_buffer *node_buffer; /* non-NULL: blob is shared by the node's ranks */
     char *source_config; /* a family folder's config.json text (NULL for built-in models) */
     int weights_half;    /* the checkpoint stores weights in bf16 or f16 (--dtype auto) */
+    int64_t packed_values;             /* --dtype bf16: size of the packed buffer (bf16) */
     ctxpar_node_buffer *packed_buffer; /* --dtype bf16: the packed weights, one per node */
     ctxpar_model_ops ops; /* bound to the blob when it is allocated */
 } ctxpar_model;
+
+/* Called by every loader on every rank once the model is laid out (its
+ * config and weights_half known) and before any weight is allocated: it
+ * decides how the weights are held. The pipeline's hook resolves --dtype
+ * and, for bf16, marks the weights to hold packed only
+ * (ctxpar_model_bf16_prepare). A NULL hook: every weight in float32. */
+typedef struct ctxpar_load_hook {
+    ctxpar_status (*laid_out)(void *user, ctxpar_model *layout);
+    void *user;
+} ctxpar_load_hook;
+
+/* Run the hook, if any, and agree on its status. */
+ctxpar_status ctxpar_model_run_hook(ctxpar_comm_t comm, const ctxpar_load_hook *hook,
+                                    ctxpar_model *layout);
 
 /* The tensor table for a config (no data): n_tensors, tensors, blob_floats set. */
 ctxpar_status ctxpar_model_layout(const ctxpar_model_config *config, ctxpar_model **out);
@@ -83,27 +109,30 @@ ctxpar_status ctxpar_model_create_seeded(const ctxpar_model_config *config, uint
  * init-model). */
 ctxpar_status ctxpar_model_create_seeded_shared(ctxpar_comm_t comm,
                                                 const ctxpar_model_config *config, uint64_t seed,
-                                                ctxpar_model **out);
+                                                const ctxpar_load_hook *hook, ctxpar_model **out);
 
 /* Allocate the blob of a laid-out model in this rank's own memory. Both
  * allocators bind model->ops to the blob. */
 ctxpar_status ctxpar_model_alloc_blob(ctxpar_model *model);
-/* Collective: allocate the blob of a laid-out model in a node-shared buffer;
- * the node's first rank fills it, then calls ctxpar_comm_node_sync through
- * ctxpar_model_publish. */
+/* Collective: allocate the blob of a laid-out model in a node-shared buffer
+ * (and, when some weights are held packed, the packed buffer beside it);
+ * the node's ranks fill them, then ctxpar_model_publish syncs both. */
 ctxpar_status ctxpar_model_alloc_shared(ctxpar_comm_t comm, ctxpar_model *model);
 ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *model);
 
-/* The blob's size in floats once the tensors flagged in drop[n_tensors] are
- * left out (the same alignment as the layout's). */
-int64_t ctxpar_model_kept_floats(const ctxpar_model *model, const unsigned char *drop);
-/* Collective over all ranks, on a node-shared model: move the blob into a new
- * node buffer without the tensors flagged in drop, free the old one, rebind
- * the ops. A dropped tensor keeps its name and shape (offset -1); its op's
- * weight becomes NULL, so whatever replaced it (the packed bf16 copy) must
- * be set again after this call. */
-ctxpar_status ctxpar_model_drop_tensors(ctxpar_comm_t comm, ctxpar_model *model,
-                                        const unsigned char *drop);
+/* Filling tensor t, whatever holds it: write its count floats at
+ * ctxpar_model_fill_begin's pointer (the blob, or `scratch` for a packed
+ * weight: at least ctxpar_model_scratch_floats floats), then call
+ * ctxpar_model_fill_end, which packs a packed weight into the packed buffer.
+ * So a bf16 run's linears and convs never exist in float32 beyond one
+ * tensor at a time. */
+int64_t ctxpar_model_scratch_floats(const ctxpar_model *model);
+float *ctxpar_model_fill_begin(ctxpar_model *model, int t, float *scratch);
+void ctxpar_model_fill_end(ctxpar_model *model, int t, const float *data);
+
+/* The blob's size in floats with each tensor in its current place (packed
+ * ones left out), the layout's alignment; sets every kept tensor's offset. */
+int64_t ctxpar_model_place_tensors(ctxpar_model *model);
 
 
 /* Resblock j of VAE stage i, and of the mid block. */

@@ -234,6 +234,11 @@ fail:
 }
 
 ctxpar_status ctxpar_model_load_file(ctxpar_comm_t comm, const char *path, ctxpar_model **out) {
+    return ctxpar_model_load_file_with(comm, path, NULL, out);
+}
+
+ctxpar_status ctxpar_model_load_file_with(ctxpar_comm_t comm, const char *path,
+                                          const ctxpar_load_hook *hook, ctxpar_model **out) {
     *out = NULL;
     const int rank = ctxpar_comm_rank(comm);
     ctxpar_model *m = NULL, *shared = NULL;
@@ -267,14 +272,28 @@ ctxpar_status ctxpar_model_load_file(ctxpar_comm_t comm, const char *path, ctxpa
     status = ctxpar_config_from_json(json, &config, path);
     if (status == CTXPAR_OK) status = ctxpar_model_layout(&config, &shared);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
+    CTXPAR_TRY_GOTO(ctxpar_model_run_hook(comm, hook, shared));
     CTXPAR_TRY_GOTO(ctxpar_model_alloc_shared(comm, shared));
+    /* Rank 0 places each tensor: copied into the blob, or packed. */
     if (rank == 0)
-        memcpy(shared->blob, m->blob, (size_t)m->blob_floats * sizeof(float));
+        for (int t = 0; t < shared->n_tensors; t++) {
+            const float *src = m->blob + m->tensors[t].offset;
+            if (shared->tensors[t].packing == CTXPAR_PACK_NONE)
+                memcpy(shared->blob + shared->tensors[t].offset, src,
+                       (size_t)shared->tensors[t].count * sizeof(float));
+            else
+                ctxpar_model_fill_end(shared, t, src);
+        }
     ctxpar_model_free(m);
     m = NULL;
-    if (ctxpar_comm_local_rank(comm) == 0)
+    if (ctxpar_comm_local_rank(comm) == 0) {
         CTXPAR_TRY_GOTO(ctxpar_comm_bcast_leaders(
             comm, shared->blob, shared->blob_floats * (int64_t)sizeof(float)));
+        if (shared->packed_buffer)
+            CTXPAR_TRY_GOTO(ctxpar_comm_bcast_leaders(
+                comm, shared->packed_buffer->data,
+                shared->packed_values * (int64_t)sizeof(ctxpar_bf16)));
+    }
     CTXPAR_TRY_GOTO(ctxpar_model_publish(comm, shared));
     free(json);
     *out = shared;

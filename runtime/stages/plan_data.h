@@ -54,6 +54,7 @@ typedef struct ctxpar_plan {
     /* estimates */
     int64_t model_bytes;                    /* float32 weights as loaded, once per node */
     int64_t kept_bytes;                     /* float32 weights the run keeps (bf16: fewer) */
+    int64_t load_bytes;                     /* bf16: one packed weight in float32, per rank */
     ctxpar_dtype dtype;                     /* resolved: F32 or BF16 */
     int64_t packed_bytes;                   /* bf16: packed weights, held once per node */
     int64_t max_rank_bytes;                 /* peak bytes of the largest rank */
