@@ -1,7 +1,9 @@
 /* Backend registry: the CPU instance, and the one place that knows whether
- * this build has a CUDA backend. Selecting the CPU backend also applies
- * CTXPAR_CONV_PATH (a test and benchmark hook: run every causal conv the
- * named path supports on that path, docs/bench-conv.md). */
+ * this build has a CUDA backend. Selecting the CPU backend also applies the
+ * test and benchmark hooks CTXPAR_CONV_PATH (run every causal conv the
+ * named path supports on that path, docs/bench-conv.md) and
+ * CTXPAR_ATTENTION_BF16 (gemm or avx512bf16: the bf16 attention's path,
+ * docs/bf16.md). */
 #include "kernels/backend.h"
 
 #include <stdlib.h>
@@ -60,6 +62,12 @@ ctxpar_status ctxpar_backend_select(ctxpar_device device, int local_rank,
                                 "CTXPAR_CONV_PATH=%s: not a conv path of this CPU (direct, "
                                 "winograd, winograd-f2, winograd-f4, gemm)",
                                 path);
+        const char *attention = getenv("CTXPAR_ATTENTION_BF16");
+        if (attention && *attention && ctxpar_cpu_attention_bf16_force_path(attention) != 0)
+            return ctxpar_error(CTXPAR_ERR_ARGUMENT,
+                                "CTXPAR_ATTENTION_BF16=%s: not a bf16 attention path of this "
+                                "CPU (gemm, avx512bf16)",
+                                attention);
         *out = &cpu_backend;
         return CTXPAR_OK;
     }

@@ -139,8 +139,9 @@ static const char *attention_path(const ctxpar_plan *plan, const ctxpar_model *m
     if (!model || !model->config.has_transformer) return "none";
     const ctxpar_transformer_config *tc = &model->config.transformer;
     const int dh = tc->heads > 0 ? tc->dim / tc->heads : 0;
-    if (plan->dtype == CTXPAR_DTYPE_BF16 && ctxpar_cpu_attention_bf16_supported(dh))
-        return "bf16";
+    const char *bf16 = ctxpar_cpu_attention_bf16_path(dh);
+    if (plan->dtype == CTXPAR_DTYPE_BF16 && bf16)
+        return !strcmp(bf16, "gemm") ? "bf16-gemm" : "bf16";
     return ctxpar_cpu_attention_isa();
 }
 

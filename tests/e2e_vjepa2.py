@@ -281,6 +281,24 @@ def check_bf16(folders, v16, video):
                 print("%s: max|a-r|/max|r| = %.3g" % (tag, err))
                 if not err <= 2 * torch_err:
                     fail("%s: error %.3g above 2x %.3g" % (tag, err, torch_err))
+    # The flash attention on the bf16 GEMM (what AMX machines run), forced on
+    # whatever path the GEMM takes here: the bound, and rank counts invisible.
+    gemm = {}
+    for ranks in rank_counts(1, 3):
+        tag = "tiny bf16 --dtype bf16 CTXPAR_ATTENTION_BF16=gemm np=%d" % ranks
+        got = ctxpar(tag, ranks, folder, v16, ["--no-merge"],
+                     env={"CTXPAR_ATTENTION_BF16": "gemm"}, dtype="bf16")
+        if got is None:
+            continue
+        feats = np.asarray(got["features"], np.float64)
+        err = np.abs(feats - ref).max() / scale
+        print("%s: max|a-r|/max|r| = %.3g (bound 2 x %.3g)" % (tag, err, torch_err))
+        if not 1e-5 < err <= 2 * torch_err:
+            fail("%s: error %.3g outside (1e-5, 2 x %.3g]" % (tag, err, torch_err))
+        gemm[ranks] = feats
+    if len(gemm) == 2 and not np.array_equal(gemm[1], gemm[3]):
+        fail("CTXPAR_ATTENTION_BF16=gemm: 3 ranks differ from 1 rank by %.3g of max|r|"
+             % (np.abs(gemm[3] - gemm[1]).max() / scale))
     # --dry-run counts the packed copy, once per node.
     p = run(2, "--model", folder, "--input", v16, "--dry-run", "--dtype", "bf16", check=False)
     if p.returncode != 0 or "MiB of packed bf16 weights" not in p.stdout:

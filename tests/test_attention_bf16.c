@@ -1,7 +1,11 @@
-/* The bf16 attention kernel (kernels/cpu/attention_bf16.c) against the naive
- * float64 attention (attention_reference.h) on the same float inputs; exits
- * 77 ("skipped: no AVX512-BF16") where the kernel would only hand over to
- * the float32 one.
+/* The bf16 attention kernels against the naive float64 attention
+ * (attention_reference.h) on the same float inputs, one path per run:
+ * `test_attention_bf16 avx512bf16` (attention_bf16.c; exits 77, "skipped:
+ * no AVX512-BF16", where the CPU lacks it) and `test_attention_bf16 gemm`
+ * (the flash attention on the bf16 GEMM, attention_bf16_gemm.c, which AMX
+ * machines run; here on whatever path the GEMM takes, so on every CPU). The
+ * gemm path also takes odd head dims, and a query's result must not depend
+ * on the query count of the call.
  *
  * Bound: bf16 rounds q, k, v and p with relative error 2^-9 each, so an
  * output is off by about 2^-8 of the largest |v| it averages; the test holds
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/transformer_cpu.h"
 #include "attention_reference.h"
 #include "test_util.h"
@@ -48,16 +53,42 @@ static void run_case(int64_t n_q, int64_t n_kv, int heads, int dh, int threads) 
     free(qkv), free(o), free(lse), free(o_ref), free(lse_ref);
 }
 
-int main(void) {
-    if (!ctxpar_cpu_attention_bf16_supported(64)) {
-        printf("skipped: no AVX512-BF16 (the bf16 attention hands over to the float32 kernel)\n");
+/* The last query alone gives the same bits as among the others. */
+static void check_row_alone(int64_t n_q, int64_t n_kv, int heads, int dh) {
+    const int64_t hd = (int64_t)heads * dh, ld = 3 * hd;
+    const int64_t rows = n_q > n_kv ? n_q : n_kv;
+    float *qkv = malloc(sizeof(float) * (size_t)(rows * ld));
+    test_fill(qkv, rows * ld, 99, 1.0f);
+    float *o = malloc(sizeof(float) * (size_t)(n_q * hd)), *lse = malloc(sizeof(float) * (size_t)(heads * n_q));
+    float *o1 = malloc(sizeof(float) * (size_t)hd), *lse1 = malloc(sizeof(float) * (size_t)heads);
+    const float scale = 1.0f / sqrtf((float)dh);
+    ctxpar_cpu_attention_bf16(qkv, ld, qkv + hd, ld, qkv + 2 * hd, ld, o, hd, lse, n_q, n_kv,
+                              heads, dh, scale);
+    ctxpar_cpu_attention_bf16(qkv + (n_q - 1) * ld, ld, qkv + hd, ld, qkv + 2 * hd, ld, o1, hd,
+                              lse1, 1, n_kv, heads, dh, scale);
+    ASSERT_EQ_INT(memcmp(o1, o + (n_q - 1) * hd, sizeof(float) * (size_t)hd), 0);
+    for (int h = 0; h < heads; h++) ASSERT_TRUE(lse1[h] == lse[h * n_q + n_q - 1]);
+    free(qkv), free(o), free(lse), free(o1), free(lse1);
+}
+
+int main(int argc, char **argv) {
+    const char *path = argc > 1 ? argv[1] : "avx512bf16";
+    if (ctxpar_cpu_attention_bf16_force_path(path) != 0) {
+        printf("skipped: no AVX512-BF16 (the %s bf16 attention would hand over to the float32 "
+               "kernel)\n", path);
         return 77;
     }
+    printf("bf16 attention path %s (bf16 GEMM path %s)\n", ctxpar_cpu_attention_bf16_path(64),
+           ctxpar_cpu_gemm_bf16_path());
     run_case(100, 77, 2, 32, 1);
     run_case(64, 64, 2, 64, 2);
     run_case(130, 301, 3, 64, 2);
     run_case(5, 1, 1, 64, 1);
     run_case(70, 129, 2, 80, 2);
     run_case(200, 256, 2, 128, 2);
+    if (!strcmp(path, "gemm")) {
+        run_case(66, 300, 2, 33, 2); /* odd head dim: the GEMM pads its pairs */
+        check_row_alone(70, 200, 2, 64);
+    }
     return test_finish("test_attention_bf16");
 }

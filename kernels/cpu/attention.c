@@ -27,20 +27,6 @@ enum {
     PORTABLE_KV_TILE = 64, /* keys per softmax step */
 };
 
-/* Scalar twin of the SIMD paths' exponential (same polynomial, same flush
- * to zero), so every path rounds the same way. */
-static inline float exp2_poly(float x) {
-    if (x <= CTXPAR_EXP2_MIN) return 0.0f; /* also -inf; NaN falls through */
-    float n = rintf(x), f = x - n;
-    float p = CTXPAR_EXP2_C5;
-    p = p * f + CTXPAR_EXP2_C4;
-    p = p * f + CTXPAR_EXP2_C3;
-    p = p * f + CTXPAR_EXP2_C2;
-    p = p * f + CTXPAR_EXP2_C1;
-    p = p * f + CTXPAR_EXP2_C0;
-    return ldexpf(p, (int)n);
-}
-
 static int64_t portable_scratch_floats(int head_dim) {
     return 2 * (int64_t)head_dim * PORTABLE_Q_TILE /* q^T, o^T */
            + (int64_t)PORTABLE_KV_TILE * PORTABLE_Q_TILE /* s^T, then p^T */
@@ -79,14 +65,14 @@ static void portable_run_tile(const struct ctxpar_attention_args *a, int head, i
         }
         for (int64_t i = 0; i < nq; i++) {
             const float m_new = fmaxf(row_max[i], tile_max[i]);
-            alpha[i] = exp2_poly(row_max[i] - m_new);
+            alpha[i] = ctxpar_exp2_scalar(row_max[i] - m_new);
             row_max[i] = m_new;
             row_sum[i] *= alpha[i];
         }
         for (int64_t j = 0; j < nk; j++) {
             float *srow = s_t + j * qt_ld;
             for (int64_t i = 0; i < nq; i++) {
-                srow[i] = exp2_poly(srow[i] - row_max[i]);
+                srow[i] = ctxpar_exp2_scalar(srow[i] - row_max[i]);
                 row_sum[i] += srow[i];
             }
         }

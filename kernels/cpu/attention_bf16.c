@@ -1,6 +1,8 @@
 /* Tiled attention with bf16 products (--dtype bf16): QK^T and PV on
  * VDPBF16PS, the online softmax, the running sums and the output in float32
  * (docs/bf16.md). Same interface and result contract as ctxpar_cpu_attention.
+ * The dispatcher at the end picks this kernel, or on AMX machines the flash
+ * attention on the bf16 GEMM's tiles (attention_bf16_gemm.c).
  *
  * Design: the float32 kernel's shape (attention_avx512.c), S^T = K Q^T with
  * 16 queries per zmm, with the reduction of each product taken in pairs:
@@ -238,16 +240,43 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
 #define HAVE_BF16_PATH 0
 #endif
 
-int ctxpar_cpu_attention_bf16_supported(int head_dim) {
+static int dp_supported(int head_dim) {
     return HAVE_BF16_PATH && head_dim % 2 == 0 && ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16) &&
            ctxpar_cpu_has(CTXPAR_CPU_AVX512DQ) && ctxpar_cpu_has(CTXPAR_CPU_AVX512BW);
+}
+
+static const char *forced; /* test hook: set between calls, never during one */
+
+const char *ctxpar_cpu_attention_bf16_path(int head_dim) {
+    if (forced) return !strcmp(forced, "avx512bf16") && !dp_supported(head_dim) ? NULL : forced;
+    /* AMX: the GEMM's tiles; else VDPBF16PS; else none (the float32 kernel) */
+    if (!strcmp(ctxpar_cpu_gemm_bf16_path(), "amx")) return "gemm";
+    return dp_supported(head_dim) ? "avx512bf16" : NULL;
+}
+
+int ctxpar_cpu_attention_bf16_force_path(const char *path) {
+    if (!path || !strcmp(path, "gemm") || (!strcmp(path, "avx512bf16") && dp_supported(64))) {
+        forced = !path ? NULL : !strcmp(path, "gemm") ? "gemm" : "avx512bf16";
+        return 0;
+    }
+    return -1;
+}
+
+int ctxpar_cpu_attention_bf16_supported(int head_dim) {
+    return ctxpar_cpu_attention_bf16_path(head_dim) != NULL;
 }
 
 void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int64_t ldk,
                                const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
                                int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale) {
+    const char *path = ctxpar_cpu_attention_bf16_path(head_dim);
+    if (n_q > 0 && heads > 0 && n_kv > 0 && path && !strcmp(path, "gemm")) {
+        ctxpar_cpu_attention_bf16_gemm(q, ldq, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads,
+                                       head_dim, scale);
+        return;
+    }
 #if HAVE_BF16_PATH
-    if (n_q > 0 && heads > 0 && n_kv > 0 && ctxpar_cpu_attention_bf16_supported(head_dim)) {
+    if (n_q > 0 && heads > 0 && n_kv > 0 && path && !strcmp(path, "avx512bf16")) {
         const int64_t hd = (int64_t)heads * head_dim, pairs = (n_kv + 1) / 2;
         ctxpar_bf16 *kb = malloc(sizeof(ctxpar_bf16) * (size_t)(n_kv * hd));
         ctxpar_bf16 *vt = malloc(sizeof(ctxpar_bf16) * (size_t)(hd * pairs * 2));

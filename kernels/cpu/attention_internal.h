@@ -6,6 +6,7 @@
  * That split keeps every path free of OpenMP and lets the tests force any
  * path the CPU supports. Not installed, not part of transformer_cpu.h. */
 #pragma once
+#include <math.h>
 #include <stdint.h>
 
 struct ctxpar_attention_args {
@@ -43,3 +44,26 @@ extern const struct ctxpar_attention_path ctxpar_attention_path_avx512;
 /* Below this, 2^x is flushed to exactly 0: the clamp keeps -inf (the running
  * max before any key) away from the polynomial. */
 #define CTXPAR_EXP2_MIN (-127.0f)
+
+/* Scalar twin of the SIMD paths' exponential (same polynomial, same flush
+ * to zero), so every path rounds the same way. */
+static inline float ctxpar_exp2_scalar(float x) {
+    if (x <= CTXPAR_EXP2_MIN) return 0.0f; /* also -inf; NaN falls through */
+    float n = rintf(x), f = x - n;
+    float p = CTXPAR_EXP2_C5;
+    p = p * f + CTXPAR_EXP2_C4;
+    p = p * f + CTXPAR_EXP2_C3;
+    p = p * f + CTXPAR_EXP2_C2;
+    p = p * f + CTXPAR_EXP2_C1;
+    p = p * f + CTXPAR_EXP2_C0;
+    return ldexpf(p, (int)n);
+}
+
+/* Attention with bf16 products as a flash attention on the bf16 GEMM
+ * (attention_bf16_gemm.c): the same interface and contract as
+ * ctxpar_cpu_attention_bf16, any head dim, on whatever path the GEMM takes
+ * (AMX tiles where the CPU has them). */
+void ctxpar_cpu_attention_bf16_gemm(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                                    const float *v, int64_t ldv, float *o, int64_t ldo,
+                                    float *lse, int64_t n_q, int64_t n_kv, int heads,
+                                    int head_dim, float scale);

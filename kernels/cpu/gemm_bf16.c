@@ -43,8 +43,8 @@ int64_t ctxpar_bf16_packed_count(int64_t k, int64_t n) {
 }
 
 /* B(kk, j) = src[kk*row_stride + j*col_stride]. */
-static void pack(ctxpar_bf16 *dst, const float *src, int64_t row_stride, int64_t col_stride,
-                 int64_t k, int64_t n) {
+void ctxpar_bf16_pack_strided(ctxpar_bf16 *dst, const float *src, int64_t row_stride,
+                              int64_t col_stride, int64_t k, int64_t n) {
     const int64_t kp = (k + 1) / 2, panels = (n + GEMM_NR - 1) / GEMM_NR;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t q = 0; q < panels; q++)
@@ -61,12 +61,12 @@ static void pack(ctxpar_bf16 *dst, const float *src, int64_t row_stride, int64_t
 }
 
 void ctxpar_bf16_pack_transposed(ctxpar_bf16 *dst, const float *w, int64_t k, int64_t n) {
-    pack(dst, w, 1, k, k, n);
+    ctxpar_bf16_pack_strided(dst, w, 1, k, k, n);
 }
 
 void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int64_t k,
                            int64_t n) {
-    pack(dst, b, ld_src, 1, k, n);
+    ctxpar_bf16_pack_strided(dst, b, ld_src, 1, k, n);
 }
 
 /* --------------------------------------------------------------- portable */

@@ -69,6 +69,10 @@ int64_t ctxpar_bf16_packed_count(int64_t k, int64_t n);
  * of B). Writes ctxpar_bf16_packed_count(k, n) values, padding included. */
 void ctxpar_bf16_pack_transposed(ctxpar_bf16 *dst, const float *w, int64_t k, int64_t n);
 
+/* Pack B with B(kk, j) = src[kk * row_stride + j * col_stride] (floats). */
+void ctxpar_bf16_pack_strided(ctxpar_bf16 *dst, const float *src, int64_t row_stride,
+                              int64_t col_stride, int64_t k, int64_t n);
+
 /* Pack B [k][n] given row-major with leading dimension ld_src (floats). */
 void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int64_t k,
                            int64_t n);
