@@ -3,7 +3,9 @@
  * layout of docs/design.md section 4 ("vae/stages/0/res/0/conv1/weight", ...).
  * The tensor list is derived from the config alone, so writing, reading and
  * validating a file all walk the same list, and a missing tensor or a wrong
- * shape is found by name before any compute starts. */
+ * shape is found by name before any compute starts. Under --dtype bf16 the
+ * GEMM weights live instead in a second buffer, packed as they load
+ * (model_bf16.h); the table still names them. */
 #pragma once
 #include <stdint.h>
 
