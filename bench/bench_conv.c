@@ -128,9 +128,8 @@ static ctxpar_conv_bf16_shape bf16_shape(const conv_shape *s) {
     if (s->kind == STRIDE2)
         return (ctxpar_conv_bf16_shape){s->cin, s->cout, 1, 3, 3, 2, 0, 0,
                                         s->h, s->w, s->h / 2, s->w / 2};
-    if (s->kind == POINTWISE) /* one row of frames*h*w pixels, as the runtime */
-        return (ctxpar_conv_bf16_shape){s->cin, s->cout, 1, 1, 1, 1, 0, 0,
-                                        1, s->frames * s->h * s->w, 1, s->frames * s->h * s->w};
+    if (s->kind == POINTWISE)
+        return (ctxpar_conv_bf16_shape){s->cin, s->cout, 1, 1, 1, 1, 0, 0, s->h, s->w, s->h, s->w};
     return (ctxpar_conv_bf16_shape){s->cin, s->cout, s->kt, s->kh, s->kw, 1, s->kh / 2,
                                     s->kw / 2, s->h, s->w, s->h, s->w};
 }
@@ -177,8 +176,8 @@ static timing time_ours(const conv_shape *s, int repeat, int bf16) {
     for (int r = -1; r < repeat; r++) {
         double t0 = now_s(), c0 = cpu_s();
         if (bf16)
-            ctxpar_cpu_conv_bf16(x, n, halo, y, out_n, packed, bias, &b16, 0,
-                                 s->kind == POINTWISE ? 1 : s->frames, 0, scratch);
+            ctxpar_cpu_conv_bf16(x, n, halo, y, out_n, packed, bias, &b16, 0, s->frames, 0,
+                                 scratch);
         else if (s->kind == STRIDE2)
             ctxpar_cpu_conv2d_stride2(x, n, y, out_n, weight, bias, s->cin, s->cout, s->h, s->w,
                                       0, 0, s->frames, scratch);

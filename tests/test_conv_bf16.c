@@ -117,7 +117,11 @@ int main(void) {
         {{5, 5, 1, 3, 3, 2, 0, 0, 8, 10, 4, 5}, 3},
         /* stride-2 downsample, padding 1 on every side */
         {{5, 7, 1, 3, 3, 2, 1, 1, 8, 10, 4, 5}, 2},
-        /* 1x1 shortcut over a whole activation (one row of 300 pixels) */
+        /* 1x1 shortcut */
+        {{9, 4, 1, 1, 1, 1, 0, 0, 7, 11, 7, 11}, 3},
+        /* wide frames: several bands, partial pixel blocks */
+        {{4, 6, 3, 3, 3, 1, 1, 1, 9, 130, 9, 130}, 2},
+        /* one row of 300 pixels */
         {{9, 4, 1, 1, 1, 1, 0, 0, 1, 300, 1, 300}, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check(&cases[i]);

@@ -495,16 +495,14 @@ static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const ctxpar_resb
         CTXPAR_TRY_GOTO(act_alloc(run, &skip, "skip", cout, frames, h, w));
         run->stats->flops += 2.0 * (double)cin * (double)cout * (double)(frames * h * w);
         if (vae_bf16(run)) {
-            /* one row of frames*h*w pixels: a 1x1 conv is one GEMM */
-            const int64_t n = frames * h * w;
-            const ctxpar_conv_bf16_shape one = {cin, cout, 1, 1, 1, 1, 0, 0, 1, n, 1, n};
+            const ctxpar_conv_bf16_shape one = {cin, cout, 1, 1, 1, 1, 0, 0, h, w, h, w};
             const int64_t floats = run->backend->conv_bf16_scratch_floats(&one, 0);
             float *scratch = NULL;
             CTXPAR_TRY_GOTO(scratch_alloc(run, &scratch, floats, "shortcut scratch"));
             if (!run->estimate)
                 run->backend->conv_bf16(x->data, x->stride[0], NULL, skip.data, skip.stride[0],
                                         packed_weight(run, &ops->skip), ops->skip.bias, &one, 0,
-                                        1, 0, scratch);
+                                        frames, 0, scratch);
             scratch_free(run, scratch, floats);
         } else if (!run->estimate) {
             run->backend->conv1x1(x->data, x->stride[0], skip.data, skip.stride[0],
