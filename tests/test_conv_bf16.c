@@ -4,9 +4,11 @@
  * causal 3x3x3 with a halo, the stride-2 downsample in both padding modes,
  * 1x1, partial pixel blocks. Then the properties the runtime relies on: a
  * conv split into chunks of frames, and a conv in place (y == x), give the
- * same bits as one call out of place. Runs on whatever GEMM path this CPU
+ * same bits as one call out of place, and so do 1 and 5 threads (which
+ * set the bands). Runs on whatever GEMM path this CPU
  * takes (test_gemm_bf16 covers each path). */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,17 @@ static void check(const conv_case *c) {
         float *chunked = run(c, x, halo, w, bias, 1, 0);
         ASSERT_EQ_INT(memcmp(chunked, y, out_bytes), 0);
         free(chunked);
+    }
+    { /* the thread count sets the bands: the same bits with 1 and with 5 threads */
+        const int threads = omp_get_max_threads();
+        omp_set_num_threads(1);
+        float *one = run(c, x, halo, w, bias, c->frames, 0);
+        omp_set_num_threads(5);
+        float *five = run(c, x, halo, w, bias, c->frames, 0);
+        omp_set_num_threads(threads);
+        ASSERT_EQ_INT(memcmp(one, y, out_bytes), 0);
+        ASSERT_EQ_INT(memcmp(five, y, out_bytes), 0);
+        free(one), free(five);
     }
     if (s->cin == s->cout && s->stride == 1 && s->ho == s->h && s->wo == s->w) {
         float *in_place = run(c, x, halo, w, bias, c->frames > 2 ? 2 : 1, 1);

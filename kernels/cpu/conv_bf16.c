@@ -55,9 +55,13 @@ static int max_threads(void) {
 #endif
 }
 
-/* Output rows per band. */
+/* Output rows per band: enough pixels for long GEMM calls, but no more than
+ * leaves a band for every thread (small frames on many cores). A row's
+ * result does not depend on its band, so neither does the output. */
 static int64_t band_rows(const ctxpar_conv_bf16_shape *s) {
     int64_t r = (CONV_BAND_PIXELS + s->wo - 1) / (s->wo > 0 ? s->wo : 1);
+    const int64_t per_thread = (s->ho + max_threads() - 1) / max_threads();
+    if (r > per_thread) r = per_thread;
     return r < 1 ? 1 : r > s->ho ? s->ho : r;
 }
 
