@@ -61,10 +61,6 @@ static void add_tensor(layout_builder *b, const char *op, const char *param, int
         w->shape[i] = shape[i];
         w->count *= shape[i];
     }
-    int64_t aligned = (m->blob_floats + MODEL_TENSOR_ALIGN_FLOATS - 1) /
-                      MODEL_TENSOR_ALIGN_FLOATS * MODEL_TENSOR_ALIGN_FLOATS;
-    w->offset = aligned;
-    m->blob_floats = aligned + w->count;
 }
 
 /* An op with weight of the given shape and a bias of [shape[0]]. */
@@ -185,6 +181,7 @@ done:
         ctxpar_model_free(m);
         return b.status;
     }
+    ctxpar_model_place_tensors(m);
     *out = m;
     return CTXPAR_OK;
 }
@@ -199,13 +196,13 @@ static int tensor_index(const ctxpar_model *m, const char *name);
 static ctxpar_status bind_named(const ctxpar_model *m, ctxpar_op *op, int need_bias,
                                 const char *fmt, va_list ap) {
     vsnprintf(op->name, sizeof op->name, fmt, ap);
-    op->weight = ctxpar_model_tensorf(m, "%s/weight", op->name);
     op->bias = ctxpar_model_tensorf(m, "%s/bias", op->name);
-    /* a packed weight is in the table and the packed buffer, not the blob */
+    /* the weight is in the blob, or (packed) only in the packed buffer */
     char weight_name[CTXPAR_TENSOR_NAME_MAX + 8];
     snprintf(weight_name, sizeof weight_name, "%s/weight", op->name);
     const int w = tensor_index(m, weight_name);
     const int packed = w >= 0 && m->tensors[w].packing != CTXPAR_PACK_NONE;
+    op->weight = w >= 0 && !packed ? m->blob + m->tensors[w].offset : NULL;
     op->packed = packed && m->packed_buffer
                      ? (const ctxpar_bf16 *)m->packed_buffer->data + m->tensors[w].packed_offset
                      : NULL;
@@ -469,6 +466,15 @@ int64_t ctxpar_model_scratch_floats(const ctxpar_model *m) {
 
 float *ctxpar_model_fill_begin(ctxpar_model *m, int t, float *scratch) {
     return m->tensors[t].packing == CTXPAR_PACK_NONE ? m->blob + m->tensors[t].offset : scratch;
+}
+
+int64_t ctxpar_weight_packed_values(const ctxpar_weight *w) {
+    if (w->packing == CTXPAR_PACK_CONV)
+        return ctxpar_cpu_conv_bf16_weight_values(w->shape[1], w->shape[0], (int)w->shape[2],
+                                                  (int)w->shape[3], (int)w->shape[4]);
+    if (w->packing == CTXPAR_PACK_LINEAR)
+        return ctxpar_bf16_packed_count(w->count / w->shape[0], w->shape[0]);
+    return 0;
 }
 
 void ctxpar_model_fill_end(ctxpar_model *m, int t, const float *data) {

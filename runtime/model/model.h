@@ -131,6 +131,9 @@ ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *model);
 int64_t ctxpar_model_scratch_floats(const ctxpar_model *model);
 float *ctxpar_model_fill_begin(ctxpar_model *model, int t, float *scratch);
 void ctxpar_model_fill_end(ctxpar_model *model, int t, const float *data);
+/* The packed size of a weight in bf16 values, from its packing and shape
+ * (0 when it is not packed): what ctxpar_model_fill_end writes. */
+int64_t ctxpar_weight_packed_values(const ctxpar_weight *w);
 
 /* The blob's size in floats with each tensor in its current place (packed
  * ones left out), the layout's alignment; sets every kept tensor's offset. */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cpu/conv_bf16.h"
 
 /* One packed op: its name, and how its weight is packed. */
 typedef struct packed_op {
@@ -80,14 +79,6 @@ static int packed_ops(const ctxpar_model_config *config, packed_op *list, int ma
     return n;
 }
 
-/* A packed weight's size in bf16 values, from its shape. */
-static int64_t packed_values(const ctxpar_weight *w) {
-    if (w->packing == CTXPAR_PACK_CONV)
-        return ctxpar_cpu_conv_bf16_weight_values(w->shape[1], w->shape[0], (int)w->shape[2],
-                                                  (int)w->shape[3], (int)w->shape[4]);
-    return ctxpar_bf16_packed_count(w->count / w->shape[0], w->shape[0]);
-}
-
 ctxpar_status ctxpar_model_bf16_prepare(ctxpar_model *layout) {
     const int n = packed_ops(&layout->config, NULL, 0);
     packed_op *list = malloc(sizeof *list * (size_t)(n > 0 ? n : 1));
@@ -107,7 +98,7 @@ ctxpar_status ctxpar_model_bf16_prepare(ctxpar_model *layout) {
         ctxpar_weight *w = &layout->tensors[t];
         w->packing = list[i].packing;
         w->packed_offset = at;
-        at += packed_values(w);
+        at += ctxpar_weight_packed_values(w);
     }
     free(list);
     if (status != CTXPAR_OK) return status;
