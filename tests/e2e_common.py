@@ -1,6 +1,7 @@
 """Helpers shared by ctxpar's end-to-end tests: run the program under mpirun
 with a time bound, read a features file, compare with tolerances and report
 the first mismatches (abs_tol + rel_tol*|ref|, NaN/Inf always fail)."""
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,31 @@ def run_case(tag, ranks, args, env=None, timeout=300):
         fail("%s: ctxpar exit %d: %s" % (tag, p.returncode, " | ".join(said)))
         return None
     return p
+
+
+def run_features(tag, ranks, folder, video, out, extra=(), env=None, dtype="f32"):
+    """ctxpar on a model folder and a video, for a named case: the features
+    file's tokens/* datasets, with its root attributes (_attrs), the features'
+    dtype (_dtype) and the run's options (_run); None after recording a
+    failure. dtype: the --dtype to give (None: none, the automatic choice)."""
+    args = ["--model", folder, "--input", video, "--out", out, "--overwrite"] + list(extra)
+    if dtype:
+        args += ["--dtype", dtype]
+    start = time.time()
+    if run_case(tag, ranks, args, env=env) is None:
+        return None
+    print("run   %s (%.1f s)" % (tag, time.time() - start))
+    try:
+        with h5py.File(out, "r") as f:
+            got = {k: f["tokens/" + k][()] for k in f["tokens"]}
+            got["_dtype"] = f["tokens/features"].dtype
+            got["_attrs"] = dict(f.attrs)
+            config = f.attrs.get("config", b"{}")
+            got["_run"] = json.loads(config.decode() if isinstance(config, bytes) else config)["run"]
+    except (OSError, KeyError) as e:
+        fail("%s: cannot read tokens/ from %s: %s" % (tag, out, e))
+        return None
+    return got
 
 
 def start_until(ranks, args, reached, what, timeout=120):

@@ -32,7 +32,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import h5py
 import numpy as np
@@ -55,17 +54,7 @@ runs = [0]
 def ctxpar(tag, ranks, folder, video, extra=(), dtype="f32"):
     runs[0] += 1
     out = os.path.join(d, "%s-%d.h5" % (re.sub(r"\W+", "_", tag), runs[0]))
-    args = ["--model", folder, "--input", video, "--out", out, "--overwrite"] + list(extra)
-    if dtype:
-        args += ["--dtype", dtype]
-    start = time.time()
-    if run_case(tag, ranks, args) is None:
-        return None
-    print("run   %s (%.1f s)" % (tag, time.time() - start))
-    with h5py.File(out, "r") as f:
-        got = {k: f["tokens/" + k][()] for k in f["tokens"]}
-        got["_attrs"] = dict(f.attrs)
-    return got
+    return run_features(tag, ranks, folder, video, out, extra, dtype=dtype)
 
 
 def time_interval(family):

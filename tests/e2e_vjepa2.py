@@ -24,15 +24,12 @@ Seeded random weights, 16 frames of 64x64 (8 x 8 x 8 = 512 tokens):
   feature is the mean of the no-merge features it covers.
 Each failure names its case.
 """
-import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-import time
 
-import h5py
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,29 +55,11 @@ def compare(tag, got, ref, tol=TOL):
 
 
 def ctxpar(tag, ranks, folder, video, extra=(), env=None, dtype="f32"):
-    """Runs ctxpar; returns the output's tokens/* datasets and root attributes, or None.
-    dtype: the --dtype to give (None: none, the automatic choice); float32 by
-    default, the precision the reference contract above is about."""
+    """Runs ctxpar (e2e_common.run_features); float32 by default, the
+    precision the reference contract above is about."""
     runs[0] += 1
     out = os.path.join(d, "%s-%d.h5" % (re.sub(r"\W+", "_", tag), runs[0]))
-    args = ["--model", folder, "--input", video, "--out", out, "--overwrite"] + list(extra)
-    if dtype:
-        args += ["--dtype", dtype]
-    start = time.time()
-    if run_case(tag, ranks, args, env=env) is None:
-        return None
-    print("run   %s (%.1f s)" % (tag, time.time() - start))
-    try:
-        with h5py.File(out, "r") as f:
-            got = {k: f["tokens/" + k][()] for k in f["tokens"]}
-            got["_dtype"] = f["tokens/features"].dtype
-            got["_attrs"] = dict(f.attrs)
-            config = f.attrs.get("config", b"{}")
-            got["_run"] = json.loads(config.decode() if isinstance(config, bytes) else config)["run"]
-    except (OSError, KeyError) as e:
-        fail("%s: cannot read tokens/ from %s: %s" % (tag, out, e))
-        return None
-    return got
+    return run_features(tag, ranks, folder, video, out, extra, env, dtype)
 
 
 def check_file(tag, got, ranks, n, merged, frames=FRAMES, size=SIZE):
