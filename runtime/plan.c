@@ -212,16 +212,14 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
     /* Weights are held once per node: each rank's share of them. */
     plan->model_bytes = layout->blob_floats * (int64_t)sizeof(float);
     plan->dtype = options->dtype == CTXPAR_DTYPE_BF16 ? CTXPAR_DTYPE_BF16 : CTXPAR_DTYPE_F32;
-    plan->packed_bytes = plan->load_bytes = 0;
-    plan->kept_bytes = plan->model_bytes;
+    /* bf16: the same layout as the run prepares it (model_bf16.h) */
+    ctxpar_status status =
+        plan->dtype == CTXPAR_DTYPE_BF16 ? ctxpar_model_bf16_prepare(layout) : CTXPAR_OK;
+    plan->kept_bytes = layout->blob_floats * (int64_t)sizeof(float);
+    plan->packed_bytes = layout->packed_values * (int64_t)sizeof(ctxpar_bf16);
+    plan->load_bytes = ctxpar_model_scratch_floats(layout) * (int64_t)sizeof(float);
     ctxpar_model_free(layout);
-    if (plan->dtype == CTXPAR_DTYPE_BF16) {
-        ctxpar_bf16_sizes sizes;
-        CTXPAR_TRY(ctxpar_model_bf16_sizes(config, &sizes));
-        plan->packed_bytes = sizes.packed_bytes;
-        plan->kept_bytes = sizes.kept_bytes;
-        plan->load_bytes = sizes.load_bytes;
-    }
+    CTXPAR_TRY(status);
     /* The node holds kept + packed from the start (each packed weight is
      * packed as it is loaded, through one tensor's float32 per rank). */
     const int64_t per_node = options->ranks_per_node > 0 ? options->ranks_per_node : 1;

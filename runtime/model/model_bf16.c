@@ -1,7 +1,7 @@
 /* Which weights a --dtype bf16 run holds packed for the bf16 GEMM (see
- * model_bf16.h): one list of op names, walked by the plan's size query and
- * by the loaders' preparation alike, so the plan's numbers and the buffers
- * cannot drift apart. The packing itself happens as each tensor is loaded
+ * model_bf16.h): one list of op names, walked by the preparation that both
+ * the plan (on its layout) and the loaders (through their hook) run, so the
+ * plan's numbers and the buffers cannot drift apart. The packing itself happens as each tensor is loaded
  * (ctxpar_model_fill_end, model.c). */
 #include "runtime/model/model_bf16.h"
 
@@ -105,19 +105,4 @@ ctxpar_status ctxpar_model_bf16_prepare(ctxpar_model *layout) {
     layout->packed_values = at;
     ctxpar_model_place_tensors(layout);
     return CTXPAR_OK;
-}
-
-ctxpar_status ctxpar_model_bf16_sizes(const ctxpar_model_config *config, ctxpar_bf16_sizes *out) {
-    memset(out, 0, sizeof *out);
-    ctxpar_model *layout = NULL;
-    CTXPAR_TRY(ctxpar_model_layout(config, &layout));
-    out->float32_bytes = layout->blob_floats * (int64_t)sizeof(float);
-    ctxpar_status status = ctxpar_model_bf16_prepare(layout);
-    if (status == CTXPAR_OK) {
-        out->packed_bytes = layout->packed_values * (int64_t)sizeof(ctxpar_bf16);
-        out->kept_bytes = layout->blob_floats * (int64_t)sizeof(float);
-        out->load_bytes = ctxpar_model_scratch_floats(layout) * (int64_t)sizeof(float);
-    }
-    ctxpar_model_free(layout);
-    return status;
 }

@@ -20,14 +20,3 @@
  * held packed, give each its place in the packed buffer (packed_values) and
  * place the rest in the blob (blob_floats). */
 ctxpar_status ctxpar_model_bf16_prepare(ctxpar_model *layout);
-
-/* A bf16 run's weights, per node, from the config alone (what the plan
- * counts): the float32 blob a float32 run would hold, the packed buffer, and
- * the float32 blob a bf16 run keeps beside it. */
-typedef struct ctxpar_bf16_sizes {
-    int64_t float32_bytes; /* the whole float32 blob of a float32 run */
-    int64_t packed_bytes;  /* the packed weights (0 when nothing is packed) */
-    int64_t kept_bytes;    /* the float32 blob without the packed weights */
-    int64_t load_bytes;    /* per loading rank: one packed weight in float32 */
-} ctxpar_bf16_sizes;
-ctxpar_status ctxpar_model_bf16_sizes(const ctxpar_model_config *config, ctxpar_bf16_sizes *out);
