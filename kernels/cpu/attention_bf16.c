@@ -262,10 +262,6 @@ int ctxpar_cpu_attention_bf16_force_path(const char *path) {
     return -1;
 }
 
-int ctxpar_cpu_attention_bf16_supported(int head_dim) {
-    return ctxpar_cpu_attention_bf16_path(head_dim) != NULL;
-}
-
 void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int64_t ldk,
                                const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
                                int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale) {

@@ -27,12 +27,11 @@ void ctxpar_cpu_attention_merge(float *o_acc, int64_t ld_acc, float *lse_acc, co
 
 /* The same with bf16 products (attention_bf16.c, docs/bf16.md): Q, K, V
  * rounded to bf16 and P to bf16 before PV, float32 softmax and accumulation.
- * Runs the float32 kernel where ctxpar_cpu_attention_bf16_supported() is 0
+ * Runs the float32 kernel where ctxpar_cpu_attention_bf16_path() is NULL
  * (no AMX nor AVX512-BF16, or an odd head dim without AMX). */
 void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int64_t ldk,
                                const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
                                int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale);
-int ctxpar_cpu_attention_bf16_supported(int head_dim);
 /* Which bf16 attention runs for this head dim: "gemm" (a flash attention on
  * the bf16 GEMM: AMX machines), "avx512bf16" (VDPBF16PS), or NULL. */
 const char *ctxpar_cpu_attention_bf16_path(int head_dim);
