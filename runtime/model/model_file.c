@@ -5,7 +5,11 @@
  * file would hammer the file system, and validating on one rank gives one
  * message. Rank 0's outcome is agreed with every rank BEFORE any broadcast, so
  * a bad file makes all ranks return the same error instead of leaving some
- * waiting in a broadcast that never comes. */
+ * waiting in a broadcast that never comes.
+ *
+ * Rank 0 checks the header of every tensor first, then reads each one
+ * straight into the node's shared blob (or through one tensor's scratch into
+ * the packed bf16 buffer): no rank ever holds a private copy of the model. */
 #include "runtime/model/model_file.h"
 
 #include <hdf5.h>
@@ -97,6 +101,8 @@ fail:
 
 /* ---- load ---- */
 
+/* Tensor w's dataset: checked against w (present, floating point, its shape,
+ * a storage that fits), then read into `data` unless it is NULL. */
 static ctxpar_status read_tensor(hid_t file, const char *path, const ctxpar_weight *w,
                                  float *data) {
     ctxpar_status status = CTXPAR_OK;
@@ -151,7 +157,7 @@ static ctxpar_status read_tensor(hid_t file, const char *path, const ctxpar_weig
                               path, w->name);
         goto fail;
     }
-    if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    if (data && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT,
                               "%s: cannot read tensor %s (truncated or damaged file?): %s", path,
                               w->name, ctxpar_hdf5_cause(cause, sizeof cause));
@@ -164,9 +170,11 @@ fail:
     return status;
 }
 
-/* Rank 0's part: open, check, read everything. */
-static ctxpar_status load_on_root(const char *path, ctxpar_model **out) {
-    *out = NULL;
+/* Rank 0's first part: open, check the format, the config and every
+ * tensor's header. The file stays open in *file_out for the reads. */
+static ctxpar_status open_on_root(const char *path, hid_t *file_out,
+                                  ctxpar_model_config *config) {
+    *file_out = -1;
     ctxpar_status status = CTXPAR_OK;
     hid_t file = -1, attr = -1, attr_type = -1;
     char *format = NULL, *json = NULL;
@@ -214,14 +222,12 @@ static ctxpar_status load_on_root(const char *path, ctxpar_model **out) {
         status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: no string attribute 'config'", path);
         goto fail;
     }
-    ctxpar_model_config config;
-    CTXPAR_TRY_GOTO(ctxpar_config_from_json(json, &config, path));
-    CTXPAR_TRY_GOTO(ctxpar_model_layout(&config, &m));
-    CTXPAR_TRY_GOTO(ctxpar_model_alloc_blob(m));
+    CTXPAR_TRY_GOTO(ctxpar_config_from_json(json, config, path));
+    CTXPAR_TRY_GOTO(ctxpar_model_layout(config, &m));
     for (int t = 0; t < m->n_tensors; t++)
-        CTXPAR_TRY_GOTO(read_tensor(file, path, &m->tensors[t], m->blob + m->tensors[t].offset));
-    *out = m;
-    m = NULL;
+        CTXPAR_TRY_GOTO(read_tensor(file, path, &m->tensors[t], NULL));
+    *file_out = file;
+    file = -1;
 fail:
     ctxpar_model_free(m);
     free(format);
@@ -229,6 +235,23 @@ fail:
     if (attr_type >= 0) H5Tclose(attr_type);
     if (attr >= 0) H5Aclose(attr);
     if (file >= 0) H5Fclose(file);
+    H5Eclear2(H5E_DEFAULT);
+    return status;
+}
+
+/* Rank 0's second part: every tensor into its place in the node's blob. */
+static ctxpar_status read_on_root(hid_t file, const char *path, ctxpar_model *shared) {
+    const int64_t scratch_floats = ctxpar_model_scratch_floats(shared);
+    float *scratch = scratch_floats > 0 ? malloc(sizeof(float) * (size_t)scratch_floats) : NULL;
+    if (scratch_floats > 0 && !scratch)
+        return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory packing the weights");
+    ctxpar_status status = CTXPAR_OK;
+    for (int t = 0; t < shared->n_tensors && status == CTXPAR_OK; t++) {
+        float *dst = ctxpar_model_fill_begin(shared, t, scratch);
+        status = read_tensor(file, path, &shared->tensors[t], dst);
+        if (status == CTXPAR_OK) ctxpar_model_fill_end(shared, t, dst);
+    }
+    free(scratch);
     H5Eclear2(H5E_DEFAULT);
     return status;
 }
@@ -241,13 +264,15 @@ ctxpar_status ctxpar_model_load_file_with(ctxpar_comm_t comm, const char *path,
                                           const ctxpar_load_hook *hook, ctxpar_model **out) {
     *out = NULL;
     const int rank = ctxpar_comm_rank(comm);
-    ctxpar_model *m = NULL, *shared = NULL;
+    ctxpar_model *shared = NULL;
+    ctxpar_model_config config;
     ctxpar_status status = CTXPAR_OK;
+    hid_t file = -1;
     char *json = NULL;
 
     if (rank == 0) {
         ctxpar_interrupt_guard_library("HDF5", path);
-        status = load_on_root(path, &m);
+        status = open_on_root(path, &file, &config);
         ctxpar_interrupt_guard_library(NULL, NULL);
     }
     /* Agree before broadcasting: a bad file fails everyone with rank 0's message. */
@@ -258,9 +283,9 @@ ctxpar_status ctxpar_model_load_file_with(ctxpar_comm_t comm, const char *path,
      * weights as one blob to the first rank of each node. */
     int64_t json_len = 0;
     if (rank == 0) {
-        json_len = ctxpar_config_to_json(&m->config, NULL, 0);
+        json_len = ctxpar_config_to_json(&config, NULL, 0);
         json = malloc((size_t)json_len + 1);
-        if (json) ctxpar_config_to_json(&m->config, json, (size_t)json_len + 1);
+        if (json) ctxpar_config_to_json(&config, json, (size_t)json_len + 1);
     }
     CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, &json_len, sizeof json_len, 0));
     if (rank != 0) json = malloc((size_t)json_len + 1);
@@ -268,24 +293,20 @@ ctxpar_status ctxpar_model_load_file_with(ctxpar_comm_t comm, const char *path,
                   : ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory receiving the model config");
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
     CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, json, json_len + 1, 0));
-    ctxpar_model_config config;
     status = ctxpar_config_from_json(json, &config, path);
     if (status == CTXPAR_OK) status = ctxpar_model_layout(&config, &shared);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
     CTXPAR_TRY_GOTO(ctxpar_model_run_hook(comm, hook, shared));
     CTXPAR_TRY_GOTO(ctxpar_model_alloc_shared(comm, shared));
-    /* Rank 0 places each tensor: copied into the blob, or packed. */
-    if (rank == 0)
-        for (int t = 0; t < shared->n_tensors; t++) {
-            const float *src = m->blob + m->tensors[t].offset;
-            if (shared->tensors[t].packing == CTXPAR_PACK_NONE)
-                memcpy(shared->blob + shared->tensors[t].offset, src,
-                       (size_t)shared->tensors[t].count * sizeof(float));
-            else
-                ctxpar_model_fill_end(shared, t, src);
-        }
-    ctxpar_model_free(m);
-    m = NULL;
+    /* Rank 0 reads each tensor into its place: the blob, or packed. */
+    if (rank == 0) {
+        ctxpar_interrupt_guard_library("HDF5", path);
+        status = read_on_root(file, path, shared);
+        ctxpar_interrupt_guard_library(NULL, NULL);
+        H5Fclose(file);
+        file = -1;
+    }
+    CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
     if (ctxpar_comm_local_rank(comm) == 0) {
         CTXPAR_TRY_GOTO(ctxpar_comm_bcast_leaders(
             comm, shared->blob, shared->blob_floats * (int64_t)sizeof(float)));
@@ -299,9 +320,8 @@ ctxpar_status ctxpar_model_load_file_with(ctxpar_comm_t comm, const char *path,
     *out = shared;
     return CTXPAR_OK;
 fail:
+    if (file >= 0) H5Fclose(file);
     free(json);
-    ctxpar_model_free(m);
     ctxpar_model_free(shared);
     return status;
 }
-
