@@ -2,11 +2,16 @@
  * float64 reference written here over the same bf16-rounded inputs and
  * weights, within float32 accumulation's bound (K+1) * 2^-23 * sum |w x|:
  * causal 3x3x3 with a halo, the stride-2 downsample in both padding modes,
- * 1x1, partial pixel blocks. Then the properties the runtime relies on: a
- * conv split into chunks of frames, and a conv in place (y == x), give the
- * same bits as one call out of place, and so do 1 and 5 threads (which
- * set the bands). Runs on whatever GEMM path this CPU
- * takes (test_gemm_bf16 covers each path). */
+ * 1x1, partial pixel blocks, channel counts whose taps are read in place
+ * (cin a multiple of 32) and ones gathered into A blocks. Then the
+ * properties the runtime relies on: a conv split into chunks of frames, a
+ * conv in place (y == x), 1 and 5 threads, and A gathered where it could
+ * be read in place, all give the same bits as one call out of place. Runs
+ * on whatever GEMM path this CPU takes (test_gemm_bf16 covers each path),
+ * and on the AMX micro-kernel's body over a model of the tiles
+ * (amx_tile_model.h), so the conv's tiling of the AMX path is held on
+ * every machine: within the same bound, its taps in place and gathered
+ * the same bits. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -15,6 +20,8 @@
 
 #include "kernels/cpu/conv_bf16.h"
 #include "test_util.h"
+
+#include "amx_tile_model.h"
 
 static float on_grid(float v) { return ctxpar_bf16_to_f32(ctxpar_bf16_from_f32(v)); }
 
@@ -29,10 +36,16 @@ typedef struct conv_case {
     int64_t frames;
 } conv_case;
 
+/* A micro-kernel to run the conv on (micro NULL: ctxpar_cpu_conv_bf16's own). */
+typedef struct conv_path {
+    ctxpar_gemm_bf16_micro micro;
+    int mr, gather;
+} conv_path;
+
 /* y [cout][frames][ho][wo] through the kernel, in chunks of `chunk` frames
  * (last chunk first, as the runtime calls it), in place when asked. */
 static float *run(const conv_case *c, const float *x, const float *halo, const ctxpar_bf16 *w,
-                  const float *bias, int64_t chunk, int in_place) {
+                  const float *bias, int64_t chunk, int in_place, const conv_path *path) {
     const ctxpar_conv_bf16_shape *s = &c->s;
     const int64_t in_floats = s->cin * c->frames * s->h * s->w;
     const int64_t out_floats = s->cout * c->frames * s->ho * s->wo;
@@ -42,31 +55,31 @@ static float *run(const conv_case *c, const float *x, const float *halo, const c
     float *y = in_place ? buf : malloc(sizeof(float) * (size_t)out_floats);
     for (int64_t t_end = c->frames; t_end > 0; t_end -= chunk) {
         const int64_t t_begin = t_end - chunk > 0 ? t_end - chunk : 0;
-        ctxpar_cpu_conv_bf16(buf, c->frames * s->h * s->w, halo, y, c->frames * s->ho * s->wo, w,
-                             bias, s, t_begin, t_end, in_place, scratch);
+        if (path)
+            ctxpar_conv_bf16_with(path->micro, path->mr, path->gather, buf,
+                                  c->frames * s->h * s->w, halo, y, c->frames * s->ho * s->wo, w,
+                                  bias, s, t_begin, t_end, scratch);
+        else
+            ctxpar_cpu_conv_bf16(buf, c->frames * s->h * s->w, halo, y,
+                                 c->frames * s->ho * s->wo, w, bias, s, t_begin, t_end, in_place,
+                                 scratch);
     }
     if (!in_place) free(buf);
     free(scratch);
     return y;
 }
 
-static void check(const conv_case *c) {
+/* The float64 reference: each output's sum and the sum of its products'
+ * magnitudes (the bound's scale), [cout][frames][ho][wo]. */
+static void reference(const conv_case *c, const float *x, const float *halo, const float *wf,
+                      const float *bias, double *sum_out, double *mag_out) {
     const ctxpar_conv_bf16_shape *s = &c->s;
-    const int64_t halo_n = s->kt - 1, hw = s->h * s->w, ohw = s->ho * s->wo;
-    const int64_t k = (int64_t)s->kt * s->cin * s->kh * s->kw;
-    float *x = grid(s->cin * c->frames * hw, 41, 1.0f);
-    float *halo = grid(s->cin * halo_n * hw, 42, 1.0f);
-    float *wf = grid(s->cout * k, 43, 0.5f), *bias = grid(s->cout, 44, 0.3f);
-    ctxpar_bf16 *w = malloc(sizeof(ctxpar_bf16) *
-                            (size_t)ctxpar_cpu_conv_bf16_weight_values(s->cin, s->cout, s->kt,
-                                                                       s->kh, s->kw));
-    ctxpar_cpu_conv_bf16_pack_weight(w, wf, s->cin, s->cout, s->kt, s->kh, s->kw);
-    float *y = run(c, x, halo, w, bias, c->frames, 0);
-    int64_t bad = 0;
+    const int64_t halo_n = s->kt - 1, hw = s->h * s->w;
+    int64_t o = 0;
     for (int64_t co = 0; co < s->cout; co++)
         for (int64_t t = 0; t < c->frames; t++)
             for (int64_t oy = 0; oy < s->ho; oy++)
-                for (int64_t ox = 0; ox < s->wo; ox++) {
+                for (int64_t ox = 0; ox < s->wo; ox++, o++) {
                     double sum = bias[co], mag = fabs(sum);
                     for (int dt = 0; dt < s->kt; dt++)
                         for (int64_t ci = 0; ci < s->cin; ci++)
@@ -85,37 +98,81 @@ static void check(const conv_case *c) {
                                                     s->kw + dx];
                                     sum += p, mag += fabs(p);
                                 }
-                    const float got = y[(co * c->frames + t) * ohw + oy * s->wo + ox];
-                    if (!(fabs(got - sum) <= (double)(k + 1) * ldexp(1.0, -23) * mag + 1e-30) &&
-                        bad++ < 3)
-                        fprintf(stderr, "  [%lld][%lld][%lld][%lld]: got %.9g want %.9g\n",
-                                (long long)co, (long long)t, (long long)oy, (long long)ox, got,
-                                sum);
+                    sum_out[o] = sum, mag_out[o] = mag;
                 }
-    ASSERT_EQ_INT(bad, 0);
-    const size_t out_bytes = sizeof(float) * (size_t)(s->cout * c->frames * ohw);
+}
+
+/* Outputs of y outside float32 accumulation's bound, the first few printed. */
+static int64_t outside_bound(const conv_case *c, const float *y, const double *sum,
+                             const double *mag, const char *what) {
+    const ctxpar_conv_bf16_shape *s = &c->s;
+    const int64_t k = (int64_t)s->kt * s->cin * s->kh * s->kw;
+    const int64_t n = s->cout * c->frames * s->ho * s->wo;
+    int64_t bad = 0;
+    for (int64_t o = 0; o < n; o++)
+        if (!(fabs(y[o] - sum[o]) <= (double)(k + 1) * ldexp(1.0, -23) * mag[o] + 1e-30) &&
+            bad++ < 3)
+            fprintf(stderr, "  %s: output %lld: got %.9g want %.9g\n", what, (long long)o, y[o],
+                    sum[o]);
+    return bad;
+}
+
+static void check(const conv_case *c) {
+    const ctxpar_conv_bf16_shape *s = &c->s;
+    const int64_t halo_n = s->kt - 1, hw = s->h * s->w, ohw = s->ho * s->wo;
+    const int64_t k = (int64_t)s->kt * s->cin * s->kh * s->kw;
+    const int64_t n_out = s->cout * c->frames * ohw;
+    float *x = grid(s->cin * c->frames * hw, 41, 1.0f);
+    float *halo = grid(s->cin * halo_n * hw, 42, 1.0f);
+    float *wf = grid(s->cout * k, 43, 0.5f), *bias = grid(s->cout, 44, 0.3f);
+    double *sum = malloc(sizeof(double) * (size_t)n_out), *mag = malloc(sizeof(double) * (size_t)n_out);
+    ctxpar_bf16 *w = malloc(sizeof(ctxpar_bf16) *
+                            (size_t)ctxpar_cpu_conv_bf16_weight_values(s->cin, s->cout, s->kt,
+                                                                       s->kh, s->kw));
+    ctxpar_cpu_conv_bf16_pack_weight(w, wf, s->cin, s->cout, s->kt, s->kh, s->kw);
+    reference(c, x, halo, wf, bias, sum, mag);
+    float *y = run(c, x, halo, w, bias, c->frames, 0, NULL);
+    ASSERT_EQ_INT(outside_bound(c, y, sum, mag, "this CPU's path"), 0);
+    const size_t out_bytes = sizeof(float) * (size_t)n_out;
     if (c->frames > 1) { /* chunks of one frame: the same bits */
-        float *chunked = run(c, x, halo, w, bias, 1, 0);
+        float *chunked = run(c, x, halo, w, bias, 1, 0, NULL);
         ASSERT_EQ_INT(memcmp(chunked, y, out_bytes), 0);
         free(chunked);
     }
-    { /* the thread count sets the bands: the same bits with 1 and with 5 threads */
+    { /* the thread count: the same bits with 1 and with 5 threads */
         const int threads = omp_get_max_threads();
         omp_set_num_threads(1);
-        float *one = run(c, x, halo, w, bias, c->frames, 0);
+        float *one = run(c, x, halo, w, bias, c->frames, 0, NULL);
         omp_set_num_threads(5);
-        float *five = run(c, x, halo, w, bias, c->frames, 0);
+        float *five = run(c, x, halo, w, bias, c->frames, 0, NULL);
         omp_set_num_threads(threads);
         ASSERT_EQ_INT(memcmp(one, y, out_bytes), 0);
         ASSERT_EQ_INT(memcmp(five, y, out_bytes), 0);
         free(one), free(five);
     }
     if (s->cin == s->cout && s->stride == 1 && s->ho == s->h && s->wo == s->w) {
-        float *in_place = run(c, x, halo, w, bias, c->frames > 2 ? 2 : 1, 1);
+        float *in_place = run(c, x, halo, w, bias, c->frames > 2 ? 2 : 1, 1, NULL);
         ASSERT_EQ_INT(memcmp(in_place, y, out_bytes), 0);
         free(in_place);
     }
-    free(x), free(halo), free(wf), free(bias), free(w), free(y);
+    { /* A gathered where the taps could be read in place: the same bits */
+        conv_path gathered = {NULL, 0, 1};
+        ctxpar_gemm_bf16_current_micro(&gathered.micro, &gathered.mr);
+        float *g = run(c, x, halo, w, bias, c->frames, 0, &gathered);
+        ASSERT_EQ_INT(memcmp(g, y, out_bytes), 0);
+        free(g);
+    }
+    { /* the AMX tiling on the tile model: within the bound, and in place
+       * or gathered the same bits (also chunked, in place) */
+        const conv_path direct = {micro_model, GEMM_AMX_MR, 0}, gathered = {micro_model, GEMM_AMX_MR, 1};
+        float *a = run(c, x, halo, w, bias, c->frames, 0, &direct);
+        float *g = run(c, x, halo, w, bias, 1, s->cin == s->cout && s->stride == 1 &&
+                                               s->ho == s->h && s->wo == s->w, &gathered);
+        ASSERT_EQ_INT(outside_bound(c, a, sum, mag, "AMX tile model"), 0);
+        ASSERT_EQ_INT(memcmp(a, g, out_bytes), 0);
+        free(a), free(g);
+    }
+    free(x), free(halo), free(wf), free(bias), free(w), free(y), free(sum), free(mag);
 }
 
 int main(void) {
@@ -136,6 +193,17 @@ int main(void) {
         {{4, 6, 3, 3, 3, 1, 1, 1, 9, 130, 9, 130}, 2},
         /* one row of 300 pixels */
         {{9, 4, 1, 1, 1, 1, 0, 0, 1, 300, 1, 300}, 1},
+        /* taps read in place (cin a multiple of 32): causal 3x3x3 in place,
+         * rows of several pixel blocks with a partial one */
+        {{32, 32, 3, 3, 3, 1, 1, 1, 4, 100, 4, 100}, 3},
+        /* cout not a multiple of 32, the taps in several passes (cin 64:
+         * 32 pairs a tap, GEMM_KCP / 32 taps a pass) */
+        {{64, 40, 3, 3, 3, 1, 1, 1, 5, 7, 5, 7}, 2},
+        /* stride-2 downsample, both paddings, taps in place */
+        {{32, 32, 1, 3, 3, 2, 0, 0, 8, 70, 4, 35}, 2},
+        {{32, 20, 1, 3, 3, 2, 1, 1, 6, 10, 3, 5}, 1},
+        /* 1x1 shortcut in place of a gather */
+        {{64, 48, 1, 1, 1, 1, 0, 0, 3, 130, 3, 130}, 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check(&cases[i]);
     return test_finish("test_conv_bf16");

@@ -5,46 +5,54 @@
  * Design: C^T [output pixels][cout] = A [pixels][K] x B [K][cout], with
  * K = taps x cin2 in tap-major order (tap = (dt, dy, dx), cin2 = cin rounded
  * up to even, the pad channel zero). B is the weight, packed once per node
- * as the GEMM's panels (ctxpar_cpu_conv_bf16_pack_weight). A is built per
- * block of pixels from a pixel-major bf16 copy of the input rows the block
- * needs, so the im2col is a memcpy of cin2 values per pixel and tap: each
- * input value is converted to bf16 a few times (once per band of output
- * rows that reads it, for each of the kt frames), not kt x kh x kw times as
- * an element-wise im2col would. A work item is a band of output rows of one
- * output frame: its input rows (kt frames, causal frames from the halo
- * before x's frame 0, zeros outside the frame) are converted into the
- * thread's band buffer, then blocks of CONV_BLOCK pixels are gathered into
- * A rows, multiplied, and written back channel-major with the bias. The
- * GEMM's K is the whole conv (taps x cin), which keeps its inner loops long
- * (what the AMX tiles need).
+ * as the GEMM's panels (ctxpar_cpu_conv_bf16_pack_weight).
+ *
+ * A is never built as a matrix. Each input frame is converted ONCE into a
+ * ring of kt padded, pixel-major bf16 frames (ring[row][col][cin2], zeros
+ * in the padding), frames taken last first so that the ring slides down by
+ * one frame per output frame. For one tap the A rows of consecutive output
+ * pixels of a row are then cin2 x stride values apart in one ring frame, so
+ * the GEMM's micro-kernel reads them in place (its lda), one pass per row
+ * of kw taps (side by side in the ring as in K), C carried from pass to
+ * pass (the micro-kernel's load_c): K
+ * is summed in the same order, pair after pair, as one call over an
+ * im2col'd A would, without writing taps x the input into memory. Where
+ * cin2 is not a multiple of 32 (conv_in's 3 channels; AMX's 16-pair tiles
+ * need whole groups per tap) the pixels' rows are gathered from the ring
+ * into an A block instead (memcpys of kw x cin2 values) and multiplied in
+ * one call: the same sum, the same bits.
  *
  * Every output element is the sum over K, in one fixed order, of its own
- * input window, plus the bias: the band, block, chunk or rank it falls in
- * does not change a bit (gemm_bf16.h: a row's result does not depend on the
- * rows beside it).
+ * input window, plus the bias: the block, chunk, thread count or rank it
+ * falls in does not change a bit (gemm_bf16.h: a row's result does not
+ * depend on the rows beside it).
  *
  * In place (y == x, a stride-1 conv with cin == cout): frames run last
- * first and each frame's output goes to a frame buffer, copied into y once
- * the frame is done; frame t of y then overwrites x's frame t only when no
- * later-computed frame (all earlier in time) reads it. */
+ * first, and output frame t overwrites x's frame t only after the ring
+ * holds it; no later-computed frame (all earlier in time) reads it. */
 #include "kernels/cpu/conv_bf16.h"
 
 #include <string.h>
 
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/gemm_bf16_internal.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 enum {
-    CONV_BLOCK = 96,       /* output pixels per A block: the GEMM's rows per work item */
-    CONV_BAND_PIXELS = 512 /* a band has at least this many output pixels (or the frame) */
+    CONV_BLOCK = 96,       /* output pixels per work item: C^T's rows (a multiple of every mr) */
+    CONV_DIRECT_PAIRS = 16, /* cin2/2 a multiple of this: taps read in place */
+    CONV_MAX_SEGMENTS = 64  /* kt x kh: rows of taps (the VAE's convs have at most 9) */
 };
 
 static int64_t cin_even(const ctxpar_conv_bf16_shape *s) { return (s->cin + 1) / 2 * 2; }
 static int64_t conv_k(const ctxpar_conv_bf16_shape *s) {
     return (int64_t)s->kt * s->kh * s->kw * cin_even(s);
+}
+static int direct(const ctxpar_conv_bf16_shape *s) {
+    return cin_even(s) % (2 * CONV_DIRECT_PAIRS) == 0;
 }
 
 static int max_threads(void) {
@@ -55,22 +63,17 @@ static int max_threads(void) {
 #endif
 }
 
-/* Output rows per band: enough pixels for long GEMM calls, but no more than
- * leaves a band for every thread (small frames on many cores). A row's
- * result does not depend on its band, so neither does the output. */
-static int64_t band_rows(const ctxpar_conv_bf16_shape *s) {
-    int64_t r = (CONV_BAND_PIXELS + s->wo - 1) / (s->wo > 0 ? s->wo : 1);
-    const int64_t per_thread = (s->ho + max_threads() - 1) / max_threads();
-    if (r > per_thread) r = per_thread;
-    return r < 1 ? 1 : r > s->ho ? s->ho : r;
-}
+static int64_t round16(int64_t floats) { return (floats + 15) / 16 * 16; }
 
-/* The band buffer's geometry: input rows and padded columns of one band. */
-static int64_t band_in_rows(const ctxpar_conv_bf16_shape *s) {
-    return (band_rows(s) - 1) * s->stride + s->kh;
+/* A ring frame: the input rows and padded columns the output reaches. */
+static int64_t ring_rows(const ctxpar_conv_bf16_shape *s) {
+    return (s->ho - 1) * s->stride + s->kh;
 }
-static int64_t band_in_cols(const ctxpar_conv_bf16_shape *s) {
+static int64_t ring_cols(const ctxpar_conv_bf16_shape *s) {
     return (s->wo - 1) * s->stride + s->kw;
+}
+static int64_t ring_frame_values(const ctxpar_conv_bf16_shape *s) {
+    return ring_rows(s) * ring_cols(s) * cin_even(s);
 }
 
 int64_t ctxpar_cpu_conv_bf16_weight_values(int64_t cin, int64_t cout, int kt, int kh, int kw) {
@@ -93,81 +96,154 @@ void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int
             }
 }
 
-/* Per thread: the band buffer, an A block, a C^T block; in floats. */
+/* Per thread, in floats: C^T for a block, and a gathered A block (also
+ * where the taps are read in place: ctxpar_conv_bf16_with may gather). */
 static int64_t thread_floats(const ctxpar_conv_bf16_shape *s) {
-    const int64_t band = (int64_t)s->kt * band_in_rows(s) * band_in_cols(s) * cin_even(s);
     const int64_t a = CONV_BLOCK * ctxpar_bf16_row_ld(conv_k(s));
-    return (band + a + 1) / 2 + CONV_BLOCK * s->cout + 32;
+    return round16(CONV_BLOCK * s->cout) + round16((a + 1) / 2);
+}
+
+static int64_t ring_floats(const ctxpar_conv_bf16_shape *s) {
+    return round16(((int64_t)s->kt * ring_frame_values(s) + 1) / 2);
 }
 
 int64_t ctxpar_cpu_conv_bf16_scratch_floats(const ctxpar_conv_bf16_shape *s, int in_place) {
-    const int64_t frame = in_place ? s->cout * s->ho * s->wo : 0;
-    return thread_floats(s) * max_threads() + frame;
+    (void)in_place; /* the ring holds the input: in place needs nothing more */
+    return ring_floats(s) + thread_floats(s) * max_threads();
 }
 
-/* The band's input, pixel-major bf16: band[f][r][c][ci] for frame f of the
- * kt (input frame t - (kt-1) + f), input row iy0 + r, padded column c
- * (input column c - pad_left); zeros outside the frame. */
-static void fill_band(ctxpar_bf16 *band, const float *x, int64_t x_cstride, const float *halo,
-                      const ctxpar_conv_bf16_shape *s, int64_t t, int64_t iy0) {
-    const int64_t rows = band_in_rows(s), cols = band_in_cols(s), cin2 = cin_even(s);
+/* Input frame tin (x's frame, or the halo's before frame 0) into ring
+ * frame dst: dst[(iy + pad_top) * cols + ix + pad_left][ci] = bf16(x[ci][iy][ix]);
+ * the padding is never written (zero since the ring was cleared). Rows are
+ * shared among the calling team's threads. */
+enum { CONVERT_PIXELS = 64, CONVERT_CHANNELS = 16 };
+static void convert_frame(ctxpar_bf16 *dst, const float *x, int64_t x_cstride, const float *halo,
+                          const ctxpar_conv_bf16_shape *s, int64_t tin) {
+    const int64_t rows = ring_rows(s), cols = ring_cols(s), cin2 = cin_even(s);
     const int64_t hw = s->h * s->w, halo_n = s->kt - 1;
-    memset(band, 0, sizeof(ctxpar_bf16) * (size_t)(s->kt * rows * cols * cin2));
-    for (int f = 0; f < s->kt; f++) {
-        const int64_t tin = t - halo_n + f;
-        for (int64_t ci = 0; ci < s->cin; ci++) {
-            const float *frame = tin >= 0 ? x + ci * x_cstride + tin * hw
-                                          : halo + (ci * halo_n + (tin + halo_n)) * hw;
-            for (int64_t r = 0; r < rows; r++) {
-                const int64_t iy = iy0 + r;
-                if (iy < 0 || iy >= s->h) continue;
-                ctxpar_bf16 *dst = band + ((f * rows + r) * cols) * cin2 + ci;
-                const int64_t c0 = s->pad_left > 0 ? s->pad_left : 0;
-                for (int64_t c = c0; c < cols; c++) {
-                    const int64_t ix = c - s->pad_left;
-                    if (ix >= s->w) break;
-                    dst[c * cin2] = ctxpar_bf16_from_f32(frame[iy * s->w + ix]);
+    const int64_t r0 = s->pad_top > 0 ? s->pad_top : 0;
+    const int64_t r1 = s->h + s->pad_top < rows ? s->h + s->pad_top : rows;
+    const int64_t c0 = s->pad_left > 0 ? s->pad_left : 0;
+    const int64_t c1 = s->w + s->pad_left < cols ? s->w + s->pad_left : cols;
+#pragma omp for schedule(static)
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t iy = r - s->pad_top;
+        ctxpar_bf16 block[CONVERT_CHANNELS][CONVERT_PIXELS];
+        for (int64_t c = c0; c < c1; c += CONVERT_PIXELS) {
+            const int64_t n = c1 - c < CONVERT_PIXELS ? c1 - c : CONVERT_PIXELS;
+            const int64_t ix = c - s->pad_left;
+            for (int64_t ci0 = 0; ci0 < s->cin; ci0 += CONVERT_CHANNELS) {
+                const int64_t nc =
+                    s->cin - ci0 < CONVERT_CHANNELS ? s->cin - ci0 : CONVERT_CHANNELS;
+                for (int64_t j = 0; j < nc; j++) {
+                    const int64_t ci = ci0 + j;
+                    const float *src = tin >= 0 ? x + ci * x_cstride + tin * hw
+                                                : halo + (ci * halo_n + (tin + halo_n)) * hw;
+                    ctxpar_bf16_convert(block[j], src + iy * s->w + ix, n);
                 }
+                ctxpar_bf16 *out = dst + (r * cols + c) * cin2 + ci0;
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t j = 0; j < nc; j++) out[i * cin2 + j] = block[j][i];
             }
         }
     }
 }
 
-/* Output rows [y0, y0 + n_rows) of output frame t into dst (channel-major,
- * ld_dst floats between channels, pixel oy * wo + ox). */
-static void run_band(const float *x, int64_t x_cstride, const float *halo, float *dst,
-                     int64_t ld_dst, const ctxpar_bf16 *weight, const float *bias,
-                     const ctxpar_conv_bf16_shape *s, int64_t t, int64_t y0, int64_t n_rows,
-                     float *scratch) {
-    const int64_t rows = band_in_rows(s), cols = band_in_cols(s), cin2 = cin_even(s);
-    const int64_t k = conv_k(s), lda = ctxpar_bf16_row_ld(k);
-    const int64_t band_values = (int64_t)s->kt * rows * cols * cin2;
-    ctxpar_bf16 *band = (ctxpar_bf16 *)scratch, *a = band + band_values;
-    float *ct = scratch + (band_values + CONV_BLOCK * lda + 1) / 2 + 16;
-    const int64_t iy0 = y0 * s->stride - s->pad_top;
-    fill_band(band, x, x_cstride, halo, s, t, iy0);
-    const int64_t first = y0 * s->wo, n_px = n_rows * s->wo;
-    for (int64_t p0 = 0; p0 < n_px; p0 += CONV_BLOCK) {
-        const int64_t m = n_px - p0 < CONV_BLOCK ? n_px - p0 : CONV_BLOCK;
-        for (int64_t i = 0; i < m; i++) {
-            const int64_t px = first + p0 + i, oy = px / s->wo - y0, ox = px % s->wo;
+/* The ring frame holding input frame tin (tin may be negative: the halo). */
+static const ctxpar_bf16 *ring_frame(const ctxpar_bf16 *ring, const ctxpar_conv_bf16_shape *s,
+                                     int64_t tin) {
+    return ring + ((tin % s->kt) + s->kt) % s->kt * ring_frame_values(s);
+}
+
+/* Output pixels [ox0, ox0 + n) of row oy of output frame t into dst
+ * (channel-major, ld_dst floats between channels). The kw taps of one
+ * (dt, dy) are side by side in the ring as in K, so A reads them as one
+ * segment of kw x cin2 values. */
+static void run_block(const ctxpar_bf16 *ring, float *dst, int64_t ld_dst,
+                      const ctxpar_bf16 *weight, const float *bias,
+                      const ctxpar_conv_bf16_shape *s, int64_t t, int64_t oy, int64_t ox0,
+                      int64_t n, ctxpar_gemm_bf16_micro micro, int mr, int gather,
+                      float *scratch) {
+    const int64_t cols = ring_cols(s), cin2 = cin_even(s), k = conv_k(s);
+    const int64_t segments = (int64_t)s->kt * s->kh, kp = k / 2, seg_pairs = s->kw * cin2 / 2;
+    float *ct = scratch;
+    const ctxpar_bf16 *at[CONV_MAX_SEGMENTS]; /* each segment's A at pixel ox0 */
+    for (int64_t g = 0; g < segments; g++)
+        at[g] = ring_frame(ring, s, t - (s->kt - 1) + g / s->kh) +
+                ((oy * s->stride + g % s->kh) * cols + ox0 * s->stride) * cin2;
+    if (gather) {
+        const int64_t lda = ctxpar_bf16_row_ld(k);
+        ctxpar_bf16 *a = (ctxpar_bf16 *)(scratch + round16(CONV_BLOCK * s->cout));
+        for (int64_t i = 0; i < n; i++) {
             ctxpar_bf16 *arow = a + i * lda;
-            int64_t at = 0;
-            for (int f = 0; f < s->kt; f++)
-                for (int dy = 0; dy < s->kh; dy++) {
-                    const ctxpar_bf16 *src =
-                        band + ((f * rows + oy * s->stride + dy) * cols + ox * s->stride) * cin2;
-                    memcpy(arow + at, src, sizeof(ctxpar_bf16) * (size_t)(s->kw * cin2));
-                    at += s->kw * cin2;
-                }
+            for (int64_t g = 0; g < segments; g++)
+                memcpy(arow + g * 2 * seg_pairs, at[g] + i * s->stride * cin2,
+                       sizeof(ctxpar_bf16) * (size_t)(2 * seg_pairs));
             for (int64_t c = k; c < lda; c++) arow[c] = 0;
         }
-        ctxpar_cpu_gemm_bf16(m, s->cout, k, a, lda, weight, ct, s->cout, 0);
-        for (int64_t co = 0; co < s->cout; co++) {
-            float *out = dst + co * ld_dst + first + p0;
-            const float b = bias ? bias[co] : 0.0f;
-            for (int64_t i = 0; i < m; i++) out[i] = ct[i * s->cout + co] + b;
+        ctxpar_gemm_bf16_blocked(micro, mr, n, s->cout, k, a, lda, weight, ct, s->cout, 0);
+    } else {
+        /* passes of about GEMM_KCP pairs, as the GEMM's blocking: the B rows
+         * of a pass stay in cache over the block's tiles */
+        const int64_t group = GEMM_KCP / seg_pairs > 0 ? GEMM_KCP / seg_pairs : 1;
+        const int64_t lda = s->stride * cin2;
+        for (int64_t g0 = 0; g0 < segments; g0 += group) {
+            const int64_t g1 = g0 + group < segments ? g0 + group : segments;
+            for (int64_t j0 = 0; j0 < s->cout; j0 += GEMM_NR) {
+                const int c_cols = (int)(s->cout - j0 < GEMM_NR ? s->cout - j0 : GEMM_NR);
+                const ctxpar_bf16 *panel = weight + (j0 / GEMM_NR) * kp * 2 * GEMM_NR;
+                for (int64_t i0 = 0; i0 < n; i0 += mr) {
+                    const int rows = (int)(n - i0 < mr ? n - i0 : mr);
+                    for (int64_t g = g0; g < g1; g++)
+                        micro(seg_pairs, at[g] + i0 * lda, lda, rows,
+                              panel + g * seg_pairs * 2 * GEMM_NR, ct + i0 * s->cout + j0,
+                              s->cout, c_cols, g > 0);
+                }
+            }
         }
+    }
+    for (int64_t co = 0; co < s->cout; co++) {
+        float *out = dst + co * ld_dst + oy * s->wo + ox0;
+        const float b = bias ? bias[co] : 0.0f;
+        for (int64_t i = 0; i < n; i++) out[i] = ct[i * s->cout + co] + b;
+    }
+}
+
+void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, const float *x,
+                           int64_t x_cstride, const float *halo, float *y, int64_t y_cstride,
+                           const ctxpar_bf16 *weight, const float *bias,
+                           const ctxpar_conv_bf16_shape *s, int64_t t_begin, int64_t t_end,
+                           float *scratch) {
+    if (t_end <= t_begin) return;
+    const int64_t out_hw = s->ho * s->wo, per_thread = thread_floats(s);
+    const int64_t row_blocks = (s->wo + CONV_BLOCK - 1) / CONV_BLOCK;
+    const int64_t items = s->ho * row_blocks;
+    gather = gather || !direct(s);
+    ctxpar_bf16 *ring = (ctxpar_bf16 *)scratch;
+    float *threads = scratch + ring_floats(s);
+    memset(ring, 0, sizeof(ctxpar_bf16) * (size_t)(s->kt * ring_frame_values(s)));
+    int64_t converted = t_end; /* the ring holds input frames [converted, ...) */
+    for (int64_t t = t_end - 1; t >= t_begin; t--) {
+        const int64_t first = t - (s->kt - 1); /* the ring must hold [first, t] */
+        const int64_t from = converted - 1 < t ? converted - 1 : t;
+#pragma omp parallel
+        {
+            for (int64_t tin = from; tin >= first; tin--)
+                convert_frame((ctxpar_bf16 *)ring_frame(ring, s, tin), x, x_cstride, halo, s,
+                              tin);
+            int thread = 0;
+#ifdef _OPENMP
+            thread = omp_get_thread_num();
+#endif
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t item = 0; item < items; item++) {
+                const int64_t oy = item / row_blocks, ox0 = item % row_blocks * CONV_BLOCK;
+                const int64_t n = s->wo - ox0 < CONV_BLOCK ? s->wo - ox0 : CONV_BLOCK;
+                run_block(ring, y + t * out_hw, y_cstride, weight, bias, s, t, oy, ox0, n,
+                          micro, mr, gather, threads + per_thread * thread);
+            }
+        }
+        converted = first;
     }
 }
 
@@ -175,26 +251,10 @@ void ctxpar_cpu_conv_bf16(const float *x, int64_t x_cstride, const float *halo, 
                           int64_t y_cstride, const ctxpar_bf16 *weight, const float *bias,
                           const ctxpar_conv_bf16_shape *s, int64_t t_begin, int64_t t_end,
                           int in_place, float *scratch) {
-    const int64_t out_hw = s->ho * s->wo, per_thread = thread_floats(s);
-    const int64_t r = band_rows(s), bands = (s->ho + r - 1) / r;
-    float *frame_out = scratch + per_thread * max_threads();
-    for (int64_t t = t_end - 1; t >= t_begin; t--) {
-        float *dst = in_place ? frame_out : y + t * out_hw;
-        const int64_t ld_dst = in_place ? out_hw : y_cstride;
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int64_t band = 0; band < bands; band++) {
-            int thread = 0;
-#ifdef _OPENMP
-            thread = omp_get_thread_num();
-#endif
-            const int64_t y0 = band * r, n_rows = s->ho - y0 < r ? s->ho - y0 : r;
-            run_band(x, x_cstride, halo, dst, ld_dst, weight, bias, s, t, y0, n_rows,
-                     scratch + per_thread * thread);
-        }
-        if (in_place)
-#pragma omp parallel for schedule(static)
-            for (int64_t co = 0; co < s->cout; co++)
-                memcpy(y + co * y_cstride + t * out_hw, frame_out + co * out_hw,
-                       sizeof(float) * (size_t)out_hw);
-    }
+    (void)in_place; /* output frame t is written once the ring holds input frame t */
+    ctxpar_gemm_bf16_micro micro;
+    int mr;
+    ctxpar_gemm_bf16_current_micro(&micro, &mr);
+    ctxpar_conv_bf16_with(micro, mr, 0, x, x_cstride, halo, y, y_cstride, weight, bias, s,
+                          t_begin, t_end, scratch);
 }

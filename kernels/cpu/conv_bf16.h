@@ -6,11 +6,13 @@
 #include <stdint.h>
 
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/gemm_bf16_internal.h"
 
 /* One conv: kt causal frames (the kt-1 before each output frame come from x,
  * or from the halo [cin][kt-1][h][w] before x's frame 0), a kh x kw spatial
  * kernel with the given stride, and zero padding pad_top / pad_left before
- * the frame (after it, as far as the output size ho x wo reaches). */
+ * the frame (after it, as far as the output size ho x wo reaches); kt x kh
+ * at most 64. */
 typedef struct ctxpar_conv_bf16_shape {
     int64_t cin, cout;
     int kt, kh, kw, stride, pad_top, pad_left;
@@ -18,15 +20,16 @@ typedef struct ctxpar_conv_bf16_shape {
     int64_t ho, wo; /* output frame */
 } ctxpar_conv_bf16_shape;
 
-/* The weight [cout][cin][kt][kh][kw] as the GEMM's A: row co holds
- * K = kt*cin*kh*kw bf16 values in the order (dt, ci, dy, dx), then zeros up
- * to ctxpar_bf16_row_ld(K). Converted once per node (model_bf16.c). */
+/* The weight [cout][cin][kt][kh][kw] as the GEMM's B, packed in panels
+ * (gemm_bf16.h): K = kt*kh*kw*cin2 rows in tap-major order (tap (dt, dy,
+ * dx), then ci; cin2 = cin rounded up to even, the pad row zero) by cout
+ * columns. Converted once per node (model_bf16.c). */
 int64_t ctxpar_cpu_conv_bf16_weight_values(int64_t cin, int64_t cout, int kt, int kh, int kw);
 void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int64_t cin,
                                       int64_t cout, int kt, int kh, int kw);
 
-/* Floats of scratch for ctxpar_cpu_conv_bf16 (per thread, plus a frame of
- * output when in place). */
+/* Floats of scratch for ctxpar_cpu_conv_bf16: a ring of kt bf16 input
+ * frames, and a block of output per thread. */
 int64_t ctxpar_cpu_conv_bf16_scratch_floats(const ctxpar_conv_bf16_shape *shape, int in_place);
 
 /* Output frames [t_begin, t_end) of y = conv(x) + bias, bias may be NULL.
@@ -36,3 +39,12 @@ void ctxpar_cpu_conv_bf16(const float *x, int64_t x_cstride, const float *halo, 
                           int64_t y_cstride, const ctxpar_bf16 *weight, const float *bias,
                           const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
                           int in_place, float *scratch);
+
+/* The same on a given micro-kernel of mr rows per tile (tests: the AMX
+ * tiling on a model of the tiles); gather: build A blocks from the ring
+ * even where the taps could be read in place (they give the same bits). */
+void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, const float *x,
+                           int64_t x_cstride, const float *halo, float *y, int64_t y_cstride,
+                           const ctxpar_bf16 *weight, const float *bias,
+                           const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
+                           float *scratch);

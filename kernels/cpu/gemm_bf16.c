@@ -19,6 +19,13 @@
 
 /* ---------------------------------------------------------------- convert */
 
+void ctxpar_bf16_convert(ctxpar_bf16 *dst, const float *src, int64_t n) {
+    if (ctxpar_bf16_convert_avx512bf16 && ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16))
+        ctxpar_bf16_convert_avx512bf16(dst, src, n);
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] = ctxpar_bf16_from_f32(src[i]);
+}
+
 void ctxpar_cpu_bf16_rows(ctxpar_bf16 *dst, int64_t ld_dst, const float *src, int64_t ld_src,
                           int64_t rows, int64_t cols) {
     const int64_t padded = (cols + 1) / 2 * 2;
@@ -165,6 +172,12 @@ void ctxpar_gemm_bf16_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, i
                 }
             }
         }
+}
+
+void ctxpar_gemm_bf16_current_micro(ctxpar_gemm_bf16_micro *micro, int *mr) {
+    const int p = current_path();
+    *micro = path_micro(p);
+    *mr = path_rows[p];
 }
 
 void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,

@@ -55,6 +55,10 @@ static inline int64_t ctxpar_bf16_row_ld(int64_t k) {
     return even % 64 == 0 ? even + 32 : even;
 }
 
+/* dst[i] = bf16(src[i]) for i < n: one thread, vector where the CPU has
+ * AVX512-BF16 (the same bits either way). */
+void ctxpar_bf16_convert(ctxpar_bf16 *dst, const float *src, int64_t n);
+
 /* dst[r*ld_dst + c] = bf16(src[r*ld_src + c]) for c < cols, and zero for
  * cols <= c < ld_dst rounded up to even (the pad pair of an odd k). */
 void ctxpar_cpu_bf16_rows(ctxpar_bf16 *dst, int64_t ld_dst, const float *src, int64_t ld_src,
