@@ -177,7 +177,7 @@ static timing time_ours(const conv_shape *s, int repeat, int bf16) {
         double t0 = now_s(), c0 = cpu_s();
         if (bf16)
             ctxpar_cpu_conv_bf16(x, n, halo, y, out_n, packed, bias, &b16, 0, s->frames, 0,
-                                 scratch);
+                                 NULL, scratch);
         else if (s->kind == STRIDE2)
             ctxpar_cpu_conv2d_stride2(x, n, y, out_n, weight, bias, s->cin, s->cout, s->h, s->w,
                                       0, 0, s->frames, scratch);

@@ -45,12 +45,13 @@ typedef struct ctxpar_backend {
     void (*conv1x1)(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
                     const float *weight, const float *bias, int64_t cin, int64_t cout, int64_t n);
     /* optional (NULL: no bf16 VAE): --dtype bf16's convs, every kind, on a
-     * weight packed by ctxpar_cpu_conv_bf16_pack_weight (conv_bf16.h) */
+     * weight packed by ctxpar_cpu_conv_bf16_pack_weight (conv_bf16.h), with
+     * a norm + SiLU and a residual folded in when fuse is not NULL */
     int64_t (*conv_bf16_scratch_floats)(const ctxpar_conv_bf16_shape *shape, int in_place);
     void (*conv_bf16)(const float *x, int64_t x_cstride, const float *halo, float *y,
                       int64_t y_cstride, const ctxpar_bf16 *weight, const float *bias,
                       const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
-                      int in_place, float *scratch);
+                      int in_place, const ctxpar_conv3d_fusion *fuse, float *scratch);
     void (*group_moments)(const float *x, int64_t cstride, int64_t c, int64_t n, int groups,
                           ctxpar_moments *out);
     void (*group_norm_apply)(float *y, int64_t y_cstride, const float *x, int64_t x_cstride,

@@ -11,7 +11,8 @@
  * and on the AMX micro-kernel's body over a model of the tiles
  * (amx_tile_model.h), so the conv's tiling of the AMX path is held on
  * every machine: within the same bound, its taps in place and gathered
- * the same bits. */
+ * the same bits. A GroupNorm + SiLU and a residual folded into the conv
+ * give the bits of the passes run apart. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "kernels/cpu/conv_bf16.h"
+#include "kernels/cpu/kernels_cpu.h"
 #include "test_util.h"
 
 #include "amx_tile_model.h"
@@ -44,8 +46,9 @@ typedef struct conv_path {
 
 /* y [cout][frames][ho][wo] through the kernel, in chunks of `chunk` frames
  * (last chunk first, as the runtime calls it), in place when asked. */
-static float *run(const conv_case *c, const float *x, const float *halo, const ctxpar_bf16 *w,
-                  const float *bias, int64_t chunk, int in_place, const conv_path *path) {
+static float *run_fused(const conv_case *c, const float *x, const float *halo,
+                        const ctxpar_bf16 *w, const float *bias, int64_t chunk, int in_place,
+                        const conv_path *path, const ctxpar_conv3d_fusion *fuse) {
     const ctxpar_conv_bf16_shape *s = &c->s;
     const int64_t in_floats = s->cin * c->frames * s->h * s->w;
     const int64_t out_floats = s->cout * c->frames * s->ho * s->wo;
@@ -58,15 +61,55 @@ static float *run(const conv_case *c, const float *x, const float *halo, const c
         if (path)
             ctxpar_conv_bf16_with(path->micro, path->mr, path->gather, buf,
                                   c->frames * s->h * s->w, halo, y, c->frames * s->ho * s->wo, w,
-                                  bias, s, t_begin, t_end, scratch);
+                                  bias, s, t_begin, t_end, fuse, scratch);
         else
             ctxpar_cpu_conv_bf16(buf, c->frames * s->h * s->w, halo, y,
                                  c->frames * s->ho * s->wo, w, bias, s, t_begin, t_end, in_place,
-                                 scratch);
+                                 fuse, scratch);
     }
     if (!in_place) free(buf);
     free(scratch);
     return y;
+}
+
+static float *run(const conv_case *c, const float *x, const float *halo, const ctxpar_bf16 *w,
+                  const float *bias, int64_t chunk, int in_place, const conv_path *path) {
+    return run_fused(c, x, halo, w, bias, chunk, in_place, path, NULL);
+}
+
+/* A GroupNorm + SiLU and a residual folded into the conv give the bits of
+ * the passes run apart: the norm applied to x and the halo frame by frame
+ * (ctxpar_cpu_scale_shift_silu, as ctxpar_cpu_group_norm_apply), the conv,
+ * then the residual added. Chunked and in place too. */
+static void check_fused(const conv_case *c, const float *x, const float *halo,
+                        const ctxpar_bf16 *w, const float *bias) {
+    const ctxpar_conv_bf16_shape *s = &c->s;
+    const int64_t halo_n = s->kt - 1, hw = s->h * s->w, ohw = s->ho * s->wo;
+    const int64_t n_out = s->cout * c->frames * ohw;
+    float *scale = grid((halo_n + c->frames) * s->cin, 45, 1.5f);
+    float *shift = grid((halo_n + c->frames) * s->cin, 46, 0.5f);
+    float *residual = grid(n_out, 47, 1.0f);
+    float *xn = malloc(sizeof(float) * (size_t)(s->cin * c->frames * hw + 1));
+    float *halon = malloc(sizeof(float) * (size_t)(s->cin * halo_n * hw + 1));
+    for (int64_t ci = 0; ci < s->cin; ci++)
+        for (int64_t t = -halo_n; t < c->frames; t++) {
+            const int64_t at = (t + halo_n) * s->cin + ci;
+            const float *src = t >= 0 ? x + (ci * c->frames + t) * hw
+                                      : halo + (ci * halo_n + t + halo_n) * hw;
+            float *dst = t >= 0 ? xn + (ci * c->frames + t) * hw
+                                : halon + (ci * halo_n + t + halo_n) * hw;
+            ctxpar_cpu_scale_shift_silu(dst, src, hw, scale[at], shift[at]);
+        }
+    float *apart = run(c, xn, halon, w, bias, c->frames, 0, NULL);
+    for (int64_t i = 0; i < n_out; i++) apart[i] += residual[i];
+    const ctxpar_conv3d_fusion fuse = {.in_scale = scale,
+                                       .in_shift = shift,
+                                       .residual = residual,
+                                       .residual_cstride = c->frames * ohw};
+    const int in_place = s->cin == s->cout && s->stride == 1 && s->ho == s->h && s->wo == s->w;
+    float *fused = run_fused(c, x, halo, w, bias, 1, in_place, NULL, &fuse);
+    ASSERT_EQ_INT(memcmp(fused, apart, sizeof(float) * (size_t)n_out), 0);
+    free(scale), free(shift), free(residual), free(xn), free(halon), free(apart), free(fused);
 }
 
 /* The float64 reference: each output's sum and the sum of its products'
@@ -172,6 +215,7 @@ static void check(const conv_case *c) {
         ASSERT_EQ_INT(memcmp(a, g, out_bytes), 0);
         free(a), free(g);
     }
+    if (s->kt == 3) check_fused(c, x, halo, w, bias);
     free(x), free(halo), free(wf), free(bias), free(w), free(y), free(sum), free(mag);
 }
 

@@ -29,13 +29,19 @@
  *
  * In place (y == x, a stride-1 conv with cin == cout): frames run last
  * first, and output frame t overwrites x's frame t only after the ring
- * holds it; no later-computed frame (all earlier in time) reads it. */
+ * holds it; no later-computed frame (all earlier in time) reads it.
+ *
+ * A GroupNorm + SiLU before the conv folds into the conversion (each value
+ * normalised once, as it enters the ring) and a residual into the write of
+ * C^T, with the same float32 arithmetic as the passes they replace: the
+ * same bits, two passes through memory fewer. */
 #include "kernels/cpu/conv_bf16.h"
 
 #include <string.h>
 
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/gemm_bf16_internal.h"
+#include "kernels/cpu/kernels_cpu.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -118,7 +124,8 @@ int64_t ctxpar_cpu_conv_bf16_scratch_floats(const ctxpar_conv_bf16_shape *s, int
  * shared among the calling team's threads. */
 enum { CONVERT_PIXELS = 64, CONVERT_CHANNELS = 16 };
 static void convert_frame(ctxpar_bf16 *dst, const float *x, int64_t x_cstride, const float *halo,
-                          const ctxpar_conv_bf16_shape *s, int64_t tin) {
+                          const ctxpar_conv_bf16_shape *s, int64_t tin,
+                          const ctxpar_conv3d_fusion *fuse) {
     const int64_t rows = ring_rows(s), cols = ring_cols(s), cin2 = cin_even(s);
     const int64_t hw = s->h * s->w, halo_n = s->kt - 1;
     const int64_t r0 = s->pad_top > 0 ? s->pad_top : 0;
@@ -129,6 +136,7 @@ static void convert_frame(ctxpar_bf16 *dst, const float *x, int64_t x_cstride, c
     for (int64_t r = r0; r < r1; r++) {
         const int64_t iy = r - s->pad_top;
         ctxpar_bf16 block[CONVERT_CHANNELS][CONVERT_PIXELS];
+        float normed[CONVERT_PIXELS];
         for (int64_t c = c0; c < c1; c += CONVERT_PIXELS) {
             const int64_t n = c1 - c < CONVERT_PIXELS ? c1 - c : CONVERT_PIXELS;
             const int64_t ix = c - s->pad_left;
@@ -139,7 +147,14 @@ static void convert_frame(ctxpar_bf16 *dst, const float *x, int64_t x_cstride, c
                     const int64_t ci = ci0 + j;
                     const float *src = tin >= 0 ? x + ci * x_cstride + tin * hw
                                                 : halo + (ci * halo_n + (tin + halo_n)) * hw;
-                    ctxpar_bf16_convert(block[j], src + iy * s->w + ix, n);
+                    if (fuse && fuse->in_scale) {
+                        const int64_t at = (tin + halo_n) * s->cin + ci;
+                        ctxpar_cpu_scale_shift_silu(normed, src + iy * s->w + ix, n,
+                                                    fuse->in_scale[at], fuse->in_shift[at]);
+                        ctxpar_bf16_convert(block[j], normed, n);
+                    } else {
+                        ctxpar_bf16_convert(block[j], src + iy * s->w + ix, n);
+                    }
                 }
                 ctxpar_bf16 *out = dst + (r * cols + c) * cin2 + ci0;
                 for (int64_t i = 0; i < n; i++)
@@ -163,7 +178,7 @@ static void run_block(const ctxpar_bf16 *ring, float *dst, int64_t ld_dst,
                       const ctxpar_bf16 *weight, const float *bias,
                       const ctxpar_conv_bf16_shape *s, int64_t t, int64_t oy, int64_t ox0,
                       int64_t n, ctxpar_gemm_bf16_micro micro, int mr, int gather,
-                      float *scratch) {
+                      const ctxpar_conv3d_fusion *fuse, float *scratch) {
     const int64_t cols = ring_cols(s), cin2 = cin_even(s), k = conv_k(s);
     const int64_t segments = (int64_t)s->kt * s->kh, kp = k / 2, seg_pairs = s->kw * cin2 / 2;
     float *ct = scratch;
@@ -202,10 +217,16 @@ static void run_block(const ctxpar_bf16 *ring, float *dst, int64_t ld_dst,
             }
         }
     }
+    const int64_t px = t * s->ho * s->wo + oy * s->wo + ox0; /* in a channel of y */
     for (int64_t co = 0; co < s->cout; co++) {
-        float *out = dst + co * ld_dst + oy * s->wo + ox0;
+        float *out = dst + co * ld_dst + px;
         const float b = bias ? bias[co] : 0.0f;
-        for (int64_t i = 0; i < n; i++) out[i] = ct[i * s->cout + co] + b;
+        if (fuse && fuse->residual) {
+            const float *r = fuse->residual + co * fuse->residual_cstride + px;
+            for (int64_t i = 0; i < n; i++) out[i] = (ct[i * s->cout + co] + b) + r[i];
+        } else {
+            for (int64_t i = 0; i < n; i++) out[i] = ct[i * s->cout + co] + b;
+        }
     }
 }
 
@@ -213,9 +234,9 @@ void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, con
                            int64_t x_cstride, const float *halo, float *y, int64_t y_cstride,
                            const ctxpar_bf16 *weight, const float *bias,
                            const ctxpar_conv_bf16_shape *s, int64_t t_begin, int64_t t_end,
-                           float *scratch) {
+                           const ctxpar_conv3d_fusion *fuse, float *scratch) {
     if (t_end <= t_begin) return;
-    const int64_t out_hw = s->ho * s->wo, per_thread = thread_floats(s);
+    const int64_t per_thread = thread_floats(s);
     const int64_t row_blocks = (s->wo + CONV_BLOCK - 1) / CONV_BLOCK;
     const int64_t items = s->ho * row_blocks;
     gather = gather || !direct(s);
@@ -230,7 +251,7 @@ void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, con
         {
             for (int64_t tin = from; tin >= first; tin--)
                 convert_frame((ctxpar_bf16 *)ring_frame(ring, s, tin), x, x_cstride, halo, s,
-                              tin);
+                              tin, fuse);
             int thread = 0;
 #ifdef _OPENMP
             thread = omp_get_thread_num();
@@ -239,8 +260,8 @@ void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, con
             for (int64_t item = 0; item < items; item++) {
                 const int64_t oy = item / row_blocks, ox0 = item % row_blocks * CONV_BLOCK;
                 const int64_t n = s->wo - ox0 < CONV_BLOCK ? s->wo - ox0 : CONV_BLOCK;
-                run_block(ring, y + t * out_hw, y_cstride, weight, bias, s, t, oy, ox0, n,
-                          micro, mr, gather, threads + per_thread * thread);
+                run_block(ring, y, y_cstride, weight, bias, s, t, oy, ox0, n, micro, mr, gather,
+                          fuse, threads + per_thread * thread);
             }
         }
         converted = first;
@@ -250,11 +271,11 @@ void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, con
 void ctxpar_cpu_conv_bf16(const float *x, int64_t x_cstride, const float *halo, float *y,
                           int64_t y_cstride, const ctxpar_bf16 *weight, const float *bias,
                           const ctxpar_conv_bf16_shape *s, int64_t t_begin, int64_t t_end,
-                          int in_place, float *scratch) {
+                          int in_place, const ctxpar_conv3d_fusion *fuse, float *scratch) {
     (void)in_place; /* output frame t is written once the ring holds input frame t */
     ctxpar_gemm_bf16_micro micro;
     int mr;
     ctxpar_gemm_bf16_current_micro(&micro, &mr);
     ctxpar_conv_bf16_with(micro, mr, 0, x, x_cstride, halo, y, y_cstride, weight, bias, s,
-                          t_begin, t_end, scratch);
+                          t_begin, t_end, fuse, scratch);
 }

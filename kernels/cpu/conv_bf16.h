@@ -28,17 +28,23 @@ int64_t ctxpar_cpu_conv_bf16_weight_values(int64_t cin, int64_t cout, int kt, in
 void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int64_t cin,
                                       int64_t cout, int kt, int kh, int kw);
 
+/* Work folded into the conv (kernels_cpu.h): the input of frame t (t < 0:
+ * the halo's) is SiLU(x * in_scale[(t + kt-1)*cin + ci] + in_shift[...])
+ * (a GroupNorm + SiLU), and residual is added to the output; the same bits
+ * as those passes run apart. first_frame is not used. */
+typedef struct ctxpar_conv3d_fusion ctxpar_conv3d_fusion;
+
 /* Floats of scratch for ctxpar_cpu_conv_bf16: a ring of kt bf16 input
  * frames, and a block of output per thread. */
 int64_t ctxpar_cpu_conv_bf16_scratch_floats(const ctxpar_conv_bf16_shape *shape, int in_place);
 
 /* Output frames [t_begin, t_end) of y = conv(x) + bias, bias may be NULL.
  * weight: as packed above (its first shape->cout rows are used). in_place:
- * y == x (stride 1, cin == cout). */
+ * y == x (stride 1, cin == cout). fuse: NULL, or work folded in (above). */
 void ctxpar_cpu_conv_bf16(const float *x, int64_t x_cstride, const float *halo, float *y,
                           int64_t y_cstride, const ctxpar_bf16 *weight, const float *bias,
                           const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
-                          int in_place, float *scratch);
+                          int in_place, const ctxpar_conv3d_fusion *fuse, float *scratch);
 
 /* The same on a given micro-kernel of mr rows per tile (tests: the AMX
  * tiling on a model of the tiles); gather: build A blocks from the ring
@@ -47,4 +53,4 @@ void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, con
                            int64_t x_cstride, const float *halo, float *y, int64_t y_cstride,
                            const ctxpar_bf16 *weight, const float *bias,
                            const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
-                           float *scratch);
+                           const ctxpar_conv3d_fusion *fuse, float *scratch);

@@ -101,6 +101,13 @@ static void apply_portable(float *dst, const float *src, int64_t n, float scale,
     APPLY_LOOP
 }
 
+void ctxpar_cpu_scale_shift_silu(float *y, const float *x, int64_t n, float scale, float shift) {
+    if (ctxpar_cpu_has(CTXPAR_CPU_AVX512F))
+        apply_avx512(y, x, n, scale, shift, 1);
+    else
+        apply_portable(y, x, n, scale, shift, 1);
+}
+
 void ctxpar_cpu_group_norm_apply(float *y, int64_t y_cstride, const float *x, int64_t x_cstride,
                                  int64_t c, int64_t n, int groups, const ctxpar_moments *moments,
                                  const float *weight, const float *bias, float eps, int silu) {

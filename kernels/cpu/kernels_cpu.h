@@ -129,6 +129,11 @@ void ctxpar_cpu_group_norm_apply(float *y, int64_t y_cstride, const float *x, in
                                  int64_t c, int64_t n, int groups, const ctxpar_moments *moments,
                                  const float *weight, const float *bias, float eps, int silu);
 
+/* y[i] = SiLU(x[i] * scale + shift) for i < n, one thread: the same bits as
+ * ctxpar_cpu_group_norm_apply with silu, for kernels that fold the norm
+ * into their input (conv_bf16.c). */
+void ctxpar_cpu_scale_shift_silu(float *y, const float *x, int64_t n, float scale, float shift);
+
 /* y[c][t] = (x[c][2t] + x[c][2t+1]) / 2 for t in [0, frames_out); hw values per frame.
  * y may alias x (same cstride): the pooled frames are written in place. */
 void ctxpar_cpu_pool_time2(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,

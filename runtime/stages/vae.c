@@ -303,7 +303,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const ctxpar_op
             if (vae_bf16(run))
                 run->backend->conv_bf16(x->data, x->stride[0], halo, y->data, y->stride[0],
                                         packed_weight(run, op), bias, &bf16_shape, t_begin, t_end,
-                                        in_place, scratch);
+                                        in_place, fuse ? &fused : NULL, scratch);
             else if (fuse)
                 run->backend->conv3d_causal_fused(x->data, x->stride[0], halo, y->data,
                                                   y->stride[0], wgt, bias, cin, cout, kt, k, k, h,
@@ -445,10 +445,11 @@ static ctxpar_status norm_affine(vae_run *run, const ctxpar_tensor *x, const ctx
 }
 
 /* Whether a 3x3x3 conv of this shape can take a fused norm and residual
- * (never on the bf16 path, whose convs take none). */
+ * (always on the bf16 path, where they give the same bits as apart). */
 static int conv_fuses(const vae_run *run, int64_t cin, int64_t cout, const ctxpar_tensor *x) {
-    return !vae_bf16(run) && run->backend->conv3d_fuses &&
-           run->backend->conv3d_fuses(cin, cout, 3, 3, 3, x->shape[2], x->shape[3]);
+    return vae_bf16(run) ||
+           (run->backend->conv3d_fuses &&
+            run->backend->conv3d_fuses(cin, cout, 3, 3, 3, x->shape[2], x->shape[3]));
 }
 
 /* ---- blocks ------------------------------------------------------------- */
@@ -502,7 +503,7 @@ static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const ctxpar_resb
             if (!run->estimate)
                 run->backend->conv_bf16(x->data, x->stride[0], NULL, skip.data, skip.stride[0],
                                         packed_weight(run, &ops->skip), ops->skip.bias, &one, 0,
-                                        frames, 0, scratch);
+                                        frames, 0, NULL, scratch);
             scratch_free(run, scratch, floats);
         } else if (!run->estimate) {
             run->backend->conv1x1(x->data, x->stride[0], skip.data, skip.stride[0],
@@ -589,7 +590,8 @@ static ctxpar_status downsample(vae_run *run, ctxpar_tensor *x, int stage, int t
     run->stats->flops += 2.0 * (double)c * (double)c * 9.0 * (double)(frames * (h / 2) * (w / 2));
     if (!run->estimate && vae_bf16(run))
         run->backend->conv_bf16(x->data, x->stride[0], NULL, out->data, out->stride[0],
-                                packed_weight(run, op), op->bias, &down, 0, frames, 0, scratch);
+                                packed_weight(run, op), op->bias, &down, 0, frames, 0, NULL,
+                                scratch);
     else if (!run->estimate)
         run->backend->conv2d_stride2(x->data, x->stride[0], out->data, out->stride[0],
                                   op->weight, op->bias, c, c,
