@@ -12,6 +12,9 @@
  *   independent of how many rows and columns surround it (what makes rank
  *   counts and chunking invisible);
  * - odd k, partial tiles, k = 0, accumulate onto C, both packings;
+ * - the packing itself, value for value against the layout written out
+ *   here (both strides, odd k, partial panels, several blocks of pairs,
+ *   NaN, infinities and denormals among the values);
  * - the bf16 linear over several conversion chunks, with and without bias,
  *   against float64 and row for row against one GEMM over all rows. */
 #include <math.h>
@@ -134,6 +137,36 @@ static float *run_gemm(const gemm_case *g, const float *a, const float *w, const
     return out;
 }
 
+/* b[(j/32)*kp*64 + (kk/2)*64 + (j%32)*2 + kk%2] = bf16(B(kk, j)), zeros in the padding. */
+static void test_packing(int64_t k, int64_t n, int transposed) {
+    const int64_t kp = (k + 1) / 2, count = ctxpar_bf16_packed_count(k, n);
+    float *src = malloc(sizeof(float) * (size_t)(k * n + 1));
+    for (int64_t i = 0; i < k * n; i++)
+        src[i] = ldexpf(test_uniform(9, (uint64_t)i), (int)(test_uniform(10, (uint64_t)i) * 40));
+    if (k * n > 3) src[1] = NAN, src[2] = -INFINITY, src[3] = float_of(0x00000007u);
+    ctxpar_bf16 *got = malloc(sizeof(ctxpar_bf16) * (size_t)(count + 1));
+    memset(got, 0xff, sizeof(ctxpar_bf16) * (size_t)(count + 1));
+    /* transposed: W [n][k] (a linear's weight); else B [k][n] row-major */
+    if (transposed)
+        ctxpar_bf16_pack_transposed(got, src, k, n);
+    else
+        ctxpar_bf16_pack_rows(got, src, n, k, n);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < count; i++) {
+        const int64_t j = i / (kp * 64) * 32 + i % 64 / 2, kk = i % (kp * 64) / 64 * 2 + i % 2;
+        const ctxpar_bf16 want =
+            kk < k && j < n ? ctxpar_bf16_from_f32(transposed ? src[j * k + kk] : src[kk * n + j])
+                            : 0;
+        if (got[i] != want && bad++ < 3)
+            fprintf(stderr, "  pack k=%lld n=%lld: value %lld (kk %lld, j %lld) is %04x, not %04x\n",
+                    (long long)k, (long long)n, (long long)i, (long long)kk, (long long)j, got[i],
+                    want);
+    }
+    ASSERT_EQ_INT(bad, 0);
+    ASSERT_EQ_INT(got[count], 0xffff); /* nothing past the packed size */
+    free(src), free(got);
+}
+
 static void test_gemm(const gemm_case *g) {
     float *a = bf16_grid(g->m * g->k, 11, 1.0f), *w = bf16_grid(g->n * g->k, 12, 0.5f);
     float *c0 = g->accumulate ? bf16_grid(g->m * g->n, 13, 2.0f) : NULL;
@@ -228,6 +261,10 @@ int main(int argc, char **argv) {
     }
     printf("bf16 GEMM path %s\n", ctxpar_cpu_gemm_bf16_path());
     test_conversion();
+    const int64_t packs[][2] = {{1, 1}, {2, 32}, {63, 33}, {64, 64}, {65, 100}, {129, 31}, {300, 70}};
+    for (size_t i = 0; i < sizeof packs / sizeof packs[0]; i++)
+        for (int transposed = 0; transposed < 2; transposed++)
+            test_packing(packs[i][0], packs[i][1], transposed);
     const gemm_case cases[] = {
         {1, 1, 1, 0, 0},       {12, 32, 256, 0, 0},   {13, 33, 257, 0, 0},
         {5, 7, 3, 1, 0},       {100, 70, 300, 1, 1},  {97, 130, 1025, 0, 1},
