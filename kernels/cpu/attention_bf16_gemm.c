@@ -15,11 +15,19 @@
  * is per query row, and the GEMM's result for a row does not depend on the
  * rows beside it, so a query's output depends on its own row and the keys
  * only: not on the query count of the call (rank counts stay invisible).
- * The scalar exponential is the float32 kernels' (attention_internal.h). */
+ * The exponential is the float32 kernels' polynomial (attention_internal.h)
+ * on 16 or 8 lanes where the CPU has AVX-512 or AVX2: on AMX the tiles make
+ * both products a few thousand cycles per block, so a scalar softmax step
+ * (8192 exponentials per 64 x 128 block) would be most of the time. The
+ * row's sum is taken lane-wise then over the lanes in a fixed order, so a
+ * query's result still depends on its row only; each path's sum has its
+ * own order, so the paths' bits differ (tested against float64, and each
+ * against itself across query counts). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cpu_features.h"
 #include "kernels/cpu/attention_internal.h"
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/transformer_cpu.h"
@@ -28,10 +36,26 @@
 #include <omp.h>
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#include "kernels/cpu/attention_exp2_avx2.h"
+#include "kernels/cpu/attention_exp2_avx512.h"
+#define HAVE_VECTOR_SOFTMAX 1
+#else
+#define HAVE_VECTOR_SOFTMAX 0
+#endif
+
 enum {
     GQ = 64,   /* queries per work item */
     GKV = 128, /* keys per softmax step (even: pairs never straddle blocks) */
 };
+
+/* One softmax step of a query row: s holds the row's nk scores (log2
+ * units) and becomes P = 2^(s - m_new) in place; *m (the running max) and
+ * *l (the running sum) are updated. Returns alpha = 2^(m_old - m_new), the
+ * factor of the row's output so far. */
+typedef float (*softmax_step_fn)(float *s, int64_t nk, float *m, float *l);
 
 typedef struct gemm_args {
     const float *q;
@@ -42,6 +66,7 @@ typedef struct gemm_args {
     int64_t ldo, n_q, n_kv;
     int dh;
     float scale;
+    softmax_step_fn softmax_step;
 } gemm_args;
 
 /* Per-thread scratch, in bytes: q [GQ][ldq16] and p [GQ][ldp16] bf16, s
@@ -49,6 +74,92 @@ typedef struct gemm_args {
 static int64_t scratch_bytes(int dh) {
     const int64_t ldq16 = ctxpar_bf16_row_ld(dh), ldp16 = ctxpar_bf16_row_ld(GKV);
     return (GQ * (ldq16 + ldp16) * 2 + GQ * (GKV + (int64_t)dh + 2) * 4 + 63) / 64 * 64;
+}
+
+static float softmax_step_scalar(float *s, int64_t nk, float *m, float *l) {
+    float row_max = -INFINITY;
+    for (int64_t j = 0; j < nk; j++) row_max = s[j] > row_max ? s[j] : row_max;
+    const float m_new = row_max > *m ? row_max : *m;
+    const float alpha = ctxpar_exp2_scalar(*m - m_new);
+    float sum = 0.0f;
+    for (int64_t j = 0; j < nk; j++) {
+        s[j] = ctxpar_exp2_scalar(s[j] - m_new);
+        sum += s[j];
+    }
+    *m = m_new, *l = *l * alpha + sum;
+    return alpha;
+}
+
+#if HAVE_VECTOR_SOFTMAX
+/* The vector steps: lanes of max and of the sum, then the lanes in order;
+ * the row's tail (nk not a multiple of the width) in scalar code. */
+#define SOFTMAX_STEP(NAME, TARGET, VEC, W, LOADU, STOREU, SET1, MAX, SUB, ADD, EXP2)          \
+    __attribute__((target(TARGET))) static float NAME(float *s, int64_t nk, float *m,        \
+                                                      float *l) {                            \
+        VEC vmax = SET1(-INFINITY);                                                          \
+        int64_t j = 0;                                                                       \
+        for (; j + W <= nk; j += W) vmax = MAX(vmax, LOADU(s + j));                          \
+        float lanes[W];                                                                      \
+        STOREU(lanes, vmax);                                                                 \
+        float row_max = -INFINITY;                                                           \
+        for (int i = 0; i < W; i++) row_max = lanes[i] > row_max ? lanes[i] : row_max;       \
+        for (; j < nk; j++) row_max = s[j] > row_max ? s[j] : row_max;                       \
+        const float m_new = row_max > *m ? row_max : *m;                                     \
+        const float alpha = ctxpar_exp2_scalar(*m - m_new);                                  \
+        const VEC vm = SET1(m_new);                                                          \
+        VEC vsum = SET1(0.0f);                                                               \
+        for (j = 0; j + W <= nk; j += W) {                                                   \
+            const VEC p = EXP2(SUB(LOADU(s + j), vm));                                       \
+            STOREU(s + j, p);                                                                \
+            vsum = ADD(vsum, p);                                                             \
+        }                                                                                    \
+        STOREU(lanes, vsum);                                                                 \
+        float sum = 0.0f;                                                                    \
+        for (int i = 0; i < W; i++) sum += lanes[i];                                         \
+        for (; j < nk; j++) {                                                                \
+            s[j] = ctxpar_exp2_scalar(s[j] - m_new);                                         \
+            sum += s[j];                                                                     \
+        }                                                                                    \
+        *m = m_new, *l = *l * alpha + sum;                                                   \
+        return alpha;                                                                        \
+    }
+SOFTMAX_STEP(softmax_step_avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps,
+             _mm256_set1_ps, _mm256_max_ps, _mm256_sub_ps, _mm256_add_ps, ctxpar_exp2_256)
+SOFTMAX_STEP(softmax_step_avx512, "avx512f,avx512dq,fma", __m512, 16, _mm512_loadu_ps,
+             _mm512_storeu_ps, _mm512_set1_ps, _mm512_max_ps, _mm512_sub_ps, _mm512_add_ps,
+             ctxpar_exp2_512)
+#undef SOFTMAX_STEP
+#endif
+
+/* The steps, best first; NULL where not compiled or not on this CPU. */
+static softmax_step_fn softmax_step_named(const char *name) {
+#if HAVE_VECTOR_SOFTMAX
+    if (!strcmp(name, "avx512"))
+        return ctxpar_cpu_has(CTXPAR_CPU_AVX512F) && ctxpar_cpu_has(CTXPAR_CPU_AVX512DQ)
+                   ? softmax_step_avx512
+                   : NULL;
+    if (!strcmp(name, "avx2"))
+        return ctxpar_cpu_has(CTXPAR_CPU_AVX2) && ctxpar_cpu_has(CTXPAR_CPU_FMA)
+                   ? softmax_step_avx2
+                   : NULL;
+#endif
+    return !strcmp(name, "scalar") ? softmax_step_scalar : NULL;
+}
+
+static softmax_step_fn forced_softmax; /* test hook: set between calls */
+
+int ctxpar_attention_bf16_gemm_force_softmax(const char *name) {
+    softmax_step_fn step = name ? softmax_step_named(name) : NULL;
+    if (name && !step) return -1;
+    forced_softmax = step;
+    return 0;
+}
+
+static softmax_step_fn softmax_step_for_cpu(void) {
+    if (forced_softmax) return forced_softmax;
+    softmax_step_fn step = softmax_step_named("avx512");
+    if (!step) step = softmax_step_named("avx2");
+    return step ? step : softmax_step_scalar;
 }
 
 static void run_item(const gemm_args *a, int head, int64_t q0, int64_t nq, char *scratch) {
@@ -68,26 +179,17 @@ static void run_item(const gemm_args *a, int head, int64_t q0, int64_t nq, char 
     for (int64_t b = 0; b < a->blocks; b++) {
         const int64_t kv0 = b * GKV, nk = a->n_kv - kv0 < GKV ? a->n_kv - kv0 : GKV;
         const int64_t hb = (int64_t)head * a->blocks + b;
-        ctxpar_cpu_gemm_bf16(nq, nk, dh, qb, ldq16, a->kt + hb * a->kt_values, s, GKV, 0);
+        ctxpar_cpu_gemm_bf16_serial(nq, nk, dh, qb, ldq16, a->kt + hb * a->kt_values, s, GKV, 0);
         for (int64_t i = 0; i < nq; i++) {
-            const float *srow = s + i * GKV;
-            float row_max = -INFINITY;
-            for (int64_t j = 0; j < nk; j++) row_max = srow[j] > row_max ? srow[j] : row_max;
-            const float m_new = row_max > m[i] ? row_max : m[i];
-            const float alpha = ctxpar_exp2_scalar(m[i] - m_new);
-            float sum = l[i] * alpha;
+            float *srow = s + i * GKV;
+            const float alpha = a->softmax_step(srow, nk, &m[i], &l[i]);
             ctxpar_bf16 *prow = pb + i * ldp16;
-            for (int64_t j = 0; j < nk; j++) {
-                const float p = ctxpar_exp2_scalar(srow[j] - m_new);
-                sum += p;
-                prow[j] = ctxpar_bf16_from_f32(p);
-            }
+            ctxpar_bf16_convert(prow, srow, nk);
             for (int64_t j = nk; j < ldp16; j++) prow[j] = 0;
             float *orow = ot + i * dh;
             for (int c = 0; c < dh; c++) orow[c] *= alpha;
-            m[i] = m_new, l[i] = sum;
         }
-        ctxpar_cpu_gemm_bf16(nq, dh, nk, pb, ldp16, a->vb + hb * a->vb_values, ot, dh, 1);
+        ctxpar_cpu_gemm_bf16_serial(nq, dh, nk, pb, ldp16, a->vb + hb * a->vb_values, ot, dh, 1);
     }
     for (int64_t i = 0; i < nq; i++) {
         float *orow = a->o + (q0 + i) * a->ldo + (int64_t)head * dh;
@@ -131,8 +233,8 @@ void ctxpar_cpu_attention_bf16_gemm(const float *q, int64_t ldq, const float *k,
         ctxpar_bf16_pack_strided(kt + piece * kt_values, kh, 1, ldk, head_dim, nk);
         ctxpar_bf16_pack_strided(vb + piece * vb_values, vh, ldv, 1, nk, head_dim);
     }
-    const gemm_args args = {q,  ldq,       kt,   vb,  kt_values, vb_values, blocks, o,
-                            lse, ldo, n_q, n_kv, head_dim, scale};
+    const gemm_args args = {q,   ldq, kt,   vb,       kt_values, vb_values, blocks, o,
+                            lse, ldo, n_q, n_kv, head_dim, scale, softmax_step_for_cpu()};
 #pragma omp parallel num_threads(n_threads)
     {
         int me = 0;

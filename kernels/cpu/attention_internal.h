@@ -67,3 +67,7 @@ void ctxpar_cpu_attention_bf16_gemm(const float *q, int64_t ldq, const float *k,
                                     const float *v, int64_t ldv, float *o, int64_t ldo,
                                     float *lse, int64_t n_q, int64_t n_kv, int heads,
                                     int head_dim, float scale);
+/* Test hook: its softmax step forced to "avx512", "avx2" or "scalar" (NULL:
+ * the best this CPU has). Returns -1, changing nothing, where this CPU or
+ * build lacks it. */
+int ctxpar_attention_bf16_gemm_force_softmax(const char *name);

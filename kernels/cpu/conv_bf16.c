@@ -14,13 +14,12 @@
  * pixels of a row are then cin2 x stride values apart in one ring frame, so
  * the GEMM's micro-kernel reads them in place (its lda), one pass per row
  * of kw taps (side by side in the ring as in K), C carried from pass to
- * pass (the micro-kernel's load_c): K
- * is summed in the same order, pair after pair, as one call over an
- * im2col'd A would, without writing taps x the input into memory. Where
- * cin2 is not a multiple of 32 (conv_in's 3 channels; AMX's 16-pair tiles
- * need whole groups per tap) the pixels' rows are gathered from the ring
- * into an A block instead (memcpys of kw x cin2 values) and multiplied in
- * one call: the same sum, the same bits.
+ * pass (the micro-kernel's load_c): K is summed in the same order, pair
+ * after pair, as one call over an im2col'd A would, without writing taps x
+ * the input into memory. Where cin2 is not a multiple of 32 (conv_in's 3
+ * channels; a pass must hold whole 16-pair AMX tiles) the pixels' rows are
+ * gathered from the ring into an A block instead (memcpys of kw x cin2
+ * values) and multiplied in one call: the same sum, the same bits.
  *
  * Every output element is the sum over K, in one fixed order, of its own
  * input window, plus the bias: the block, chunk, thread count or rank it
@@ -196,7 +195,8 @@ static void run_block(const ctxpar_bf16 *ring, float *dst, int64_t ld_dst,
                        sizeof(ctxpar_bf16) * (size_t)(2 * seg_pairs));
             for (int64_t c = k; c < lda; c++) arow[c] = 0;
         }
-        ctxpar_gemm_bf16_blocked(micro, mr, n, s->cout, k, a, lda, weight, ct, s->cout, 0);
+        ctxpar_gemm_bf16_blocked_serial(micro, mr, n, s->cout, k, a, lda, weight, ct, s->cout,
+                                        0);
     } else {
         /* passes of about GEMM_KCP pairs, as the GEMM's blocking: the B rows
          * of a pass stay in cache over the block's tiles */

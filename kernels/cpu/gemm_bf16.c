@@ -195,6 +195,29 @@ int ctxpar_cpu_gemm_bf16_force_path(const char *path) {
     return -1;
 }
 
+/* Work item (mb, nb) of the blocking: rows [mb*GEMM_MB, ...) by columns
+ * [nb*GEMM_NB, ...) of C, the reduction in passes of GEMM_KCP pairs. */
+static void blocked_item(ctxpar_gemm_bf16_micro micro, int mr, int64_t mb, int64_t nb, int64_t m,
+                         int64_t n, int64_t kp, const ctxpar_bf16 *a, int64_t lda,
+                         const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate) {
+    const int64_t i_end = m < (mb + 1) * GEMM_MB ? m : (mb + 1) * GEMM_MB;
+    const int64_t j_end = n < (nb + 1) * GEMM_NB ? n : (nb + 1) * GEMM_NB;
+    /* at least one pass, so k == 0 still writes C */
+    for (int64_t p0 = 0; p0 == 0 || p0 < kp; p0 += GEMM_KCP) {
+        const int64_t np = kp - p0 < GEMM_KCP ? kp - p0 : GEMM_KCP;
+        const int load_c = accumulate || p0 > 0;
+        for (int64_t j0 = nb * GEMM_NB; j0 < j_end; j0 += GEMM_NR) {
+            const int cols = (int)(j_end - j0 < GEMM_NR ? j_end - j0 : GEMM_NR);
+            for (int64_t i0 = mb * GEMM_MB; i0 < i_end; i0 += mr) {
+                const int rows = (int)(i_end - i0 < mr ? i_end - i0 : mr);
+                micro(np, a + i0 * lda + 2 * p0, lda, rows,
+                      b + ((j0 / GEMM_NR) * kp + p0) * 2 * GEMM_NR, c + i0 * ldc + j0, ldc, cols,
+                      load_c);
+            }
+        }
+    }
+}
+
 void ctxpar_gemm_bf16_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
                               int64_t k, const ctxpar_bf16 *a, int64_t lda, const ctxpar_bf16 *b,
                               float *c, int64_t ldc, int accumulate) {
@@ -203,24 +226,20 @@ void ctxpar_gemm_bf16_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, i
     const int64_t n_mb = (m + GEMM_MB - 1) / GEMM_MB, n_nb = (n + GEMM_NB - 1) / GEMM_NB;
 #pragma omp parallel for collapse(2) schedule(static) if (m * n * kp > (1 << 18))
     for (int64_t mb = 0; mb < n_mb; mb++)
-        for (int64_t nb = 0; nb < n_nb; nb++) {
-            const int64_t i_end = m < (mb + 1) * GEMM_MB ? m : (mb + 1) * GEMM_MB;
-            const int64_t j_end = n < (nb + 1) * GEMM_NB ? n : (nb + 1) * GEMM_NB;
-            /* at least one pass, so k == 0 still writes C */
-            for (int64_t p0 = 0; p0 == 0 || p0 < kp; p0 += GEMM_KCP) {
-                const int64_t np = kp - p0 < GEMM_KCP ? kp - p0 : GEMM_KCP;
-                const int load_c = accumulate || p0 > 0;
-                for (int64_t j0 = nb * GEMM_NB; j0 < j_end; j0 += GEMM_NR) {
-                    const int cols = (int)(j_end - j0 < GEMM_NR ? j_end - j0 : GEMM_NR);
-                    for (int64_t i0 = mb * GEMM_MB; i0 < i_end; i0 += mr) {
-                        const int rows = (int)(i_end - i0 < mr ? i_end - i0 : mr);
-                        micro(np, a + i0 * lda + 2 * p0, lda, rows,
-                              b + ((j0 / GEMM_NR) * kp + p0) * 2 * GEMM_NR, c + i0 * ldc + j0,
-                              ldc, cols, load_c);
-                    }
-                }
-            }
-        }
+        for (int64_t nb = 0; nb < n_nb; nb++)
+            blocked_item(micro, mr, mb, nb, m, n, kp, a, lda, b, c, ldc, accumulate);
+}
+
+void ctxpar_gemm_bf16_blocked_serial(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
+                                     int64_t k, const ctxpar_bf16 *a, int64_t lda,
+                                     const ctxpar_bf16 *b, float *c, int64_t ldc,
+                                     int accumulate) {
+    if (m <= 0 || n <= 0) return;
+    const int64_t kp = (k + 1) / 2;
+    const int64_t n_mb = (m + GEMM_MB - 1) / GEMM_MB, n_nb = (n + GEMM_NB - 1) / GEMM_NB;
+    for (int64_t mb = 0; mb < n_mb; mb++)
+        for (int64_t nb = 0; nb < n_nb; nb++)
+            blocked_item(micro, mr, mb, nb, m, n, kp, a, lda, b, c, ldc, accumulate);
 }
 
 void ctxpar_gemm_bf16_current_micro(ctxpar_gemm_bf16_micro *micro, int *mr) {
@@ -234,4 +253,12 @@ void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,
     const int p = current_path();
     ctxpar_gemm_bf16_blocked(path_micro(p), path_rows[p], m, n, k, a, lda, b, c, ldc,
                              accumulate);
+}
+
+void ctxpar_cpu_gemm_bf16_serial(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,
+                                 int64_t lda, const ctxpar_bf16 *b, float *c, int64_t ldc,
+                                 int accumulate) {
+    const int p = current_path();
+    ctxpar_gemm_bf16_blocked_serial(path_micro(p), path_rows[p], m, n, k, a, lda, b, c, ldc,
+                                    accumulate);
 }

@@ -89,6 +89,13 @@ void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int
 void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
                           const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate);
 
+/* The same on the calling thread alone, with no OpenMP region (for kernels
+ * whose work items already run in one: small products where even an
+ * inactive region's set-up would show). The same bits. */
+void ctxpar_cpu_gemm_bf16_serial(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,
+                                 int64_t lda, const ctxpar_bf16 *b, float *c, int64_t ldc,
+                                 int accumulate);
+
 /* The path ctxpar_cpu_gemm_bf16 takes: "amx", "avx512bf16", "avx512",
  * "avx2" or "portable". */
 const char *ctxpar_cpu_gemm_bf16_path(void);

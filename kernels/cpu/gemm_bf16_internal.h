@@ -43,6 +43,11 @@ extern const ctxpar_gemm_bf16_micro ctxpar_gemm_bf16_micro_amx;
 void ctxpar_gemm_bf16_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
                               int64_t k, const ctxpar_bf16 *a, int64_t lda, const ctxpar_bf16 *b,
                               float *c, int64_t ldc, int accumulate);
+/* The same loop on the calling thread alone (no OpenMP region). */
+void ctxpar_gemm_bf16_blocked_serial(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
+                                     int64_t k, const ctxpar_bf16 *a, int64_t lda,
+                                     const ctxpar_bf16 *b, float *c, int64_t ldc,
+                                     int accumulate);
 /* The micro-kernel ctxpar_cpu_gemm_bf16 runs now, and its rows per tile:
  * for kernels that drive the micro-kernel themselves (conv_bf16.c). */
 void ctxpar_gemm_bf16_current_micro(ctxpar_gemm_bf16_micro *micro, int *mr);
