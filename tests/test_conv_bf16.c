@@ -7,8 +7,8 @@
  * properties the runtime relies on: a conv split into chunks of frames, a
  * conv in place (y == x), 1 and 5 threads, and A gathered where it could
  * be read in place, all give the same bits as one call out of place. Runs
- * on whatever GEMM path this CPU takes (test_gemm_bf16 covers each path),
- * and on the AMX micro-kernel's body over a model of the tiles
+ * on every GEMM path this CPU has (the others print "skipped"), and on the
+ * AMX micro-kernel's body over a model of the tiles
  * (amx_tile_model.h), so the conv's tiling of the AMX path is held on
  * every machine: within the same bound, its taps in place and gathered
  * the same bits. A GroupNorm + SiLU and a residual folded into the conv
@@ -160,7 +160,7 @@ static int64_t outside_bound(const conv_case *c, const float *y, const double *s
     return bad;
 }
 
-static void check(const conv_case *c) {
+static void check(const conv_case *c, int with_model) {
     const ctxpar_conv_bf16_shape *s = &c->s;
     const int64_t halo_n = s->kt - 1, hw = s->h * s->w, ohw = s->ho * s->wo;
     const int64_t k = (int64_t)s->kt * s->cin * s->kh * s->kw;
@@ -205,8 +205,8 @@ static void check(const conv_case *c) {
         ASSERT_EQ_INT(memcmp(g, y, out_bytes), 0);
         free(g);
     }
-    { /* the AMX tiling on the tile model: within the bound, and in place
-       * or gathered the same bits (also chunked, in place) */
+    if (with_model) { /* the AMX tiling on the tile model: within the bound, and
+                       * in place or gathered the same bits (also chunked, in place) */
         const conv_path direct = {micro_model, GEMM_AMX_MR, 0}, gathered = {micro_model, GEMM_AMX_MR, 1};
         float *a = run(c, x, halo, w, bias, c->frames, 0, &direct);
         float *g = run(c, x, halo, w, bias, 1, s->cin == s->cout && s->stride == 1 &&
@@ -241,7 +241,7 @@ int main(void) {
          * rows of several pixel blocks with a partial one */
         {{32, 32, 3, 3, 3, 1, 1, 1, 4, 100, 4, 100}, 3},
         /* cout not a multiple of 32, the taps in several passes (cin 64:
-         * 32 pairs a tap, GEMM_KCP / 32 taps a pass) */
+         * 96 pairs a row of 3 taps, GEMM_KCP / 96 = 5 rows a pass) */
         {{64, 40, 3, 3, 3, 1, 1, 1, 5, 7, 5, 7}, 2},
         /* stride-2 downsample, both paddings, taps in place */
         {{32, 32, 1, 3, 3, 2, 0, 0, 8, 70, 4, 35}, 2},
@@ -249,6 +249,18 @@ int main(void) {
         /* 1x1 shortcut in place of a gather */
         {{64, 48, 1, 1, 1, 1, 0, 0, 3, 130, 3, 130}, 2},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check(&cases[i]);
+    /* every GEMM path this CPU has; the tile model's checks once */
+    const char *const paths[] = {"amx", "avx512bf16", "avx512", "avx2", "portable"};
+    int model_done = 0;
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        if (ctxpar_cpu_gemm_bf16_force_path(paths[p]) != 0) {
+            printf("GEMM path %s: skipped (not on this CPU)\n", paths[p]);
+            continue;
+        }
+        printf("GEMM path %s\n", paths[p]);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check(&cases[i], !model_done);
+        model_done = 1;
+    }
+    ctxpar_cpu_gemm_bf16_force_path(NULL);
     return test_finish("test_conv_bf16");
 }
