@@ -46,6 +46,17 @@
 #include <omp.h>
 #endif
 
+/* The two transposes around the GEMM (bf16 channels to pixel-major as the
+ * ring fills, C^T back to channel-major) on SSE2, which every x86-64 has:
+ * 8 x 8 blocks of bf16, 4 x 4 of float32. Moves and the same float adds as
+ * the scalar loops, so the same bits. */
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <emmintrin.h>
+#define HAVE_SSE2_TRANSPOSE 1
+#else
+#define HAVE_SSE2_TRANSPOSE 0
+#endif
+
 enum {
     CONV_BLOCK = 96,       /* output pixels per work item: C^T's rows (a multiple of every mr) */
     CONV_DIRECT_PAIRS = 16, /* cin2/2 a multiple of this: taps read in place */
@@ -117,6 +128,42 @@ int64_t ctxpar_cpu_conv_bf16_scratch_floats(const ctxpar_conv_bf16_shape *s, int
     return ring_floats(s) + thread_floats(s) * max_threads();
 }
 
+/* out[i * ld + j] = in[j][i] for j < nc, i < n: a block of converted
+ * channel rows (CONVERT_PIXELS values apart) into pixel-major order. */
+static void transpose_bf16(ctxpar_bf16 *out, int64_t ld, const ctxpar_bf16 *in, int64_t nc,
+                           int64_t n, int64_t in_ld) {
+    int64_t j0 = 0;
+#if HAVE_SSE2_TRANSPOSE
+    for (; j0 + 8 <= nc; j0 += 8) {
+        int64_t i0 = 0;
+        for (; i0 + 8 <= n; i0 += 8) {
+            __m128i a[8], b[8], c[8];
+            for (int r = 0; r < 8; r++)
+                a[r] = _mm_loadu_si128((const __m128i *)(in + (j0 + r) * in_ld + i0));
+            for (int r = 0; r < 8; r += 2) {
+                b[r] = _mm_unpacklo_epi16(a[r], a[r + 1]);
+                b[r + 1] = _mm_unpackhi_epi16(a[r], a[r + 1]);
+            }
+            /* b[0..1]: rows 0-1, b[2..3]: rows 2-3, b[4..5]: 4-5, b[6..7]: 6-7 */
+            c[0] = _mm_unpacklo_epi32(b[0], b[2]), c[1] = _mm_unpackhi_epi32(b[0], b[2]);
+            c[2] = _mm_unpacklo_epi32(b[1], b[3]), c[3] = _mm_unpackhi_epi32(b[1], b[3]);
+            c[4] = _mm_unpacklo_epi32(b[4], b[6]), c[5] = _mm_unpackhi_epi32(b[4], b[6]);
+            c[6] = _mm_unpacklo_epi32(b[5], b[7]), c[7] = _mm_unpackhi_epi32(b[5], b[7]);
+            for (int q = 0; q < 4; q++) { /* columns 2q and 2q+1 */
+                _mm_storeu_si128((__m128i *)(out + (i0 + 2 * q) * ld + j0),
+                                 _mm_unpacklo_epi64(c[q], c[q + 4]));
+                _mm_storeu_si128((__m128i *)(out + (i0 + 2 * q + 1) * ld + j0),
+                                 _mm_unpackhi_epi64(c[q], c[q + 4]));
+            }
+        }
+        for (; i0 < n; i0++)
+            for (int64_t j = j0; j < j0 + 8; j++) out[i0 * ld + j] = in[j * in_ld + i0];
+    }
+#endif
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = j0; j < nc; j++) out[i * ld + j] = in[j * in_ld + i];
+}
+
 /* Input frame tin (x's frame, or the halo's before frame 0) into ring
  * frame dst: dst[(iy + pad_top) * cols + ix + pad_left][ci] = bf16(x[ci][iy][ix]);
  * the padding is never written (zero since the ring was cleared). Rows are
@@ -155,10 +202,49 @@ static void convert_frame(ctxpar_bf16 *dst, const float *x, int64_t x_cstride, c
                         ctxpar_bf16_convert(block[j], src + iy * s->w + ix, n);
                     }
                 }
-                ctxpar_bf16 *out = dst + (r * cols + c) * cin2 + ci0;
-                for (int64_t i = 0; i < n; i++)
-                    for (int64_t j = 0; j < nc; j++) out[i * cin2 + j] = block[j][i];
+                transpose_bf16(dst + (r * cols + c) * cin2 + ci0, cin2, block[0], nc, n,
+                               CONVERT_PIXELS);
             }
+        }
+    }
+}
+
+/* dst[co * ld + i] = (ct[i][co] + bias[co]) (+ residual[co * ld_res + i])
+ * for the block's n pixels: C^T back to channel-major. */
+static void write_back(float *dst, int64_t ld, const float *ct, int64_t cout, int64_t n,
+                       const float *bias, const float *residual, int64_t ld_res) {
+    int64_t co0 = 0;
+#if HAVE_SSE2_TRANSPOSE
+    for (; co0 + 4 <= cout; co0 += 4) {
+        __m128 b[4];
+        for (int k = 0; k < 4; k++) b[k] = _mm_set1_ps(bias ? bias[co0 + k] : 0.0f);
+        int64_t i0 = 0;
+        for (; i0 + 4 <= n; i0 += 4) {
+            __m128 r0 = _mm_loadu_ps(ct + (i0 + 0) * cout + co0);
+            __m128 r1 = _mm_loadu_ps(ct + (i0 + 1) * cout + co0);
+            __m128 r2 = _mm_loadu_ps(ct + (i0 + 2) * cout + co0);
+            __m128 r3 = _mm_loadu_ps(ct + (i0 + 3) * cout + co0);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3); /* now r_k: channel co0 + k, 4 pixels */
+            const __m128 rows[4] = {r0, r1, r2, r3};
+            for (int k = 0; k < 4; k++) {
+                __m128 v = _mm_add_ps(rows[k], b[k]);
+                if (residual)
+                    v = _mm_add_ps(v, _mm_loadu_ps(residual + (co0 + k) * ld_res + i0));
+                _mm_storeu_ps(dst + (co0 + k) * ld + i0, v);
+            }
+        }
+        for (int64_t co = co0; co < co0 + 4; co++)
+            for (int64_t i = i0; i < n; i++) {
+                const float v = ct[i * cout + co] + (bias ? bias[co] : 0.0f);
+                dst[co * ld + i] = residual ? v + residual[co * ld_res + i] : v;
+            }
+    }
+#endif
+    for (int64_t co = co0; co < cout; co++) {
+        const float b = bias ? bias[co] : 0.0f;
+        for (int64_t i = 0; i < n; i++) {
+            const float v = ct[i * cout + co] + b;
+            dst[co * ld + i] = residual ? v + residual[co * ld_res + i] : v;
         }
     }
 }
@@ -218,16 +304,9 @@ static void run_block(const ctxpar_bf16 *ring, float *dst, int64_t ld_dst,
         }
     }
     const int64_t px = t * s->ho * s->wo + oy * s->wo + ox0; /* in a channel of y */
-    for (int64_t co = 0; co < s->cout; co++) {
-        float *out = dst + co * ld_dst + px;
-        const float b = bias ? bias[co] : 0.0f;
-        if (fuse && fuse->residual) {
-            const float *r = fuse->residual + co * fuse->residual_cstride + px;
-            for (int64_t i = 0; i < n; i++) out[i] = (ct[i * s->cout + co] + b) + r[i];
-        } else {
-            for (int64_t i = 0; i < n; i++) out[i] = ct[i * s->cout + co] + b;
-        }
-    }
+    write_back(dst + px, ld_dst, ct, s->cout, n, bias,
+               fuse && fuse->residual ? fuse->residual + px : NULL,
+               fuse ? fuse->residual_cstride : 0);
 }
 
 void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, const float *x,
