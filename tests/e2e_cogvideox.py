@@ -267,7 +267,11 @@ def bf16_part():
     torch_mean = np.asarray(reference.reference(folder, v17, "exact", dtype=torch.bfloat16)[0],
                             np.float64)
     torch_err = rel_err(torch_mean, ref_mean)
-    print("PyTorch bf16 vs float64: max|a-r|/max|r| = %.3g" % torch_err)
+    print("PyTorch %s bf16 vs float64: max|a-r|/max|r| = %.3g" % (torch.__version__, torch_err))
+    # Debian's torch 1.13 rounds bf16 convs far worse than the current
+    # PyTorch (docs/bf16.md): the bound is the tighter of this torch's error
+    # and the current PyTorch's on these same inputs (2.15: 1.90e-2).
+    torch_err = min(torch_err, 1.90e-2)
     by_ranks = {}
     for ranks in rank_counts(1, 3, 5) + rank_counts(1):
         tag = "bf16 T=17 --dtype bf16 np=%d" % ranks

@@ -119,7 +119,10 @@ def main():
             continue
         # --dtype bf16 against PyTorch's own bf16 run of the same modules
         torch_err = rel_err(reference.encode(config, weights, video, torch.bfloat16), want)
-        print("%s: PyTorch bf16 vs float64: %.3g" % (name, torch_err))
+        print("%s: PyTorch %s bf16 vs float64: %.3g" % (name, torch.__version__, torch_err))
+        # the tighter of this torch's error and the current PyTorch's on these
+        # same inputs (2.15: 1.05e-2 for both families; docs/bf16.md)
+        torch_err = min(torch_err, 1.05e-2)
         bf16 = {}
         for r in rank_counts(1, 3, 5):
             got = ctxpar("%s --dtype bf16 np=%d" % (name, r), r, folder, video_path,

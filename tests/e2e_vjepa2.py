@@ -215,7 +215,10 @@ def check_bf16(folders, v16, video):
     ref = ref.numpy()
     scale = np.abs(ref).max()
     torch_err = np.abs(mine.double().numpy() - ref).max() / scale
-    print("PyTorch bf16 vs float64: max|a-r|/max|r| = %.3g" % torch_err)
+    print("PyTorch %s bf16 vs float64: max|a-r|/max|r| = %.3g" % (torch.__version__, torch_err))
+    # the tighter of this torch's error and the current PyTorch's on these
+    # same inputs (2.15: 1.78e-2; docs/bf16.md)
+    torch_err = min(torch_err, 1.78e-2)
     by_ranks = {}
     for ranks in rank_counts(1, 3, 5):
         tag = "tiny bf16 --dtype bf16 np=%d" % ranks
