@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "kernels/cpu/conv_bf16.h"
+#include "kernels/cpu/conv_bf16_internal.h"
 #include "kernels/cpu/kernels_cpu.h"
 #include "test_util.h"
 

@@ -35,6 +35,7 @@
  * C^T, with the same float32 arithmetic as the passes they replace: the
  * same bits, two passes through memory fewer. */
 #include "kernels/cpu/conv_bf16.h"
+#include "kernels/cpu/conv_bf16_internal.h"
 
 #include <string.h>
 

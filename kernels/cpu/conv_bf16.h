@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include "kernels/cpu/gemm_bf16.h"
-#include "kernels/cpu/gemm_bf16_internal.h"
 
 /* One conv: kt causal frames (the kt-1 before each output frame come from x,
  * or from the halo [cin][kt-1][h][w] before x's frame 0), a kh x kw spatial
@@ -45,12 +44,3 @@ void ctxpar_cpu_conv_bf16(const float *x, int64_t x_cstride, const float *halo, 
                           int64_t y_cstride, const ctxpar_bf16 *weight, const float *bias,
                           const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
                           int in_place, const ctxpar_conv3d_fusion *fuse, float *scratch);
-
-/* The same on a given micro-kernel of mr rows per tile (tests: the AMX
- * tiling on a model of the tiles); gather: build A blocks from the ring
- * even where the taps could be read in place (they give the same bits). */
-void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, const float *x,
-                           int64_t x_cstride, const float *halo, float *y, int64_t y_cstride,
-                           const ctxpar_bf16 *weight, const float *bias,
-                           const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
-                           const ctxpar_conv3d_fusion *fuse, float *scratch);

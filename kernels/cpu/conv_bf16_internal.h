@@ -1,0 +1,15 @@
+/* Private to the bf16 convolution (conv_bf16.c) and its test: the conv
+ * driven by a given GEMM micro-kernel, so that a test runs the AMX path's
+ * tiling on a model of the tiles (tests/amx_tile_model.h) and compares the
+ * taps read in place with gathered A blocks. */
+#pragma once
+#include "kernels/cpu/conv_bf16.h"
+#include "kernels/cpu/gemm_bf16_internal.h"
+
+/* ctxpar_cpu_conv_bf16 on a given micro-kernel of mr rows per tile; gather: build A blocks from the ring
+ * even where the taps could be read in place (they give the same bits). */
+void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, const float *x,
+                           int64_t x_cstride, const float *halo, float *y, int64_t y_cstride,
+                           const ctxpar_bf16 *weight, const float *bias,
+                           const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
+                           const ctxpar_conv3d_fusion *fuse, float *scratch);
