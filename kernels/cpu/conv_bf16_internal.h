@@ -6,8 +6,9 @@
 #include "kernels/cpu/conv_bf16.h"
 #include "kernels/cpu/gemm_bf16_internal.h"
 
-/* ctxpar_cpu_conv_bf16 on a given micro-kernel of mr rows per tile; gather: build A blocks from the ring
- * even where the taps could be read in place (they give the same bits). */
+/* ctxpar_cpu_conv_bf16 on a given micro-kernel of mr rows per tile; gather:
+ * build A blocks from the ring even where the taps could be read in place
+ * (they give the same bits). */
 void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, const float *x,
                            int64_t x_cstride, const float *halo, float *y, int64_t y_cstride,
                            const ctxpar_bf16 *weight, const float *bias,
