@@ -583,9 +583,13 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     const double mib = 1024.0 * 1024.0;
     printf("# ctxpar summary: %d ranks on %d node(s), %d thread(s) per rank\n", s->ranks,
            s->nodes, s->threads);
-    printf("dtype %s: linears on %s, attention %s (CPU ISA %s)%s\n", s->dtype, s->gemm_path,
-           s->attention_path, s->isa,
-           !strcmp(s->dtype, "bf16") ? "; convs, norms and softmax in float32" : "");
+    if (!strcmp(s->dtype, "bf16"))
+        printf("dtype bf16: linears and convs on the bf16 GEMM (%s), attention %s (CPU ISA %s); "
+               "norms, softmax and statistics in float32\n",
+               s->gemm_path, s->attention_path, s->isa);
+    else
+        printf("dtype %s: linears on %s, attention %s (CPU ISA %s)\n", s->dtype, s->gemm_path,
+               s->attention_path, s->isa);
     const int tokens = s->model.has_transformer; /* else a VAE-only model's latents job */
     if (tokens) {
         printf("frames %lld (%lldx%lld), tokens %lld, records written %lld\n",
