@@ -3,8 +3,14 @@
  * tiling on a model of the tiles (tests/amx_tile_model.h) and compares the
  * taps read in place with gathered A blocks. */
 #pragma once
-#include "kernels/cpu/conv_bf16.h"
+#include <stdint.h>
+
 #include "kernels/cpu/gemm_bf16_internal.h"
+
+/* as conv_bf16.h (C11 allows the repeat; including it would make a cycle
+ * of the conv's two headers) */
+typedef struct ctxpar_conv_bf16_shape ctxpar_conv_bf16_shape;
+typedef struct ctxpar_conv3d_fusion ctxpar_conv3d_fusion;
 
 /* ctxpar_cpu_conv_bf16 on a given micro-kernel of mr rows per tile; gather:
  * build A blocks from the ring even where the taps could be read in place
