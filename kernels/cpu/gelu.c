@@ -26,7 +26,9 @@ void ctxpar_cpu_gelu(float *x, int64_t n) {
  *
  * libm's erff is scalar and costs ~12 ns an element, seconds on a long video's
  * MLPs, so the loop below is branch-free arithmetic the compiler vectorises
- * (built a second time for AVX-512 and chosen at run time):
+ * (built again for AVX-512 and for AVX2 + FMA, chosen at run time; the
+ * file is compiled without trapping math, CMakeLists.txt, so AVX2 gets
+ * selects instead of branches):
  * 1 + erf(z) = 2 - erfc(z) for z >= 0 and erfc(-z) for z < 0, with
  * erfc(a) = t*P(t)*exp(-a^2), t = 1/(1 + 0.3275911 a) (Abramowitz and Stegun
  * 7.1.26, |error| <= 1.5e-7), and exp from exp_approx.h. Computing erfc
@@ -53,11 +55,17 @@ __attribute__((target("avx512f,fma"))) static void gelu_erf_avx512(float *x, int
     GELU_ERF_LOOP
 }
 
+__attribute__((target("avx2,fma"))) static void gelu_erf_avx2(float *x, int64_t n) {
+    GELU_ERF_LOOP
+}
+
 static void gelu_erf_portable(float *x, int64_t n) { GELU_ERF_LOOP }
 
 void ctxpar_cpu_gelu_erf(float *x, int64_t n) {
     if (ctxpar_cpu_has(CTXPAR_CPU_AVX512F))
         gelu_erf_avx512(x, n);
+    else if (ctxpar_cpu_has(CTXPAR_CPU_AVX2) && ctxpar_cpu_has(CTXPAR_CPU_FMA))
+        gelu_erf_avx2(x, n);
     else
         gelu_erf_portable(x, n);
 }

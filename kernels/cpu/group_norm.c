@@ -96,30 +96,38 @@ __attribute__((target("avx512f,fma"))) static void apply_avx512(float *dst, cons
     APPLY_LOOP
 }
 
+__attribute__((target("avx2,fma"))) static void apply_avx2(float *dst, const float *src,
+                                                            int64_t n, float scale, float shift,
+                                                            int silu) {
+    APPLY_LOOP
+}
+
 static void apply_portable(float *dst, const float *src, int64_t n, float scale, float shift,
                            int silu) {
     APPLY_LOOP
 }
 
+typedef void (*apply_fn)(float *, const float *, int64_t, float, float, int);
+
+/* One choice for the pass and for the convs that fold it in (same bits). */
+static apply_fn apply_for_cpu(void) {
+    if (ctxpar_cpu_has(CTXPAR_CPU_AVX512F)) return apply_avx512;
+    if (ctxpar_cpu_has(CTXPAR_CPU_AVX2) && ctxpar_cpu_has(CTXPAR_CPU_FMA)) return apply_avx2;
+    return apply_portable;
+}
+
 void ctxpar_cpu_scale_shift_silu(float *y, const float *x, int64_t n, float scale, float shift) {
-    if (ctxpar_cpu_has(CTXPAR_CPU_AVX512F))
-        apply_avx512(y, x, n, scale, shift, 1);
-    else
-        apply_portable(y, x, n, scale, shift, 1);
+    apply_for_cpu()(y, x, n, scale, shift, 1);
 }
 
 void ctxpar_cpu_group_norm_apply(float *y, int64_t y_cstride, const float *x, int64_t x_cstride,
                                  int64_t c, int64_t n, int groups, const ctxpar_moments *moments,
                                  const float *weight, const float *bias, float eps, int silu) {
     if (c <= 0) return;
-    const int avx512 = ctxpar_cpu_has(CTXPAR_CPU_AVX512F);
+    const apply_fn apply = apply_for_cpu();
     float scale[c], shift[c]; /* a VLA: c is a channel count */
     ctxpar_cpu_group_norm_scale_shift(c, groups, moments, weight, bias, eps, scale, shift);
 #pragma omp parallel for schedule(static)
-    for (int64_t ch = 0; ch < c; ch++) {
-        if (avx512)
-            apply_avx512(y + ch * y_cstride, x + ch * x_cstride, n, scale[ch], shift[ch], silu);
-        else
-            apply_portable(y + ch * y_cstride, x + ch * x_cstride, n, scale[ch], shift[ch], silu);
-    }
+    for (int64_t ch = 0; ch < c; ch++)
+        apply(y + ch * y_cstride, x + ch * x_cstride, n, scale[ch], shift[ch], silu);
 }

@@ -2,9 +2,10 @@
  * gated SiLU of a SwiGLU MLP (Qwen2.5-VL).
  *
  * Design: both are one exponential of a non-positive argument per element
- * (exp_approx.h), built twice (AVX-512 and portable) and chosen at run time
- * like gelu.c. The gated form reads fc1's [gate | up] row and writes a row
- * half as wide to a separate buffer, so rows stay independent for threads. */
+ * (exp_approx.h), built three times (AVX-512, AVX2 + FMA, portable) and
+ * chosen at run time like gelu.c. The gated form reads fc1's [gate | up]
+ * row and writes a row half as wide to a separate buffer, so rows stay
+ * independent for threads. */
 #include "kernels/cpu/transformer_cpu.h"
 
 #include "base/cpu_features.h"
@@ -22,11 +23,16 @@ static inline float quick_gelu_one(float x) {
 __attribute__((target("avx512f,fma"))) static void quick_gelu_avx512(float *x, int64_t n) {
     QUICK_GELU_LOOP
 }
+__attribute__((target("avx2,fma"))) static void quick_gelu_avx2(float *x, int64_t n) {
+    QUICK_GELU_LOOP
+}
 static void quick_gelu_portable(float *x, int64_t n) { QUICK_GELU_LOOP }
 
 void ctxpar_cpu_quick_gelu(float *x, int64_t n) {
     if (ctxpar_cpu_has(CTXPAR_CPU_AVX512F))
         quick_gelu_avx512(x, n);
+    else if (ctxpar_cpu_has(CTXPAR_CPU_AVX2) && ctxpar_cpu_has(CTXPAR_CPU_FMA))
+        quick_gelu_avx2(x, n);
     else
         quick_gelu_portable(x, n);
 }
@@ -43,11 +49,17 @@ __attribute__((target("avx512f,fma"))) static void silu_gate_avx512(float *y, co
                                                                    int64_t n, int64_t f) {
     SILU_GATE_LOOP
 }
+__attribute__((target("avx2,fma"))) static void silu_gate_avx2(float *y, const float *x,
+                                                              int64_t n, int64_t f) {
+    SILU_GATE_LOOP
+}
 static void silu_gate_portable(float *y, const float *x, int64_t n, int64_t f) { SILU_GATE_LOOP }
 
 void ctxpar_cpu_silu_gate(float *y, const float *x, int64_t n, int64_t f) {
     if (ctxpar_cpu_has(CTXPAR_CPU_AVX512F))
         silu_gate_avx512(y, x, n, f);
+    else if (ctxpar_cpu_has(CTXPAR_CPU_AVX2) && ctxpar_cpu_has(CTXPAR_CPU_FMA))
+        silu_gate_avx2(y, x, n, f);
     else
         silu_gate_portable(y, x, n, f);
 }
