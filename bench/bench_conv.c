@@ -182,7 +182,7 @@ static timing time_ours(const conv_shape *s, int repeat, int bf16) {
             ctxpar_cpu_conv2d_stride2(x, n, y, out_n, weight, bias, s->cin, s->cout, s->h, s->w,
                                       0, 0, s->frames, scratch);
         else if (s->kind == POINTWISE)
-            ctxpar_cpu_conv1x1(x, n, y, out_n, weight, bias, s->cin, s->cout, n);
+            ctxpar_cpu_conv1x1(x, n, y, out_n, weight, bias, s->cin, s->cout, s->frames, hw);
         else
             ctxpar_cpu_conv3d_causal(x, n, halo, y, out_n, weight, bias, s->cin, s->cout, s->kt,
                                      s->kh, s->kw, s->h, s->w, 0, s->frames, scratch);

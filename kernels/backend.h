@@ -43,7 +43,8 @@ typedef struct ctxpar_backend {
                            int64_t h, int64_t w, int pad_begin, int64_t t_begin, int64_t t_end,
                            float *scratch);
     void (*conv1x1)(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
-                    const float *weight, const float *bias, int64_t cin, int64_t cout, int64_t n);
+                    const float *weight, const float *bias, int64_t cin, int64_t cout,
+                    int64_t n_frames, int64_t hw);
     /* optional (NULL: no bf16 VAE): --dtype bf16's convs, every kind, on a
      * weight packed by ctxpar_cpu_conv_bf16_pack_weight (conv_bf16.h), with
      * a norm + SiLU and a residual folded in when fuse is not NULL */

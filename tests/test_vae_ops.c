@@ -83,18 +83,38 @@ static void test_conv2d_stride2(int64_t cin, int64_t cout, int64_t h, int64_t w,
     snprintf(name, sizeof name, "conv2d_stride2%s pad_begin=%d", use_gemm ? " gemm" : "",
              pad_begin);
     test_compare(name, y, ref, cout * y_cstride, 1e-5, 1e-5);
+    /* frame 2 in a call of its own: the same bits (a rank's frame count is
+     * invisible) */
+    float *alone = malloc(sizeof(float) * cout * y_cstride);
+    memcpy(alone, y, sizeof(float) * cout * y_cstride);
+    for (int64_t co = 0; co < cout; co++)
+        for (int64_t i = 0; i < ho * wo; i++) alone[co * y_cstride + 2 * ho * wo + i] = -7.0f;
+    if (use_gemm)
+        ctxpar_cpu_conv2d_stride2_gemm(x, x_cstride, alone, y_cstride, weight, bias, cin, cout, h,
+                                       w, pad_begin, 2, 3, scratch);
+    else
+        ctxpar_cpu_conv2d_stride2(x, x_cstride, alone, y_cstride, weight, bias, cin, cout, h, w,
+                                  pad_begin, 2, 3, scratch);
+    ASSERT_TRUE(memcmp(alone, y, sizeof(float) * cout * y_cstride) == 0);
+    free(alone);
     free(x), free(weight), free(bias), free(y), free(ref), free(scratch);
 }
 
+/* A 1x1 conv against double, and the rank-count contract: frames computed in
+ * a call of their own have the same bits as inside a call over more frames
+ * (OpenBLAS orders a column's sum by the GEMM's shape; one GEMM over all the
+ * frames gave other bits when the frame count changed). */
 static void test_conv1x1(void) {
-    const int64_t cin = 7, cout = 5, n = 45, x_cstride = 50, y_cstride = 47;
+    const int64_t cin = 67, cout = 45, frames = 5, hw = 37 * 29, n = frames * hw;
+    const int64_t x_cstride = n + 3, y_cstride = n + 5;
     float *x = malloc(sizeof(float) * cin * x_cstride), *y = malloc(sizeof(float) * cout * y_cstride);
+    float *part = malloc(sizeof(float) * cout * y_cstride);
     float *weight = malloc(sizeof(float) * cout * cin), *bias = malloc(sizeof(float) * cout);
     double *ref = malloc(sizeof(double) * cout * y_cstride);
     test_fill(x, cin * x_cstride, 7, 1.0f);
     test_fill(weight, cout * cin, 8, 1.0f);
     test_fill(bias, cout, 9, 1.0f);
-    for (int64_t i = 0; i < cout * y_cstride; i++) y[i] = ref[i] = 99.0f;
+    for (int64_t i = 0; i < cout * y_cstride; i++) y[i] = part[i] = ref[i] = 99.0f;
     for (int64_t co = 0; co < cout; co++)
         for (int64_t i = 0; i < n; i++) {
             double acc = bias[co];
@@ -102,9 +122,18 @@ static void test_conv1x1(void) {
                 acc += (double)weight[co * cin + ci] * x[ci * x_cstride + i];
             ref[co * y_cstride + i] = acc;
         }
-    ctxpar_cpu_conv1x1(x, x_cstride, y, y_cstride, weight, bias, cin, cout, n);
+    ctxpar_cpu_conv1x1(x, x_cstride, y, y_cstride, weight, bias, cin, cout, frames, hw);
     test_compare("conv1x1", y, ref, cout * y_cstride, 1e-5, 1e-5);
-    free(x), free(y), free(weight), free(bias), free(ref);
+    /* frames 1..3 alone, then frame 4 alone */
+    ctxpar_cpu_conv1x1(x + hw, x_cstride, part + hw, y_cstride, weight, bias, cin, cout, 3, hw);
+    ctxpar_cpu_conv1x1(x + 4 * hw, x_cstride, part + 4 * hw, y_cstride, weight, bias, cin, cout,
+                       1, hw);
+    int64_t differ = 0;
+    for (int64_t co = 0; co < cout; co++)
+        for (int64_t i = hw; i < n; i++)
+            differ += memcmp(&y[co * y_cstride + i], &part[co * y_cstride + i], sizeof(float)) != 0;
+    ASSERT_EQ_INT(differ, 0);
+    free(x), free(y), free(part), free(weight), free(bias), free(ref);
 }
 
 static void test_linear(void) {

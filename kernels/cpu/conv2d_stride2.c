@@ -3,8 +3,11 @@
  * column on the right and one zero row at the bottom, then no padding).
  *
  * Design: a frame's temporal kernel is 1, so all frames of the call share one
- * im2col buffer col[cin*9][n_frames*(h/2)*(w/2)] and a single GEMM writes the
- * whole chunk of output frames into y (channel-major, ldc = y_cstride). Stride
+ * im2col buffer col[cin*9][n_frames*(h/2)*(w/2)], and one GEMM per frame
+ * writes its output frame into y (channel-major, ldc = y_cstride): one GEMM
+ * over all the frames would let OpenBLAS's choice of kernels, which follows
+ * the shape, change a pixel's bits with the number of frames in the call (the
+ * rank's share). Stride
  * 2 means the im2col is already 4x smaller than the input per row, so the
  * expansion costs 9/4 of the input size. That is the portable path; AVX-512
  * CPUs run the direct register-tile kernel of conv3d_avx512.c instead (no
@@ -51,9 +54,10 @@ void ctxpar_cpu_conv2d_stride2_gemm(const float *x, int64_t x_cstride, float *y,
         for (int64_t i = 0; i < n_cols; i++) row[i] = b;
     }
     /* weight [cout][cin][1][3][3] is already the dense [cout][cin*9] operand. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)n_cols, (int)(cin * 9),
-                1.0f, weight, (int)(cin * 9), scratch, (int)n_cols, 1.0f, y_chunk,
-                (int)y_cstride);
+    for (int64_t j = 0; j < n_frames; j++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)out_hw,
+                    (int)(cin * 9), 1.0f, weight, (int)(cin * 9), scratch + j * out_hw,
+                    (int)n_cols, 1.0f, y_chunk + j * out_hw, (int)y_cstride);
 }
 
 void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,

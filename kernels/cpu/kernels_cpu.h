@@ -100,11 +100,12 @@ void ctxpar_cpu_conv2d_stride2(const float *x, int64_t x_cstride, float *y, int6
                                int64_t h, int64_t w, int pad_begin, int64_t t_begin,
                                int64_t t_end, float *scratch);
 
-/* Pointwise (1x1x1) convolution over n columns: y[co][i] = b[co] + sum_ci W[co][ci] x[ci][i].
- * bias may be NULL; y must not overlap x. */
+/* Pointwise (1x1x1) convolution over n_frames frames of hw pixels:
+ * y[co][i] = b[co] + sum_ci W[co][ci] x[ci][i]. bias may be NULL; y must not
+ * overlap x. A pixel's result depends only on hw, not on n_frames. */
 void ctxpar_cpu_conv1x1(const float *x, int64_t x_cstride, float *y, int64_t y_cstride,
                         const float *weight, const float *bias, int64_t cin, int64_t cout,
-                        int64_t n);
+                        int64_t n_frames, int64_t hw);
 
 /* ---- normalisation and element-wise ------------------------------------ */
 

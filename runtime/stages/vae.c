@@ -507,7 +507,7 @@ static ctxpar_status res_block(vae_run *run, ctxpar_tensor *x, const ctxpar_resb
             scratch_free(run, scratch, floats);
         } else if (!run->estimate) {
             run->backend->conv1x1(x->data, x->stride[0], skip.data, skip.stride[0],
-                                  ops->skip.weight, ops->skip.bias, cin, cout, frames * h * w);
+                                  ops->skip.weight, ops->skip.bias, cin, cout, frames, h * w);
         }
         act_free(run, x);
         x_alive = 0;
