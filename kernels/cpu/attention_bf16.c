@@ -12,9 +12,14 @@
  *   32-bit broadcast;
  * - PV reduces over keys: the probabilities of a key pair are packed per
  *   query after the exponential, and V is converted once per call into pairs
- *   of keys, [key pair][heads*dh][2], so a dim's pair is one broadcast too
- *   and the conversion reads and writes whole rows (a per-dim transpose
- *   costs as much as the products at ViT shapes).
+ *   of keys, so a dim's pair is one broadcast too and the conversion reads
+ *   and writes whole rows (a per-dim transpose costs as much as the
+ *   products at ViT shapes).
+ * - Both are stored head-major, K as [head][key][dh] and V as
+ *   [head][key pair][dh][2], so a tile's keys are one contiguous run. In the
+ *   rows' own layout ([key][heads*dh]) consecutive keys were 2-4 KB apart,
+ *   all in a few L1 sets: the 64 keys of a step evicted each other (Zen 5,
+ *   ViT-L: 25-30% of the kernel's time).
  * Odd key counts end in a zero pair. The float32 row sums add the unrounded
  * probabilities; PV multiplies their bf16 roundings. Where the CPU has no
  * AVX512-BF16 or the head dimension is odd, the float32 kernel runs instead. */
@@ -40,8 +45,8 @@ enum {
 typedef struct bf16_args {
     const float *q;
     int64_t ldq;
-    const ctxpar_bf16 *kb; /* [n_kv][heads*dh] */
-    const ctxpar_bf16 *vt; /* [n_kv_pairs][heads*dh][2] */
+    const ctxpar_bf16 *kb; /* [heads][n_kv][dh] */
+    const ctxpar_bf16 *vt; /* [heads][n_kv_pairs][dh][2] */
     float *o, *lse;
     int64_t ldo, n_q, n_kv, kv_pairs;
     int heads, dh;
@@ -134,7 +139,8 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
     float *s_t = (float *)(pp + (int64_t)BKV * BQ);
     float *o_t = s_t + (int64_t)BKV * BQ;
     const float qscale = a->scale * 1.4426950408889634f;
-    const int64_t ldkb = (int64_t)a->heads * dh;
+    const ctxpar_bf16 *kh = a->kb + (int64_t)head * a->n_kv * dh;
+    const ctxpar_bf16 *vh = a->vt + (int64_t)head * a->kv_pairs * dh * 2;
 
     pack_query_pairs(qp, a, head, q0, nq, qscale);
     memset(o_t, 0, sizeof(float) * (size_t)dh * BQ);
@@ -150,7 +156,7 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
             const int R = (int)(nk - j0 < RK ? nk - j0 : RK);
             const ctxpar_bf16 *krow[RK];
             for (int r = 0; r < RK; r++)
-                krow[r] = a->kb + (kv0 + j0 + (r < R ? r : R - 1)) * ldkb + (int64_t)head * dh;
+                krow[r] = kh + (kv0 + j0 + (r < R ? r : R - 1)) * dh;
             __m512 acc[RK][4];
             for (int r = 0; r < RK; r++)
                 for (int w = 0; w < 4; w++) acc[r][w] = _mm512_setzero_ps();
@@ -198,7 +204,7 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
             const int C = dh - d0 < RC ? dh - d0 : RC;
             const ctxpar_bf16 *vrow[RC];
             for (int c = 0; c < RC; c++)
-                vrow[c] = a->vt + (pair0 * ldkb + (int64_t)head * dh + d0 + (c < C ? c : C - 1)) * 2;
+                vrow[c] = vh + (pair0 * dh + d0 + (c < C ? c : C - 1)) * 2;
             __m512 acc[RC][4];
             for (int c = 0; c < RC; c++)
                 for (int w = 0; w < 4; w++)
@@ -212,7 +218,7 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
 #pragma GCC unroll 4
                 for (int c = 0; c < RC; c++) {
                     const __m512bh vv =
-                        (__m512bh)_mm512_set1_epi32(pair_at(vrow[c] + jp * 2 * ldkb));
+                        (__m512bh)_mm512_set1_epi32(pair_at(vrow[c] + jp * 2 * dh));
                     for (int w = 0; w < 4; w++) acc[c][w] = _mm512_dpbf16_ps(acc[c][w], vv, pv[w]);
                 }
             }
@@ -245,6 +251,34 @@ static int dp_supported(int head_dim) {
            ctxpar_cpu_has(CTXPAR_CPU_AVX512DQ) && ctxpar_cpu_has(CTXPAR_CPU_AVX512BW);
 }
 
+/* A call's K, V and tile scratch in one buffer. Ring attention calls the
+ * kernel once per granule of keys (a latent frame: 256 keys for V-JEPA 2),
+ * thousands of times a run; a fresh malloc each time went back to the OS on
+ * free and came back as page faults (7% of the call at ViT-L shapes, Zen 5).
+ * So calls made outside a parallel region (the ring's, on the rank's main
+ * thread) keep one buffer of up to CALL_BUFFER_KEEP bytes between calls;
+ * larger requests, and calls from inside a parallel region, allocate and
+ * free their own. */
+enum { CALL_BUFFER_KEEP = 16 << 20 };
+static char *kept_buffer;
+static int64_t kept_bytes;
+
+static char *call_buffer_get(int64_t bytes) {
+    if (omp_in_parallel() || bytes > CALL_BUFFER_KEEP)
+        return aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64));
+    if (kept_bytes < bytes) {
+        free(kept_buffer);
+        kept_bytes = (bytes + 63) / 64 * 64;
+        kept_buffer = aligned_alloc(64, (size_t)kept_bytes);
+        if (!kept_buffer) kept_bytes = 0;
+    }
+    return kept_buffer;
+}
+
+static void call_buffer_put(char *buffer) {
+    if (buffer != kept_buffer) free(buffer);
+}
+
 static const char *forced; /* test hook: set between calls, never during one */
 
 const char *ctxpar_cpu_attention_bf16_path(int head_dim) {
@@ -274,19 +308,29 @@ void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int6
 #if HAVE_BF16_PATH
     if (n_q > 0 && heads > 0 && n_kv > 0 && path && !strcmp(path, "avx512bf16")) {
         const int64_t hd = (int64_t)heads * head_dim, pairs = (n_kv + 1) / 2;
-        ctxpar_bf16 *kb = malloc(sizeof(ctxpar_bf16) * (size_t)(n_kv * hd));
-        ctxpar_bf16 *vt = malloc(sizeof(ctxpar_bf16) * (size_t)(hd * pairs * 2));
         int n_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
         const int64_t n_tiles = (n_q + BQ - 1) / BQ, n_items = n_tiles * heads;
         if (n_threads > n_items) n_threads = (int)n_items;
         const int64_t share = (scratch_bytes(head_dim) + 63) / 64 * 64;
-        char *scratch = aligned_alloc(64, (size_t)(share * n_threads));
-        if (kb && vt && scratch) {
-            ctxpar_cpu_bf16_rows(kb, hd, k, ldk, n_kv, hd);
+        const int64_t kb_bytes = (int64_t)sizeof(ctxpar_bf16) * n_kv * hd;
+        const int64_t vt_bytes = (int64_t)sizeof(ctxpar_bf16) * hd * pairs * 2;
+        const int64_t kb_at = 0, vt_at = (kb_bytes + 63) / 64 * 64;
+        const int64_t scratch_at = vt_at + (vt_bytes + 63) / 64 * 64;
+        char *buffer = call_buffer_get(scratch_at + share * n_threads);
+        ctxpar_bf16 *kb = buffer ? (ctxpar_bf16 *)(buffer + kb_at) : NULL;
+        ctxpar_bf16 *vt = buffer ? (ctxpar_bf16 *)(buffer + vt_at) : NULL;
+        char *scratch = buffer ? buffer + scratch_at : NULL;
+        if (buffer) {
+            for (int h = 0; h < heads; h++)
+                ctxpar_cpu_bf16_rows(kb + h * n_kv * head_dim, head_dim, k + h * head_dim, ldk,
+                                     n_kv, head_dim);
 #pragma omp parallel for schedule(static) num_threads(n_threads)
             for (int64_t p = 0; p < pairs; p++)
-                pack_value_pairs(vt + p * hd * 2, v + 2 * p * ldv,
-                                 2 * p + 1 < n_kv ? v + (2 * p + 1) * ldv : NULL, hd);
+                for (int h = 0; h < heads; h++)
+                    pack_value_pairs(vt + (h * pairs + p) * head_dim * 2,
+                                     v + 2 * p * ldv + h * head_dim,
+                                     2 * p + 1 < n_kv ? v + (2 * p + 1) * ldv + h * head_dim : NULL,
+                                     head_dim);
             const bf16_args args = {q, ldq, kb, vt, o, lse, ldo, n_q, n_kv, pairs, heads, head_dim,
                                     scale};
 #pragma omp parallel num_threads(n_threads)
@@ -299,10 +343,10 @@ void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int6
                     run_tile(&args, head, q0, n_q - q0 < BQ ? n_q - q0 : BQ, mine);
                 }
             }
-            free(kb), free(vt), free(scratch);
+            call_buffer_put(buffer);
             return;
         }
-        free(kb), free(vt), free(scratch); /* out of memory: the float32 kernel needs less */
+        /* out of memory: the float32 kernel needs less */
     }
 #endif
     ctxpar_cpu_attention(q, ldq, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads, head_dim, scale);
