@@ -41,13 +41,17 @@ grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx2\|avx512f\|avx512_bf16\|amx_ti
 nproc
 (cd "$build" && ctest -R 'gemm_bf16|attention_bf16|conv_bf16' --output-on-failure) || true
 
-"$build/bench/fma_peak" --repeat 5
-"$build/bench/bench_gemm_bf16" --repeat "$repeat"
+# The kernels' own benchmarks pin one OpenMP thread per core: unpinned, two
+# threads sometimes shared a core for a whole run (Zen 5: the bf16 GEMM at
+# 2 threads gave 290-330 GFLOP/s in some runs, 720-800 in others).
+pin=(env OMP_PROC_BIND=close OMP_PLACES=cores)
+"${pin[@]}" "$build/bench/fma_peak" --repeat 5
+"${pin[@]}" "$build/bench/bench_gemm_bf16" --repeat "$repeat"
 for path in amx avx512bf16 avx512 avx2; do
-  "$build/bench/bench_gemm_bf16" --repeat "$repeat" --path "$path" --threads 1 || true
+  "${pin[@]}" "$build/bench/bench_gemm_bf16" --repeat "$repeat" --path "$path" --threads 1 || true
 done
-"$build/bench/bench_conv" --path auto,bf16 --max-frames 1 --repeat "$repeat" --threads 1 --no-sgemm
-"$build/bench/bench_conv" --path auto,bf16 --max-frames 1 --repeat "$repeat" --threads 2 --no-sgemm
+"${pin[@]}" "$build/bench/bench_conv" --path auto,bf16 --max-frames 1 --repeat "$repeat" --threads 1 --no-sgemm
+"${pin[@]}" "$build/bench/bench_conv" --path auto,bf16 --max-frames 1 --repeat "$repeat" --threads 2 --no-sgemm
 
 frames=256
 [[ $quick == quick ]] && frames=32
