@@ -100,17 +100,14 @@ static ctxpar_status llm_positions(const ctxpar_model_config *config,
     return CTXPAR_OK;
 }
 
-/* --dtype auto -> f32 or bf16 (plan_data.h), and whether bf16 can run here.
- * auto is bf16 where the CPU has a bf16 unit and the checkpoint stores half
- * weights, for every kind of model: a VAE-only model too, since on a bf16
- * unit its bf16 convs beat the float32 Winograd ones (docs/bf16.md). */
+/* --dtype auto -> f32 or bf16 (plan_data.h), and whether bf16 can run here. */
 static ctxpar_status resolve_dtype(const ctxpar_backend *backend, const ctxpar_model *model,
                                    ctxpar_dtype *dtype) {
     const int has_bf16 = ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16) ||
                          ctxpar_cpu_has(CTXPAR_CPU_AMX_BF16);
     if (*dtype == CTXPAR_DTYPE_AUTO)
-        *dtype = has_bf16 && model->weights_half && backend->linear_bf16 &&
-                         (!model->config.has_vae || backend->conv_bf16)
+        *dtype = has_bf16 && model->weights_half && model->config.has_transformer &&
+                         backend->linear_bf16
                      ? CTXPAR_DTYPE_BF16
                      : CTXPAR_DTYPE_F32;
     if (*dtype != CTXPAR_DTYPE_BF16) return CTXPAR_OK;
