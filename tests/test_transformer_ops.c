@@ -126,12 +126,17 @@ static void test_rope3d_vjepa2(int heads, int head_dim, int64_t first_token, int
             }
         }
     }
+    float *rows = malloc(sizeof(float) * (size_t)(n * ld));
+    memcpy(rows, x, sizeof(float) * (size_t)(n * ld));
     ctxpar_cpu_rope3d_vjepa2(x, ld, n, heads, head_dim, first_token, grid, grid);
     char name[128];
     snprintf(name, sizeof name, "rope3d_vjepa2 heads=%d dh=%d first=%lld n=%lld grid=%lld",
              heads, head_dim, (long long)first_token, (long long)n, (long long)grid);
     test_compare(name, x, ref, n * ld, 2e-6, 1e-5);
-    free(x), free(ref);
+    /* the per-call tables give the bits of angles formed row by row */
+    ctxpar_cpu_rope3d_vjepa2_rows(rows, ld, n, heads, head_dim, first_token, grid, grid);
+    ASSERT_TRUE(memcmp(rows, x, sizeof(float) * (size_t)(n * ld)) == 0);
+    free(x), free(ref), free(rows);
 }
 
 /* Tubelet embedding against the Conv3d it is: kernel = stride = kt x p x p. */

@@ -85,6 +85,10 @@ void ctxpar_cpu_rope3d(float *x, int64_t ld, int64_t n, int heads, int head_dim,
  * are left as they are. */
 void ctxpar_cpu_rope3d_vjepa2(float *x, int64_t ld, int64_t n, int heads, int head_dim,
                               int64_t first_token, int64_t grid_h, int64_t grid_w);
+/* The same with each row's angles computed on their own (no tables): the
+ * same bits; the fallback, and the tests' check of the tables. */
+void ctxpar_cpu_rope3d_vjepa2_rows(float *x, int64_t ld, int64_t n, int heads, int head_dim,
+                                   int64_t first_token, int64_t grid_h, int64_t grid_w);
 
 /* Qwen2-VL's 2D RoPE (rope_axial2d.c), same arguments: per head, with
  * q = head_dim/4 and (y, x) the token's place in its frame, dim j < 2q pairs
