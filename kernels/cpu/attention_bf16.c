@@ -18,8 +18,8 @@
  * - Both are stored head-major, K as [head][key][dh] and V as
  *   [head][key pair][dh][2], so a tile's keys are one contiguous run. In the
  *   rows' own layout ([key][heads*dh]) consecutive keys were 2-4 KB apart,
- *   all in a few L1 sets: the 64 keys of a step evicted each other (Zen 5,
- *   ViT-L: 25-30% of the kernel's time).
+ *   in a few L1 sets (Zen 5, ViT-L heads, the ring's 256-key granules: the
+ *   head-major layout and the kept buffer below made a call 4-7% faster).
  * Odd key counts end in a zero pair. The float32 row sums add the unrounded
  * probabilities; PV multiplies their bf16 roundings. Where the CPU has no
  * AVX512-BF16 or the head dimension is odd, the float32 kernel runs instead. */
@@ -253,12 +253,14 @@ static int dp_supported(int head_dim) {
 
 /* A call's K, V and tile scratch in one buffer. Ring attention calls the
  * kernel once per granule of keys (a latent frame: 256 keys for V-JEPA 2),
- * thousands of times a run; a fresh malloc each time went back to the OS on
- * free and came back as page faults (7% of the call at ViT-L shapes, Zen 5).
- * So calls made outside a parallel region (the ring's, on the rank's main
- * thread) keep one buffer of up to CALL_BUFFER_KEEP bytes between calls;
- * larger requests, and calls from inside a parallel region, allocate and
- * free their own. */
+ * thousands of times a run; a fresh malloc each time could go back to the
+ * OS on free and come back as page faults. So calls made outside a parallel
+ * region (the ring's, on the rank's main thread) keep one buffer of up to
+ * CALL_BUFFER_KEEP bytes between calls (a kernel scratch, like the others
+ * not counted by the runtime's allocator); larger requests, and calls from
+ * inside a parallel region, allocate and free their own. Outside a parallel
+ * region the kernel is therefore not reentrant: one caller thread, as in
+ * the runtime. */
 enum { CALL_BUFFER_KEEP = 16 << 20 };
 static char *kept_buffer;
 static int64_t kept_bytes;

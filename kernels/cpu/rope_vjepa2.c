@@ -38,8 +38,8 @@ void ctxpar_cpu_rope3d_vjepa2(float *x, int64_t ld, int64_t n, int heads, int he
         table[axis] = malloc(sizeof(float) * 2 * (size_t)(counts[axis] * m));
         if (!table[axis]) {
             free(table[0]), free(table[1]), free(table[2]);
-            return ctxpar_cpu_rope3d_vjepa2_rows(x, ld, n, heads, head_dim, first_token, grid_h,
-                                                 grid_w);
+            ctxpar_cpu_rope3d_vjepa2_rows(x, ld, n, heads, head_dim, first_token, grid_h, grid_w);
+            return;
         }
         for (int64_t i = 0; i < counts[axis]; i++)
             for (int k = 0; k < m; k++) {
