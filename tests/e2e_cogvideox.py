@@ -13,7 +13,6 @@ call on the whole video, --norm diffusers follows diffusers' 8-frame batching,
 and the two must differ on 17 frames. A nearly flat video makes GroupNorm's
 eps and variance precision visible. Each failure names its case.
 """
-import json
 import os
 import re
 import sys
@@ -306,8 +305,7 @@ def bf16_part():
     if run_case(tag, 2, ["--model", folder, "--input", paths["v17"], "--out", out, "--overwrite",
                          "--norm", "exact"]) is not None:
         mean, _, _, attrs = read_out(out)
-        config = attrs.get("config", b"{}")
-        ran = json.loads(config.decode() if isinstance(config, bytes) else config)["run"]
+        ran = run_config(attrs)
         if ran.get("dtype") != "f32":
             fail("%s: ran %r, expected 'f32'" % (tag, ran.get("dtype")))
         else:

@@ -79,6 +79,13 @@ def run_case(tag, ranks, args, env=None, timeout=300):
     return p
 
 
+def run_config(attrs):
+    """The run's options (its --dtype among them) from an output file's root
+    attributes: the "run" object of the JSON "config" attribute."""
+    config = attrs.get("config", b"{}")
+    return json.loads(config.decode() if isinstance(config, bytes) else config)["run"]
+
+
 def run_features(tag, ranks, folder, video, out, extra=(), env=None, dtype="f32"):
     """ctxpar on a model folder and a video, for a named case: the features
     file's tokens/* datasets, with its root attributes (_attrs), the features'
@@ -96,8 +103,7 @@ def run_features(tag, ranks, folder, video, out, extra=(), env=None, dtype="f32"
             got = {k: f["tokens/" + k][()] for k in f["tokens"]}
             got["_dtype"] = f["tokens/features"].dtype
             got["_attrs"] = dict(f.attrs)
-            config = f.attrs.get("config", b"{}")
-            got["_run"] = json.loads(config.decode() if isinstance(config, bytes) else config)["run"]
+            got["_run"] = run_config(got["_attrs"])
     except (OSError, KeyError) as e:
         fail("%s: cannot read tokens/ from %s: %s" % (tag, out, e))
         return None

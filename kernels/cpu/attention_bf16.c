@@ -316,13 +316,13 @@ void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int6
         const int64_t share = (scratch_bytes(head_dim) + 63) / 64 * 64;
         const int64_t kb_bytes = (int64_t)sizeof(ctxpar_bf16) * n_kv * hd;
         const int64_t vt_bytes = (int64_t)sizeof(ctxpar_bf16) * hd * pairs * 2;
-        const int64_t kb_at = 0, vt_at = (kb_bytes + 63) / 64 * 64;
+        /* [K][V][scratch], each 64-byte aligned */
+        const int64_t vt_at = (kb_bytes + 63) / 64 * 64;
         const int64_t scratch_at = vt_at + (vt_bytes + 63) / 64 * 64;
         char *buffer = call_buffer_get(scratch_at + share * n_threads);
-        ctxpar_bf16 *kb = buffer ? (ctxpar_bf16 *)(buffer + kb_at) : NULL;
-        ctxpar_bf16 *vt = buffer ? (ctxpar_bf16 *)(buffer + vt_at) : NULL;
-        char *scratch = buffer ? buffer + scratch_at : NULL;
         if (buffer) {
+            ctxpar_bf16 *kb = (ctxpar_bf16 *)buffer, *vt = (ctxpar_bf16 *)(buffer + vt_at);
+            char *scratch = buffer + scratch_at;
             for (int h = 0; h < heads; h++)
                 ctxpar_cpu_bf16_rows(kb + h * n_kv * head_dim, head_dim, k + h * head_dim, ldk,
                                      n_kv, head_dim);

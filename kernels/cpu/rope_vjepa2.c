@@ -22,6 +22,20 @@
 
 enum { ROPE_MAX_DIMS = 512 };
 
+/* One token's row, every head: pairs (2i, 2i+1) of the first 3a dims mix
+ * with the cos/sin of their own dims, cs[j] = (cos, sin) of dim j. */
+static void rotate_row(float *x, int heads, int head_dim, int a,
+                       const float cs[ROPE_MAX_DIMS][2]) {
+    for (int hh = 0; hh < heads; hh++) {
+        float *xp = x + (int64_t)hh * head_dim;
+        for (int j = 0; j < 3 * a; j += 2) {
+            const float u = xp[j], v = xp[j + 1];
+            xp[j] = u * cs[j][0] - v * cs[j][1];
+            xp[j + 1] = v * cs[j + 1][0] + u * cs[j + 1][1];
+        }
+    }
+}
+
 void ctxpar_cpu_rope3d_vjepa2(float *x, int64_t ld, int64_t n, int heads, int head_dim,
                               int64_t first_token, int64_t grid_h, int64_t grid_w) {
     const int a = 2 * ((head_dim / 3) / 2), m = a / 2;
@@ -58,14 +72,7 @@ void ctxpar_cpu_rope3d_vjepa2(float *x, int64_t ld, int64_t n, int heads, int he
             memcpy(cs[axis * a], angles, sizeof(float) * 2 * (size_t)m);
             memcpy(cs[axis * a + m], angles, sizeof(float) * 2 * (size_t)m);
         }
-        for (int hh = 0; hh < heads; hh++) {
-            float *xp = x + row * ld + (int64_t)hh * head_dim;
-            for (int j = 0; j < 3 * a; j += 2) {
-                const float u = xp[j], v = xp[j + 1];
-                xp[j] = u * cs[j][0] - v * cs[j][1];
-                xp[j + 1] = v * cs[j + 1][0] + u * cs[j + 1][1];
-            }
-        }
+        rotate_row(x + row * ld, heads, head_dim, a, cs);
     }
     free(table[0]), free(table[1]), free(table[2]);
 }
@@ -89,13 +96,6 @@ void ctxpar_cpu_rope3d_vjepa2_rows(float *x, int64_t ld, int64_t n, int heads, i
                 cs[axis * a + j][0] = (float)cos(angle);
                 cs[axis * a + j][1] = (float)sin(angle);
             }
-        for (int hh = 0; hh < heads; hh++) {
-            float *xp = x + row * ld + (int64_t)hh * head_dim;
-            for (int j = 0; j < 3 * a; j += 2) {
-                const float u = xp[j], v = xp[j + 1];
-                xp[j] = u * cs[j][0] - v * cs[j][1];
-                xp[j + 1] = v * cs[j + 1][0] + u * cs[j + 1][1];
-            }
-        }
+        rotate_row(x + row * ld, heads, head_dim, a, cs);
     }
 }
