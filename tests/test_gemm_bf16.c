@@ -167,6 +167,36 @@ static void test_packing(int64_t k, int64_t n, int transposed) {
     free(src), free(got);
 }
 
+/* Packing a bf16 W [n][k] straight from its bf16 values gives the bits of
+ * packing it widened to float32: every 16-bit pattern kind (normal,
+ * subnormal, zero, infinity, quiet and signalling NaN), odd k, partial
+ * panels. */
+static void test_packing_from_bf16(int64_t k, int64_t n) {
+    const int64_t count = ctxpar_bf16_packed_count(k, n);
+    static const ctxpar_bf16 special[] = {0x0001, 0x8040, 0x0000, 0x8000, 0x7f80,
+                                          0xff80, 0x7fc1, 0x7f81, 0xff81, 0x3f80};
+    ctxpar_bf16 *w = malloc(sizeof(ctxpar_bf16) * (size_t)(k * n + 1));
+    float *wide = malloc(sizeof(float) * (size_t)(k * n + 1));
+    for (int64_t i = 0; i < k * n; i++) {
+        w[i] = (ctxpar_bf16)(test_uniform(21, (uint64_t)i) * 65536.0f);
+        if (i % 7 == 3) w[i] = special[(i / 7) % (int64_t)(sizeof special / sizeof special[0])];
+        wide[i] = float_of((uint32_t)w[i] << 16);
+    }
+    ctxpar_bf16 *want = malloc(sizeof(ctxpar_bf16) * (size_t)(count + 1));
+    ctxpar_bf16 *got = malloc(sizeof(ctxpar_bf16) * (size_t)(count + 1));
+    memset(got, 0xff, sizeof(ctxpar_bf16) * (size_t)(count + 1));
+    ctxpar_bf16_pack_transposed(want, wide, k, n);
+    ctxpar_bf16_pack_transposed_bf16(got, w, k, n);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < count; i++)
+        if (got[i] != want[i] && bad++ < 3)
+            fprintf(stderr, "  pack from bf16 k=%lld n=%lld: value %lld is %04x, not %04x\n",
+                    (long long)k, (long long)n, (long long)i, got[i], want[i]);
+    ASSERT_EQ_INT(bad, 0);
+    ASSERT_EQ_INT(got[count], 0xffff); /* nothing past the packed size */
+    free(w), free(wide), free(want), free(got);
+}
+
 static void test_gemm(const gemm_case *g) {
     float *a = bf16_grid(g->m * g->k, 11, 1.0f), *w = bf16_grid(g->n * g->k, 12, 0.5f);
     float *c0 = g->accumulate ? bf16_grid(g->m * g->n, 13, 2.0f) : NULL;
@@ -265,6 +295,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof packs / sizeof packs[0]; i++)
         for (int transposed = 0; transposed < 2; transposed++)
             test_packing(packs[i][0], packs[i][1], transposed);
+    for (size_t i = 0; i < sizeof packs / sizeof packs[0]; i++)
+        test_packing_from_bf16(packs[i][0], packs[i][1]);
     const gemm_case cases[] = {
         {1, 1, 1, 0, 0},       {12, 32, 256, 0, 0},   {13, 33, 257, 0, 0},
         {5, 7, 3, 1, 0},       {100, 70, 300, 1, 1},  {97, 130, 1025, 0, 1},

@@ -125,6 +125,45 @@ void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int
     ctxpar_bf16_pack_strided(dst, b, ld_src, 1, k, n);
 }
 
+/* A bf16 value as float32 and back through ctxpar_bf16_from_f32: itself,
+ * except a subnormal (signed zero) and a signalling NaN (quiet). */
+static inline ctxpar_bf16 bf16_round_trip(ctxpar_bf16 x) {
+    if ((x & 0x7f80u) == 0) return (ctxpar_bf16)(x & 0x8000u);
+    if ((x & 0x7fffu) > 0x7f80u) return (ctxpar_bf16)(x | 0x40u);
+    return x;
+}
+
+/* Work item: one panel by PACK_PAIRS pairs, as ctxpar_bf16_pack_strided:
+ * the panel's 32 rows of w are copied (a run of 2 * PACK_PAIRS values
+ * each, vector code) into a tile, then interleaved into the pair rows. */
+void ctxpar_bf16_pack_transposed_bf16(ctxpar_bf16 *dst, const ctxpar_bf16 *w, int64_t k,
+                                      int64_t n) {
+    const int64_t kp = (k + 1) / 2, panels = (n + GEMM_NR - 1) / GEMM_NR;
+    const int64_t blocks = (kp + PACK_PAIRS - 1) / PACK_PAIRS;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t q = 0; q < panels; q++)
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            ctxpar_bf16 tile[GEMM_NR][2 * PACK_PAIRS];
+            const int64_t p0 = blk * PACK_PAIRS;
+            const int64_t np = kp - p0 < PACK_PAIRS ? kp - p0 : PACK_PAIRS;
+            const int64_t kk0 = 2 * p0, nk = k - kk0 < 2 * np ? k - kk0 : 2 * np;
+            for (int64_t jj = 0; jj < GEMM_NR; jj++) {
+                const int64_t j = q * GEMM_NR + jj;
+                const int64_t live = j < n ? nk : 0;
+                const ctxpar_bf16 *src = w + (j < n ? j : 0) * k + kk0;
+                for (int64_t i = 0; i < live; i++) tile[jj][i] = bf16_round_trip(src[i]);
+                for (int64_t i = live; i < 2 * np; i++) tile[jj][i] = 0;
+            }
+            for (int64_t p = 0; p < np; p++) {
+                ctxpar_bf16 *row = dst + (q * kp + p0 + p) * 2 * GEMM_NR;
+                for (int64_t jj = 0; jj < GEMM_NR; jj++) {
+                    row[2 * jj] = tile[jj][2 * p];
+                    row[2 * jj + 1] = tile[jj][2 * p + 1];
+                }
+            }
+        }
+}
+
 /* --------------------------------------------------------------- portable */
 
 static void micro_portable(int64_t kp, const ctxpar_bf16 *a, int64_t lda, int rows,

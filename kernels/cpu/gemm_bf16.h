@@ -73,6 +73,12 @@ int64_t ctxpar_bf16_packed_count(int64_t k, int64_t n);
  * of B). Writes ctxpar_bf16_packed_count(k, n) values, padding included. */
 void ctxpar_bf16_pack_transposed(ctxpar_bf16 *dst, const float *w, int64_t k, int64_t n);
 
+/* The same from W given in bf16 (a checkpoint's own values), without a
+ * float32 copy: the packed bits equal ctxpar_bf16_pack_transposed's of W
+ * widened to float32, so a subnormal becomes a signed zero and a NaN quiet. */
+void ctxpar_bf16_pack_transposed_bf16(ctxpar_bf16 *dst, const ctxpar_bf16 *w, int64_t k,
+                                      int64_t n);
+
 /* Pack B with B(kk, j) = src[kk * row_stride + j * col_stride] (floats). */
 void ctxpar_bf16_pack_strided(ctxpar_bf16 *dst, const float *src, int64_t row_stride,
                               int64_t col_stride, int64_t k, int64_t n);

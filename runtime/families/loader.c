@@ -302,10 +302,12 @@ done:
 }
 
 /* Local rank `part` of a node's `parts` ranks: its share of the tensors,
- * converted to float32, into the node's one shared blob. The shares split
- * the blob by size in tensor order (tensor t goes to the rank whose part
- * holds its first float), so the node's ranks convert in parallel (the
- * 1.2 GB V-JEPA 2 ViT-L or the 352 MB CogVideoX encoder is most of setup). */
+ * converted to float32 (a packed bf16 linear: packed from the checkpoint's
+ * bf16 values where it holds them so), into the node's one shared blob.
+ * The shares split the blob by size in tensor order (tensor t goes to the
+ * rank whose part holds its first float), so the node's ranks convert in
+ * parallel (the 1.2 GB V-JEPA 2 ViT-L or the 352 MB CogVideoX encoder is
+ * most of setup). */
 ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *weights,
                                        ctxpar_model *model, int part, int parts) {
     ctxpar_safetensors *st = NULL;
@@ -327,17 +329,30 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
         const ctxpar_family_tensor *rule = NULL;
         int n_pieces = translate(family, w->name, prefix, theirs, &rule);
         float *dst = ctxpar_model_fill_begin(model, t, scratch);
+        /* A packed linear whose pieces are all bf16 is packed from its own
+         * values (half the scratch), skipping a float32 round trip. */
+        int raw = ctxpar_model_packs_from_bf16(model, t);
+        for (int piece = 0; piece < n_pieces && raw; piece++) {
+            const ctxpar_st_tensor *found = ctxpar_safetensors_find(st, theirs[piece]);
+            raw = found && found->dtype == CTXPAR_ST_BF16;
+        }
+        ctxpar_bf16 *raw_dst = (ctxpar_bf16 *)scratch;
         int64_t filled = 0;
         for (int piece = 0; piece < n_pieces; piece++) {
             const ctxpar_st_tensor *found = ctxpar_safetensors_find(st, theirs[piece]);
             if (!found || filled + found->count > w->count) break;
-            ctxpar_safetensors_to_f32(found, dst + filled);
+            if (raw)
+                ctxpar_safetensors_copy_bf16(found, raw_dst + filled);
+            else
+                ctxpar_safetensors_to_f32(found, dst + filled);
             filled += found->count;
         }
         if (n_pieces == 0 || filled != w->count)
             /* Validated on rank 0: the file changed under us. */
             status = ctxpar_error(CTXPAR_ERR_FORMAT, "%s: tensor %s changed while loading",
                                   weights, n_pieces ? theirs[0] : w->name);
+        else if (raw)
+            ctxpar_model_fill_end_bf16(model, t, raw_dst);
         else
             ctxpar_model_fill_end(model, t, dst);
     }

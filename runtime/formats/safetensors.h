@@ -56,3 +56,7 @@ const char *ctxpar_st_dtype_name(ctxpar_st_dtype dtype);
  * nearest. dst holds t->count floats. Uses AVX-512 or F16C/AVX2 where the CPU
  * has them (a scalar loop otherwise) and OpenMP threads over large tensors. */
 void ctxpar_safetensors_to_f32(const ctxpar_st_tensor *t, float *dst);
+/* A BF16 tensor's values as they are (16-bit patterns in host order), for
+ * code that packs bf16 without a float32 copy. dst holds t->count values;
+ * t must be BF16. */
+void ctxpar_safetensors_copy_bf16(const ctxpar_st_tensor *t, uint16_t *dst);

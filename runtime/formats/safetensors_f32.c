@@ -198,3 +198,13 @@ void ctxpar_safetensors_to_f32(const ctxpar_st_tensor *t, float *dst) {
         st_convert_range(t->dtype, src + first * itemsize, dst + first, n);
     }
 }
+
+void ctxpar_safetensors_copy_bf16(const ctxpar_st_tensor *t, uint16_t *dst) {
+    const unsigned char *src = t->data;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(dst, src, (size_t)t->count * 2);
+#else
+    for (int64_t i = 0; i < t->count; i++)
+        dst[i] = (uint16_t)(src[2 * i] | (unsigned)src[2 * i + 1] << 8);
+#endif
+}

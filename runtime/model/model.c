@@ -489,6 +489,16 @@ void ctxpar_model_fill_end(ctxpar_model *m, int t, const float *data) {
         ctxpar_bf16_pack_transposed(dst, data, w->count / w->shape[0], w->shape[0]);
 }
 
+int ctxpar_model_packs_from_bf16(const ctxpar_model *m, int t) {
+    return m->packed_buffer && m->tensors[t].packing == CTXPAR_PACK_LINEAR;
+}
+
+void ctxpar_model_fill_end_bf16(ctxpar_model *m, int t, const ctxpar_bf16 *data) {
+    const ctxpar_weight *w = &m->tensors[t];
+    ctxpar_bf16_pack_transposed_bf16((ctxpar_bf16 *)m->packed_buffer->data + w->packed_offset,
+                                     data, w->count / w->shape[0], w->shape[0]);
+}
+
 /* ---- lookup ---- */
 
 static int tensor_index(const ctxpar_model *m, const char *name) {
