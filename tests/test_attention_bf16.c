@@ -13,8 +13,11 @@
  * 1e-2 * max|v| on the outputs and 2e-2 on the log-sum-exp (logits of size
  * ~4 here), and separately asserts that the error is bf16's, not float32's,
  * so a kernel that quietly ran the float32 path fails. Shapes: odd key
- * counts (the zero pair), query counts off the 64-query tile, head dims 32,
- * 64, 80 and 128, several threads, strided rows (q, k, v in one qkv). */
+ * counts (the zero pair), a last key block of one key, query counts off the
+ * query tiles, head dims 32, 48, 64, 70 (off the 16-lane vector), 80 and
+ * 128, several threads, strided rows (q, k, v in one qkv). On every path a
+ * query's result must not depend on the other queries of the call (the
+ * ring slices its queries). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -98,10 +101,11 @@ int main(int argc, char **argv) {
         run_case(5, 1, 1, 64, 1);
         run_case(70, 129, 2, 80, 2);
         run_case(200, 256, 2, 128, 2);
-        if (!strcmp(path, "gemm")) {
-            run_case(66, 300, 2, 33, 2); /* odd head dim: the GEMM pads its pairs */
-            check_row_alone(70, 200, 2, 64);
-        }
+        run_case(61, 65, 3, 48, 2);  /* a key block of one key */
+        run_case(97, 200, 2, 70, 1); /* a head dim off the 16-lane vector */
+        if (!strcmp(path, "gemm")) run_case(66, 300, 2, 33, 2); /* odd head dim: the GEMM pads its pairs */
+        check_row_alone(70, 200, 2, 64);
+        check_row_alone(53, 77, 2, 80);
     }
     ctxpar_attention_bf16_gemm_force_softmax(NULL);
     return test_finish("test_attention_bf16");
