@@ -188,7 +188,10 @@ int main(int argc, char **argv) {
     int64_t equal[64], uneven[64];
     for (int r = 0; r < ranks; r++) {
         equal[r] = 25 * GRANULE;
-        uneven[r] = GRANULE * (1 + 16 * r + (r % 2) * 100); /* one block of one granule */
+        /* rank 0: one granule; odd ranks: more rows than the ring's query
+         * slice (1024), so a rank's queries run in two slices, the last
+         * partial, and the one-rank run of the whole sequence in three */
+        uneven[r] = GRANULE * (1 + 16 * r + (r % 2) * 175);
     }
     const ring_case plain = {"random inputs", 0.0f, dir_none, -1};
     const ring_case cases[] = {
