@@ -12,7 +12,8 @@
 # 4. bench_conv: the CogVideoX conv shapes, float32 (auto) and bf16;
 # 5. the default job, mpirun -np 8 ctxpar --frames 256, --dtype f32 and bf16;
 # 6. run_models_bench.sh vjepa2-bf16 and cogvideox-bf16: ctxpar against the
-#    current torch, transformers and diffusers from PyPI, both in bf16.
+#    current torch, transformers and diffusers from PyPI, both in bf16;
+# 7. fma_peak again, to show whether the cores stayed the cores.
 # "quick" keeps 1-5 and one repeat of everything (a check that the script
 # runs, not a measurement). The log goes to OUT_DIR/bf16-sitting.log, the
 # JSON lines beside it. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset, for
@@ -64,5 +65,10 @@ if [[ $quick != quick ]]; then
   REPEAT=$repeat bash "$here/bench/run_models_bench.sh" "$build" "$out" vjepa2-bf16
   REPEAT=$repeat bash "$here/bench/run_models_bench.sh" "$build" "$out" cogvideox-bf16
 fi
+# The peaks again at the end: on a shared host the two vCPUs sometimes
+# share one core for minutes (Zen 5: VDPBF16PS at 2 threads 426 GFLOP/s in
+# such a stretch, 854-956 otherwise), which slows every 2-rank and 2-thread
+# figure of that stretch; the two peak lines bracket the sitting.
+"${pin[@]}" "$build/bench/fma_peak" --repeat 5
 date -u
 echo "bf16 sitting done: $log"
