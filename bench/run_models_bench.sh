@@ -14,13 +14,14 @@
 # vjepa2-bf16: the same shapes with bf16 weights; ctxpar --dtype bf16 and
 #   --dtype f32 (2 ranks x 1 thread) against transformers' VJEPA2Model in bf16
 #   and float32 (SDPA, 2 threads) on the current torch and transformers from
-#   PyPI (bench/make_peer_venv.sh; docs/bf16.md).
+#   PyPI (bench/make_peer_venv.sh; docs/bf16.md). CTXPAR_DTYPES (default
+#   "bf16 f32") and PEER_DTYPES (default "bf16,f32") choose the dtypes.
 # cogvideox-bf16: the CogVideoX-2b VAE shapes, 9 frames of 256x256; ctxpar
 #   --dtype f32 (float32 Winograd) and --dtype bf16 (the convs on the bf16
 #   GEMM), 2 ranks x 1 thread, against diffusers' AutoencoderKLCogVideoX in
 #   bf16 and float32 from PyPI, 2 threads. CTXPAR_DTYPES (default "f32
-#   bf16") chooses ctxpar's dtypes: without a bf16 unit, bf16 runs the
-#   portable GEMM (correctness, not speed).
+#   bf16") and PEER_DTYPES (default "bf16,f32") choose the dtypes: without a
+#   bf16 unit, ctxpar's bf16 runs the portable GEMM (correctness, not speed).
 # qwen2_5_vl, qwen2_vl: the released 7B vision towers (bf16 weights, random),
 #   8 frames of 448x448 (4096 patches, 1024 merged tokens); ctxpar --dtype
 #   f32 and bf16, 2 ranks x 1 thread, against transformers' own vision model
@@ -29,6 +30,11 @@
 #   QWEN_DTYPES (default "f32 bf16") and PEER_DTYPES (default "bf16,f32")
 #   choose the dtypes: a CPU without a bf16 unit runs ctxpar's bf16 on the
 #   portable GEMM, which is for correctness, not speed.
+# REPEAT (default 3) sets each side's timed runs (median reported), ROUNDS
+# (default 1; vjepa2-bf16 and cogvideox-bf16) repeats the whole ctxpar-then-
+# peer pair: on a shared host the machine's speed drifts over minutes, and
+# alternating rounds show both sides each state. CTXPAR_DTYPES and
+# PEER_DTYPES narrow the dtypes of those two as for the Qwen pair.
 # The environment's OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE halve OpenBLAS on
 # this CPU: both are unset here, for the peers and ctxpar alike.
 set -euo pipefail
@@ -42,6 +48,7 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 py=/usr/bin/python3
 repeat=${REPEAT:-3}
+rounds=${ROUNDS:-1}
 
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 if [[ $which == all || $which == cogvideox ]]; then
@@ -70,13 +77,17 @@ if [[ $which == all || $which == vjepa2-bf16 ]]; then
   clip=$out/vjepa2-16x256.h5
   [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 16 --height 256 --width 256
   echo "# CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx512f\|avx512_bf16\|amx_bf16\|amx_tile' | tr '\n' ' ')"
-  for dtype in bf16 f32; do
-    mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --no-merge --bench \
-      --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/vjepa2-bf16-ctxpar.jsonl"
-  done
   peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
-  "$peer" "$here/bench/vjepa2_transformers.py" --model "$model" --frames 16 --size 256 \
-    --threads 2 --warmup 1 --repeat "$repeat" --json "$out/vjepa2-bf16-transformers.jsonl"
+  for round in $(seq "$rounds"); do
+    echo "# round $round of $rounds"
+    for dtype in ${CTXPAR_DTYPES:-bf16 f32}; do
+      mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --no-merge --bench \
+        --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/vjepa2-bf16-ctxpar.jsonl"
+    done
+    "$peer" "$here/bench/vjepa2_transformers.py" --model "$model" --frames 16 --size 256 \
+      --dtype "${PEER_DTYPES:-bf16,f32}" --threads 2 --warmup 1 --repeat "$repeat" \
+      --json "$out/vjepa2-bf16-transformers.jsonl"
+  done
 fi
 if [[ $which == all || $which == cogvideox-bf16 ]]; then
   model=/tmp/ctxpar-cogvideox-2b-bf16
@@ -84,13 +95,17 @@ if [[ $which == all || $which == cogvideox-bf16 ]]; then
   clip=$out/cogvideox-9x256.h5
   [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 9 --height 256 --width 256
   echo "# CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx512f\|avx512_bf16\|amx_bf16\|amx_tile' | tr '\n' ' ')"
-  for dtype in ${CTXPAR_DTYPES:-f32 bf16}; do
-    mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --bench \
-      --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-ctxpar.jsonl"
-  done
   peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
-  "$peer" "$here/bench/cogvideox_diffusers.py" --model "$model" --frames 9 --size 256 \
-    --threads 2 --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-diffusers.jsonl"
+  for round in $(seq "$rounds"); do
+    echo "# round $round of $rounds"
+    for dtype in ${CTXPAR_DTYPES:-f32 bf16}; do
+      mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --bench \
+        --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-ctxpar.jsonl"
+    done
+    "$peer" "$here/bench/cogvideox_diffusers.py" --model "$model" --frames 9 --size 256 \
+      --dtype "${PEER_DTYPES:-bf16,f32}" --threads 2 --warmup 1 --repeat "$repeat" \
+      --json "$out/cogvideox-bf16-diffusers.jsonl"
+  done
 fi
 for family in qwen2_5_vl qwen2_vl; do
   [[ $which == all || $which == "$family" ]] || continue
