@@ -178,7 +178,8 @@ static void test_packing_from_bf16(int64_t k, int64_t n) {
     ctxpar_bf16 *w = malloc(sizeof(ctxpar_bf16) * (size_t)(k * n + 1));
     float *wide = malloc(sizeof(float) * (size_t)(k * n + 1));
     for (int64_t i = 0; i < k * n; i++) {
-        w[i] = (ctxpar_bf16)(test_uniform(21, (uint64_t)i) * 65536.0f);
+        /* any 16-bit pattern: test_uniform is in [-1, 1) */
+        w[i] = (ctxpar_bf16)((test_uniform(21, (uint64_t)i) + 1.0f) * 32767.0f);
         if (i % 7 == 3) w[i] = special[(i / 7) % (int64_t)(sizeof special / sizeof special[0])];
         wide[i] = float_of((uint32_t)w[i] << 16);
     }
