@@ -244,6 +244,24 @@ static void test_gemm(const gemm_case *g) {
     free(a), free(w), free(c0), free(got), free(ref), free(port);
 }
 
+/* ctxpar_cpu_gemm_bf16_bias: the bits of C filled with the bias, then
+ * accumulated onto; k = 0 leaves C = bias. */
+static void test_gemm_bias(int64_t m, int64_t n, int64_t k) {
+    float *a = bf16_grid(m * k + 1, 31, 1.0f), *w = bf16_grid(n * k + 1, 32, 0.5f);
+    float *bias = bf16_grid(n, 33, 2.0f);
+    const int64_t lda = ctxpar_bf16_row_ld(k);
+    ctxpar_bf16 *ab = malloc(sizeof(ctxpar_bf16) * (size_t)(m * lda + 1));
+    ctxpar_bf16 *bp = malloc(sizeof(ctxpar_bf16) * (size_t)(ctxpar_bf16_packed_count(k, n) + 1));
+    ctxpar_cpu_bf16_rows(ab, lda, a, k, m, k);
+    ctxpar_bf16_pack_transposed(bp, w, k, n);
+    float *got = malloc(sizeof(float) * (size_t)(m * n)), *want = malloc(sizeof(float) * (size_t)(m * n));
+    for (int64_t i = 0; i < m * n; i++) got[i] = NAN, want[i] = bias[i % n];
+    ctxpar_cpu_gemm_bf16_bias(m, n, k, ab, lda, bp, bias, got, n);
+    ctxpar_cpu_gemm_bf16(m, n, k, ab, lda, bp, want, n, 1);
+    ASSERT_EQ_INT(memcmp(got, want, sizeof(float) * (size_t)(m * n)), 0);
+    free(a), free(w), free(bias), free(ab), free(bp), free(got), free(want);
+}
+
 static void test_linear(int64_t n, int64_t in, int64_t out, int with_bias) {
     float *x = malloc(sizeof(float) * (size_t)(n * in)), *w = malloc(sizeof(float) * (size_t)(out * in));
     float *b = malloc(sizeof(float) * (size_t)out), *y = malloc(sizeof(float) * (size_t)(n * out));
@@ -306,6 +324,9 @@ int main(int argc, char **argv) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_gemm(&cases[i]);
     test_linear(2 * CTXPAR_LINEAR_BF16_ROWS + 5, 70, 50, 1);
+    test_linear(200, 40, 300, 1); /* the bias over several column blocks */
+    test_gemm_bias(200, 300, 70);
+    test_gemm_bias(13, 33, 0);
     test_linear(CTXPAR_LINEAR_BF16_ROWS + 1, 129, 33, 0);
     return test_finish("test_gemm_bf16");
 }

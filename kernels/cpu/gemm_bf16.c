@@ -235,12 +235,22 @@ int ctxpar_cpu_gemm_bf16_force_path(const char *path) {
 }
 
 /* Work item (mb, nb) of the blocking: rows [mb*GEMM_MB, ...) by columns
- * [nb*GEMM_NB, ...) of C, the reduction in passes of GEMM_KCP pairs. */
+ * [nb*GEMM_NB, ...) of C, the reduction in passes of GEMM_KCP pairs. With a
+ * bias, the item's block of C is set to it first (then accumulated onto):
+ * the bits of a C filled with the bias beforehand, without a pass of its
+ * own over C, and with the block in cache when the first pass loads it. */
 static void blocked_item(ctxpar_gemm_bf16_micro micro, int mr, int64_t mb, int64_t nb, int64_t m,
                          int64_t n, int64_t kp, const ctxpar_bf16 *a, int64_t lda,
-                         const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate) {
+                         const ctxpar_bf16 *b, const float *bias, float *c, int64_t ldc,
+                         int accumulate) {
     const int64_t i_end = m < (mb + 1) * GEMM_MB ? m : (mb + 1) * GEMM_MB;
     const int64_t j_end = n < (nb + 1) * GEMM_NB ? n : (nb + 1) * GEMM_NB;
+    if (bias) {
+        const int64_t j0 = nb * GEMM_NB;
+        for (int64_t i = mb * GEMM_MB; i < i_end; i++)
+            memcpy(c + i * ldc + j0, bias + j0, sizeof(float) * (size_t)(j_end - j0));
+        accumulate = 1;
+    }
     /* at least one pass, so k == 0 still writes C */
     for (int64_t p0 = 0; p0 == 0 || p0 < kp; p0 += GEMM_KCP) {
         const int64_t np = kp - p0 < GEMM_KCP ? kp - p0 : GEMM_KCP;
@@ -257,28 +267,30 @@ static void blocked_item(ctxpar_gemm_bf16_micro micro, int mr, int64_t mb, int64
     }
 }
 
-void ctxpar_gemm_bf16_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
-                              int64_t k, const ctxpar_bf16 *a, int64_t lda, const ctxpar_bf16 *b,
-                              float *c, int64_t ldc, int accumulate) {
+/* Every work item, on OpenMP threads or (serial) on the calling one. */
+static void blocked_all(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n, int64_t k,
+                        const ctxpar_bf16 *a, int64_t lda, const ctxpar_bf16 *b,
+                        const float *bias, float *c, int64_t ldc, int accumulate, int serial) {
     if (m <= 0 || n <= 0) return;
     const int64_t kp = (k + 1) / 2;
     const int64_t n_mb = (m + GEMM_MB - 1) / GEMM_MB, n_nb = (n + GEMM_NB - 1) / GEMM_NB;
-#pragma omp parallel for collapse(2) schedule(static) if (m * n * kp > (1 << 18))
+#pragma omp parallel for collapse(2) schedule(static) if (!serial && m * n * kp > (1 << 18))
     for (int64_t mb = 0; mb < n_mb; mb++)
         for (int64_t nb = 0; nb < n_nb; nb++)
-            blocked_item(micro, mr, mb, nb, m, n, kp, a, lda, b, c, ldc, accumulate);
+            blocked_item(micro, mr, mb, nb, m, n, kp, a, lda, b, bias, c, ldc, accumulate);
+}
+
+void ctxpar_gemm_bf16_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
+                              int64_t k, const ctxpar_bf16 *a, int64_t lda, const ctxpar_bf16 *b,
+                              float *c, int64_t ldc, int accumulate) {
+    blocked_all(micro, mr, m, n, k, a, lda, b, NULL, c, ldc, accumulate, 0);
 }
 
 void ctxpar_gemm_bf16_blocked_serial(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
                                      int64_t k, const ctxpar_bf16 *a, int64_t lda,
                                      const ctxpar_bf16 *b, float *c, int64_t ldc,
                                      int accumulate) {
-    if (m <= 0 || n <= 0) return;
-    const int64_t kp = (k + 1) / 2;
-    const int64_t n_mb = (m + GEMM_MB - 1) / GEMM_MB, n_nb = (n + GEMM_NB - 1) / GEMM_NB;
-    for (int64_t mb = 0; mb < n_mb; mb++)
-        for (int64_t nb = 0; nb < n_nb; nb++)
-            blocked_item(micro, mr, mb, nb, m, n, kp, a, lda, b, c, ldc, accumulate);
+    blocked_all(micro, mr, m, n, k, a, lda, b, NULL, c, ldc, accumulate, 1);
 }
 
 void ctxpar_gemm_bf16_current_micro(ctxpar_gemm_bf16_micro *micro, int *mr) {
@@ -292,6 +304,13 @@ void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,
     const int p = current_path();
     ctxpar_gemm_bf16_blocked(path_micro(p), path_rows[p], m, n, k, a, lda, b, c, ldc,
                              accumulate);
+}
+
+void ctxpar_cpu_gemm_bf16_bias(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,
+                               int64_t lda, const ctxpar_bf16 *b, const float *bias, float *c,
+                               int64_t ldc) {
+    const int p = current_path();
+    blocked_all(path_micro(p), path_rows[p], m, n, k, a, lda, b, bias, c, ldc, 0, 0);
 }
 
 void ctxpar_cpu_gemm_bf16_serial(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,

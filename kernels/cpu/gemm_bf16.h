@@ -95,6 +95,13 @@ void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int
 void ctxpar_cpu_gemm_bf16(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a, int64_t lda,
                           const ctxpar_bf16 *b, float *c, int64_t ldc, int accumulate);
 
+/* C[i][j] = bias[j] + sum_kk A[i][kk] B[kk][j]: the bits of filling C with
+ * the bias and calling ctxpar_cpu_gemm_bf16 with accumulate, in one pass
+ * (each work item sets its block of C just before its products). */
+void ctxpar_cpu_gemm_bf16_bias(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *a,
+                               int64_t lda, const ctxpar_bf16 *b, const float *bias, float *c,
+                               int64_t ldc);
+
 /* The same on the calling thread alone, with no OpenMP region (for kernels
  * whose work items already run in one: small products where even an
  * inactive region's set-up would show). The same bits. */

@@ -26,9 +26,10 @@ void ctxpar_cpu_linear(float *y, const float *x, int64_t n, int64_t in, int64_t 
 
 /* The bf16 linear: rows of x are converted to bf16 in chunks of
  * CTXPAR_LINEAR_BF16_ROWS (so the scratch stays small whatever n is) and
- * multiplied by the weight packed once (gemm_bf16.h). A row's result does
- * not depend on its chunk or on n (the GEMM's per-element order), so the
- * rank count cannot change it. */
+ * multiplied by the weight packed once (gemm_bf16.h), onto the bias as the
+ * float32 linear does (the GEMM writes it block by block, not in a pass of
+ * its own). A row's result does not depend on its chunk or on n (the
+ * GEMM's per-element order), so the rank count cannot change it. */
 int64_t ctxpar_cpu_linear_bf16_scratch_values(int64_t in) {
     return CTXPAR_LINEAR_BF16_ROWS * ctxpar_bf16_row_ld(in);
 }
@@ -36,11 +37,13 @@ int64_t ctxpar_cpu_linear_bf16_scratch_values(int64_t in) {
 void ctxpar_cpu_linear_bf16(float *y, const float *x, int64_t n, int64_t in, int64_t out,
                             const ctxpar_bf16 *packed, const float *bias, ctxpar_bf16 *scratch) {
     if (n <= 0 || out <= 0) return;
-    if (bias) broadcast_bias(y, n, out, bias);
     const int64_t ld = ctxpar_bf16_row_ld(in);
     for (int64_t r0 = 0; r0 < n; r0 += CTXPAR_LINEAR_BF16_ROWS) {
         const int64_t rows = n - r0 < CTXPAR_LINEAR_BF16_ROWS ? n - r0 : CTXPAR_LINEAR_BF16_ROWS;
         ctxpar_cpu_bf16_rows(scratch, ld, x + r0 * in, in, rows, in);
-        ctxpar_cpu_gemm_bf16(rows, out, in, scratch, ld, packed, y + r0 * out, out, bias != NULL);
+        if (bias) /* the GEMM sets each block of y to the bias as it reaches it */
+            ctxpar_cpu_gemm_bf16_bias(rows, out, in, scratch, ld, packed, bias, y + r0 * out, out);
+        else
+            ctxpar_cpu_gemm_bf16(rows, out, in, scratch, ld, packed, y + r0 * out, out, 0);
     }
 }
