@@ -13,12 +13,14 @@
  * every query row many times a layer, so one exp and one log1p per row
  * cost more than the row's 64-value blend when they are libm calls (3-4
  * scalar calls a row were an eighth of the bf16 attention's time at ViT-L
- * shapes). Here a block of rows first gets its weights from inline,
+ * shapes). Here a block of 64 rows first gets its weights from inline,
  * branch-free exp (exp_approx.h) and log1p (log1p_unit below), a loop the
  * compiler vectorises, built once for AVX-512 and once for any x86-64 and
- * chosen with the attention kernels' path; then each row is blended. The weights of a row
- * depend only on its own two lse values, so the result is the same whatever
- * the block, the thread count or the rank count. */
+ * chosen with the attention kernels' path; then each row is blended. A
+ * block's heads run one after another, so its rows of both outputs are
+ * read while in cache, whole lines at a time. The weights of a row depend
+ * only on its own two lse values, so the result is the same whatever the
+ * block, the thread count or the rank count. */
 #include "kernels/cpu/transformer_cpu.h"
 
 #include <math.h>
@@ -90,11 +92,10 @@ void ctxpar_cpu_attention_merge(float *o_acc, int64_t ld_acc, float *lse_acc, co
                                 int64_t ld_blk, const float *lse_blk, int64_t n_q, int heads,
                                 int head_dim) {
     const merge_weights_fn weights = pick_weights();
-    const int64_t blocks_per_head = (n_q + MERGE_BLOCK - 1) / MERGE_BLOCK;
-    const int64_t items = blocks_per_head * heads;
+    const int64_t blocks = (n_q + MERGE_BLOCK - 1) / MERGE_BLOCK, items = blocks * heads;
 #pragma omp parallel for schedule(static) if (n_q * heads * head_dim > (1 << 16))
     for (int64_t item = 0; item < items; item++) {
-        const int64_t hh = item / blocks_per_head, i0 = (item % blocks_per_head) * MERGE_BLOCK;
+        const int64_t i0 = item / heads * MERGE_BLOCK, hh = item % heads;
         const int64_t n = n_q - i0 < MERGE_BLOCK ? n_q - i0 : MERGE_BLOCK;
         float *la = lse_acc + hh * n_q + i0; /* lse is head-major: [heads][n_q] */
         const float *lb = lse_blk + hh * n_q + i0;
