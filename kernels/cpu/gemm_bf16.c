@@ -79,6 +79,21 @@ int64_t ctxpar_bf16_packed_count(int64_t k, int64_t n) {
  * converted a row at a time (ctxpar_bf16_convert: vector code, not a
  * scalar call per value), then interleaved into the panel's pair rows. */
 enum { PACK_PAIRS = 32 };
+
+/* A work item's np pair rows of its panel (dst: the first) from the
+ * columns' converted runs: row p is column jj's values 2p, 2p + 1 for
+ * every jj. */
+static void interleave_panel(ctxpar_bf16 *dst, ctxpar_bf16 columns[GEMM_NR][2 * PACK_PAIRS],
+                             int64_t np) {
+    for (int64_t p = 0; p < np; p++) {
+        ctxpar_bf16 *row = dst + p * 2 * GEMM_NR;
+        for (int64_t jj = 0; jj < GEMM_NR; jj++) {
+            row[2 * jj] = columns[jj][2 * p];
+            row[2 * jj + 1] = columns[jj][2 * p + 1];
+        }
+    }
+}
+
 void ctxpar_bf16_pack_strided(ctxpar_bf16 *dst, const float *src, int64_t row_stride,
                               int64_t col_stride, int64_t k, int64_t n) {
     const int64_t kp = (k + 1) / 2, panels = (n + GEMM_NR - 1) / GEMM_NR;
@@ -106,13 +121,7 @@ void ctxpar_bf16_pack_strided(ctxpar_bf16 *dst, const float *src, int64_t row_st
                 }
                 for (int64_t i = live; i < 2 * np; i++) conv[jj][i] = 0;
             }
-            for (int64_t p = 0; p < np; p++) {
-                ctxpar_bf16 *row = dst + (q * kp + p0 + p) * 2 * GEMM_NR;
-                for (int64_t jj = 0; jj < GEMM_NR; jj++) {
-                    row[2 * jj] = conv[jj][2 * p];
-                    row[2 * jj + 1] = conv[jj][2 * p + 1];
-                }
-            }
+            interleave_panel(dst + (q * kp + p0) * 2 * GEMM_NR, conv, np);
         }
 }
 
@@ -154,13 +163,7 @@ void ctxpar_bf16_pack_transposed_bf16(ctxpar_bf16 *dst, const ctxpar_bf16 *w, in
                 for (int64_t i = 0; i < live; i++) tile[jj][i] = bf16_round_trip(src[i]);
                 for (int64_t i = live; i < 2 * np; i++) tile[jj][i] = 0;
             }
-            for (int64_t p = 0; p < np; p++) {
-                ctxpar_bf16 *row = dst + (q * kp + p0 + p) * 2 * GEMM_NR;
-                for (int64_t jj = 0; jj < GEMM_NR; jj++) {
-                    row[2 * jj] = tile[jj][2 * p];
-                    row[2 * jj + 1] = tile[jj][2 * p + 1];
-                }
-            }
+            interleave_panel(dst + (q * kp + p0) * 2 * GEMM_NR, tile, np);
         }
 }
 
