@@ -51,6 +51,25 @@ repeat=${REPEAT:-3}
 rounds=${ROUNDS:-1}
 
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+
+# The bf16 pairs: ROUNDS rounds of ctxpar (2 ranks x 1 thread, in each of
+# CTXPAR_DTYPES, default $1; "${ctxpar_args[@]}" name the model, input and
+# JSON file) then the PyPI peer (bench/"${peer_args[@]}", 2 threads, in
+# PEER_DTYPES), so both sides see each state of the machine.
+bf16_pair_rounds() {
+  echo "# CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx512f\|avx512_bf16\|amx_bf16\|amx_tile' | tr '\n' ' ')"
+  local peer round dtype
+  peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
+  for round in $(seq "$rounds"); do
+    echo "# round $round of $rounds"
+    for dtype in ${CTXPAR_DTYPES:-$1}; do
+      mpirun -np 2 "$build/ctxpar" "${ctxpar_args[@]}" --threads 1 --bench --dtype "$dtype" \
+        --warmup 1 --repeat "$repeat"
+    done
+    "$peer" "$here/bench/${peer_args[0]}" "${peer_args[@]:1}" --dtype "${PEER_DTYPES:-bf16,f32}" \
+      --threads 2 --warmup 1 --repeat "$repeat"
+  done
+}
 if [[ $which == all || $which == cogvideox ]]; then
   model=/tmp/ctxpar-cogvideox-2b-bf16
   [[ -d $model ]] || bash "$here/bench/make_cogvideox_folder.sh" "$model" bf16 >/dev/null
@@ -76,36 +95,20 @@ if [[ $which == all || $which == vjepa2-bf16 ]]; then
   [[ -d $model ]] || $py "$here/tests/vjepa2/make_folder.py" "$model" --preset vitl --dtype bf16 >/dev/null
   clip=$out/vjepa2-16x256.h5
   [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 16 --height 256 --width 256
-  echo "# CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx512f\|avx512_bf16\|amx_bf16\|amx_tile' | tr '\n' ' ')"
-  peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
-  for round in $(seq "$rounds"); do
-    echo "# round $round of $rounds"
-    for dtype in ${CTXPAR_DTYPES:-bf16 f32}; do
-      mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --no-merge --bench \
-        --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/vjepa2-bf16-ctxpar.jsonl"
-    done
-    "$peer" "$here/bench/vjepa2_transformers.py" --model "$model" --frames 16 --size 256 \
-      --dtype "${PEER_DTYPES:-bf16,f32}" --threads 2 --warmup 1 --repeat "$repeat" \
-      --json "$out/vjepa2-bf16-transformers.jsonl"
-  done
+  ctxpar_args=(--model "$model" --input "$clip" --no-merge --json "$out/vjepa2-bf16-ctxpar.jsonl")
+  peer_args=(vjepa2_transformers.py --model "$model" --frames 16 --size 256
+    --json "$out/vjepa2-bf16-transformers.jsonl")
+  bf16_pair_rounds "bf16 f32"
 fi
 if [[ $which == all || $which == cogvideox-bf16 ]]; then
   model=/tmp/ctxpar-cogvideox-2b-bf16
   [[ -d $model ]] || bash "$here/bench/make_cogvideox_folder.sh" "$model" bf16 >/dev/null
   clip=$out/cogvideox-9x256.h5
   [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 9 --height 256 --width 256
-  echo "# CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx512f\|avx512_bf16\|amx_bf16\|amx_tile' | tr '\n' ' ')"
-  peer=$(bash "$here/bench/make_peer_venv.sh" "${PEER_VENV:-/tmp/ctxpar-peers}")
-  for round in $(seq "$rounds"); do
-    echo "# round $round of $rounds"
-    for dtype in ${CTXPAR_DTYPES:-f32 bf16}; do
-      mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --bench \
-        --dtype $dtype --warmup 1 --repeat "$repeat" --json "$out/cogvideox-bf16-ctxpar.jsonl"
-    done
-    "$peer" "$here/bench/cogvideox_diffusers.py" --model "$model" --frames 9 --size 256 \
-      --dtype "${PEER_DTYPES:-bf16,f32}" --threads 2 --warmup 1 --repeat "$repeat" \
-      --json "$out/cogvideox-bf16-diffusers.jsonl"
-  done
+  ctxpar_args=(--model "$model" --input "$clip" --json "$out/cogvideox-bf16-ctxpar.jsonl")
+  peer_args=(cogvideox_diffusers.py --model "$model" --frames 9 --size 256
+    --json "$out/cogvideox-bf16-diffusers.jsonl")
+  bf16_pair_rounds "f32 bf16"
 fi
 for family in qwen2_5_vl qwen2_vl; do
   [[ $which == all || $which == "$family" ]] || continue
