@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/conv3d_internal.h"
 #include "kernels/cpu/conv_bf16.h"
 #include "kernels/cpu/conv_bf16_internal.h"
 #include "kernels/cpu/kernels_cpu.h"
@@ -220,6 +221,101 @@ static void check(const conv_case *c, int with_model) {
     free(x), free(halo), free(wf), free(bias), free(w), free(y), free(sum), free(mag);
 }
 
+/* --dtype bf16's causal 3x3x3 convs on a VDPBF16PS core: the bf16 Winograd
+ * (ctxpar_cpu_conv3d_causal_winograd_bf16) through ctxpar_cpu_conv_bf16's
+ * own dispatch. Its transformed inputs and weights are rounded to bf16, so
+ * it is held to a Winograd bound rather than float32 accumulation's: each
+ * output within WINOGRAD_TOL[tile] * 2^-8 * sum |w x| of the float64 conv
+ * (the transforms' entries reach 2.5 (B), 16/15 (G) and 8 (A) in F(4x4);
+ * the measured worst ratios are printed). A wrong tap, channel pair or
+ * panel gives errors of the outputs' own size, far outside it; an error at
+ * float32's level would mean the Winograd did not run. Then the properties
+ * the runtime relies on, bit for bit: chunks of one frame, 1 and 5
+ * threads, in place, the fused norm and residual, and a rank's share of
+ * frames (x from frame `skip` on, the halo before it, first_frame = skip)
+ * giving the same frames as the whole run. */
+static const double WINOGRAD_TOL[5] = {0, 0, 2.0, 0, 16.0};
+
+static void check_winograd(const conv_case *c) {
+    const ctxpar_conv_bf16_shape *s = &c->s;
+    const int64_t hw = s->h * s->w, n_out = s->cout * c->frames * hw;
+    const int64_t k = (int64_t)s->kt * s->cin * s->kh * s->kw;
+    const int f = ctxpar_cpu_conv3d_winograd_tile(s->cin, s->cout, 3, s->h, s->w);
+    float *x = grid(s->cin * c->frames * hw, 51, 1.0f);
+    float *halo = grid(s->cin * 2 * hw, 52, 1.0f);
+    float *wf = grid(s->cout * k, 53, 0.5f), *bias = grid(s->cout, 54, 0.3f);
+    double *sum = malloc(sizeof(double) * (size_t)n_out), *mag = malloc(sizeof(double) * (size_t)n_out);
+    ctxpar_bf16 *w = malloc(sizeof(ctxpar_bf16) *
+                            (size_t)ctxpar_cpu_conv_bf16_weight_values(s->cin, s->cout, 3, 3, 3));
+    ctxpar_cpu_conv_bf16_pack_weight(w, wf, s->cin, s->cout, 3, 3, 3);
+    reference(c, x, halo, wf, bias, sum, mag);
+    const size_t out_bytes = sizeof(float) * (size_t)n_out;
+
+    float *y = run(c, x, halo, w, bias, c->frames, 0, NULL);
+    double worst = 0.0;
+    int64_t bad = 0;
+    for (int64_t o = 0; o < n_out; o++) {
+        const double ratio = fabs(y[o] - sum[o]) / (ldexp(1.0, -8) * mag[o] + 1e-30);
+        if (!(ratio <= WINOGRAD_TOL[f]) && bad++ < 3)
+            fprintf(stderr, "  winograd F(%d): output %lld: got %.9g want %.9g\n", f,
+                    (long long)o, y[o], sum[o]);
+        if (ratio > worst) worst = ratio;
+    }
+    printf("  winograd F(%dx%d) %lldx%lld cin %lld cout %lld: worst |err| = %.3g * 2^-8 sum|w x| "
+           "(bound %g)\n", f, f, (long long)s->h, (long long)s->w, (long long)s->cin,
+           (long long)s->cout, worst, WINOGRAD_TOL[f]);
+    ASSERT_EQ_INT(bad, 0);
+    ASSERT_TRUE(worst > 0.01); /* not float32's error: the bf16 Winograd ran */
+
+    float *chunked = run(c, x, halo, w, bias, 1, 0, NULL);
+    ASSERT_EQ_INT(memcmp(chunked, y, out_bytes), 0);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    float *one = run(c, x, halo, w, bias, c->frames, 0, NULL);
+    omp_set_num_threads(5);
+    float *five = run(c, x, halo, w, bias, c->frames, 0, NULL);
+    omp_set_num_threads(threads);
+    ASSERT_EQ_INT(memcmp(one, y, out_bytes), 0);
+    ASSERT_EQ_INT(memcmp(five, y, out_bytes), 0);
+    if (s->cin == s->cout) {
+        float *in_place = run(c, x, halo, w, bias, 2, 1, NULL);
+        ASSERT_EQ_INT(memcmp(in_place, y, out_bytes), 0);
+        free(in_place);
+    }
+    check_fused(c, x, halo, w, bias);
+
+    for (int64_t skip = 1; skip <= 2; skip++) { /* a later rank's frames */
+        conv_case part = *c;
+        part.frames = c->frames - skip;
+        float *xs = malloc(sizeof(float) * (size_t)(s->cin * part.frames * hw));
+        float *hs = malloc(sizeof(float) * (size_t)(s->cin * 2 * hw));
+        for (int64_t ci = 0; ci < s->cin; ci++) {
+            memcpy(xs + ci * part.frames * hw, x + (ci * c->frames + skip) * hw,
+                   sizeof(float) * (size_t)(part.frames * hw));
+            for (int64_t j = 0; j < 2; j++) { /* frames skip-2, skip-1 of halo ++ x */
+                const int64_t t = skip - 2 + j;
+                memcpy(hs + (ci * 2 + j) * hw,
+                       t >= 0 ? x + (ci * c->frames + t) * hw : halo + (ci * 2 + t + 2) * hw,
+                       sizeof(float) * (size_t)hw);
+            }
+        }
+        const ctxpar_conv3d_fusion at = {.first_frame = skip};
+        float *ys = run_fused(&part, xs, hs, w, bias, part.frames, 0, NULL, &at);
+        for (int64_t co = 0; co < s->cout; co++)
+            ASSERT_EQ_INT(memcmp(ys + co * part.frames * hw, y + (co * c->frames + skip) * hw,
+                                 sizeof(float) * (size_t)(part.frames * hw)),
+                          0);
+        free(xs), free(hs), free(ys);
+    }
+
+    ctxpar_conv_bf16_allow_winograd(0);
+    float *gemm = run(c, x, halo, w, bias, c->frames, 0, NULL);
+    ctxpar_conv_bf16_allow_winograd(1);
+    ASSERT_TRUE(memcmp(gemm, y, out_bytes) != 0);
+    free(gemm), free(chunked), free(one), free(five);
+    free(x), free(halo), free(wf), free(bias), free(w), free(y), free(sum), free(mag);
+}
+
 int main(void) {
     const conv_case cases[] = {
         /* causal 3x3x3, pad 1, with a halo; in place too */
@@ -259,8 +355,28 @@ int main(void) {
             continue;
         }
         printf("GEMM path %s\n", paths[p]);
+        ctxpar_conv_bf16_allow_winograd(0);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check(&cases[i], !model_done);
+        ctxpar_conv_bf16_allow_winograd(1);
         model_done = 1;
+    }
+    /* The bf16 Winograd where the CPU has VDPBF16PS: F(4x4) (at least 64
+     * tiles) over several bands and partial tiles, in place; F(2x2);
+     * output-channel blocks of 12, 8 and 4; cin over one reduction piece
+     * (256) with a partial one. */
+    const conv_case winograd_cases[] = {
+        {{6, 6, 3, 3, 3, 1, 1, 1, 81, 254, 81, 254}, 5},
+        {{8, 6, 3, 3, 3, 1, 1, 1, 7, 9, 7, 9}, 4},
+        {{16, 40, 3, 3, 3, 1, 1, 1, 32, 33, 32, 33}, 3},
+        {{260, 28, 3, 3, 3, 1, 1, 1, 10, 6, 10, 6}, 3},
+    };
+    if (ctxpar_cpu_gemm_bf16_force_path("avx512bf16") != 0 ||
+        !ctxpar_cpu_conv3d_winograd_bf16_supports(8, 8, 3, 3, 3, 8, 8)) {
+        printf("bf16 Winograd: skipped (no AVX512-BF16 on this CPU)\n");
+    } else {
+        printf("bf16 Winograd (GEMM path avx512bf16)\n");
+        for (size_t i = 0; i < sizeof winograd_cases / sizeof winograd_cases[0]; i++)
+            check_winograd(&winograd_cases[i]);
     }
     ctxpar_cpu_gemm_bf16_force_path(NULL);
     return test_finish("test_conv_bf16");

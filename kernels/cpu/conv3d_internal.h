@@ -46,6 +46,23 @@ void ctxpar_cpu_conv3d_causal_winograd_fused(int tile, const float *x, int64_t x
                                              int64_t cout, int kt, int64_t h, int64_t w,
                                              int64_t t_begin, int64_t t_end,
                                              const ctxpar_conv3d_fusion *fuse, float *scratch);
+/* --dtype bf16's causal 3x3x3 convs on a VDPBF16PS core (conv_bf16.c picks
+ * it): the same Winograd in space and in time, its tile by
+ * ctxpar_cpu_conv3d_winograd_tile, with the temporally transformed inputs
+ * E_j and the transformed weights U rounded to bf16 (nearest even) and the
+ * GEMMs on VDPBF16PS with float32 accumulation. The weights come from the
+ * bf16 conv's packed panels (ctxpar_cpu_conv_bf16_pack_weight) and are
+ * transformed per call like float32's; scratch as the float32 entry of the
+ * same tile (ctxpar_cpu_conv3d_winograd_f{2,4}_scratch_floats, kt = 3).
+ * Needs kt = 3, an even cin, AVX512-BF16 and AVX512-BW: _supports. */
+int ctxpar_cpu_conv3d_winograd_bf16_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                             int64_t h, int64_t w);
+void ctxpar_cpu_conv3d_causal_winograd_bf16(const float *x, int64_t x_cstride, const float *halo,
+                                            float *y, int64_t y_cstride,
+                                            const uint16_t *packed, const float *bias,
+                                            int64_t cin, int64_t cout, int64_t h, int64_t w,
+                                            int64_t t_begin, int64_t t_end,
+                                            const ctxpar_conv3d_fusion *fuse, float *scratch);
 int64_t ctxpar_cpu_conv3d_winograd_f2_scratch_floats(int64_t cin, int64_t cout, int kt, int kh,
                                                      int kw, int64_t h, int64_t w,
                                                      int64_t n_frames);

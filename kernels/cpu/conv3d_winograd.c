@@ -23,6 +23,16 @@
  * frames up, F(2x2) where transformed weights (36*4*cout*cin floats in
  * time, recomputed per call) would pass 160 MB.
  *
+ * In bf16 (--dtype bf16 on a VDPBF16PS core, through conv_bf16.c; kt = 3,
+ * even cin): the same transforms in float32, with the temporally
+ * transformed inputs E_j and the weights U rounded once to bf16 and stored
+ * as channel pairs, and the GEMMs on VDPBF16PS (float32 accumulation, the
+ * same register tile, K in pieces of the same 16 KB). Only the inputs of
+ * the products are rounded; sums, the output transform and the fused work
+ * stay float32. F(4x4)'s per-layer error in bf16 is several times a direct
+ * bf16 conv's (docs/bf16.md, "The VAE"); the model's stays within the
+ * issue's bound, which e2e_cogvideox_bf16 checks.
+ *
  * Fused work (ctxpar_conv3d_fusion): a GroupNorm's per-frame scale and
  * shift and SiLU are applied to input rows as they are split for the tile
  * transform, and a residual is added as output rows leave the tile buffer,
@@ -73,6 +83,7 @@
 #include <string.h>
 
 #include "kernels/cpu/exp_approx.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/kernels_cpu.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -250,8 +261,51 @@ __attribute__((target("avx512f"))) static void g_rows(int m, const double *r0, c
  * stream is contiguous (storing each (co, k)'s values straight into their
  * planes, one channel at a time, was ~6% of the VAE). */
 enum { K_WEIGHTS = 8 };
+
+/* Weight (co, ci, dt, r = 3*dy + dx): from float32 [cout][cin][kt][3][3], or
+ * from a bf16 conv's packed panels (conv_bf16.h; K = tap*cin + ci, cin even,
+ * tap = 9*dt + r, panels of 32 output channels of pairs of K). */
+static float weight_at(const wino_geom *g, const float *weight, const ctxpar_bf16 *packed,
+                       int64_t co, int64_t ci, int64_t dt, int r) {
+    if (!packed) return weight[((co * g->cin + ci) * g->kt + dt) * 9 + r];
+    int64_t kk = (dt * 9 + r) * g->cin + ci, kp = (int64_t)g->kt * 9 * g->cin / 2;
+    return ctxpar_bf16_to_f32(packed[(co / 32) * kp * 64 + (kk / 2) * 64 + (co % 32) * 2 + (kk & 1)]);
+}
+
+/* Channels ci and ci + 1 of 16 tiles (float32 each) as 16 bf16 pairs,
+ * [tile][2], rounded to nearest even. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"), always_inline)) static inline __m512i
+pairs_bf16(__m512 even, __m512 odd) {
+    const __m512i interleave = _mm512_set_epi16(
+        31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4,
+        19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even));
+}
+
+/* buf's nk x width values of one (j, p) into u: float32 [k][width] rows, or
+ * (bf16) [k/2][width][2] pairs, rounded to nearest even from the float. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+store_weights_bf16(const float *buf, int64_t nk, int width, ctxpar_bf16 *dst) {
+    const __mmask16 in = (__mmask16)((1u << width) - 1);
+    const __mmask32 out = (__mmask32)((1ull << (2 * width)) - 1);
+    for (int64_t kk = 0; kk < nk; kk += 2)
+        _mm512_mask_storeu_epi16(dst + kk * width, out,
+                                 pairs_bf16(_mm512_maskz_loadu_ps(in, buf + kk * width),
+                                            _mm512_maskz_loadu_ps(in, buf + (kk + 1) * width)));
+}
+
+static void store_weights(const float *buf, int64_t nk, int width, int bf16, float *u,
+                          int64_t offset) {
+    if (bf16)
+        store_weights_bf16(buf, nk, width, (ctxpar_bf16 *)u + offset);
+    else
+        memcpy(u + offset, buf, sizeof(float) * nk * width);
+}
+
 __attribute__((target("avx512f"))) static void transform_weights(const wino_geom *g,
-                                                                 const float *weight, float *u) {
+                                                                 const float *weight,
+                                                                 const ctxpar_bf16 *packed,
+                                                                 int bf16, float *u) {
     int64_t k_total = g->k_total, p_stride = g->cout_padded * k_total;
     int64_t j_stride = g->n_p * p_stride, n_blocks = n_co_blocks(g->cout);
     int alpha = g->alpha, n_p = g->n_p, n_j = g->n_j, n_taps = g->temporal ? 3 : 1;
@@ -270,10 +324,9 @@ __attribute__((target("avx512f"))) static void transform_weights(const wino_geom
                     int64_t dt = g->temporal ? tap : k / g->cin;
                     int64_t ci = g->temporal ? k : k % g->cin;
                     double wv[9][MAX_MR] = {{0}};
-                    for (int i = 0; i < width && start + i < g->cout; i++) {
-                        const float *w9 = weight + (((start + i) * g->cin + ci) * g->kt + dt) * 9;
-                        for (int r = 0; r < 9; r++) wv[r][i] = w9[r];
-                    }
+                    for (int i = 0; i < width && start + i < g->cout; i++)
+                        for (int r = 0; r < 9; r++)
+                            wv[r][i] = weight_at(g, weight, packed, start + i, ci, dt, r);
                     double gg[3][MAX_ALPHA][MAX_MR]; /* G g: kernel column c, rows a */
                     for (int c = 0; c < 3; c++) g_rows(g->m, wv[c], wv[3 + c], wv[6 + c], gg[c]);
                     for (int a = 0; a < alpha; a++)
@@ -296,8 +349,8 @@ __attribute__((target("avx512f"))) static void transform_weights(const wino_geom
             }
             for (int j = 0; j < n_j; j++)
                 for (int p = 0; p < n_p; p++)
-                    memcpy(u + j * j_stride + p * p_stride + start * k_total + k0 * width,
-                           buf[j * n_p + p], sizeof(float) * nk * width);
+                    store_weights(buf[j * n_p + p], nk, width, bf16, u,
+                                  j * j_stride + p * p_stride + start * k_total + k0 * width);
         }
     }
 }
@@ -563,6 +616,82 @@ gemm_group(const wino_geom *g, const float *u_p, int n_seg, const float *const b
         }
 }
 
+/* bf16 (ctxpar_cpu_conv3d_causal_winograd_bf16): the same register tile on
+ * VDPBF16PS. panel: [pair][mr][2] weights, b: pair rows of [tile][2] values
+ * (b_stride bf16 values apart), n_kp pairs; C float32 as above. */
+__attribute__((target("avx512f,avx512bf16"), always_inline)) static inline void
+gemm_tile_bf16(const int mr, const int nv, const ctxpar_bf16 *panel, const ctxpar_bf16 *b,
+               int64_t n_kp, int64_t b_stride, float *c, int64_t c_stride, int accumulate) {
+    __m512 acc[MAX_MR][2];
+    if (accumulate) {
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            acc[i][0] = _mm512_load_ps(c + i * c_stride);
+            acc[i][1] = nv == 2 ? _mm512_load_ps(c + i * c_stride + 16) : acc[i][0];
+        }
+    } else {
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    }
+    const ctxpar_bf16 *a = panel;
+    for (int64_t k = 0; k < n_kp; k++, b += b_stride, a += 2 * mr) {
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
+        const __m512bh b1 = nv == 2 ? (__m512bh)_mm512_loadu_si512(b + 32) : b0;
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            uint32_t pair;
+            memcpy(&pair, a + 2 * i, sizeof pair);
+            const __m512bh wv = (__m512bh)_mm512_set1_epi32((int)pair);
+            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], wv, b0);
+            if (nv == 2) acc[i][1] = _mm512_dpbf16_ps(acc[i][1], wv, b1);
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        _mm512_store_ps(c + i * c_stride, acc[i][0]);
+        if (nv == 2) _mm512_store_ps(c + i * c_stride + 16, acc[i][1]);
+    }
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static void
+gemm_tile_bf16_dispatch(int mr, int nv, const ctxpar_bf16 *panel, const ctxpar_bf16 *b,
+                        int64_t n_kp, int64_t b_stride, float *c, int64_t c_stride,
+                        int accumulate) {
+    switch (mr * 2 + nv) {
+    case 26: gemm_tile_bf16(12, 2, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
+    case 25: gemm_tile_bf16(12, 1, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
+    case 18: gemm_tile_bf16(8, 2, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
+    case 17: gemm_tile_bf16(8, 1, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
+    case 10: gemm_tile_bf16(4, 2, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
+    default: gemm_tile_bf16(4, 1, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
+    }
+}
+
+/* gemm_group in bf16, one segment (in time): u_p's panels [k/2][width][2],
+ * b's pair rows [cin/2][chunk_stride][2]. Pieces of K_PIECE_BF16 values of
+ * K, so a 32-tile slice of B is the same 16 KB as float32's. */
+enum { K_PIECE_BF16 = 2 * K_PIECE };
+__attribute__((target("avx512f,avx512bf16"))) static void
+gemm_group_bf16(const wino_geom *g, const ctxpar_bf16 *u_p, const ctxpar_bf16 *b_all,
+                int64_t block0, int64_t block1, int64_t n_cols, float *m_p) {
+    int64_t stride = g->chunk_stride, b_stride = 2 * stride;
+    for (int64_t k0 = 0; k0 < g->cin; k0 += K_PIECE_BF16) {
+        int64_t n_k = g->cin - k0 < K_PIECE_BF16 ? g->cin - k0 : K_PIECE_BF16;
+        const ctxpar_bf16 *b = b_all + (k0 / 2) * b_stride;
+        for (int64_t col = 0; col < n_cols; col += 32) {
+            int nv = n_cols - col >= 32 ? 2 : 1;
+            for (int64_t blk = block0; blk < block1; blk++) {
+                int64_t start;
+                int width;
+                co_block(g->cout, blk, &start, &width);
+                const ctxpar_bf16 *panel = u_p + start * g->k_total + k0 * width;
+                gemm_tile_bf16_dispatch(width, nv, panel, b + 2 * col, n_k / 2, b_stride,
+                                        m_p + start * stride + col, stride, k0 > 0);
+            }
+        }
+    }
+}
+
 /* y_row = row (+ res_row where given): one output row leaves the tile
  * buffer, with the fused residual add. */
 static void store_row(float *y_row, const float *row, const float *res_row, int64_t w) {
@@ -689,7 +818,8 @@ typedef struct wino_call {
     const float *bias;
     const ctxpar_conv3d_fusion *fuse;
     int64_t t_begin, t_end;
-    const float *u;
+    const float *u; /* float32 panels, or bf16 ones in the same place (bf16) */
+    int bf16;       /* in time: E_j and U in bf16, the GEMMs on VDPBF16PS */
     float *ring, *e_buf, *m, *saved;
     int64_t u_jstride, u_pstride, m_pstride, m_chunk_floats, n_blocks, n_groups;
 } wino_call;
@@ -819,6 +949,33 @@ __attribute__((target("avx512f"))) static void temporal_inputs(const float *cons
     }
 }
 
+/* temporal_inputs for the bf16 GEMM: the same float32 differences, each
+ * rounded once to bf16 (nearest even) and stored as pair rows: channels ci
+ * and ci + 1 of a tile side by side, [cin/2][row][2] for rows of `row`
+ * tiles (d: [cin][row] floats). */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+temporal_inputs_bf16(const float *const d[4], ctxpar_bf16 *const e[4], int has_even, int has_odd,
+                     int64_t cin, int64_t row) {
+    const float *restrict d0 = d[0], *restrict d1 = d[1], *restrict d2 = d[2], *restrict d3 = d[3];
+    ctxpar_bf16 *restrict e0 = e[0], *restrict e1 = e[1], *restrict e2 = e[2], *restrict e3 = e[3];
+    for (int64_t at = 0; at < cin * row; at += 2 * row)
+        for (int64_t i = 0; i < row; i += 16) {
+            const int64_t lo = at + i, hi = lo + row, out = at + 2 * i;
+            const __m512 a0 = _mm512_loadu_ps(d1 + lo), b0 = _mm512_loadu_ps(d2 + lo);
+            const __m512 a1 = _mm512_loadu_ps(d1 + hi), b1 = _mm512_loadu_ps(d2 + hi);
+            _mm512_storeu_si512(e1 + out, pairs_bf16(_mm512_add_ps(a0, b0), _mm512_add_ps(a1, b1)));
+            _mm512_storeu_si512(e2 + out, pairs_bf16(_mm512_sub_ps(b0, a0), _mm512_sub_ps(b1, a1)));
+            if (has_even)
+                _mm512_storeu_si512(e0 + out,
+                                    pairs_bf16(_mm512_sub_ps(_mm512_loadu_ps(d0 + lo), b0),
+                                               _mm512_sub_ps(_mm512_loadu_ps(d0 + hi), b1)));
+            if (has_odd)
+                _mm512_storeu_si512(e3 + out,
+                                    pairs_bf16(_mm512_sub_ps(a0, _mm512_loadu_ps(d3 + lo)),
+                                               _mm512_sub_ps(a1, _mm512_loadu_ps(d3 + hi))));
+        }
+}
+
 /* M_e = (P0 + P1) + P2 into P0 and M_e+1 = (P1 - P2) - P3 into P3, for n
  * values of products j at p0 + j*jstride; the same operations whichever of
  * the two frames is wanted. */
@@ -885,6 +1042,22 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
                     d[i] = c->ring + ring_slot(e - 2 + i, g->n_slots) * g->band_floats + off;
                     e_out[i] = c->e_buf + (((chunk - chunk0) * 4 + i) * n_p + p) * e_rows;
                 }
+                if (c->bf16) {
+                    ctxpar_bf16 *e16[4];
+                    for (int i = 0; i < 4; i++) e16[i] = (ctxpar_bf16 *)e_out[i];
+                    temporal_inputs_bf16(d, e16, has_even, has_odd, cin, g->chunk_stride);
+                    const ctxpar_bf16 *u16 = (const ctxpar_bf16 *)c->u;
+                    for (int j = j0; j < j1; j++)
+                        for (int64_t block0 = 0; block0 < c->n_blocks; block0 += GROUP_BLOCKS)
+                            gemm_group_bf16(g, u16 + j * c->u_jstride + p * c->u_pstride, e16[j],
+                                            block0,
+                                            block0 + GROUP_BLOCKS < c->n_blocks
+                                                ? block0 + GROUP_BLOCKS
+                                                : c->n_blocks,
+                                            n_cols,
+                                            c->m + (chunk - chunk0) * c->m_chunk_floats +
+                                                (j * n_p + p) * c->m_pstride);
+                } else {
                 temporal_inputs(d, e_out, has_even, has_odd, e_rows);
                 for (int j = j0; j < j1; j++) {
                     const float *b_seg[MAX_KT] = {e_out[j]};
@@ -898,6 +1071,7 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
                                    c->m + (chunk - chunk0) * c->m_chunk_floats +
                                        (j * n_p + p) * c->m_pstride);
                     }
+                }
                 }
                 /* This p's products are complete: combine them for every
                  * output channel while they are in L2. */
@@ -918,7 +1092,8 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
 
 static void conv3d_causal_winograd(int tile, const float *x, int64_t x_cstride,
                                    const float *halo, float *y, int64_t y_cstride,
-                                   const float *weight, const float *bias, int64_t cin,
+                                   const float *weight, const ctxpar_bf16 *packed,
+                                   const float *bias, int64_t cin,
                                    int64_t cout, int kt, int64_t h, int64_t w, int64_t t_begin,
                                    int64_t t_end, const ctxpar_conv3d_fusion *fuse,
                                    float *scratch) {
@@ -926,7 +1101,7 @@ static void conv3d_causal_winograd(int tile, const float *x, int64_t x_cstride,
     wino_geom g = geom_of(tile, cin, cout, kt, h, w);
     wino_call c = {.g = &g, .x = x, .halo = halo, .x_cstride = x_cstride, .y = y,
                    .y_cstride = y_cstride, .bias = bias, .fuse = fuse, .t_begin = t_begin,
-                   .t_end = t_end};
+                   .t_end = t_end, .bf16 = packed != NULL};
     float *u = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     c.u_pstride = g.cout_padded * g.k_total;
     c.u_jstride = g.n_p * c.u_pstride;
@@ -941,7 +1116,7 @@ static void conv3d_causal_winograd(int tile, const float *x, int64_t x_cstride,
     c.n_groups = (c.n_blocks + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
     int64_t first_frame = fuse ? fuse->first_frame : 0;
 
-    transform_weights(&g, weight, u);
+    transform_weights(&g, weight, packed, c.bf16, u);
 #pragma omp parallel
     {
         for (int64_t band0 = 0; band0 < g.n_chunks; band0 += g.band_chunks) {
@@ -975,7 +1150,7 @@ void ctxpar_cpu_conv3d_causal_winograd_f2(const float *x, int64_t x_cstride, con
                                           int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
                                           int64_t t_end, float *scratch) {
     (void)kh, (void)kw;
-    conv3d_causal_winograd(2, x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt, h,
+    conv3d_causal_winograd(2, x, x_cstride, halo, y, y_cstride, weight, NULL, bias, cin, cout, kt, h,
                            w, t_begin, t_end, NULL, scratch);
 }
 
@@ -985,7 +1160,7 @@ void ctxpar_cpu_conv3d_causal_winograd_f4(const float *x, int64_t x_cstride, con
                                           int kh, int kw, int64_t h, int64_t w, int64_t t_begin,
                                           int64_t t_end, float *scratch) {
     (void)kh, (void)kw;
-    conv3d_causal_winograd(4, x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt, h,
+    conv3d_causal_winograd(4, x, x_cstride, halo, y, y_cstride, weight, NULL, bias, cin, cout, kt, h,
                            w, t_begin, t_end, NULL, scratch);
 }
 
@@ -995,11 +1170,42 @@ void ctxpar_cpu_conv3d_causal_winograd_fused(int tile, const float *x, int64_t x
                                              int64_t cout, int kt, int64_t h, int64_t w,
                                              int64_t t_begin, int64_t t_end,
                                              const ctxpar_conv3d_fusion *fuse, float *scratch) {
-    conv3d_causal_winograd(tile, x, x_cstride, halo, y, y_cstride, weight, bias, cin, cout, kt,
-                           h, w, t_begin, t_end, fuse, scratch);
+    conv3d_causal_winograd(tile, x, x_cstride, halo, y, y_cstride, weight, NULL, bias, cin, cout,
+                           kt, h, w, t_begin, t_end, fuse, scratch);
+}
+
+int ctxpar_cpu_conv3d_winograd_bf16_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                             int64_t h, int64_t w) {
+    return ctxpar_cpu_conv3d_winograd_supports(cin, cout, kt, kh, kw, h, w) && kt == 3 &&
+           cin % 2 == 0 && __builtin_cpu_supports("avx512bf16") &&
+           __builtin_cpu_supports("avx512bw");
+}
+
+void ctxpar_cpu_conv3d_causal_winograd_bf16(const float *x, int64_t x_cstride, const float *halo,
+                                            float *y, int64_t y_cstride,
+                                            const ctxpar_bf16 *packed, const float *bias,
+                                            int64_t cin, int64_t cout, int64_t h, int64_t w,
+                                            int64_t t_begin, int64_t t_end,
+                                            const ctxpar_conv3d_fusion *fuse, float *scratch) {
+    conv3d_causal_winograd(ctxpar_cpu_conv3d_winograd_tile(cin, cout, 3, h, w), x, x_cstride,
+                           halo, y, y_cstride, NULL, packed, bias, cin, cout, 3, h, w, t_begin,
+                           t_end, fuse, scratch);
 }
 
 #else /* not x86-64 with GCC/Clang: no Winograd path */
+
+int ctxpar_cpu_conv3d_winograd_bf16_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
+                                             int64_t h, int64_t w) {
+    return 0;
+}
+void ctxpar_cpu_conv3d_causal_winograd_bf16(const float *x, int64_t x_cstride, const float *halo,
+                                            float *y, int64_t y_cstride,
+                                            const ctxpar_bf16 *packed, const float *bias,
+                                            int64_t cin, int64_t cout, int64_t h, int64_t w,
+                                            int64_t t_begin, int64_t t_end,
+                                            const ctxpar_conv3d_fusion *fuse, float *scratch) {
+    abort(); /* never dispatched: _supports is 0 */
+}
 
 int ctxpar_cpu_conv3d_winograd_supports(int64_t cin, int64_t cout, int kt, int kh, int kw,
                                         int64_t h, int64_t w) {

@@ -39,6 +39,7 @@
 
 #include <string.h>
 
+#include "kernels/cpu/conv3d_internal.h"
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/gemm_bf16_internal.h"
 #include "kernels/cpu/kernels_cpu.h"
@@ -124,9 +125,37 @@ static int64_t ring_floats(const ctxpar_conv_bf16_shape *s) {
     return round16(((int64_t)s->kt * ring_frame_values(s) + 1) / 2);
 }
 
+/* The causal 3x3x3 convs (pad 1, stride 1) on a VDPBF16PS core without
+ * AMX go to the bf16 Winograd (conv3d_winograd.c): F(4x4) or F(2x2) in
+ * space and F(2,3) in time do 4-6x fewer multiplications than this implicit
+ * GEMM, which on such a core (twice float32's FMA rate, not AMX's eight
+ * times) is what decides the time; docs/bf16.md, "The VAE". Frames go to
+ * it WINOGRAD_CALL_FRAMES at a time (last first, as the runtime calls),
+ * which bounds the rows it saves between bands; each frame's result does
+ * not depend on the split. */
+enum { WINOGRAD_CALL_FRAMES = 32 };
+static int allow_winograd = 1;
+
+void ctxpar_conv_bf16_allow_winograd(int allow) { allow_winograd = allow; }
+
+static int winograd(const ctxpar_conv_bf16_shape *s) {
+    return allow_winograd && s->kt == 3 && s->kh == 3 && s->kw == 3 && s->stride == 1 &&
+           s->pad_top == 1 && s->pad_left == 1 && s->ho == s->h && s->wo == s->w &&
+           !strcmp(ctxpar_cpu_gemm_bf16_path(), "avx512bf16") &&
+           ctxpar_cpu_conv3d_winograd_bf16_supports(s->cin, s->cout, 3, 3, 3, s->h, s->w);
+}
+
 int64_t ctxpar_cpu_conv_bf16_scratch_floats(const ctxpar_conv_bf16_shape *s, int in_place) {
     (void)in_place; /* the ring holds the input: in place needs nothing more */
-    return ring_floats(s) + thread_floats(s) * max_threads();
+    const int64_t gemm = ring_floats(s) + thread_floats(s) * max_threads();
+    if (!winograd(s)) return gemm;
+    const int64_t wino =
+        ctxpar_cpu_conv3d_winograd_tile(s->cin, s->cout, 3, s->h, s->w) == 4
+            ? ctxpar_cpu_conv3d_winograd_f4_scratch_floats(s->cin, s->cout, 3, 3, 3, s->h, s->w,
+                                                           WINOGRAD_CALL_FRAMES)
+            : ctxpar_cpu_conv3d_winograd_f2_scratch_floats(s->cin, s->cout, 3, 3, 3, s->h, s->w,
+                                                           WINOGRAD_CALL_FRAMES);
+    return wino > gemm ? wino : gemm;
 }
 
 /* out[i * ld + j] = in[j][i] for j < nc, i < n: a block of converted
@@ -353,6 +382,16 @@ void ctxpar_cpu_conv_bf16(const float *x, int64_t x_cstride, const float *halo, 
                           const ctxpar_conv_bf16_shape *s, int64_t t_begin, int64_t t_end,
                           int in_place, const ctxpar_conv3d_fusion *fuse, float *scratch) {
     (void)in_place; /* output frame t is written once the ring holds input frame t */
+    if (winograd(s)) {
+        for (int64_t end = t_end; end > t_begin; end -= WINOGRAD_CALL_FRAMES) {
+            const int64_t begin = end - WINOGRAD_CALL_FRAMES > t_begin ? end - WINOGRAD_CALL_FRAMES
+                                                                       : t_begin;
+            ctxpar_cpu_conv3d_causal_winograd_bf16(x, x_cstride, halo, y, y_cstride, weight, bias,
+                                                   s->cin, s->cout, s->h, s->w, begin, end, fuse,
+                                                   scratch);
+        }
+        return;
+    }
     ctxpar_gemm_bf16_micro micro;
     int mr;
     ctxpar_gemm_bf16_current_micro(&micro, &mr);

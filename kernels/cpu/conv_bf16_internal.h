@@ -20,3 +20,8 @@ void ctxpar_conv_bf16_with(ctxpar_gemm_bf16_micro micro, int mr, int gather, con
                            const ctxpar_bf16 *weight, const float *bias,
                            const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,
                            const ctxpar_conv3d_fusion *fuse, float *scratch);
+
+/* Whether ctxpar_cpu_conv_bf16 may take its causal 3x3x3 convs to the bf16
+ * Winograd (on by default): off, every conv runs the implicit GEMM on the
+ * current GEMM path, as its test checks it. */
+void ctxpar_conv_bf16_allow_winograd(int allow);

@@ -303,7 +303,7 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const ctxpar_op
             if (vae_bf16(run))
                 run->backend->conv_bf16(x->data, x->stride[0], halo, y->data, y->stride[0],
                                         packed_weight(run, op), bias, &bf16_shape, t_begin, t_end,
-                                        in_place, fuse ? &fused : NULL, scratch);
+                                        in_place, &fused, scratch);
             else if (fuse)
                 run->backend->conv3d_causal_fused(x->data, x->stride[0], halo, y->data,
                                                   y->stride[0], wgt, bias, cin, cout, kt, k, k, h,
