@@ -75,7 +75,7 @@ if [[ $which == all || $which == cogvideox ]]; then
   [[ -d $model ]] || bash "$here/bench/make_cogvideox_folder.sh" "$model" bf16 >/dev/null
   clip=$out/cogvideox-9x256.h5
   [[ -f $clip ]] || $py "$here/tests/cogvideox/make_video.py" "$clip" --frames 9 --height 256 --width 256
-  mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --bench \
+  mpirun -np 2 "$build/ctxpar" --model "$model" --input "$clip" --threads 1 --dtype f32 --bench \
     --warmup 1 --repeat "$repeat" --json "$out/cogvideox-ctxpar.jsonl"
   $py "$here/bench/cogvideox_torch.py" --model "$model" --frames 9 --size 256x256 --threads 2 \
     --warmup 1 --repeat "$repeat" --json "$out/cogvideox-torch.jsonl"
