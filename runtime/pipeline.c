@@ -584,9 +584,13 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     printf("# ctxpar summary: %d ranks on %d node(s), %d thread(s) per rank\n", s->ranks,
            s->nodes, s->threads);
     if (!strcmp(s->dtype, "bf16"))
-        printf("dtype bf16: linears and convs on the bf16 GEMM (%s), attention %s (CPU ISA %s); "
+        printf("dtype bf16: linears and convs on the bf16 GEMM (%s%s), attention %s (CPU ISA %s); "
                "norms, softmax and statistics in float32\n",
-               s->gemm_path, s->attention_path, s->isa);
+               s->gemm_path,
+               s->model.has_vae && !strcmp(s->gemm_path, "avx512bf16")
+                   ? "; causal 3x3x3 convs as bf16 Winograd"
+                   : "",
+               s->attention_path, s->isa);
     else
         printf("dtype %s: linears on %s, attention %s (CPU ISA %s)\n", s->dtype, s->gemm_path,
                s->attention_path, s->isa);
