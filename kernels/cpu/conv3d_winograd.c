@@ -225,30 +225,63 @@ static int64_t scratch_floats(int m, int64_t cin, int64_t cout, int kt, int64_t 
            g.batch_chunks * g.n_j * g.n_p * g.cout_padded * g.chunk_stride + 16 + saved_rows;
 }
 
-/* G applied to three rows of values for every channel of a block (r0, r1,
- * r2: MAX_MR values each; out: alpha rows of MAX_MR). F(2x2):
- * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. F(4x4), points 0, 1, -1,
- * 2, -1/2: G = [1 0 0; -1/3 -1/3 -1/3; 1/3 -1/3 1/3; 1/15 2/15 4/15;
- * -16/15 8/15 -4/15; 0 0 1]. In double: the weights are rounded once, at
- * the end. */
-__attribute__((target("avx512f"))) static void g_rows(int m, const double *r0, const double *r1,
-                                                      const double *r2,
-                                                      double (*out)[MAX_MR]) {
+/* A block's channels (at most MAX_MR, padded to 16) in double: two vectors. */
+typedef struct chan_d {
+    __m512d lo, hi;
+} chan_d;
+
+#define CHAN_OP(name, op)                                                                 \
+    __attribute__((target("avx512f"), always_inline)) static inline chan_d name(chan_d a, \
+                                                                                 chan_d b) { \
+        return (chan_d){op(a.lo, b.lo), op(a.hi, b.hi)};                                  \
+    }
+CHAN_OP(chan_add, _mm512_add_pd)
+CHAN_OP(chan_sub, _mm512_sub_pd)
+#undef CHAN_OP
+
+__attribute__((target("avx512f"), always_inline)) static inline chan_d chan_scale(chan_d a,
+                                                                                double s) {
+    const __m512d v = _mm512_set1_pd(s);
+    return (chan_d){_mm512_mul_pd(a.lo, v), _mm512_mul_pd(a.hi, v)};
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline chan_d chan_div(chan_d a,
+                                                                              double s) {
+    const __m512d v = _mm512_set1_pd(s);
+    return (chan_d){_mm512_div_pd(a.lo, v), _mm512_div_pd(a.hi, v)};
+}
+
+/* G applied to three rows of values for every channel of a block (out:
+ * alpha rows). F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+ * F(4x4), points 0, 1, -1, 2, -1/2: G = [1 0 0; -1/3 -1/3 -1/3;
+ * 1/3 -1/3 1/3; 1/15 2/15 4/15; -16/15 8/15 -4/15; 0 0 1]. In double,
+ * vectorised over the channels: the weights are rounded once, at the end. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+g_rows(int m, chan_d r0, chan_d r1, chan_d r2, chan_d out[MAX_ALPHA]) {
     if (m == 2) {
-        for (int i = 0; i < MAX_MR; i++) {
-            out[0][i] = r0[i], out[3][i] = r2[i];
-            out[1][i] = 0.5 * (r0[i] + r1[i] + r2[i]);
-            out[2][i] = 0.5 * (r0[i] - r1[i] + r2[i]);
-        }
+        out[0] = r0, out[3] = r2;
+        out[1] = chan_scale(chan_add(chan_add(r0, r1), r2), 0.5);
+        out[2] = chan_scale(chan_add(chan_sub(r0, r1), r2), 0.5);
         return;
     }
-    for (int i = 0; i < MAX_MR; i++) {
-        out[0][i] = r0[i], out[5][i] = r2[i];
-        out[1][i] = -(r0[i] + r1[i] + r2[i]) / 3.0;
-        out[2][i] = (r0[i] - r1[i] + r2[i]) / 3.0;
-        out[3][i] = (r0[i] + 2.0 * r1[i] + 4.0 * r2[i]) / 15.0;
-        out[4][i] = (-16.0 * r0[i] + 8.0 * r1[i] - 4.0 * r2[i]) / 15.0;
-    }
+    out[0] = r0, out[5] = r2;
+    out[1] = chan_div(chan_sub((chan_d){_mm512_setzero_pd(), _mm512_setzero_pd()},
+                               chan_add(chan_add(r0, r1), r2)),
+                      3.0);
+    out[2] = chan_div(chan_add(chan_sub(r0, r1), r2), 3.0);
+    out[3] = chan_div(chan_add(chan_add(r0, chan_scale(r1, 2.0)), chan_scale(r2, 4.0)), 15.0);
+    out[4] = chan_div(chan_sub(chan_add(chan_scale(r0, -16.0), chan_scale(r1, 8.0)),
+                               chan_scale(r2, 4.0)),
+                      15.0);
+}
+
+/* The first `width` channels of v, rounded to float, at dst. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+store_chan(float *dst, chan_d v, int width) {
+    float t[16];
+    _mm256_storeu_ps(t, _mm512_cvtpd_ps(v.lo));
+    _mm256_storeu_ps(t + 8, _mm512_cvtpd_ps(v.hi));
+    memcpy(dst, t, sizeof(float) * (size_t)width);
 }
 
 /* U_p = G g G^T for every (co, ci, dt), packed as [j][p][co block][k][width];
@@ -262,14 +295,19 @@ __attribute__((target("avx512f"))) static void g_rows(int m, const double *r0, c
  * planes, one channel at a time, was ~6% of the VAE). */
 enum { K_WEIGHTS = 8 };
 
-/* Weight (co, ci, dt, r = 3*dy + dx): from float32 [cout][cin][kt][3][3], or
- * from a bf16 conv's packed panels (conv_bf16.h; K = tap*cin + ci, cin even,
- * tap = 9*dt + r, panels of 32 output channels of pairs of K). */
-static float weight_at(const wino_geom *g, const float *weight, const ctxpar_bf16 *packed,
-                       int64_t co, int64_t ci, int64_t dt, int r) {
-    if (!packed) return weight[((co * g->cin + ci) * g->kt + dt) * 9 + r];
-    int64_t kk = (dt * 9 + r) * g->cin + ci, kp = (int64_t)g->kt * 9 * g->cin / 2;
-    return ctxpar_bf16_to_f32(packed[(co / 32) * kp * 64 + (kk / 2) * 64 + (co % 32) * 2 + (kk & 1)]);
+/* Where weight (co, ci, dt, r = 3*dy + dx) sits, as a channel part plus a
+ * reduction part: in float32 [cout][cin][kt][3][3], or in a bf16 conv's
+ * packed panels (conv_bf16.h; K = tap*cin + ci, cin even, tap = 9*dt + r,
+ * panels of 32 output channels of pairs of K). */
+static int64_t weight_co_offset(const wino_geom *g, int packed, int64_t co) {
+    if (!packed) return co * g->cin * g->kt * 9;
+    return (co / 32) * ((int64_t)g->kt * 9 * g->cin / 2) * 64 + (co % 32) * 2;
+}
+
+static int64_t weight_k_offset(const wino_geom *g, int packed, int64_t ci, int64_t dt, int r) {
+    if (!packed) return (ci * g->kt + dt) * 9 + r;
+    const int64_t kk = (dt * 9 + r) * g->cin + ci;
+    return (kk / 2) * 64 + (kk & 1);
 }
 
 /* Channels ci and ci + 1 of 16 tiles (float32 each) as 16 bf16 pairs,
@@ -314,37 +352,46 @@ __attribute__((target("avx512f"))) static void transform_weights(const wino_geom
         int64_t start;
         int width;
         co_block(g->cout, b, &start, &width);
+        int live = 0; /* channels of the block below cout (the rest: zero weights) */
+        int64_t co_off[MAX_MR];
+        for (; live < width && start + live < g->cout; live++)
+            co_off[live] = weight_co_offset(g, packed != NULL, start + live);
         float buf[4 * MAX_P][K_WEIGHTS * MAX_MR]; /* [j*n_p + p][k - k0][i] */
         for (int64_t k0 = 0; k0 < k_total; k0 += K_WEIGHTS) {
             int64_t nk = k_total - k0 < K_WEIGHTS ? k_total - k0 : K_WEIGHTS;
             for (int64_t kk = 0; kk < nk; kk++) {
                 int64_t k = k0 + kk;
-                double out[3][MAX_P][MAX_MR]; /* per tap: U_p for the block's channels */
+                chan_d out[3][MAX_P]; /* per tap: U_p for the block's channels */
                 for (int tap = 0; tap < n_taps; tap++) {
                     int64_t dt = g->temporal ? tap : k / g->cin;
                     int64_t ci = g->temporal ? k : k % g->cin;
-                    double wv[9][MAX_MR] = {{0}};
-                    for (int i = 0; i < width && start + i < g->cout; i++)
-                        for (int r = 0; r < 9; r++)
-                            wv[r][i] = weight_at(g, weight, packed, start + i, ci, dt, r);
-                    double gg[3][MAX_ALPHA][MAX_MR]; /* G g: kernel column c, rows a */
-                    for (int c = 0; c < 3; c++) g_rows(g->m, wv[c], wv[3 + c], wv[6 + c], gg[c]);
+                    double wv[9][16] __attribute__((aligned(64))) = {{0}};
+                    for (int r = 0; r < 9; r++) {
+                        const int64_t at = weight_k_offset(g, packed != NULL, ci, dt, r);
+                        for (int i = 0; i < live; i++)
+                            wv[r][i] = packed ? ctxpar_bf16_to_f32(packed[co_off[i] + at])
+                                              : weight[co_off[i] + at];
+                    }
+                    chan_d w[9];
+                    for (int r = 0; r < 9; r++)
+                        w[r] = (chan_d){_mm512_load_pd(wv[r]), _mm512_load_pd(wv[r] + 8)};
+                    chan_d gg[3][MAX_ALPHA]; /* G g: kernel column c, rows a */
+                    for (int c = 0; c < 3; c++) g_rows(g->m, w[c], w[3 + c], w[6 + c], gg[c]);
                     for (int a = 0; a < alpha; a++)
                         g_rows(g->m, gg[0][a], gg[1][a], gg[2][a], out[tap] + alpha * a);
                 }
                 for (int p = 0; p < n_p; p++) {
-                    float *dst = buf[p] + kk * width;
                     if (!g->temporal) {
-                        for (int i = 0; i < width; i++) dst[i] = (float)out[0][p][i];
+                        store_chan(buf[p] + kk * width, out[0][p], width);
                         continue;
                     }
-                    const double *u0 = out[0][p], *u1 = out[1][p], *u2 = out[2][p];
-                    for (int i = 0; i < width; i++) {
-                        buf[p][kk * width + i] = (float)u0[i];
-                        buf[n_p + p][kk * width + i] = (float)(0.5 * (u0[i] + u1[i] + u2[i]));
-                        buf[2 * n_p + p][kk * width + i] = (float)(0.5 * (u0[i] - u1[i] + u2[i]));
-                        buf[3 * n_p + p][kk * width + i] = (float)u2[i];
-                    }
+                    const chan_d u0 = out[0][p], u1 = out[1][p], u2 = out[2][p];
+                    store_chan(buf[p] + kk * width, u0, width);
+                    store_chan(buf[n_p + p] + kk * width,
+                               chan_scale(chan_add(chan_add(u0, u1), u2), 0.5), width);
+                    store_chan(buf[2 * n_p + p] + kk * width,
+                               chan_scale(chan_add(chan_sub(u0, u1), u2), 0.5), width);
+                    store_chan(buf[3 * n_p + p] + kk * width, u2, width);
                 }
             }
             for (int j = 0; j < n_j; j++)
