@@ -30,16 +30,22 @@ void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int
 /* Work folded into the conv (kernels_cpu.h): the input of frame t (t < 0:
  * the halo's) is SiLU(x * in_scale[(t + kt-1)*cin + ci] + in_shift[...])
  * (a GroupNorm + SiLU), and residual is added to the output; the same bits
- * as those passes run apart. first_frame is not used. */
+ * as those passes run apart. first_frame: the index of x's frame 0 in the
+ * video, by which the bf16 Winograd (below) pairs frames in time; pass it
+ * on every call, so that each frame is computed the same way on any rank. */
 typedef struct ctxpar_conv3d_fusion ctxpar_conv3d_fusion;
 
 /* Floats of scratch for ctxpar_cpu_conv_bf16: a ring of kt bf16 input
- * frames, and a block of output per thread. */
+ * frames and a block of output per thread, or the bf16 Winograd's. */
 int64_t ctxpar_cpu_conv_bf16_scratch_floats(const ctxpar_conv_bf16_shape *shape, int in_place);
 
 /* Output frames [t_begin, t_end) of y = conv(x) + bias, bias may be NULL.
  * weight: as packed above (its first shape->cout rows are used). in_place:
- * y == x (stride 1, cin == cout). fuse: NULL, or work folded in (above). */
+ * y == x (stride 1, cin == cout). fuse: NULL, or work folded in (above).
+ * On a VDPBF16PS core without AMX (the bf16 GEMM's path "avx512bf16") a
+ * causal 3x3x3 conv with stride 1, padding 1 and an even cin runs as
+ * Winograd in bf16 instead (conv3d_internal.h): within the model's bound,
+ * not the implicit GEMM's bits. */
 void ctxpar_cpu_conv_bf16(const float *x, int64_t x_cstride, const float *halo, float *y,
                           int64_t y_cstride, const ctxpar_bf16 *weight, const float *bias,
                           const ctxpar_conv_bf16_shape *shape, int64_t t_begin, int64_t t_end,

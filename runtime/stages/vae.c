@@ -173,8 +173,9 @@ static int64_t local_first_frame(const vae_run *run) {
 
 /* ---- causal convolution with the conv-cache handoff -------------------- */
 
-/* --dtype bf16: every conv runs on the bf16 GEMM (conv_bf16.h), its weight
- * packed once per node (model_bf16.c); the estimate walk sizes the same. */
+/* --dtype bf16: every conv runs on the bf16 GEMM (conv_bf16.h; its causal
+ * 3x3x3 convs as bf16 Winograd on a VDPBF16PS core), its weight packed once
+ * per node (model_bf16.c); the estimate walk sizes the same. */
 static int vae_bf16(const vae_run *run) {
     return run->plan->dtype == CTXPAR_DTYPE_BF16 && run->backend->conv_bf16;
 }
@@ -288,9 +289,10 @@ static ctxpar_status conv_causal(vae_run *run, ctxpar_tensor *x, const ctxpar_op
 
     if (!run->estimate) {
         const float *wgt = op->weight, *bias = op->bias;
-        /* A conv that can take fused work always gets the video's index of
-         * its frame 0: Winograd in time pairs frames by it, so each frame is
-         * computed the same way whichever rank holds it. */
+        /* A conv that can take fused work, and every bf16 conv, always gets
+         * the video's index of its frame 0: Winograd in time (float32 or
+         * bf16) pairs frames by it, so each frame is computed the same way
+         * whichever rank holds it. */
         ctxpar_conv3d_fusion fused = fuse ? *fuse : (ctxpar_conv3d_fusion){0};
         fused.first_frame = local_first_frame(run);
         if (!fuse && !vae_bf16(run) && run->backend->conv3d_fuses &&
