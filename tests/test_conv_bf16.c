@@ -12,7 +12,9 @@
  * (amx_tile_model.h), so the conv's tiling of the AMX path is held on
  * every machine: within the same bound, its taps in place and gathered
  * the same bits. A GroupNorm + SiLU and a residual folded into the conv
- * give the bits of the passes run apart. */
+ * give the bits of the passes run apart. Weights packed from a checkpoint's
+ * bf16 values give the bits of packing them widened to float32. On a
+ * VDPBF16PS core, the causal 3x3x3 convs' bf16 Winograd (check_winograd). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -346,6 +348,25 @@ int main(void) {
         /* 1x1 shortcut in place of a gather */
         {{64, 48, 1, 1, 1, 1, 0, 0, 3, 130, 3, 130}, 2},
     };
+    /* A checkpoint's bf16 weights packed as they are: the bits of packing
+     * them widened to float32, over every 16-bit pattern (subnormals,
+     * infinities and NaNs included), an even and an odd cin. */
+    for (int odd = 0; odd < 2; odd++) {
+        const int64_t cin = odd ? 3 : 76, cout = odd ? 811 : 40, n = cout * cin * 27;
+        ctxpar_bf16 *wb = malloc(sizeof(ctxpar_bf16) * (size_t)n);
+        float *wf = malloc(sizeof(float) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            wb[i] = (ctxpar_bf16)(i * 7919 + odd);
+            wf[i] = ctxpar_bf16_to_f32(wb[i]);
+        }
+        const int64_t values = ctxpar_cpu_conv_bf16_weight_values(cin, cout, 3, 3, 3);
+        ctxpar_bf16 *from_f32 = malloc(sizeof(ctxpar_bf16) * (size_t)values);
+        ctxpar_bf16 *from_bf16 = malloc(sizeof(ctxpar_bf16) * (size_t)values);
+        ctxpar_cpu_conv_bf16_pack_weight(from_f32, wf, cin, cout, 3, 3, 3);
+        ctxpar_cpu_conv_bf16_pack_weight_bf16(from_bf16, wb, cin, cout, 3, 3, 3);
+        ASSERT_EQ_INT(memcmp(from_f32, from_bf16, sizeof(ctxpar_bf16) * (size_t)values), 0);
+        free(wb), free(wf), free(from_f32), free(from_bf16);
+    }
     /* every GEMM path this CPU has; the tile model's checks once */
     const char *const paths[] = {"amx", "avx512bf16", "avx512", "avx2", "portable"};
     int model_done = 0;

@@ -98,9 +98,10 @@ int64_t ctxpar_cpu_conv_bf16_weight_values(int64_t cin, int64_t cout, int kt, in
     return ctxpar_bf16_packed_count((int64_t)kt * kh * kw * ((cin + 1) / 2 * 2), cout);
 }
 
-void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int64_t cin,
-                                      int64_t cout, int kt, int kh, int kw) {
-    /* B(kk, co), kk = tap * cin2 + ci, in the panel layout of gemm_bf16.h */
+/* B(kk, co), kk = tap * cin2 + ci, in the panel layout of gemm_bf16.h,
+ * from float32 weights (wf) or bf16 ones (wb). */
+static void pack_weight(ctxpar_bf16 *dst, const float *wf, const ctxpar_bf16 *wb, int64_t cin,
+                        int64_t cout, int kt, int kh, int kw) {
     const int64_t cin2 = (cin + 1) / 2 * 2, taps = (int64_t)kt * kh * kw;
     const int64_t k = taps * cin2, kp = k / 2;
     memset(dst, 0, sizeof(ctxpar_bf16) * (size_t)ctxpar_bf16_packed_count(k, cout));
@@ -108,10 +109,20 @@ void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int
     for (int64_t co = 0; co < cout; co++)
         for (int64_t tap = 0; tap < taps; tap++)
             for (int64_t ci = 0; ci < cin; ci++) {
-                const int64_t kk = tap * cin2 + ci;
+                const int64_t kk = tap * cin2 + ci, at = (co * cin + ci) * taps + tap;
                 dst[(co / 32) * kp * 64 + (kk / 2) * 64 + (co % 32) * 2 + (kk & 1)] =
-                    ctxpar_bf16_from_f32(weight[(co * cin + ci) * taps + tap]);
+                    wb ? ctxpar_bf16_round_trip(wb[at]) : ctxpar_bf16_from_f32(wf[at]);
             }
+}
+
+void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int64_t cin,
+                                      int64_t cout, int kt, int kh, int kw) {
+    pack_weight(dst, weight, NULL, cin, cout, kt, kh, kw);
+}
+
+void ctxpar_cpu_conv_bf16_pack_weight_bf16(ctxpar_bf16 *dst, const ctxpar_bf16 *weight,
+                                           int64_t cin, int64_t cout, int kt, int kh, int kw) {
+    pack_weight(dst, NULL, weight, cin, cout, kt, kh, kw);
 }
 
 /* Per thread, in floats: C^T for a block, and a gathered A block (also

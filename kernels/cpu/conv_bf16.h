@@ -26,6 +26,11 @@ typedef struct ctxpar_conv_bf16_shape {
 int64_t ctxpar_cpu_conv_bf16_weight_values(int64_t cin, int64_t cout, int kt, int kh, int kw);
 void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int64_t cin,
                                       int64_t cout, int kt, int kh, int kw);
+/* The same from a checkpoint's bf16 values, without a float32 copy: the
+ * bits of the float32 entry given the weight widened (a subnormal becomes a
+ * signed zero, a NaN quiet). */
+void ctxpar_cpu_conv_bf16_pack_weight_bf16(ctxpar_bf16 *dst, const ctxpar_bf16 *weight,
+                                           int64_t cin, int64_t cout, int kt, int kh, int kw);
 
 /* Work folded into the conv (kernels_cpu.h): the input of frame t (t < 0:
  * the halo's) is SiLU(x * in_scale[(t + kt-1)*cin + ci] + in_shift[...])

@@ -134,14 +134,6 @@ void ctxpar_bf16_pack_rows(ctxpar_bf16 *dst, const float *b, int64_t ld_src, int
     ctxpar_bf16_pack_strided(dst, b, ld_src, 1, k, n);
 }
 
-/* A bf16 value as float32 and back through ctxpar_bf16_from_f32: itself,
- * except a subnormal (signed zero) and a signalling NaN (quiet). */
-static inline ctxpar_bf16 bf16_round_trip(ctxpar_bf16 x) {
-    if ((x & 0x7f80u) == 0) return (ctxpar_bf16)(x & 0x8000u);
-    if ((x & 0x7fffu) > 0x7f80u) return (ctxpar_bf16)(x | 0x40u);
-    return x;
-}
-
 /* Work item: one panel by PACK_PAIRS pairs, as ctxpar_bf16_pack_strided:
  * the panel's 32 rows of w are copied (a run of 2 * PACK_PAIRS values
  * each, vector code) into a tile, then interleaved into the pair rows. */
@@ -160,7 +152,7 @@ void ctxpar_bf16_pack_transposed_bf16(ctxpar_bf16 *dst, const ctxpar_bf16 *w, in
                 const int64_t j = q * GEMM_NR + jj;
                 const int64_t live = j < n ? nk : 0;
                 const ctxpar_bf16 *src = w + (j < n ? j : 0) * k + kk0;
-                for (int64_t i = 0; i < live; i++) tile[jj][i] = bf16_round_trip(src[i]);
+                for (int64_t i = 0; i < live; i++) tile[jj][i] = ctxpar_bf16_round_trip(src[i]);
                 for (int64_t i = live; i < 2 * np; i++) tile[jj][i] = 0;
             }
             interleave_panel(dst + (q * kp + p0) * 2 * GEMM_NR, tile, np);

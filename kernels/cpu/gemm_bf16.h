@@ -47,6 +47,14 @@ static inline ctxpar_bf16 ctxpar_bf16_from_f32(float x) {
     return (ctxpar_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* A bf16 value as float32 and back through ctxpar_bf16_from_f32: itself,
+ * except a subnormal (signed zero) and a signalling NaN (quiet). */
+static inline ctxpar_bf16 ctxpar_bf16_round_trip(ctxpar_bf16 x) {
+    if ((x & 0x7f80u) == 0) return (ctxpar_bf16)(x & 0x8000u);
+    if ((x & 0x7fffu) > 0x7f80u) return (ctxpar_bf16)(x | 0x40u);
+    return x;
+}
+
 /* A good leading dimension for a bf16 A with k columns: k rounded up to
  * even, plus 32 values when that is a multiple of 64 (128 bytes), so the
  * 12 rows a micro-tile reads do not share one L1 set. */

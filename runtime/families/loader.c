@@ -329,7 +329,7 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
         const ctxpar_family_tensor *rule = NULL;
         int n_pieces = translate(family, w->name, prefix, theirs, &rule);
         float *dst = ctxpar_model_fill_begin(model, t, scratch);
-        /* A packed linear whose pieces are all bf16 is packed from its own
+        /* A packed weight whose pieces are all bf16 is packed from its own
          * values (half the scratch), skipping a float32 round trip. */
         int raw = ctxpar_model_packs_from_bf16(model, t);
         for (int piece = 0; piece < n_pieces && raw; piece++) {

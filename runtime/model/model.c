@@ -490,13 +490,18 @@ void ctxpar_model_fill_end(ctxpar_model *m, int t, const float *data) {
 }
 
 int ctxpar_model_packs_from_bf16(const ctxpar_model *m, int t) {
-    return m->packed_buffer && m->tensors[t].packing == CTXPAR_PACK_LINEAR;
+    return m->packed_buffer && m->tensors[t].packing != CTXPAR_PACK_NONE;
 }
 
 void ctxpar_model_fill_end_bf16(ctxpar_model *m, int t, const ctxpar_bf16 *data) {
     const ctxpar_weight *w = &m->tensors[t];
-    ctxpar_bf16_pack_transposed_bf16((ctxpar_bf16 *)m->packed_buffer->data + w->packed_offset,
-                                     data, w->count / w->shape[0], w->shape[0]);
+    ctxpar_bf16 *dst = (ctxpar_bf16 *)m->packed_buffer->data + w->packed_offset;
+    if (w->packing == CTXPAR_PACK_CONV)
+        ctxpar_cpu_conv_bf16_pack_weight_bf16(dst, data, w->shape[1], w->shape[0],
+                                              (int)w->shape[2], (int)w->shape[3],
+                                              (int)w->shape[4]);
+    else
+        ctxpar_bf16_pack_transposed_bf16(dst, data, w->count / w->shape[0], w->shape[0]);
 }
 
 /* ---- lookup ---- */

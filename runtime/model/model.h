@@ -131,8 +131,8 @@ ctxpar_status ctxpar_model_publish(ctxpar_comm_t comm, ctxpar_model *model);
 int64_t ctxpar_model_scratch_floats(const ctxpar_model *model);
 float *ctxpar_model_fill_begin(ctxpar_model *model, int t, float *scratch);
 void ctxpar_model_fill_end(ctxpar_model *model, int t, const float *data);
-/* A packed linear's weight may instead come as bf16 values (a checkpoint's
- * own, count of them at `scratch`), packed without a float32 copy:
+/* A packed weight (a linear's or a conv's) may instead come as bf16 values (a
+ * checkpoint's own, count of them at `scratch`), packed without a float32 copy:
  * ctxpar_model_packs_from_bf16 says whether tensor t takes that route, and
  * ctxpar_model_fill_end_bf16 packs it, to the same bits as
  * ctxpar_model_fill_end on the values widened to float32. */
