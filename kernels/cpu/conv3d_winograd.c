@@ -340,66 +340,71 @@ static void store_weights(const float *buf, int64_t nk, int width, int bf16, flo
         memcpy(u + offset, buf, sizeof(float) * nk * width);
 }
 
-__attribute__((target("avx512f"))) static void transform_weights(const wino_geom *g,
-                                                                 const float *weight,
-                                                                 const ctxpar_bf16 *packed,
-                                                                 int bf16, float *u) {
+/* One output-channel block b of transform_weights (a function of its own:
+ * an OpenMP loop's outlined body does not take its caller's target). */
+__attribute__((target("avx512f"))) static void
+transform_weight_block(const wino_geom *g, const float *weight, const ctxpar_bf16 *packed,
+                       int bf16, float *u, int64_t b) {
     int64_t k_total = g->k_total, p_stride = g->cout_padded * k_total;
-    int64_t j_stride = g->n_p * p_stride, n_blocks = n_co_blocks(g->cout);
+    int64_t j_stride = g->n_p * p_stride;
     int alpha = g->alpha, n_p = g->n_p, n_j = g->n_j, n_taps = g->temporal ? 3 : 1;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t b = 0; b < n_blocks; b++) {
-        int64_t start;
-        int width;
-        co_block(g->cout, b, &start, &width);
-        int live = 0; /* channels of the block below cout (the rest: zero weights) */
-        int64_t co_off[MAX_MR];
-        for (; live < width && start + live < g->cout; live++)
-            co_off[live] = weight_co_offset(g, packed != NULL, start + live);
-        float buf[4 * MAX_P][K_WEIGHTS * MAX_MR]; /* [j*n_p + p][k - k0][i] */
-        for (int64_t k0 = 0; k0 < k_total; k0 += K_WEIGHTS) {
-            int64_t nk = k_total - k0 < K_WEIGHTS ? k_total - k0 : K_WEIGHTS;
-            for (int64_t kk = 0; kk < nk; kk++) {
-                int64_t k = k0 + kk;
-                chan_d out[3][MAX_P]; /* per tap: U_p for the block's channels */
-                for (int tap = 0; tap < n_taps; tap++) {
-                    int64_t dt = g->temporal ? tap : k / g->cin;
-                    int64_t ci = g->temporal ? k : k % g->cin;
-                    double wv[9][16] __attribute__((aligned(64))) = {{0}};
-                    for (int r = 0; r < 9; r++) {
-                        const int64_t at = weight_k_offset(g, packed != NULL, ci, dt, r);
-                        for (int i = 0; i < live; i++)
-                            wv[r][i] = packed ? ctxpar_bf16_to_f32(packed[co_off[i] + at])
-                                              : weight[co_off[i] + at];
-                    }
-                    chan_d w[9];
-                    for (int r = 0; r < 9; r++)
-                        w[r] = (chan_d){_mm512_load_pd(wv[r]), _mm512_load_pd(wv[r] + 8)};
-                    chan_d gg[3][MAX_ALPHA]; /* G g: kernel column c, rows a */
-                    for (int c = 0; c < 3; c++) g_rows(g->m, w[c], w[3 + c], w[6 + c], gg[c]);
-                    for (int a = 0; a < alpha; a++)
-                        g_rows(g->m, gg[0][a], gg[1][a], gg[2][a], out[tap] + alpha * a);
+    int64_t start;
+    int width;
+    co_block(g->cout, b, &start, &width);
+    int live = 0; /* channels of the block below cout (the rest: zero weights) */
+    int64_t co_off[MAX_MR];
+    for (; live < width && start + live < g->cout; live++)
+        co_off[live] = weight_co_offset(g, packed != NULL, start + live);
+    float buf[4 * MAX_P][K_WEIGHTS * MAX_MR]; /* [j*n_p + p][k - k0][i] */
+    for (int64_t k0 = 0; k0 < k_total; k0 += K_WEIGHTS) {
+        int64_t nk = k_total - k0 < K_WEIGHTS ? k_total - k0 : K_WEIGHTS;
+        for (int64_t kk = 0; kk < nk; kk++) {
+            int64_t k = k0 + kk;
+            chan_d out[3][MAX_P]; /* per tap: U_p for the block's channels */
+            for (int tap = 0; tap < n_taps; tap++) {
+                int64_t dt = g->temporal ? tap : k / g->cin;
+                int64_t ci = g->temporal ? k : k % g->cin;
+                double wv[9][16] __attribute__((aligned(64))) = {{0}};
+                for (int r = 0; r < 9; r++) {
+                    const int64_t at = weight_k_offset(g, packed != NULL, ci, dt, r);
+                    for (int i = 0; i < live; i++)
+                        wv[r][i] = packed ? ctxpar_bf16_to_f32(packed[co_off[i] + at])
+                                          : weight[co_off[i] + at];
                 }
-                for (int p = 0; p < n_p; p++) {
-                    if (!g->temporal) {
-                        store_chan(buf[p] + kk * width, out[0][p], width);
-                        continue;
-                    }
-                    const chan_d u0 = out[0][p], u1 = out[1][p], u2 = out[2][p];
-                    store_chan(buf[p] + kk * width, u0, width);
-                    store_chan(buf[n_p + p] + kk * width,
-                               chan_scale(chan_add(chan_add(u0, u1), u2), 0.5), width);
-                    store_chan(buf[2 * n_p + p] + kk * width,
-                               chan_scale(chan_add(chan_sub(u0, u1), u2), 0.5), width);
-                    store_chan(buf[3 * n_p + p] + kk * width, u2, width);
-                }
+                chan_d w[9];
+                for (int r = 0; r < 9; r++)
+                    w[r] = (chan_d){_mm512_load_pd(wv[r]), _mm512_load_pd(wv[r] + 8)};
+                chan_d gg[3][MAX_ALPHA]; /* G g: kernel column c, rows a */
+                for (int c = 0; c < 3; c++) g_rows(g->m, w[c], w[3 + c], w[6 + c], gg[c]);
+                for (int a = 0; a < alpha; a++)
+                    g_rows(g->m, gg[0][a], gg[1][a], gg[2][a], out[tap] + alpha * a);
             }
-            for (int j = 0; j < n_j; j++)
-                for (int p = 0; p < n_p; p++)
-                    store_weights(buf[j * n_p + p], nk, width, bf16, u,
-                                  j * j_stride + p * p_stride + start * k_total + k0 * width);
+            for (int p = 0; p < n_p; p++) {
+                if (!g->temporal) {
+                    store_chan(buf[p] + kk * width, out[0][p], width);
+                    continue;
+                }
+                const chan_d u0 = out[0][p], u1 = out[1][p], u2 = out[2][p];
+                store_chan(buf[p] + kk * width, u0, width);
+                store_chan(buf[n_p + p] + kk * width,
+                           chan_scale(chan_add(chan_add(u0, u1), u2), 0.5), width);
+                store_chan(buf[2 * n_p + p] + kk * width,
+                           chan_scale(chan_add(chan_sub(u0, u1), u2), 0.5), width);
+                store_chan(buf[3 * n_p + p] + kk * width, u2, width);
+            }
         }
+        for (int j = 0; j < n_j; j++)
+            for (int p = 0; p < n_p; p++)
+                store_weights(buf[j * n_p + p], nk, width, bf16, u,
+                              j * j_stride + p * p_stride + start * k_total + k0 * width);
     }
+}
+
+static void transform_weights(const wino_geom *g, const float *weight, const ctxpar_bf16 *packed,
+                              int bf16, float *u) {
+    const int64_t n_blocks = n_co_blocks(g->cout);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t b = 0; b < n_blocks; b++) transform_weight_block(g, weight, packed, bf16, u, b);
 }
 
 /* act = silu(row*scale + shift): the fused GroupNorm + SiLU of the input. */
