@@ -320,8 +320,7 @@ pairs_bf16(__m512 even, __m512 odd) {
     return _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even));
 }
 
-/* buf's nk x width values of one (j, p) into u: float32 [k][width] rows, or
- * (bf16) [k/2][width][2] pairs, rounded to nearest even from the float. */
+/* store_weights in bf16: rows kk and kk + 1 of buf (nk even) as pairs. */
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
 store_weights_bf16(const float *buf, int64_t nk, int width, ctxpar_bf16 *dst) {
     const __mmask16 in = (__mmask16)((1u << width) - 1);
@@ -332,6 +331,8 @@ store_weights_bf16(const float *buf, int64_t nk, int width, ctxpar_bf16 *dst) {
                                             _mm512_maskz_loadu_ps(in, buf + (kk + 1) * width)));
 }
 
+/* buf's nk x width values of one (j, p) into u: float32 [k][width] rows, or
+ * (bf16) [k/2][width][2] pairs, rounded to nearest even from the float. */
 static void store_weights(const float *buf, int64_t nk, int width, int bf16, float *u,
                           int64_t offset) {
     if (bf16)
