@@ -17,9 +17,10 @@
  * choice, the default), direct, winograd (its automatic tile), winograd-f2,
  * winograd-f4, gemm (ctxpar_cpu_conv3d_force_path;
  * a shape the path does not support runs the automatic choice), and bf16
- * (--dtype bf16's implicit GEMM, conv_bf16.h, on the bf16 GEMM's best path
- * here: its label names that path). The other kinds of conv run only with
- * the first path and with bf16.
+ * (--dtype bf16's conv, conv_bf16.h, on the bf16 GEMM's best path here: its
+ * label names that path; on "avx512bf16" the causal 3x3x3 convs run as the
+ * bf16 Winograd, elsewhere as the implicit GEMM). The other kinds of conv
+ * run only with the first path and with bf16.
  *
  * --max-frames caps every shape's frame count (a rate per output frame, for
  * quick runs); the recorded numbers use the real counts. */
