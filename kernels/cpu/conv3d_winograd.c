@@ -623,50 +623,22 @@ gemm_tile(const int mr, const int nv, const float *panel, const float *b, int64_
     }
 }
 
-__attribute__((target("avx512f"))) static void gemm_tile_dispatch(int mr, int nv,
-                                                                  const float *panel,
-                                                                  const float *b, int64_t n_k,
-                                                                  int64_t stride, float *c,
-                                                                  int accumulate) {
-    switch (mr * 2 + nv) {
-    case 26: gemm_tile(12, 2, panel, b, n_k, stride, c, stride, accumulate); break;
-    case 25: gemm_tile(12, 1, panel, b, n_k, stride, c, stride, accumulate); break;
-    case 18: gemm_tile(8, 2, panel, b, n_k, stride, c, stride, accumulate); break;
-    case 17: gemm_tile(8, 1, panel, b, n_k, stride, c, stride, accumulate); break;
-    case 10: gemm_tile(4, 2, panel, b, n_k, stride, c, stride, accumulate); break;
-    default: gemm_tile(4, 1, panel, b, n_k, stride, c, stride, accumulate); break;
+/* The register tile's shapes: mr = 12, 8 or 4 output channels by nv = 2 or
+ * 1 vectors of 16 tiles, each a specialisation of `tile`. */
+#define TILE_SHAPES(tile, ...)                                                  \
+    switch (mr * 2 + nv) {                                                      \
+    case 26: tile(12, 2, __VA_ARGS__); break;                                   \
+    case 25: tile(12, 1, __VA_ARGS__); break;                                   \
+    case 18: tile(8, 2, __VA_ARGS__); break;                                    \
+    case 17: tile(8, 1, __VA_ARGS__); break;                                    \
+    case 10: tile(4, 2, __VA_ARGS__); break;                                    \
+    default: tile(4, 1, __VA_ARGS__); break;                                    \
     }
-}
 
-/* One p and a group of output-channel blocks over the chunk's n_cols
- * (multiple of 16) tiles: C = sum over segments s (kt taps, or 1) of the
- * panel's segment times B segment s at b_seg[s]. The reduction runs in
- * pieces of at most K_PIECE rows of one segment, so a 32-tile slice of B
- * (K_PIECE x 32 floats, 16 KB) stays in L1 while every block of the group
- * runs over it; the group's weight panels for the piece (up to 36 KB) stay
- * in L2. The pieces always split the same way, so each sum's order is
- * fixed. */
 __attribute__((target("avx512f"))) static void
-gemm_group(const wino_geom *g, const float *u_p, int n_seg, const float *const b_seg[MAX_KT],
-           int64_t block0, int64_t block1, int64_t n_cols, float *m_p) {
-    int64_t stride = g->chunk_stride;
-    for (int s = 0; s < n_seg; s++)
-        for (int64_t k0 = 0; k0 < g->cin; k0 += K_PIECE) {
-            int64_t n_k = g->cin - k0 < K_PIECE ? g->cin - k0 : K_PIECE;
-            int accumulate = s > 0 || k0 > 0;
-            const float *b = b_seg[s] + k0 * stride;
-            for (int64_t col = 0; col < n_cols; col += 32) {
-                int nv = n_cols - col >= 32 ? 2 : 1;
-                for (int64_t blk = block0; blk < block1; blk++) {
-                    int64_t start;
-                    int width;
-                    co_block(g->cout, blk, &start, &width);
-                    const float *panel = u_p + start * g->k_total + (s * g->cin + k0) * width;
-                    gemm_tile_dispatch(width, nv, panel, b + col, n_k, stride,
-                                       m_p + start * stride + col, accumulate);
-                }
-            }
-        }
+gemm_tile_dispatch(int mr, int nv, const float *panel, const float *b, int64_t n_k,
+                   int64_t b_stride, float *c, int64_t c_stride, int accumulate) {
+    TILE_SHAPES(gemm_tile, panel, b, n_k, b_stride, c, c_stride, accumulate)
 }
 
 /* bf16 (ctxpar_cpu_conv3d_causal_winograd_bf16): the same register tile on
@@ -710,39 +682,51 @@ __attribute__((target("avx512f,avx512bf16"))) static void
 gemm_tile_bf16_dispatch(int mr, int nv, const ctxpar_bf16 *panel, const ctxpar_bf16 *b,
                         int64_t n_kp, int64_t b_stride, float *c, int64_t c_stride,
                         int accumulate) {
-    switch (mr * 2 + nv) {
-    case 26: gemm_tile_bf16(12, 2, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
-    case 25: gemm_tile_bf16(12, 1, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
-    case 18: gemm_tile_bf16(8, 2, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
-    case 17: gemm_tile_bf16(8, 1, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
-    case 10: gemm_tile_bf16(4, 2, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
-    default: gemm_tile_bf16(4, 1, panel, b, n_kp, b_stride, c, c_stride, accumulate); break;
-    }
+    TILE_SHAPES(gemm_tile_bf16, panel, b, n_kp, b_stride, c, c_stride, accumulate)
 }
+#undef TILE_SHAPES
 
-/* gemm_group in bf16, one segment (in time): u_p's panels [k/2][width][2],
- * b's pair rows [cin/2][chunk_stride][2]. Pieces of K_PIECE_BF16 values of
- * K, so a 32-tile slice of B is the same 16 KB as float32's. */
+/* One p and a group of output-channel blocks over the chunk's n_cols
+ * (multiple of 16) tiles: C = sum over segments s (kt taps, or 1) of the
+ * panel's segment times B segment s at b_seg[s]. The reduction runs in
+ * pieces of at most K_PIECE rows of one segment, so a 32-tile slice of B
+ * (K_PIECE x 32 floats, 16 KB) stays in L1 while every block of the group
+ * runs over it; the group's weight panels for the piece (up to 36 KB) stay
+ * in L2. The pieces always split the same way, so each sum's order is
+ * fixed. bf16: u_p and b_seg hold bf16 pairs ([k/2][width][2] panels,
+ * [cin/2][chunk_stride][2] rows), at the same offsets counted in values,
+ * and a piece is K_PIECE pairs (the same 16 KB of B). */
 enum { K_PIECE_BF16 = 2 * K_PIECE };
-__attribute__((target("avx512f,avx512bf16"))) static void
-gemm_group_bf16(const wino_geom *g, const ctxpar_bf16 *u_p, const ctxpar_bf16 *b_all,
-                int64_t block0, int64_t block1, int64_t n_cols, float *m_p) {
-    int64_t stride = g->chunk_stride, b_stride = 2 * stride;
-    for (int64_t k0 = 0; k0 < g->cin; k0 += K_PIECE_BF16) {
-        int64_t n_k = g->cin - k0 < K_PIECE_BF16 ? g->cin - k0 : K_PIECE_BF16;
-        const ctxpar_bf16 *b = b_all + (k0 / 2) * b_stride;
-        for (int64_t col = 0; col < n_cols; col += 32) {
-            int nv = n_cols - col >= 32 ? 2 : 1;
-            for (int64_t blk = block0; blk < block1; blk++) {
-                int64_t start;
-                int width;
-                co_block(g->cout, blk, &start, &width);
-                const ctxpar_bf16 *panel = u_p + start * g->k_total + k0 * width;
-                gemm_tile_bf16_dispatch(width, nv, panel, b + 2 * col, n_k / 2, b_stride,
-                                        m_p + start * stride + col, stride, k0 > 0);
+__attribute__((target("avx512f"))) static void
+gemm_group(const wino_geom *g, int bf16, const void *u_p, int n_seg,
+           const void *const b_seg[MAX_KT], int64_t block0, int64_t block1, int64_t n_cols,
+           float *m_p) {
+    const int64_t stride = g->chunk_stride, piece = bf16 ? K_PIECE_BF16 : K_PIECE;
+    for (int s = 0; s < n_seg; s++)
+        for (int64_t k0 = 0; k0 < g->cin; k0 += piece) {
+            int64_t n_k = g->cin - k0 < piece ? g->cin - k0 : piece;
+            int accumulate = s > 0 || k0 > 0;
+            for (int64_t col = 0; col < n_cols; col += 32) {
+                int nv = n_cols - col >= 32 ? 2 : 1;
+                for (int64_t blk = block0; blk < block1; blk++) {
+                    int64_t start;
+                    int width;
+                    co_block(g->cout, blk, &start, &width);
+                    /* in values of either type */
+                    const int64_t panel = start * g->k_total + (s * g->cin + k0) * width;
+                    const int64_t b = k0 * stride;
+                    float *c = m_p + start * stride + col;
+                    if (bf16)
+                        gemm_tile_bf16_dispatch(width, nv, (const ctxpar_bf16 *)u_p + panel,
+                                                (const ctxpar_bf16 *)b_seg[s] + b + 2 * col,
+                                                n_k / 2, 2 * stride, c, stride, accumulate);
+                    else
+                        gemm_tile_dispatch(width, nv, (const float *)u_p + panel,
+                                           (const float *)b_seg[s] + b + col, n_k, stride, c,
+                                           stride, accumulate);
+                }
             }
         }
-    }
 }
 
 /* y_row = row (+ res_row where given): one output row leaves the tile
@@ -948,12 +932,12 @@ static void frames_band(const wino_call *c, int64_t band0, int64_t band1) {
                 int64_t block0 = group * GROUP_BLOCKS;
                 int64_t block1 =
                     block0 + GROUP_BLOCKS < c->n_blocks ? block0 + GROUP_BLOCKS : c->n_blocks;
-                const float *b_seg[MAX_KT];
+                const void *b_seg[MAX_KT];
                 for (int s = 0; s < kt; s++)
                     b_seg[s] = c->ring +
                                ring_slot(t - halo_frames + s, g->n_slots) * g->band_floats +
                                p * g->plane_floats + (chunk - band0) * cin * g->chunk_stride;
-                gemm_group(g, c->u + p * c->u_pstride, kt, b_seg, block0, block1, n_cols,
+                gemm_group(g, 0, c->u + p * c->u_pstride, kt, b_seg, block0, block1, n_cols,
                            c->m + (chunk - chunk0) * c->m_chunk_floats + p * c->m_pstride);
             }
 #pragma omp for schedule(static)
@@ -1099,32 +1083,25 @@ static void pairs_band(const wino_call *c, int64_t band0, int64_t band1, int64_t
                     ctxpar_bf16 *e16[4];
                     for (int i = 0; i < 4; i++) e16[i] = (ctxpar_bf16 *)e_out[i];
                     temporal_inputs_bf16(d, e16, has_even, has_odd, cin, g->chunk_stride);
-                    const ctxpar_bf16 *u16 = (const ctxpar_bf16 *)c->u;
-                    for (int j = j0; j < j1; j++)
-                        for (int64_t block0 = 0; block0 < c->n_blocks; block0 += GROUP_BLOCKS)
-                            gemm_group_bf16(g, u16 + j * c->u_jstride + p * c->u_pstride, e16[j],
-                                            block0,
-                                            block0 + GROUP_BLOCKS < c->n_blocks
-                                                ? block0 + GROUP_BLOCKS
-                                                : c->n_blocks,
-                                            n_cols,
-                                            c->m + (chunk - chunk0) * c->m_chunk_floats +
-                                                (j * n_p + p) * c->m_pstride);
                 } else {
-                temporal_inputs(d, e_out, has_even, has_odd, e_rows);
+                    temporal_inputs(d, e_out, has_even, has_odd, e_rows);
+                }
                 for (int j = j0; j < j1; j++) {
-                    const float *b_seg[MAX_KT] = {e_out[j]};
+                    const void *b_seg[MAX_KT] = {e_out[j]};
+                    /* bf16 panels sit in the float panels' place, at the
+                     * same offsets counted in values */
+                    const int64_t u_at = j * c->u_jstride + p * c->u_pstride;
+                    const void *u_p = c->bf16 ? (const void *)((const ctxpar_bf16 *)c->u + u_at)
+                                              : (const void *)(c->u + u_at);
                     for (int64_t group = 0; group < c->n_groups; group++) {
                         int64_t block0 = group * GROUP_BLOCKS;
                         int64_t block1 = block0 + GROUP_BLOCKS < c->n_blocks
                                              ? block0 + GROUP_BLOCKS
                                              : c->n_blocks;
-                        gemm_group(g, c->u + j * c->u_jstride + p * c->u_pstride, 1, b_seg,
-                                   block0, block1, n_cols,
+                        gemm_group(g, c->bf16, u_p, 1, b_seg, block0, block1, n_cols,
                                    c->m + (chunk - chunk0) * c->m_chunk_floats +
                                        (j * n_p + p) * c->m_pstride);
                     }
-                }
                 }
                 /* This p's products are complete: combine them for every
                  * output channel while they are in L2. */
