@@ -164,6 +164,36 @@ static int64_t outside_bound(const conv_case *c, const float *y, const double *s
     return bad;
 }
 
+/* What the runtime relies on, bit for bit against y (one call, out of
+ * place, ctxpar_cpu_conv_bf16's own path): chunks of one frame, 1 and 5
+ * threads, and in place where the shape allows it. */
+static void check_same_bits(const conv_case *c, const float *x, const float *halo,
+                            const ctxpar_bf16 *w, const float *bias, const float *y) {
+    const ctxpar_conv_bf16_shape *s = &c->s;
+    const size_t out_bytes = sizeof(float) * (size_t)(s->cout * c->frames * s->ho * s->wo);
+    if (c->frames > 1) { /* chunks of one frame */
+        float *chunked = run(c, x, halo, w, bias, 1, 0, NULL);
+        ASSERT_EQ_INT(memcmp(chunked, y, out_bytes), 0);
+        free(chunked);
+    }
+    { /* the thread count */
+        const int threads = omp_get_max_threads();
+        omp_set_num_threads(1);
+        float *one = run(c, x, halo, w, bias, c->frames, 0, NULL);
+        omp_set_num_threads(5);
+        float *five = run(c, x, halo, w, bias, c->frames, 0, NULL);
+        omp_set_num_threads(threads);
+        ASSERT_EQ_INT(memcmp(one, y, out_bytes), 0);
+        ASSERT_EQ_INT(memcmp(five, y, out_bytes), 0);
+        free(one), free(five);
+    }
+    if (s->cin == s->cout && s->stride == 1 && s->ho == s->h && s->wo == s->w) {
+        float *in_place = run(c, x, halo, w, bias, c->frames > 2 ? 2 : 1, 1, NULL);
+        ASSERT_EQ_INT(memcmp(in_place, y, out_bytes), 0);
+        free(in_place);
+    }
+}
+
 static void check(const conv_case *c, int with_model) {
     const ctxpar_conv_bf16_shape *s = &c->s;
     const int64_t halo_n = s->kt - 1, hw = s->h * s->w, ohw = s->ho * s->wo;
@@ -181,27 +211,7 @@ static void check(const conv_case *c, int with_model) {
     float *y = run(c, x, halo, w, bias, c->frames, 0, NULL);
     ASSERT_EQ_INT(outside_bound(c, y, sum, mag, "this CPU's path"), 0);
     const size_t out_bytes = sizeof(float) * (size_t)n_out;
-    if (c->frames > 1) { /* chunks of one frame: the same bits */
-        float *chunked = run(c, x, halo, w, bias, 1, 0, NULL);
-        ASSERT_EQ_INT(memcmp(chunked, y, out_bytes), 0);
-        free(chunked);
-    }
-    { /* the thread count: the same bits with 1 and with 5 threads */
-        const int threads = omp_get_max_threads();
-        omp_set_num_threads(1);
-        float *one = run(c, x, halo, w, bias, c->frames, 0, NULL);
-        omp_set_num_threads(5);
-        float *five = run(c, x, halo, w, bias, c->frames, 0, NULL);
-        omp_set_num_threads(threads);
-        ASSERT_EQ_INT(memcmp(one, y, out_bytes), 0);
-        ASSERT_EQ_INT(memcmp(five, y, out_bytes), 0);
-        free(one), free(five);
-    }
-    if (s->cin == s->cout && s->stride == 1 && s->ho == s->h && s->wo == s->w) {
-        float *in_place = run(c, x, halo, w, bias, c->frames > 2 ? 2 : 1, 1, NULL);
-        ASSERT_EQ_INT(memcmp(in_place, y, out_bytes), 0);
-        free(in_place);
-    }
+    check_same_bits(c, x, halo, w, bias, y);
     { /* A gathered where the taps could be read in place: the same bits */
         conv_path gathered = {NULL, 0, 1};
         ctxpar_gemm_bf16_current_micro(&gathered.micro, &gathered.mr);
@@ -269,21 +279,7 @@ static void check_winograd(const conv_case *c) {
     ASSERT_EQ_INT(bad, 0);
     ASSERT_TRUE(worst > 0.01); /* not float32's error: the bf16 Winograd ran */
 
-    float *chunked = run(c, x, halo, w, bias, 1, 0, NULL);
-    ASSERT_EQ_INT(memcmp(chunked, y, out_bytes), 0);
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-    float *one = run(c, x, halo, w, bias, c->frames, 0, NULL);
-    omp_set_num_threads(5);
-    float *five = run(c, x, halo, w, bias, c->frames, 0, NULL);
-    omp_set_num_threads(threads);
-    ASSERT_EQ_INT(memcmp(one, y, out_bytes), 0);
-    ASSERT_EQ_INT(memcmp(five, y, out_bytes), 0);
-    if (s->cin == s->cout) {
-        float *in_place = run(c, x, halo, w, bias, 2, 1, NULL);
-        ASSERT_EQ_INT(memcmp(in_place, y, out_bytes), 0);
-        free(in_place);
-    }
+    check_same_bits(c, x, halo, w, bias, y);
     check_fused(c, x, halo, w, bias);
 
     for (int64_t skip = 1; skip <= 2; skip++) { /* a later rank's frames */
@@ -314,7 +310,7 @@ static void check_winograd(const conv_case *c) {
     float *gemm = run(c, x, halo, w, bias, c->frames, 0, NULL);
     ctxpar_conv_bf16_allow_winograd(1);
     ASSERT_TRUE(memcmp(gemm, y, out_bytes) != 0);
-    free(gemm), free(chunked), free(one), free(five);
+    free(gemm);
     free(x), free(halo), free(wf), free(bias), free(w), free(y), free(sum), free(mag);
 }
 

@@ -82,6 +82,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/conv_bf16.h"
 #include "kernels/cpu/exp_approx.h"
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/kernels_cpu.h"
@@ -297,17 +298,15 @@ enum { K_WEIGHTS = 8 };
 
 /* Where weight (co, ci, dt, r = 3*dy + dx) sits, as a channel part plus a
  * reduction part: in float32 [cout][cin][kt][3][3], or in a bf16 conv's
- * packed panels (conv_bf16.h; K = tap*cin + ci, cin even, tap = 9*dt + r,
- * panels of 32 output channels of pairs of K). */
+ * packed panels (conv_bf16.h; K = tap*cin + ci, cin even, tap = 9*dt + r). */
 static int64_t weight_co_offset(const wino_geom *g, int packed, int64_t co) {
     if (!packed) return co * g->cin * g->kt * 9;
-    return (co / 32) * ((int64_t)g->kt * 9 * g->cin / 2) * 64 + (co % 32) * 2;
+    return ctxpar_conv_bf16_packed_co(co, (int64_t)g->kt * 9 * g->cin / 2);
 }
 
 static int64_t weight_k_offset(const wino_geom *g, int packed, int64_t ci, int64_t dt, int r) {
     if (!packed) return (ci * g->kt + dt) * 9 + r;
-    const int64_t kk = (dt * 9 + r) * g->cin + ci;
-    return (kk / 2) * 64 + (kk & 1);
+    return ctxpar_conv_bf16_packed_k((dt * 9 + r) * g->cin + ci);
 }
 
 /* Channels ci and ci + 1 of 16 tiles (float32 each) as 16 bf16 pairs,

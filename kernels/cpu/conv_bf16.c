@@ -110,7 +110,7 @@ static void pack_weight(ctxpar_bf16 *dst, const float *wf, const ctxpar_bf16 *wb
         for (int64_t tap = 0; tap < taps; tap++)
             for (int64_t ci = 0; ci < cin; ci++) {
                 const int64_t kk = tap * cin2 + ci, at = (co * cin + ci) * taps + tap;
-                dst[(co / 32) * kp * 64 + (kk / 2) * 64 + (co % 32) * 2 + (kk & 1)] =
+                dst[ctxpar_conv_bf16_packed_co(co, kp) + ctxpar_conv_bf16_packed_k(kk)] =
                     wb ? ctxpar_bf16_round_trip(wb[at]) : ctxpar_bf16_from_f32(wf[at]);
             }
 }

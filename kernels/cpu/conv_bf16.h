@@ -24,6 +24,12 @@ typedef struct ctxpar_conv_bf16_shape {
  * dx), then ci; cin2 = cin rounded up to even, the pad row zero) by cout
  * columns. Converted once per node (model_bf16.c). */
 int64_t ctxpar_cpu_conv_bf16_weight_values(int64_t cin, int64_t cout, int kt, int kh, int kw);
+/* Where B(kk, co) sits in it, kp = K/2 pairs: an output channel's part
+ * (panels of 32 channels, pairs side by side) plus the reduction index's. */
+static inline int64_t ctxpar_conv_bf16_packed_co(int64_t co, int64_t kp) {
+    return (co / 32) * kp * 64 + (co % 32) * 2;
+}
+static inline int64_t ctxpar_conv_bf16_packed_k(int64_t kk) { return (kk / 2) * 64 + (kk & 1); }
 void ctxpar_cpu_conv_bf16_pack_weight(ctxpar_bf16 *dst, const float *weight, int64_t cin,
                                       int64_t cout, int kt, int kh, int kw);
 /* The same from a checkpoint's bf16 values, without a float32 copy: the
