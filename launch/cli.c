@@ -234,8 +234,8 @@ static const cli_option options[] = {
      .help = "precision of the matrix products (linears, attention,\n"
              "VAE convs): bf16 inputs with float32 accumulation, or\n"
              "f32 (default auto: bf16 where the CPU has AVX512-BF16 or\n"
-             "AMX and the checkpoint's weights are bf16/f16;\n"
-             "docs/bf16.md)"},
+             "AMX, the model has a transformer and the checkpoint's\n"
+             "weights are bf16/f16; docs/bf16.md)"},
     {.flag = "--threads", .metavar = "N", INT(run.threads, 1, 4096),
      .help = "threads per rank (default: cores on the node / ranks on it)"},
     {.flag = "--mem-limit", .metavar = "MiB", INT(run.mem_limit_mib, 1, (double)((int64_t)1 << 40)),

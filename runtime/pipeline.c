@@ -105,9 +105,12 @@ static ctxpar_status resolve_dtype(const ctxpar_backend *backend, const ctxpar_m
                                    ctxpar_dtype *dtype) {
     const int has_bf16 = ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16) ||
                          ctxpar_cpu_has(CTXPAR_CPU_AMX_BF16);
+    /* A VAE-only model stays float32: diffusers loads its folder in float32
+     * unless asked otherwise, and auto follows the reference run unchanged
+     * (transformers 5 keeps a checkpoint's stored dtype). */
     if (*dtype == CTXPAR_DTYPE_AUTO)
-        *dtype = has_bf16 && model->weights_half && backend->linear_bf16 &&
-                         (!model->config.has_vae || backend->conv_bf16)
+        *dtype = has_bf16 && model->weights_half && model->config.has_transformer &&
+                         backend->linear_bf16
                      ? CTXPAR_DTYPE_BF16
                      : CTXPAR_DTYPE_F32;
     if (*dtype != CTXPAR_DTYPE_BF16) return CTXPAR_OK;
