@@ -30,6 +30,7 @@ static const ctxpar_backend cpu_backend = {
     .linear = ctxpar_cpu_linear,
     .linear_bf16_scratch_values = ctxpar_cpu_linear_bf16_scratch_values,
     .linear_bf16 = ctxpar_cpu_linear_bf16,
+    .linear_bf16_rows = ctxpar_cpu_linear_bf16_rows,
     .patch_embed_scratch_floats = ctxpar_cpu_patch_embed_scratch_floats,
     .patch_rows = ctxpar_cpu_patch_rows,
     .attention = ctxpar_cpu_attention,

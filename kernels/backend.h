@@ -71,6 +71,9 @@ typedef struct ctxpar_backend {
     int64_t (*linear_bf16_scratch_values)(int64_t in);
     void (*linear_bf16)(float *y, const float *x, int64_t n, int64_t in, int64_t out,
                         const ctxpar_bf16 *packed, const float *bias, ctxpar_bf16 *scratch);
+    /* the same on a weight read in place (gemm_bf16.h), same scratch */
+    void (*linear_bf16_rows)(float *y, const float *x, int64_t n, int64_t in, int64_t out,
+                             const ctxpar_bf16_rows *w, const float *bias, ctxpar_bf16 *scratch);
     int64_t (*patch_embed_scratch_floats)(int64_t z, int64_t frames, int64_t h, int64_t w, int p);
     /* the embeddings' gathers: token rows for the stage's linear */
     void (*patch_rows)(const float *latents, int64_t cstride, int64_t z, int64_t frames,

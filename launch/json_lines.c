@@ -112,6 +112,7 @@ char *ctxpar_json_run_line(const ctxpar_cli *cli, const ctxpar_run_summary *s) {
         ctxpar_json_put_int(&w, "peak_rss_bytes", (long long)s->peak_rss_max);
         ctxpar_json_put_int(&w, "weights_bytes", (long long)s->weights_bytes);
         ctxpar_json_put_int(&w, "packed_weights_bytes", (long long)s->packed_bytes);
+        ctxpar_json_put_int(&w, "in_place_weights_bytes", (long long)s->in_place_bytes);
         ctxpar_json_put_int(&w, "weights_pss_sum_bytes", (long long)s->weights_pss_sum);
     }
     ctxpar_json_object_end(&w);

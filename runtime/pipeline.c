@@ -137,6 +137,25 @@ static ctxpar_status decide_dtype(void *user, ctxpar_model *layout) {
     return *h->dtype == CTXPAR_DTYPE_BF16 ? ctxpar_model_bf16_prepare(layout) : CTXPAR_OK;
 }
 
+/* This rank's PSS of the weights (a page shared by k ranks counts 1/k): the
+ * blob, the packed buffer and the checkpoint's rows read in place. */
+static int64_t weights_pss_of(const ctxpar_model *model, int64_t packed_bytes) {
+    enum { MAX_RANGES = 2 + 64 * 4 * CTXPAR_BF16_ROWS_PIECES_MAX };
+    const void *at[MAX_RANGES];
+    int64_t bytes[MAX_RANGES];
+    int n = 0;
+    at[n] = model->blob, bytes[n++] = model->blob_floats * (int64_t)sizeof(float);
+    at[n] = packed_bytes ? model->packed_buffer->data : NULL, bytes[n++] = packed_bytes;
+    for (int t = 0; t < model->n_tensors; t++) {
+        const ctxpar_weight *w = &model->tensors[t];
+        for (int p = 0; w->packing == CTXPAR_PACK_ROWS && p < w->rows.pieces; p++)
+            if (n < MAX_RANGES)
+                at[n] = w->rows.piece[p],
+                bytes[n++] = w->count / w->rows.pieces * (int64_t)sizeof(ctxpar_bf16);
+    }
+    return ctxpar_mem_pss_of(at, bytes, n);
+}
+
 /* What the ring's local attention ran on, for the summary. */
 static const char *attention_path(const ctxpar_plan *plan, const ctxpar_model *model) {
     if (!model || !model->config.has_transformer) return "none";
@@ -524,15 +543,15 @@ summary:
         int64_t imax[3] = {ms.peak_bytes, ctxpar_mem_peak_rss(), bytes_sent};
         /* What the weights cost the node: PSS counts a page shared by k ranks 1/k. */
         const int64_t packed_bytes = model->packed_buffer ? model->packed_buffer->bytes : 0;
-        const void *weights[2] = {model->blob, packed_bytes ? model->packed_buffer->data : NULL};
-        const int64_t weights_size[2] = {model->blob_floats * (int64_t)sizeof(float),
-                                         packed_bytes};
-        int64_t weights_pss = ctxpar_mem_pss_of(weights, weights_size, 2);
+        int64_t weights_pss = weights_pss_of(model, packed_bytes);
         int64_t isum[2] = {bytes_sent, weights_pss > 0 ? weights_pss : 0};
         CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_max_i64(comm, imax, 3));
         CTXPAR_TRY_GOTO(ctxpar_comm_allreduce_sum_i64(comm, isum, 2));
-        summary->weights_bytes = model->blob_floats * (int64_t)sizeof(float) + packed_bytes;
+        const int64_t in_place_bytes = model->in_place_values * (int64_t)sizeof(ctxpar_bf16);
+        summary->weights_bytes =
+            model->blob_floats * (int64_t)sizeof(float) + packed_bytes + in_place_bytes;
         summary->packed_bytes = packed_bytes;
+        summary->in_place_bytes = in_place_bytes;
         summary->weights_pss_sum = isum[1];
         for (int s = 0; s < CTXPAR_STAGE_COUNT; s++) summary->seconds[s] = maxes[s];
         summary->seconds_total = maxes[CTXPAR_STAGE_COUNT];
@@ -645,11 +664,14 @@ void ctxpar_summary_print(const ctxpar_run_summary *s) {
     printf("peak memory per rank (max over ranks): %.1f MiB counted by the allocator, %.1f "
            "MiB resident; plan estimated %.1f MiB\n",
            s->peak_tracked_max / mib, s->peak_rss_max / mib, s->planned_bytes / mib);
-    if (s->packed_bytes > 0)
-        printf("weights: %.1f MiB (%.1f MiB float32 + %.1f MiB packed bf16), one copy per node: "
-               "PSS summed over the node's ranks %.1f MiB\n",
-               s->weights_bytes / mib, (s->weights_bytes - s->packed_bytes) / mib,
-               s->packed_bytes / mib, s->weights_pss_sum / mib / (s->nodes > 0 ? s->nodes : 1));
+    if (s->packed_bytes > 0 || s->in_place_bytes > 0)
+        printf("weights: %.1f MiB (%.1f MiB float32 + %.1f MiB packed bf16 + %.1f MiB bf16 read "
+               "in place from the checkpoint), one copy per node: PSS summed over the node's "
+               "ranks %.1f MiB\n",
+               s->weights_bytes / mib,
+               (s->weights_bytes - s->packed_bytes - s->in_place_bytes) / mib,
+               s->packed_bytes / mib, s->in_place_bytes / mib,
+               s->weights_pss_sum / mib / (s->nodes > 0 ? s->nodes : 1));
     else
         printf("weights: %.1f MiB float32, one copy per node: PSS summed over the node's ranks "
                "%.1f MiB\n",

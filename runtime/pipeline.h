@@ -40,6 +40,7 @@ typedef struct ctxpar_run_summary {
     int64_t planned_bytes;                   /* the plan's estimate for the largest rank */
     int64_t weights_bytes;                   /* the model's weights as run: float32 + packed */
     int64_t packed_bytes;                    /* of which packed bf16 (--dtype bf16) */
+    int64_t in_place_bytes;                  /* of which bf16 read in place (--dtype bf16) */
     int64_t weights_pss_sum;                 /* PSS of the weights summed over all ranks */
     const char *device;                      /* the backend's name ("cpu", ...) */
     const char *dtype;                       /* "f32" or "bf16" (plan_data.h) */

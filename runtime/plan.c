@@ -217,13 +217,16 @@ ctxpar_status ctxpar_plan_make(const ctxpar_model_config *config,
         plan->dtype == CTXPAR_DTYPE_BF16 ? ctxpar_model_bf16_prepare(layout) : CTXPAR_OK;
     plan->kept_bytes = layout->blob_floats * (int64_t)sizeof(float);
     plan->packed_bytes = layout->packed_values * (int64_t)sizeof(ctxpar_bf16);
+    plan->in_place_bytes = layout->in_place_values * (int64_t)sizeof(ctxpar_bf16);
     plan->load_bytes = ctxpar_model_scratch_floats(layout) * (int64_t)sizeof(float);
     ctxpar_model_free(layout);
     CTXPAR_TRY(status);
     /* The node holds kept + packed from the start (each packed weight is
-     * packed as it is loaded, through one tensor's float32 per rank). */
+     * packed as it is loaded, through one tensor's float32 per rank), and
+     * the checkpoint's pages of the weights read in place (shared too). */
     const int64_t per_node = options->ranks_per_node > 0 ? options->ranks_per_node : 1;
-    const int64_t model_bytes = (plan->kept_bytes + plan->packed_bytes) / per_node;
+    const int64_t model_bytes =
+        (plan->kept_bytes + plan->packed_bytes + plan->in_place_bytes) / per_node;
     plan->max_rank_bytes = model_bytes + plan->load_bytes;
     const int64_t z = config->vae.latent_channels, d = config->transformer.dim;
     int64_t max_block = 0;
@@ -357,6 +360,10 @@ void ctxpar_plan_print(FILE *f, const ctxpar_plan *plan, const ctxpar_model_conf
                 (double)plan->packed_bytes / mib,
                 (double)(plan->kept_bytes + plan->packed_bytes) / mib,
                 (double)plan->kept_bytes / mib, (double)plan->load_bytes / mib);
+    if (plan->in_place_bytes > 0)
+        fprintf(f, "dtype bf16: %.1f MiB of the checkpoint's bf16 linears read in place "
+                "(its mapping, shared by the node's ranks; nothing packed for them)\n",
+                (double)plan->in_place_bytes / mib);
     fprintf(f, "memory per rank (estimate, largest rank, with its share of the weights): "
             "%.1f MiB\n", (double)plan->max_rank_bytes / mib);
     if (config->has_vae)

@@ -16,7 +16,13 @@
  *   here (both strides, odd k, partial panels, several blocks of pairs,
  *   NaN, infinities and denormals among the values);
  * - the bf16 linear over several conversion chunks, with and without bias,
- *   against float64 and row for row against one GEMM over all rows. */
+ *   against float64 and row for row against one GEMM over all rows;
+ * - the linear on a weight read in place (ctxpar_cpu_linear_bf16_rows, its
+ *   rows in one or several pieces as a checkpoint holds them): bit for bit
+ *   the packed weight's linear (AMX: within the float64 bound), through
+ *   the vector token packing (in a multiple of 32) and the generic one,
+ *   partial tiles and transposed blocks, and on VDPBF16PS with subnormal
+ *   weights among them (the hardware flushes them as the packing does). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +302,62 @@ static void test_linear(int64_t n, int64_t in, int64_t out, int with_bias) {
     free(x), free(w), free(b), free(y), free(packed), free(scratch), free(all), free(y2);
 }
 
+/* The in-place linear against the packed one: the same bits (AMX: each
+ * within float32's bound of float64, as test_linear). pieces divides out;
+ * subnormals: bf16 subnormal weights, which the packing flushes to zero and
+ * VDPBF16PS treats as zero (a path that kept them would differ: rows of
+ * them alone give a nonzero result without a bias). */
+static void test_linear_rows(int64_t n, int64_t in, int64_t out, int pieces, int with_bias,
+                             int subnormals) {
+    float *x = malloc(sizeof(float) * (size_t)(n * in)), *wf = malloc(sizeof(float) * (size_t)(out * in));
+    float *b = malloc(sizeof(float) * (size_t)out);
+    float *y = malloc(sizeof(float) * (size_t)(n * out)), *want = malloc(sizeof(float) * (size_t)(n * out));
+    test_fill(x, n * in, 41, 1.0f), test_fill(wf, out * in, 42, 0.3f), test_fill(b, out, 43, 0.5f);
+    /* the checkpoint's rows, pieces of out / pieces rows each apart in memory */
+    const int64_t piece_rows = out / pieces;
+    ctxpar_bf16 *file = malloc(sizeof(ctxpar_bf16) * (size_t)(out * in + pieces * 37));
+    ctxpar_bf16 *w = malloc(sizeof(ctxpar_bf16) * (size_t)(out * in));
+    ctxpar_bf16_rows rows = {{NULL}, pieces};
+    for (int64_t i = 0; i < out * in; i++) {
+        w[i] = ctxpar_bf16_from_f32(wf[i]);
+        /* every 7th weight, and all of every 5th row (where nothing larger hides them) */
+        if (subnormals && (i % 7 == 3 || (i / in) % 5 == 2))
+            w[i] = (ctxpar_bf16)(0x0001u + (i % 5) * 0x11u + (i & 8 ? 0x8000u : 0));
+    }
+    for (int p = 0; p < pieces; p++) {
+        rows.piece[p] = file + p * (piece_rows * in + 37) + 1; /* odd offsets: unaligned rows */
+        memcpy((ctxpar_bf16 *)rows.piece[p], w + p * piece_rows * in,
+               sizeof(ctxpar_bf16) * (size_t)(piece_rows * in));
+    }
+    ctxpar_bf16 *packed = malloc(sizeof(ctxpar_bf16) * (size_t)ctxpar_bf16_packed_count(in, out));
+    ctxpar_bf16 *scratch =
+        malloc(sizeof(ctxpar_bf16) * (size_t)ctxpar_cpu_linear_bf16_scratch_values(in));
+    ctxpar_bf16_pack_transposed_bf16(packed, w, in, out);
+    ctxpar_cpu_linear_bf16(want, x, n, in, out, packed, with_bias ? b : NULL, scratch);
+    for (int64_t i = 0; i < n * out; i++) y[i] = NAN;
+    ctxpar_cpu_linear_bf16_rows(y, x, n, in, out, &rows, with_bias ? b : NULL, scratch);
+    if (strcmp(ctxpar_cpu_gemm_bf16_path(), "amx") != 0) {
+        int64_t differ = 0;
+        for (int64_t i = 0; i < n * out; i++) differ += bits_of(y[i]) != bits_of(want[i]);
+        ASSERT_EQ_INT(differ, 0);
+    } else {
+        int64_t bad = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t o = 0; o < out; o++) {
+                double s = with_bias ? b[o] : 0.0, mag = fabs(s);
+                for (int64_t k = 0; k < in; k++) {
+                    const double p = (double)ctxpar_bf16_to_f32(ctxpar_bf16_from_f32(x[i * in + k])) *
+                                     ctxpar_bf16_to_f32(ctxpar_bf16_round_trip(w[o * in + k]));
+                    s += p, mag += fabs(p);
+                }
+                if (!(fabs(y[i * out + o] - s) <= (double)(in + 1) * ldexp(1.0, -23) * mag + 1e-30))
+                    bad++;
+            }
+        ASSERT_EQ_INT(bad, 0);
+    }
+    free(x), free(wf), free(b), free(y), free(want), free(file), free(w), free(packed), free(scratch);
+}
+
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "portable";
     if (ctxpar_cpu_gemm_bf16_force_path(path) != 0) {
@@ -328,5 +390,15 @@ int main(int argc, char **argv) {
     test_gemm_bias(200, 300, 70);
     test_gemm_bias(13, 33, 0);
     test_linear(CTXPAR_LINEAR_BF16_ROWS + 1, 129, 33, 0);
+    /* in place: tokens over several chunks and partial blocks; rows over
+     * several blocks and pieces (a stacked qkv), k a multiple of 32 (vector
+     * token packing) or not, and over one pass of the reduction */
+    test_linear_rows(2 * CTXPAR_LINEAR_BF16_ROWS + 5, 64, 3 * 100, 3, 1, 0);
+    test_linear_rows(77, 40, 200, 2, 0, 0);
+    test_linear_rows(130, 1056, 50, 1, 1, 0);
+    test_linear_rows(33, 6, 31, 1, 1, 0);
+    test_linear_rows(200, 96, 3 * 64, 3, 1, 0);
+    if (!strcmp(ctxpar_cpu_gemm_bf16_path(), "avx512bf16"))
+        test_linear_rows(50, 64, 40, 2, 0, 1); /* VDPBF16PS flushes subnormal weights */
     return test_finish("test_gemm_bf16");
 }

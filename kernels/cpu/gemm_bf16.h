@@ -117,6 +117,31 @@ void ctxpar_cpu_gemm_bf16_serial(int64_t m, int64_t n, int64_t k, const ctxpar_b
                                  int64_t lda, const ctxpar_bf16 *b, float *c, int64_t ldc,
                                  int accumulate);
 
+/* ---- weights read in place --------------------------------------------- */
+
+/* A linear weight W [n][k] (k even) where it lies, as a bf16 checkpoint
+ * stores it: its rows split evenly over `pieces` runs (a qkv stacked from
+ * three tensors), row j at piece[j / (n / pieces)] + (j % (n / pieces)) * k. */
+enum { CTXPAR_BF16_ROWS_PIECES_MAX = 4 };
+typedef struct ctxpar_bf16_rows {
+    const ctxpar_bf16 *piece[CTXPAR_BF16_ROWS_PIECES_MAX];
+    int pieces;
+} ctxpar_bf16_rows;
+
+/* X [m][k] packed as B = X^T for ctxpar_cpu_gemm_bf16_rows: the bits of
+ * ctxpar_bf16_pack_transposed(dst, x, k, m), transposed in registers where
+ * the CPU has AVX512-BF16 and k is a multiple of 32. */
+void ctxpar_bf16_pack_tokens(ctxpar_bf16 *dst, const float *x, int64_t k, int64_t m);
+
+/* C[i][j] = (bias ? bias[j] : 0) + sum_kk X[i][kk] W[j][kk] for i < m, j < n,
+ * with X^T packed as B (ctxpar_bf16_pack_transposed(xt, x, k, m)) and W read
+ * in place (gemm_bf16_rows.c). k even, n a multiple of w->pieces. The bits
+ * of ctxpar_cpu_gemm_bf16_bias on W packed, on every path but AMX, for
+ * weights without subnormals (VDPBF16PS flushes those either way). */
+void ctxpar_cpu_gemm_bf16_rows(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *xt,
+                               const ctxpar_bf16_rows *w, const float *bias, float *c,
+                               int64_t ldc);
+
 /* The path ctxpar_cpu_gemm_bf16 takes: "amx", "avx512bf16", "avx512",
  * "avx2" or "portable". */
 const char *ctxpar_cpu_gemm_bf16_path(void);

@@ -157,6 +157,12 @@ enum { CTXPAR_LINEAR_BF16_ROWS = 384 }; /* rows converted per GEMM: 4 row blocks
 int64_t ctxpar_cpu_linear_bf16_scratch_values(int64_t in);
 void ctxpar_cpu_linear_bf16(float *y, const float *x, int64_t n, int64_t in, int64_t out,
                             const ctxpar_bf16 *packed, const float *bias, ctxpar_bf16 *scratch);
+/* The same with W [out][in] read in place (in even; gemm_bf16.h,
+ * ctxpar_cpu_gemm_bf16_rows), in the same scratch: the same bits on the
+ * VDPBF16PS path. */
+void ctxpar_cpu_linear_bf16_rows(float *y, const float *x, int64_t n, int64_t in, int64_t out,
+                                 const ctxpar_bf16_rows *w, const float *bias,
+                                 ctxpar_bf16 *scratch);
 
 /* Tubelet embedding (a Conv3d with kernel = stride = kt x p x p) of x [c][frames][h][w]
  * (channel stride cstride): token (t, y, x), row t*(h/p)*(w/p) + y*(w/p) + x of

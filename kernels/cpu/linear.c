@@ -47,3 +47,17 @@ void ctxpar_cpu_linear_bf16(float *y, const float *x, int64_t n, int64_t in, int
             ctxpar_cpu_gemm_bf16(rows, out, in, scratch, ld, packed, y + r0 * out, out, 0);
     }
 }
+
+/* The same with the weight read in place (a bf16 checkpoint's rows,
+ * ctxpar_cpu_gemm_bf16_rows): each chunk of x is packed as the GEMM's B
+ * instead of converted to rows, in the same scratch. Same bits. */
+void ctxpar_cpu_linear_bf16_rows(float *y, const float *x, int64_t n, int64_t in, int64_t out,
+                                 const ctxpar_bf16_rows *w, const float *bias,
+                                 ctxpar_bf16 *scratch) {
+    if (n <= 0 || out <= 0) return;
+    for (int64_t r0 = 0; r0 < n; r0 += CTXPAR_LINEAR_BF16_ROWS) {
+        const int64_t rows = n - r0 < CTXPAR_LINEAR_BF16_ROWS ? n - r0 : CTXPAR_LINEAR_BF16_ROWS;
+        ctxpar_bf16_pack_tokens(scratch, x + r0 * in, in, rows);
+        ctxpar_cpu_gemm_bf16_rows(rows, out, in, scratch, w, bias, y + r0 * out, out);
+    }
+}

@@ -301,13 +301,37 @@ done:
     return status;
 }
 
+/* A weight read in place: its pieces' rows in st's mapping, each piece
+ * bf16 and 1/pieces of the weight (as ctxpar_family_check_tensors found on
+ * rank 0; checked again, the file may have changed since). */
+static ctxpar_status point_at_rows(const ctxpar_family *family, const ctxpar_safetensors *st,
+                                   const char *prefix, ctxpar_weight *w) {
+    char theirs[MAX_PARTS][256];
+    const ctxpar_family_tensor *rule = NULL;
+    const int n_pieces = translate(family, w->name, prefix, theirs, &rule);
+    int ok = n_pieces > 0 && n_pieces <= CTXPAR_BF16_ROWS_PIECES_MAX &&
+             w->shape[0] % n_pieces == 0;
+    for (int piece = 0; piece < n_pieces && ok; piece++) {
+        const ctxpar_st_tensor *found = ctxpar_safetensors_find(st, theirs[piece]);
+        ok = found && found->dtype == CTXPAR_ST_BF16 && found->count == w->count / n_pieces;
+        if (ok) w->rows.piece[piece] = found->data;
+    }
+    if (!ok)
+        return ctxpar_error(CTXPAR_ERR_FORMAT, "%s: tensor %s changed while loading (bf16 "
+                            "rows read in place)", st->path, n_pieces ? theirs[0] : w->name);
+    w->rows.pieces = n_pieces;
+    return CTXPAR_OK;
+}
+
 /* Local rank `part` of a node's `parts` ranks: its share of the tensors,
  * converted to float32 (a packed bf16 linear: packed from the checkpoint's
  * bf16 values where it holds them so), into the node's one shared blob.
  * The shares split the blob by size in tensor order (tensor t goes to the
  * rank whose part holds its first float), so the node's ranks convert in
  * parallel (the 1.2 GB V-JEPA 2 ViT-L or the 352 MB CogVideoX encoder is
- * most of setup). */
+ * most of setup). A weight read in place (CTXPAR_PACK_ROWS) is not copied:
+ * every rank points at its rows in its own mapping of the checkpoint, which
+ * the model then keeps open. */
 ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *weights,
                                        ctxpar_model *model, int part, int parts) {
     ctxpar_safetensors *st = NULL;
@@ -319,9 +343,16 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
     if (scratch_floats > 0 && !scratch)
         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory packing the weights");
     int64_t total = 0, start = 0;
-    for (int t = 0; t < model->n_tensors; t++) total += model->tensors[t].count;
+    int in_place = 0;
+    for (int t = 0; t < model->n_tensors; t++)
+        if (model->tensors[t].packing != CTXPAR_PACK_ROWS) total += model->tensors[t].count;
     for (int t = 0; t < model->n_tensors && status == CTXPAR_OK; t++) {
-        const ctxpar_weight *w = &model->tensors[t];
+        ctxpar_weight *w = &model->tensors[t];
+        if (w->packing == CTXPAR_PACK_ROWS) {
+            status = point_at_rows(family, st, prefix, w);
+            in_place = 1;
+            continue;
+        }
         int owner = total > 0 ? (int)((double)start * parts / (double)total) : 0;
         start += w->count;
         if (owner != part) continue;
@@ -357,7 +388,10 @@ ctxpar_status ctxpar_family_fill_blob(const ctxpar_family *family, const char *w
             ctxpar_model_fill_end(model, t, dst);
     }
     free(scratch);
-    ctxpar_safetensors_close(st);
+    if (status == CTXPAR_OK && in_place)
+        model->checkpoint = st; /* the rows live in its mapping */
+    else
+        ctxpar_safetensors_close(st);
     return status;
 }
 

@@ -176,7 +176,8 @@ int ctxpar_family_folder_writes_latents(const char *path) {
 
 /* Rank 0: everything that can be wrong with the folder, before any allocation. */
 static ctxpar_status validate_on_root(const char *dir, char **config_text, char *weights,
-                                      size_t cap, int *family_index, int *weights_half) {
+                                      size_t cap, int *family_index, int *weights_half,
+                                      int *weights_bf16) {
     char folder[1536];
     const ctxpar_family *family = NULL;
     CTXPAR_TRY(ctxpar_family_resolve(dir, folder, sizeof folder, &family, config_text));
@@ -205,10 +206,15 @@ static ctxpar_status validate_on_root(const char *dir, char **config_text, char 
     CTXPAR_TRY_GOTO(ctxpar_safetensors_open(weights, &st));
     CTXPAR_TRY_GOTO(ctxpar_model_layout(&config, &layout));
     CTXPAR_TRY_GOTO(ctxpar_family_check_tensors(family, layout, st));
-    /* what --dtype auto reads */
-    for (int t = 0; t < st->n_tensors; t++)
+    /* what --dtype auto reads; and whether a bf16 run can read the linears
+     * in place (every tensor of two or more axes bf16, config.h) */
+    *weights_bf16 = st->n_tensors > 0;
+    for (int t = 0; t < st->n_tensors; t++) {
         if (st->tensors[t].dtype == CTXPAR_ST_BF16 || st->tensors[t].dtype == CTXPAR_ST_F16)
             *weights_half = 1;
+        if (st->tensors[t].ndim >= 2 && st->tensors[t].dtype != CTXPAR_ST_BF16)
+            *weights_bf16 = 0;
+    }
 fail:
     ctxpar_safetensors_close(st);
     ctxpar_model_free(layout);
@@ -226,15 +232,15 @@ static ctxpar_status load_folder(ctxpar_comm_t comm, const char *dir,
     const int rank = ctxpar_comm_rank(comm);
     char *config_text = NULL;
     char weights[2048] = "";
-    int family_index = -1, weights_half = 0;
+    int family_index = -1, weights_half = 0, weights_bf16 = 0;
     ctxpar_model *model = NULL;
     ctxpar_status status = CTXPAR_OK;
     if (rank == 0) status = validate_on_root(dir, &config_text, weights, sizeof weights,
-                                             &family_index, &weights_half);
+                                             &family_index, &weights_half, &weights_bf16);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
 
     /* Everyone parses the same config text; the weights path and family travel too. */
-    int64_t lengths[3] = {0, family_index, weights_half};
+    int64_t lengths[4] = {0, family_index, weights_half, weights_bf16};
     if (rank == 0) lengths[0] = (int64_t)strlen(config_text);
     CTXPAR_TRY_GOTO(ctxpar_comm_bcast(comm, lengths, sizeof lengths, 0));
     if (rank != 0) config_text = calloc((size_t)lengths[0] + 1, 1);
@@ -245,6 +251,7 @@ static ctxpar_status load_folder(ctxpar_comm_t comm, const char *dir,
     const ctxpar_family *family = families[lengths[1]];
     ctxpar_model_config config;
     status = ctxpar_family_read_config(family, config_text, weights, &config);
+    config.checkpoint_bf16 = (int)lengths[3];
     if (status == CTXPAR_OK) status = ctxpar_model_layout(&config, &model);
     CTXPAR_TRY_GOTO(ctxpar_comm_agree(comm, status));
     model->weights_half = (int)lengths[2];

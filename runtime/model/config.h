@@ -125,6 +125,9 @@ typedef struct ctxpar_model_config {
     char family[32];       /* registry name of the family that described it */
     int has_vae;           /* 0: tokens come straight from the pixels (tubelets) */
     int has_transformer;   /* 0: a VAE-only model, whose job writes latents */
+    /* Every tensor of two or more axes in the checkpoint is bf16: a bf16 run
+     * may read its linears in place (model_bf16.h). Set by the loader. */
+    int checkpoint_bf16;
     /* A video file's default shaping when the user gives no --resize, --crop
      * or --size (its processor's): short side to resize_short, or exactly
      * resize_width x resize_height; then a centre crop to crop x crop. 0: none. */

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/conv_bf16.h"
 #include "runtime/core/memory.h"
+#include "runtime/formats/safetensors.h"
 
 /* Tensors start on 64-byte boundaries inside the blob, so kernels may use
  * aligned vector loads on any weight. */
@@ -202,10 +203,13 @@ static ctxpar_status bind_named(const ctxpar_model *m, ctxpar_op *op, int need_b
     snprintf(weight_name, sizeof weight_name, "%s/weight", op->name);
     const int w = tensor_index(m, weight_name);
     const int packed = w >= 0 && m->tensors[w].packing != CTXPAR_PACK_NONE;
+    const int in_place = packed && m->tensors[w].packing == CTXPAR_PACK_ROWS;
     op->weight = w >= 0 && !packed ? m->blob + m->tensors[w].offset : NULL;
-    op->packed = packed && m->packed_buffer
+    op->packed = packed && !in_place && m->packed_buffer
                      ? (const ctxpar_bf16 *)m->packed_buffer->data + m->tensors[w].packed_offset
                      : NULL;
+    /* filled in when the checkpoint is mapped (ctxpar_family_fill_blob) */
+    op->rows = in_place ? &m->tensors[w].rows : NULL;
     if ((!op->weight && !packed) || (need_bias && !op->bias))
         return ctxpar_error(CTXPAR_ERR_FORMAT, "model has no op %s (its layout and its ops differ)",
                             op->name);
@@ -459,7 +463,8 @@ int64_t ctxpar_model_place_tensors(ctxpar_model *m) {
 int64_t ctxpar_model_scratch_floats(const ctxpar_model *m) {
     int64_t most = 0;
     for (int t = 0; t < m->n_tensors; t++)
-        if (m->tensors[t].packing != CTXPAR_PACK_NONE && m->tensors[t].count > most)
+        if (m->tensors[t].packing != CTXPAR_PACK_NONE &&
+            m->tensors[t].packing != CTXPAR_PACK_ROWS && m->tensors[t].count > most)
             most = m->tensors[t].count;
     return most;
 }
@@ -536,6 +541,7 @@ int64_t ctxpar_model_parameter_count(const ctxpar_model *model) {
 
 void ctxpar_model_free(ctxpar_model *model) {
     if (!model) return;
+    ctxpar_safetensors_close(model->checkpoint);
     if (model->node_buffer) {
         ctxpar_comm_node_free(model->node_buffer);
         free(model->node_buffer);

@@ -22,7 +22,8 @@
 typedef enum ctxpar_weight_packing {
     CTXPAR_PACK_NONE,
     CTXPAR_PACK_LINEAR, /* [out][in...]: ctxpar_bf16_pack_transposed, in = count / out */
-    CTXPAR_PACK_CONV    /* [cout][cin][kt][kh][kw]: ctxpar_cpu_conv_bf16_pack_weight */
+    CTXPAR_PACK_CONV,   /* [cout][cin][kt][kh][kw]: ctxpar_cpu_conv_bf16_pack_weight */
+    CTXPAR_PACK_ROWS    /* [out][in...] bf16, read in place from the checkpoint's mapping */
 } ctxpar_weight_packing;
 
 typedef struct ctxpar_weight {
@@ -32,7 +33,8 @@ typedef struct ctxpar_weight {
     int64_t count;  /* product of shape */
     int64_t offset; /* in floats, into the blob; -1 for a packed weight */
     ctxpar_weight_packing packing;
-    int64_t packed_offset; /* in bf16 values, into the packed buffer (packing != NONE) */
+    int64_t packed_offset; /* in bf16 values, into the packed buffer (LINEAR, CONV) */
+    ctxpar_bf16_rows rows; /* CTXPAR_PACK_ROWS: the rows in this rank's mapping, once loaded */
 } ctxpar_weight;
 
 /* One op's parameters (a weight, and a bias except where the layout has
@@ -44,7 +46,13 @@ typedef struct ctxpar_op {
     /* --dtype bf16: the weight packed for the bf16 GEMM (model_bf16.h);
      * NULL in a float32 run and for ops that do not run on it */
     const ctxpar_bf16 *packed;
+    /* --dtype bf16, a bf16 checkpoint: the weight's rows read in place
+     * (CTXPAR_PACK_ROWS); NULL otherwise. packed and rows: one at most. */
+    const ctxpar_bf16_rows *rows;
 } ctxpar_op;
+
+/* Whether the op runs on the bf16 GEMM. */
+static inline int ctxpar_op_is_bf16(const ctxpar_op *op) { return op->packed || op->rows; }
 
 typedef struct ctxpar_resblock_ops {
     char name[CTXPAR_TENSOR_NAME_MAX]; /* "vae/stages/0/res/0" */
@@ -80,6 +88,10 @@ typedef struct ctxpar_model {
     int weights_half;    /* the checkpoint stores weights in bf16 or f16 (--dtype auto) */
     int64_t packed_values;             /* --dtype bf16: size of the packed buffer (bf16) */
     ctxpar_node_buffer *packed_buffer; /* --dtype bf16: the packed weights, one per node */
+    /* --dtype bf16: the checkpoint, kept mapped while weights are read in
+     * place from it (CTXPAR_PACK_ROWS); closed by ctxpar_model_free */
+    struct ctxpar_safetensors *checkpoint;
+    int64_t in_place_values; /* bf16 values read in place, all such weights */
     ctxpar_model_ops ops; /* bound to the blob when it is allocated */
 } ctxpar_model;
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/gemm_bf16.h"
 
 /* One packed op: its name, and how its weight is packed. */
 typedef struct packed_op {
@@ -79,13 +80,23 @@ static int packed_ops(const ctxpar_model_config *config, packed_op *list, int ma
     return n;
 }
 
+/* A linear read in place: the checkpoint is bf16 (its rows are what the GEMM
+ * reads, config.h), the reduction even (a row's last pair must not run
+ * into the next row), and the GEMM runs on VDPBF16PS, whose bits equal the
+ * packed weight's (gemm_bf16_rows.c; the AMX tiles keep the packed layout,
+ * which is what their path was measured and tested with). */
+static int linear_in_place(const ctxpar_model *layout, const ctxpar_weight *w) {
+    return layout->config.checkpoint_bf16 && (w->count / w->shape[0]) % 2 == 0 &&
+           !strcmp(ctxpar_cpu_gemm_bf16_path(), "avx512bf16");
+}
+
 ctxpar_status ctxpar_model_bf16_prepare(ctxpar_model *layout) {
     const int n = packed_ops(&layout->config, NULL, 0);
     packed_op *list = malloc(sizeof *list * (size_t)(n > 0 ? n : 1));
     if (!list) return ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory listing packed weights");
     packed_ops(&layout->config, list, n);
     ctxpar_status status = CTXPAR_OK;
-    int64_t at = 0;
+    int64_t at = 0, in_place = 0;
     for (int i = 0; i < n && status == CTXPAR_OK; i++) {
         char name[CTXPAR_TENSOR_NAME_MAX + 8];
         snprintf(name, sizeof name, "%s/weight", list[i].name);
@@ -97,12 +108,18 @@ ctxpar_status ctxpar_model_bf16_prepare(ctxpar_model *layout) {
         }
         ctxpar_weight *w = &layout->tensors[t];
         w->packing = list[i].packing;
+        if (w->packing == CTXPAR_PACK_LINEAR && linear_in_place(layout, w)) {
+            w->packing = CTXPAR_PACK_ROWS;
+            in_place += w->count;
+            continue;
+        }
         w->packed_offset = at;
         at += ctxpar_weight_packed_values(w);
     }
     free(list);
     if (status != CTXPAR_OK) return status;
     layout->packed_values = at;
+    layout->in_place_values = in_place;
     ctxpar_model_place_tensors(layout);
     return CTXPAR_OK;
 }

@@ -8,6 +8,11 @@
  * float32 run. Each is packed as it is loaded (ctxpar_model_fill_end), so
  * no float32 copy of them exists beyond one tensor at a time.
  *
+ * A bf16 checkpoint's linears are not even copied: on the VDPBF16PS path
+ * the GEMM reads their rows where the checkpoint's mapping holds them
+ * (CTXPAR_PACK_ROWS, ctxpar_op.rows; gemm_bf16_rows.c), so the page cache is
+ * the node's one copy and setup packs nothing for them (docs/bf16.md).
+ *
  * Every GEMM of a bf16 run is then the bf16 GEMM, whose per-element result
  * is independent of the matrix sizes (so of the rank count and chunking). */
 #pragma once
@@ -17,6 +22,7 @@
 #include "runtime/model/model.h"
 
 /* On a laid-out model (no data yet; a load hook's moment): mark the weights
- * held packed, give each its place in the packed buffer (packed_values) and
- * place the rest in the blob (blob_floats). */
+ * held packed or read in place (in_place_values), give each packed one its
+ * place in the packed buffer (packed_values) and place the rest in the blob
+ * (blob_floats). */
 ctxpar_status ctxpar_model_bf16_prepare(ctxpar_model *layout);

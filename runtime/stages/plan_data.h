@@ -57,6 +57,7 @@ typedef struct ctxpar_plan {
     int64_t load_bytes;                     /* bf16: one packed weight in float32, per rank */
     ctxpar_dtype dtype;                     /* resolved: F32 or BF16 */
     int64_t packed_bytes;                   /* bf16: packed weights, held once per node */
+    int64_t in_place_bytes; /* bf16: weights read in place from the checkpoint's mapping */
     int64_t max_rank_bytes;                 /* peak bytes of the largest rank */
     double vae_flops, embed_flops;          /* whole run */
     double attention_flops;                 /* 4*n_q*n_kv*d over attended pairs, whole run */

@@ -27,7 +27,7 @@ ctxpar_status ctxpar_tokens_embed(const ctxpar_backend *backend, const ctxpar_mo
                                         : backend->patch_embed_scratch_floats(z, frames, h, w, p);
     ctxpar_status status = ctxpar_mem_alloc_floats(&rows, row_floats > 0 ? row_floats : 1,
                                                    CTXPAR_MEM_TOKENS, "patch scratch");
-    if (status == CTXPAR_OK && embed->packed) {
+    if (status == CTXPAR_OK && ctxpar_op_is_bf16(embed)) {
         bf16_rows = ctxpar_mem_alloc(sizeof(ctxpar_bf16) *
                                          (size_t)backend->linear_bf16_scratch_values(in),
                                      CTXPAR_MEM_TOKENS, "bf16 patch rows");
