@@ -138,7 +138,10 @@ static ctxpar_status decide_dtype(void *user, ctxpar_model *layout) {
 }
 
 /* This rank's PSS of the weights (a page shared by k ranks counts 1/k): the
- * blob, the packed buffer and the checkpoint's rows read in place. */
+ * blob, the packed buffer and the checkpoint's rows read in place. A
+ * mapping is counted whole once any range touches it, so the ranges past
+ * MAX_RANGES (none in the released families) lie in the checkpoint's
+ * mappings already counted, unless it had more shards than that. */
 static int64_t weights_pss_of(const ctxpar_model *model, int64_t packed_bytes) {
     enum { MAX_RANGES = 2 + 64 * 4 * CTXPAR_BF16_ROWS_PIECES_MAX };
     const void *at[MAX_RANGES];
