@@ -279,10 +279,10 @@ g_rows(int m, chan_d r0, chan_d r1, chan_d r2, chan_d out[MAX_ALPHA]) {
 /* The first `width` channels of v, rounded to float, at dst. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 store_chan(float *dst, chan_d v, int width) {
-    float t[16];
-    _mm256_storeu_ps(t, _mm512_cvtpd_ps(v.lo));
-    _mm256_storeu_ps(t + 8, _mm512_cvtpd_ps(v.hi));
-    memcpy(dst, t, sizeof(float) * (size_t)width);
+    /* one masked store: a copy through a buffer stalled on its reloads */
+    const __m512d lo = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(v.lo)));
+    const __m512d both = _mm512_insertf64x4(lo, _mm256_castps_pd(_mm512_cvtpd_ps(v.hi)), 1);
+    _mm512_mask_storeu_ps(dst, (__mmask16)((1u << width) - 1), _mm512_castpd_ps(both));
 }
 
 /* U_p = G g G^T for every (co, ci, dt), packed as [j][p][co block][k][width];
@@ -356,6 +356,10 @@ transform_weight_block(const wino_geom *g, const float *weight, const ctxpar_bf1
     for (; live < width && start + live < g->cout; live++)
         co_off[live] = weight_co_offset(g, packed != NULL, start + live);
     float buf[4 * MAX_P][K_WEIGHTS * MAX_MR]; /* [j*n_p + p][k - k0][i] */
+    /* the taps' weights per channel; lanes from `live` on stay zero (zeroing
+     * all of it per tap and index was a quarter of this function's time) */
+    double wv[9][16] __attribute__((aligned(64)));
+    memset(wv, 0, sizeof wv);
     for (int64_t k0 = 0; k0 < k_total; k0 += K_WEIGHTS) {
         int64_t nk = k_total - k0 < K_WEIGHTS ? k_total - k0 : K_WEIGHTS;
         for (int64_t kk = 0; kk < nk; kk++) {
@@ -364,7 +368,6 @@ transform_weight_block(const wino_geom *g, const float *weight, const ctxpar_bf1
             for (int tap = 0; tap < n_taps; tap++) {
                 int64_t dt = g->temporal ? tap : k / g->cin;
                 int64_t ci = g->temporal ? k : k % g->cin;
-                double wv[9][16] __attribute__((aligned(64))) = {{0}};
                 for (int r = 0; r < 9; r++) {
                     const int64_t at = weight_k_offset(g, packed != NULL, ci, dt, r);
                     for (int i = 0; i < live; i++)
