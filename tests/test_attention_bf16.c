@@ -17,7 +17,10 @@
  * query tiles, head dims 32, 48, 64, 70 (off the 16-lane vector), 80 and
  * 128, several threads, strided rows (q, k, v in one qkv). On every path a
  * query's result must not depend on the other queries of the call (the
- * ring slices its queries). */
+ * ring slices its queries). The queries prepared once
+ * (ctxpar_cpu_attention_bf16_prepare_queries, what the ring does per block)
+ * give the same bits as packed per call, over two key sets in turn; where
+ * the path prepares nothing (gemm) the prepared entry is the plain one. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -76,6 +79,31 @@ static void check_row_alone(int64_t n_q, int64_t n_kv, int heads, int dh) {
     free(qkv), free(o), free(lse), free(o1), free(lse1);
 }
 
+/* The prepared queries' calls equal the plain calls, bit for bit, for two
+ * different key sets (the ring's granules), queries strided in a qkv. */
+static void check_prepared(int64_t n_q, int64_t n_kv, int heads, int dh) {
+    const int64_t hd = (int64_t)heads * dh, ld = 3 * hd;
+    const int64_t rows = n_q > 2 * n_kv ? n_q : 2 * n_kv;
+    float *qkv = malloc(sizeof(float) * (size_t)(rows * ld));
+    test_fill(qkv, rows * ld, 17, 1.0f);
+    const int64_t values = ctxpar_cpu_attention_bf16_queries_values(n_q, heads, dh);
+    const int dp = !strcmp(ctxpar_cpu_attention_bf16_path(dh), "avx512bf16");
+    ASSERT_TRUE(dp ? values >= n_q * hd : values == 0);
+    ctxpar_bf16 *qp = values > 0 ? malloc(sizeof(ctxpar_bf16) * (size_t)values) : NULL;
+    if (qp) ctxpar_cpu_attention_bf16_prepare_queries(qp, qkv, ld, n_q, heads, dh, 0.125f);
+    float *o = malloc(sizeof(float) * (size_t)(n_q * hd)), *lse = malloc(sizeof(float) * (size_t)(heads * n_q));
+    float *o1 = malloc(sizeof(float) * (size_t)(n_q * hd)), *lse1 = malloc(sizeof(float) * (size_t)(heads * n_q));
+    for (int set = 0; set < 2; set++) {
+        const float *k = qkv + set * n_kv * ld + hd, *v = qkv + set * n_kv * ld + 2 * hd;
+        ctxpar_cpu_attention_bf16(qkv, ld, k, ld, v, ld, o, hd, lse, n_q, n_kv, heads, dh, 0.125f);
+        ctxpar_cpu_attention_bf16_prepared(qkv, ld, qp, k, ld, v, ld, o1, hd, lse1, n_q, n_kv,
+                                           heads, dh, 0.125f);
+        ASSERT_EQ_INT(memcmp(o, o1, sizeof(float) * (size_t)(n_q * hd)), 0);
+        ASSERT_EQ_INT(memcmp(lse, lse1, sizeof(float) * (size_t)(heads * n_q)), 0);
+    }
+    free(qkv), free(qp), free(o), free(lse), free(o1), free(lse1);
+}
+
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "avx512bf16";
     if (ctxpar_cpu_attention_bf16_force_path(path) != 0) {
@@ -107,6 +135,8 @@ int main(int argc, char **argv) {
         check_row_alone(70, 200, 2, 64);
         check_row_alone(53, 77, 2, 80);
     }
+    check_prepared(130, 100, 3, 64); /* query tiles of 64, the last partial */
+    check_prepared(40, 33, 2, 70);
     ctxpar_attention_bf16_gemm_force_softmax(NULL);
     return test_finish("test_attention_bf16");
 }

@@ -45,6 +45,10 @@ enum {
 typedef struct bf16_args {
     const float *q;
     int64_t ldq;
+    /* NULL, or the queries prepared (ctxpar_cpu_attention_bf16_prepare_queries):
+     * tile (head, q0 / BQ) at qp + (head * n_tiles + q0 / BQ) * dh * BQ */
+    const ctxpar_bf16 *qp;
+    int64_t n_tiles;
     const ctxpar_bf16 *kb; /* [heads][n_kv][dh] */
     const ctxpar_bf16 *vt; /* [heads][n_kv_pairs][dh][2] */
     float *o, *lse;
@@ -142,7 +146,10 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
     const ctxpar_bf16 *kh = a->kb + (int64_t)head * a->n_kv * dh;
     const ctxpar_bf16 *vh = a->vt + (int64_t)head * a->kv_pairs * dh * 2;
 
-    pack_query_pairs(qp, a, head, q0, nq, qscale);
+    if (a->qp)
+        qp = (ctxpar_bf16 *)a->qp + ((int64_t)head * a->n_tiles + q0 / BQ) * dh * BQ;
+    else
+        pack_query_pairs(qp, a, head, q0, nq, qscale);
     memset(o_t, 0, sizeof(float) * (size_t)dh * BQ);
     __m512 m[4], l[4];
     for (int w = 0; w < 4; w++) m[w] = _mm512_set1_ps(-INFINITY), l[w] = _mm512_setzero_ps();
@@ -163,7 +170,7 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
             for (int e = 0; e < dp_count; e++) {
                 __m512bh qv[4];
                 for (int w = 0; w < 4; w++)
-                    qv[w] = (__m512bh)_mm512_load_si512(qp + (e * BQ + 16 * w) * 2);
+                    qv[w] = (__m512bh)_mm512_loadu_si512(qp + (e * BQ + 16 * w) * 2);
 #pragma GCC unroll 6
                 for (int r = 0; r < RK; r++) {
                     const __m512bh kv = (__m512bh)_mm512_set1_epi32(pair_at(krow[r] + 2 * e));
@@ -298,58 +305,104 @@ int ctxpar_cpu_attention_bf16_force_path(const char *path) {
     return -1;
 }
 
+/* The VDPBF16PS kernel over every (head, query tile), with the queries
+ * packed per tile or prepared (qp). Returns 0, having done nothing, when
+ * its buffer cannot be had (the caller runs the float32 kernel). */
+static int run_dp(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const float *k,
+                  int64_t ldk, const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
+                  int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale) {
+#if HAVE_BF16_PATH
+    const int64_t hd = (int64_t)heads * head_dim, pairs = (n_kv + 1) / 2;
+    int n_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    const int64_t n_tiles = (n_q + BQ - 1) / BQ, n_items = n_tiles * heads;
+    if (n_threads > n_items) n_threads = (int)n_items;
+    const int64_t share = (scratch_bytes(head_dim) + 63) / 64 * 64;
+    const int64_t kb_bytes = (int64_t)sizeof(ctxpar_bf16) * n_kv * hd;
+    const int64_t vt_bytes = (int64_t)sizeof(ctxpar_bf16) * hd * pairs * 2;
+    /* [K][V][scratch], each 64-byte aligned */
+    const int64_t vt_at = (kb_bytes + 63) / 64 * 64;
+    const int64_t scratch_at = vt_at + (vt_bytes + 63) / 64 * 64;
+    char *buffer = call_buffer_get(scratch_at + share * n_threads);
+    if (!buffer) return 0;
+    ctxpar_bf16 *kb = (ctxpar_bf16 *)buffer, *vt = (ctxpar_bf16 *)(buffer + vt_at);
+    char *scratch = buffer + scratch_at;
+    for (int h = 0; h < heads; h++)
+        ctxpar_cpu_bf16_rows(kb + h * n_kv * head_dim, head_dim, k + h * head_dim, ldk, n_kv,
+                             head_dim);
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t p = 0; p < pairs; p++)
+        for (int h = 0; h < heads; h++)
+            pack_value_pairs(vt + (h * pairs + p) * head_dim * 2, v + 2 * p * ldv + h * head_dim,
+                             2 * p + 1 < n_kv ? v + (2 * p + 1) * ldv + h * head_dim : NULL,
+                             head_dim);
+    const bf16_args args = {.q = q, .ldq = ldq, .qp = qp, .n_tiles = n_tiles, .kb = kb,
+                            .vt = vt, .o = o, .lse = lse, .ldo = ldo, .n_q = n_q, .n_kv = n_kv,
+                            .kv_pairs = pairs, .heads = heads, .dh = head_dim, .scale = scale};
+#pragma omp parallel num_threads(n_threads)
+    {
+        char *mine = scratch + share * omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t item = 0; item < n_items; item++) {
+            const int head = (int)(item / n_tiles);
+            const int64_t q0 = (item % n_tiles) * BQ;
+            run_tile(&args, head, q0, n_q - q0 < BQ ? n_q - q0 : BQ, mine);
+        }
+    }
+    call_buffer_put(buffer);
+    return 1;
+#else
+    (void)q, (void)ldq, (void)qp, (void)k, (void)ldk, (void)v, (void)ldv, (void)o, (void)ldo;
+    (void)lse, (void)n_q, (void)n_kv, (void)heads, (void)head_dim, (void)scale;
+    return 0;
+#endif
+}
+
 void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int64_t ldk,
                                const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
                                int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale) {
+    ctxpar_cpu_attention_bf16_prepared(q, ldq, NULL, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv,
+                                       heads, head_dim, scale);
+}
+
+int64_t ctxpar_cpu_attention_bf16_queries_values(int64_t n_q, int heads, int head_dim) {
+    const char *path = ctxpar_cpu_attention_bf16_path(head_dim);
+    if (!path || strcmp(path, "avx512bf16") != 0 || n_q <= 0) return 0;
+    return (n_q + BQ - 1) / BQ * heads * (int64_t)head_dim * BQ;
+}
+
+void ctxpar_cpu_attention_bf16_prepare_queries(ctxpar_bf16 *qp, const float *q, int64_t ldq,
+                                               int64_t n_q, int heads, int head_dim,
+                                               float scale) {
+#if HAVE_BF16_PATH
+    if (ctxpar_cpu_attention_bf16_queries_values(n_q, heads, head_dim) == 0) return;
+    const int64_t n_tiles = (n_q + BQ - 1) / BQ, n_items = n_tiles * heads;
+    const bf16_args args = {.q = q, .ldq = ldq, .n_q = n_q, .heads = heads, .dh = head_dim};
+    const float qscale = scale * 1.4426950408889634f;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int64_t item = 0; item < n_items; item++) {
+        const int head = (int)(item / n_tiles);
+        const int64_t q0 = (item % n_tiles) * BQ;
+        pack_query_pairs(qp + item * head_dim * BQ, &args, head, q0,
+                         n_q - q0 < BQ ? n_q - q0 : BQ, qscale);
+    }
+#else
+    (void)qp, (void)q, (void)ldq, (void)n_q, (void)heads, (void)head_dim, (void)scale;
+#endif
+}
+
+void ctxpar_cpu_attention_bf16_prepared(const float *q, int64_t ldq, const ctxpar_bf16 *qp,
+                                        const float *k, int64_t ldk, const float *v, int64_t ldv,
+                                        float *o, int64_t ldo, float *lse, int64_t n_q,
+                                        int64_t n_kv, int heads, int head_dim, float scale) {
     const char *path = ctxpar_cpu_attention_bf16_path(head_dim);
     if (n_q > 0 && heads > 0 && n_kv > 0 && path && !strcmp(path, "gemm")) {
         ctxpar_cpu_attention_bf16_gemm(q, ldq, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads,
                                        head_dim, scale);
         return;
     }
-#if HAVE_BF16_PATH
-    if (n_q > 0 && heads > 0 && n_kv > 0 && path && !strcmp(path, "avx512bf16")) {
-        const int64_t hd = (int64_t)heads * head_dim, pairs = (n_kv + 1) / 2;
-        int n_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-        const int64_t n_tiles = (n_q + BQ - 1) / BQ, n_items = n_tiles * heads;
-        if (n_threads > n_items) n_threads = (int)n_items;
-        const int64_t share = (scratch_bytes(head_dim) + 63) / 64 * 64;
-        const int64_t kb_bytes = (int64_t)sizeof(ctxpar_bf16) * n_kv * hd;
-        const int64_t vt_bytes = (int64_t)sizeof(ctxpar_bf16) * hd * pairs * 2;
-        /* [K][V][scratch], each 64-byte aligned */
-        const int64_t vt_at = (kb_bytes + 63) / 64 * 64;
-        const int64_t scratch_at = vt_at + (vt_bytes + 63) / 64 * 64;
-        char *buffer = call_buffer_get(scratch_at + share * n_threads);
-        if (buffer) {
-            ctxpar_bf16 *kb = (ctxpar_bf16 *)buffer, *vt = (ctxpar_bf16 *)(buffer + vt_at);
-            char *scratch = buffer + scratch_at;
-            for (int h = 0; h < heads; h++)
-                ctxpar_cpu_bf16_rows(kb + h * n_kv * head_dim, head_dim, k + h * head_dim, ldk,
-                                     n_kv, head_dim);
-#pragma omp parallel for schedule(static) num_threads(n_threads)
-            for (int64_t p = 0; p < pairs; p++)
-                for (int h = 0; h < heads; h++)
-                    pack_value_pairs(vt + (h * pairs + p) * head_dim * 2,
-                                     v + 2 * p * ldv + h * head_dim,
-                                     2 * p + 1 < n_kv ? v + (2 * p + 1) * ldv + h * head_dim : NULL,
-                                     head_dim);
-            const bf16_args args = {q, ldq, kb, vt, o, lse, ldo, n_q, n_kv, pairs, heads, head_dim,
-                                    scale};
-#pragma omp parallel num_threads(n_threads)
-            {
-                char *mine = scratch + share * omp_get_thread_num();
-#pragma omp for schedule(dynamic, 1)
-                for (int64_t item = 0; item < n_items; item++) {
-                    const int head = (int)(item / n_tiles);
-                    const int64_t q0 = (item % n_tiles) * BQ;
-                    run_tile(&args, head, q0, n_q - q0 < BQ ? n_q - q0 : BQ, mine);
-                }
-            }
-            call_buffer_put(buffer);
-            return;
-        }
-        /* out of memory: the float32 kernel needs less */
-    }
-#endif
+    if (n_q > 0 && heads > 0 && n_kv > 0 && path && !strcmp(path, "avx512bf16") &&
+        run_dp(q, ldq, qp, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads, head_dim, scale))
+        return;
+    /* no bf16 unit, or out of memory: the float32 kernel needs less */
     ctxpar_cpu_attention(q, ldq, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads, head_dim, scale);
 }

@@ -10,6 +10,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "kernels/cpu/gemm_bf16.h"
+
 /* o = softmax(scale * q k^T) v per head, lse[hh][i] = log sum_j exp(scale q_i.k_j)
  * (natural log, over this call's n_kv keys). Bidirectional (no mask).
  * n_kv == 0 gives o = 0 and lse = -INFINITY. head_dim: any multiple of 16
@@ -32,6 +34,20 @@ void ctxpar_cpu_attention_merge(float *o_acc, int64_t ld_acc, float *lse_acc, co
 void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int64_t ldk,
                                const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
                                int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale);
+/* The queries prepared once for several calls over different keys (ring
+ * attention's granules): on the VDPBF16PS path, rounded to bf16, scaled and
+ * packed as the kernel's tiles read them; the calls then skip that work
+ * and give the same bits. values: bf16 values for n_q queries, 0 where the
+ * current path prepares nothing (then pass qp = NULL). prepared: the
+ * kernel with qp from prepare_queries over the same q, or NULL. */
+int64_t ctxpar_cpu_attention_bf16_queries_values(int64_t n_q, int heads, int head_dim);
+void ctxpar_cpu_attention_bf16_prepare_queries(ctxpar_bf16 *qp, const float *q, int64_t ldq,
+                                               int64_t n_q, int heads, int head_dim,
+                                               float scale);
+void ctxpar_cpu_attention_bf16_prepared(const float *q, int64_t ldq, const ctxpar_bf16 *qp,
+                                        const float *k, int64_t ldk, const float *v, int64_t ldv,
+                                        float *o, int64_t ldo, float *lse, int64_t n_q,
+                                        int64_t n_kv, int heads, int head_dim, float scale);
 /* Which bf16 attention runs for this head dim: "gemm" (a flash attention on
  * the bf16 GEMM: AMX machines), "avx512bf16" (VDPBF16PS), or NULL. */
 const char *ctxpar_cpu_attention_bf16_path(int head_dim);

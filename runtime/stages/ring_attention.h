@@ -34,6 +34,10 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
                                     const int64_t *block_rows, int64_t granule_rows, int heads,
                                     int head_dim, float *out, int tag, ctxpar_ring_stats *stats);
 
+/* Bytes of the bf16 attention's prepared queries for one query slice (an
+ * upper bound; the ring allocates them where the backend prepares any). */
+int64_t ctxpar_ring_prepared_query_bytes(int64_t n_local, int heads, int head_dim);
+
 /* Partial results rank `rank` holds at once ([n_local][d] each, plus lse):
  * the most tree nodes alive during its ring, from the block sizes alone. */
 int ctxpar_ring_tree_slots(const int64_t *block_rows, int ranks, int64_t granule_rows, int rank);
