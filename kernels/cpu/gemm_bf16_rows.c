@@ -97,13 +97,13 @@ __attribute__((target("avx512f,avx512bf16"))) static void pack_tokens16(ctxpar_b
             _mm512_storeu_si512(panel + (p0 + p) * 2 * GEMM_NR + (j0 % GEMM_NR) * 2, r[p]);
     }
 }
-#define HAVE_STORE_BLOCKS 1
+#define HAVE_AVX512_PARTS 1
 #else
-#define HAVE_STORE_BLOCKS 0
+#define HAVE_AVX512_PARTS 0
 #endif
 
 void ctxpar_bf16_pack_tokens(ctxpar_bf16 *dst, const float *x, int64_t k, int64_t m) {
-#if HAVE_STORE_BLOCKS
+#if HAVE_AVX512_PARTS
     if (k % 32 == 0 && ctxpar_cpu_has(CTXPAR_CPU_AVX512_BF16) && ctxpar_cpu_has(CTXPAR_CPU_AVX512F)) {
         const int64_t kp = k / 2, panels = (m + GEMM_NR - 1) / GEMM_NR;
 #pragma omp parallel for schedule(static) if (m * k > (1 << 16))
@@ -131,7 +131,7 @@ void ctxpar_bf16_pack_tokens(ctxpar_bf16 *dst, const float *x, int64_t k, int64_
 /* C (tokens x rows, row stride ldc) = the tile (rows x tokens) transposed. */
 static void store_transposed(const float *tile, int rows, int tokens, float *c, int64_t ldc) {
     int rows16 = 0, tokens16 = 0;
-#if HAVE_STORE_BLOCKS
+#if HAVE_AVX512_PARTS
     if (ctxpar_cpu_has(CTXPAR_CPU_AVX512F)) {
         rows16 = rows / 16 * 16, tokens16 = tokens / 16 * 16;
         store_blocks_avx512(tile, rows, tokens, c, ldc);
@@ -152,6 +152,8 @@ static void rows_item(ctxpar_gemm_bf16_micro micro, int mr, const ctxpar_bf16 *w
         const float b = bias ? bias[col0 + i] : 0.0f;
         for (int t = 0; t < tokens; t++) tile[(int64_t)i * GEMM_NB + t] = b;
     }
+    /* a micro-tile's weight rows (a pass's 24 KiB) stay in L1 across the
+     * item's token panels: a few percent faster than panels outer (Zen 5) */
     for (int64_t p0 = 0; p0 < kp; p0 += GEMM_KCP) {
         const int64_t np = kp - p0 < GEMM_KCP ? kp - p0 : GEMM_KCP;
         for (int i0 = 0; i0 < rows; i0 += mr)
