@@ -48,11 +48,6 @@ void ctxpar_gemm_bf16_blocked_serial(ctxpar_gemm_bf16_micro micro, int mr, int64
                                      int64_t k, const ctxpar_bf16 *a, int64_t lda,
                                      const ctxpar_bf16 *b, float *c, int64_t ldc,
                                      int accumulate);
-/* ctxpar_cpu_gemm_bf16_rows's loop with a given micro-kernel (gemm_bf16_rows.c). */
-typedef struct ctxpar_bf16_rows ctxpar_bf16_rows;
-void ctxpar_gemm_bf16_rows_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
-                                   int64_t k, const ctxpar_bf16 *xt, const ctxpar_bf16_rows *w,
-                                   const float *bias, float *c, int64_t ldc);
 /* The micro-kernel ctxpar_cpu_gemm_bf16 runs now, and its rows per tile:
  * for kernels that drive the micro-kernel themselves (conv_bf16.c). */
 void ctxpar_gemm_bf16_current_micro(ctxpar_gemm_bf16_micro *micro, int *mr);

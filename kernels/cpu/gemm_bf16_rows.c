@@ -167,10 +167,13 @@ static void rows_item(ctxpar_gemm_bf16_micro micro, int mr, const ctxpar_bf16 *w
     store_transposed(tile, rows, tokens, c + t0 * ldc + col0, ldc);
 }
 
-void ctxpar_gemm_bf16_rows_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t m, int64_t n,
-                                   int64_t k, const ctxpar_bf16 *xt, const ctxpar_bf16_rows *w,
-                                   const float *bias, float *c, int64_t ldc) {
+void ctxpar_cpu_gemm_bf16_rows(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *xt,
+                               const ctxpar_bf16_rows *w, const float *bias, float *c,
+                               int64_t ldc) {
     if (m <= 0 || n <= 0 || w->pieces <= 0) return;
+    ctxpar_gemm_bf16_micro micro;
+    int mr;
+    ctxpar_gemm_bf16_current_micro(&micro, &mr);
     const int64_t piece_rows = n / w->pieces;
     const int64_t blocks = (piece_rows + GEMM_MB - 1) / GEMM_MB;
     const int64_t token_blocks = (m + GEMM_NB - 1) / GEMM_NB;
@@ -189,13 +192,4 @@ void ctxpar_gemm_bf16_rows_blocked(ctxpar_gemm_bf16_micro micro, int mr, int64_t
                       tokens, xt, bias, c, ldc, tile);
         }
     }
-}
-
-void ctxpar_cpu_gemm_bf16_rows(int64_t m, int64_t n, int64_t k, const ctxpar_bf16 *xt,
-                               const ctxpar_bf16_rows *w, const float *bias, float *c,
-                               int64_t ldc) {
-    ctxpar_gemm_bf16_micro micro;
-    int mr;
-    ctxpar_gemm_bf16_current_micro(&micro, &mr);
-    ctxpar_gemm_bf16_rows_blocked(micro, mr, m, n, k, xt, w, bias, c, ldc);
 }
