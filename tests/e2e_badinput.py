@@ -6,14 +6,13 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 
 import h5py
 
 from e2e_common import *
 
-d = tempfile.mkdtemp(prefix="ctxpar-bad-")
+d = scratch_dir("ctxpar-bad-")
 OUT = os.path.join(d, "out.h5")
 BASE = ["--preset", "tiny", "--frames", 16, "--size", "32x32"]
 
@@ -143,7 +142,6 @@ def main():
          "cannot create", out="/nonexistent-dir/out.h5")
     case("output in /proc", 2, BASE + ["--out", "/proc/ctxpar-out.h5"], "cannot create",
          out="/proc/ctxpar-out.h5")
-    shutil.rmtree(d)
     finish("e2e_badinput")
 
 

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 from e2e_common import *
 
@@ -145,7 +144,7 @@ def read_lines(path):
 
 
 def main():
-    d = tempfile.mkdtemp(prefix="ctxpar-bench-")
+    d = scratch_dir("ctxpar-bench-")
     jsonl = os.path.join(d, "bench.jsonl")
 
     # No --out: a scratch file in the working directory, gone afterwards.

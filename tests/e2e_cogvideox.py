@@ -16,7 +16,6 @@ eps and variance precision visible. Each failure names its case.
 import os
 import re
 import sys
-import tempfile
 import time
 
 import h5py
@@ -30,7 +29,7 @@ import reference  # noqa: E402
 
 TOL = 1e-4
 HEIGHT, WIDTH = 32, 48
-d = tempfile.mkdtemp(prefix="ctxpar-cogvideox-")
+d = scratch_dir("ctxpar-cogvideox-")
 
 
 def compare(tag, got, ref, tol=TOL):

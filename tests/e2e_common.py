@@ -1,10 +1,14 @@
 """Helpers shared by ctxpar's end-to-end tests: run the program under mpirun
 with a time bound, read a features file, compare with tolerances and report
-the first mismatches (abs_tol + rel_tol*|ref|, NaN/Inf always fail)."""
+the first mismatches (abs_tol + rel_tol*|ref|, NaN/Inf always fail), and
+give each test a scratch directory that does not outlive a passing run."""
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -174,6 +178,23 @@ def check_equal(what, got, ref):
 def check_records(what, a, b):
     for k in ("t_start", "t_end", "level", "y", "x", "size"):
         check_equal("%s %s" % (what, k), a[k], b[k])
+
+
+def scratch_dir(prefix):
+    """A fresh directory for a test's files. It is removed when the test exits
+    having passed; a failed test (a fail() or an uncaught exception) keeps it
+    and names it, and CTXPAR_KEEP_TMP=1 keeps it always. Some tests write
+    gigabytes of decoded frames, so a suite run must not leave them behind."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(_drop_scratch, d)
+    return d
+
+
+def _drop_scratch(d):
+    if failures or getattr(sys, "last_type", None) or os.environ.get("CTXPAR_KEEP_TMP"):
+        print("note: files kept in %s" % d, file=sys.stderr)
+    else:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def fail(msg):

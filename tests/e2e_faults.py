@@ -13,12 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 from e2e_common import *
 
-d = tempfile.mkdtemp(prefix="ctxpar-faults-")
+d = scratch_dir("ctxpar-faults-")
 # Long enough (tens of seconds on 2 ranks) that every signal lands mid-run.
 LONG_RUN = ["--preset", "small", "--frames", 128, "--size", "256x256", "--threads", 1]
 STOP_BOUND = 15.0   # seconds from the signal to mpirun's exit

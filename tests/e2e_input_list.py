@@ -7,11 +7,10 @@ import filecmp
 import os
 import signal
 import subprocess
-import tempfile
 
 from e2e_common import *
 
-d = tempfile.mkdtemp(prefix="ctxpar-list-")
+d = scratch_dir("ctxpar-list-")
 MODEL = ["--preset", "tiny"]
 
 

@@ -6,7 +6,6 @@ exact-mode results; chunk mode agrees between 1 and 4 ranks; HDF5 input of the
 synthetic video equals the synthetic run."""
 import filecmp
 import os
-import tempfile
 
 from e2e_common import *
 
@@ -14,7 +13,7 @@ COMMON = ["--preset", "tiny", "--frames", 32, "--size", "64x48", "--save-latents
 
 
 def main():
-    d = tempfile.mkdtemp(prefix="ctxpar-inv-")
+    d = scratch_dir("ctxpar-inv-")
     out = lambda name: os.path.join(d, name + ".h5")
 
     n_tokens = 8 * (48 // 4 // 2) * (64 // 4 // 2)

@@ -5,7 +5,6 @@ import os
 import pty
 import re
 import subprocess
-import tempfile
 
 from e2e_common import *
 
@@ -19,7 +18,7 @@ def command(out, *extra):
 
 
 def main():
-    d = tempfile.mkdtemp(prefix="ctxpar-progress-")
+    d = scratch_dir("ctxpar-progress-")
     out = os.path.join(d, "out.h5")
 
     # Pipe: plain timestamped lines, one "done" line per stage, no carriage returns.

@@ -10,8 +10,6 @@ conv-cache handoff, GroupNorm statistics over unequal shares, ring attention
 over unequal blocks and merge chains that cross ranks are what is checked."""
 import json
 import os
-import shutil
-import tempfile
 
 import h5py
 import torch
@@ -285,7 +283,7 @@ def run_case(tmp, name, preset, frames, size, ranks, model_seed, video_seed, mer
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="ctxpar-ref-")
+    tmp = scratch_dir("ctxpar-ref-")
     # 28 frames = 7 latent frames: shards of 3, 2, 2 on 3 ranks, so the
     # GroupNorm statistics combine unequal counts and ring blocks differ.
     # Merge thresholds chosen so that both spatial nodes and chains across
@@ -294,7 +292,6 @@ def main():
              ["--merge-spatial", 0.8, "--merge-temporal", 0.99])
     run_case(tmp, "small", "small", 28, "32x48", 3, 4, 6,
              ["--merge-spatial", 0.92, "--merge-temporal", 0.999])
-    shutil.rmtree(tmp, ignore_errors=True)
     finish("e2e_reference")
 
 

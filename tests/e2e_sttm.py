@@ -18,7 +18,6 @@ each record's (t_start, y, x).
 import os
 import re
 import sys
-import tempfile
 
 import h5py
 import numpy as np
@@ -33,7 +32,7 @@ import reference as sttm  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "vjepa2"))
 from video import make_video  # noqa: E402
 
-d = tempfile.mkdtemp(prefix="ctxpar-sttm-")
+d = scratch_dir("ctxpar-sttm-")
 FRAMES = 12
 runs = [0]
 

@@ -10,7 +10,6 @@ import re
 import shutil
 import struct
 import subprocess
-import tempfile
 import time
 
 import e2e_common as e2e
@@ -23,7 +22,7 @@ def shape_text(msg):
 
 class BadFolders:
     def __init__(self, prefix, weights, make_folder, extra_args=()):
-        self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.dir = e2e.scratch_dir(prefix)
         self.out = os.path.join(self.dir, "out.h5")
         self.weights = weights
         self.make_folder = make_folder

@@ -14,6 +14,7 @@ Runs on the tiny configuration (1 and 2 layers per block) for several frame
 counts; exits nonzero on any failure.
 """
 import os
+import shutil
 import sys
 import tempfile
 
@@ -151,8 +152,9 @@ def main():
                 expect("(c) whole vs diffusers differ, " + tag, rel(batched, whole), 1e-2,
                        above=True)
     if failures:
-        print("%d failure(s)" % len(failures))
+        print("%d failure(s); files kept in %s" % (len(failures), d))
         sys.exit(1)
+    shutil.rmtree(d, ignore_errors=True)
     print("cogvideox reference self-check: ok")
 
 

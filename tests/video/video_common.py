@@ -5,16 +5,15 @@ import math
 import os
 import struct
 import subprocess
-import tempfile
 from fractions import Fraction
 
 import numpy as np
 
-from e2e_common import ENV, fail, mpirun
+from e2e_common import ENV, fail, mpirun, scratch_dir
 
 DUMP = os.environ.get("VIDEO_DUMP", "video_dump")
 FFMPEG = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-nostdin"]
-WORK = tempfile.mkdtemp(prefix="ctxpar-video-")
+WORK = scratch_dir("ctxpar-video-")
 
 
 def path(name):

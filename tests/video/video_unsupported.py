@@ -2,11 +2,10 @@
 so (CTXPAR_ERR_UNSUPPORTED), and nothing is written at the output path."""
 import os
 import subprocess
-import tempfile
 
-from e2e_common import CTXPAR, ENV, fail, finish
+from e2e_common import CTXPAR, ENV, fail, finish, scratch_dir
 
-d = tempfile.mkdtemp(prefix="ctxpar-novideo-")
+d = scratch_dir("ctxpar-novideo-")
 clip, out = os.path.join(d, "clip.mp4"), os.path.join(d, "out.h5")
 with open(clip, "wb") as f:  # the start of an MP4: not HDF5
     f.write(b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 4096)
