@@ -17,10 +17,9 @@
  * query tiles, head dims 32, 48, 64, 70 (off the 16-lane vector), 80 and
  * 128, several threads, strided rows (q, k, v in one qkv). On every path a
  * query's result must not depend on the other queries of the call (the
- * ring slices its queries). The queries prepared once
- * (ctxpar_cpu_attention_bf16_prepare_queries, what the ring does per block)
- * give the same bits as packed per call, over two key sets in turn; where
- * the path prepares nothing (gemm) the prepared entry is the plain one. */
+ * ring slices its queries). The ring's tiled form (queries prepared once
+ * per block, partials kept and merged in tiles) gives the same bits as the
+ * row kernel and the rows' merge, over two key sets and a set of none. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -79,9 +78,21 @@ static void check_row_alone(int64_t n_q, int64_t n_kv, int heads, int dh) {
     free(qkv), free(o), free(lse), free(o1), free(lse1);
 }
 
-/* The prepared queries' calls equal the plain calls, bit for bit, for two
- * different key sets (the ring's granules), queries strided in a qkv. */
-static void check_prepared(int64_t n_q, int64_t n_kv, int heads, int dh) {
+/* lse of tiles ([tile][head][64]) as the rows' [heads][n_q]. */
+static void lse_tiles_to_rows(float *lse, const float *lse_tiles, int64_t n_q, int heads) {
+    for (int64_t i = 0; i < n_q; i++)
+        for (int h = 0; h < heads; h++)
+            lse[h * n_q + i] = lse_tiles[(i / CTXPAR_ATTENTION_TILE_ROWS * heads + h) *
+                                             CTXPAR_ATTENTION_TILE_ROWS +
+                                         i % CTXPAR_ATTENTION_TILE_ROWS];
+}
+
+/* The ring's tiled form (queries prepared once, outputs kept in tiles,
+ * merged there, turned into rows at the end) equals the row form (plain
+ * calls, the rows' merge), bit for bit: each of two key sets (the ring's
+ * granules) alone, their merge, and merges with a side that saw no keys
+ * (lse -inf) both ways. Queries strided in a qkv. */
+static void check_tiles(int64_t n_q, int64_t n_kv, int heads, int dh) {
     const int64_t hd = (int64_t)heads * dh, ld = 3 * hd;
     const int64_t rows = n_q > 2 * n_kv ? n_q : 2 * n_kv;
     float *qkv = malloc(sizeof(float) * (size_t)(rows * ld));
@@ -89,19 +100,56 @@ static void check_prepared(int64_t n_q, int64_t n_kv, int heads, int dh) {
     const int64_t values = ctxpar_cpu_attention_bf16_queries_values(n_q, heads, dh);
     const int dp = !strcmp(ctxpar_cpu_attention_bf16_path(dh), "avx512bf16");
     ASSERT_TRUE(dp ? values >= n_q * hd : values == 0);
-    ctxpar_bf16 *qp = values > 0 ? malloc(sizeof(ctxpar_bf16) * (size_t)values) : NULL;
-    if (qp) ctxpar_cpu_attention_bf16_prepare_queries(qp, qkv, ld, n_q, heads, dh, 0.125f);
-    float *o = malloc(sizeof(float) * (size_t)(n_q * hd)), *lse = malloc(sizeof(float) * (size_t)(heads * n_q));
-    float *o1 = malloc(sizeof(float) * (size_t)(n_q * hd)), *lse1 = malloc(sizeof(float) * (size_t)(heads * n_q));
+    if (!values) { /* the gemm path has no tiled form: the ring calls the row kernel */
+        free(qkv);
+        return;
+    }
+    const int64_t padded = (n_q + CTXPAR_ATTENTION_TILE_ROWS - 1) / CTXPAR_ATTENTION_TILE_ROWS * CTXPAR_ATTENTION_TILE_ROWS;
+    ctxpar_bf16 *qp = malloc(sizeof(ctxpar_bf16) * (size_t)values);
+    ctxpar_cpu_attention_bf16_prepare_queries(qp, qkv, ld, n_q, heads, dh, 0.125f);
+    float *o[3], *lse[3], *ot[3], *lt[3];
+    for (int i = 0; i < 3; i++) {
+        o[i] = malloc(sizeof(float) * (size_t)(n_q * hd));
+        lse[i] = malloc(sizeof(float) * (size_t)(heads * n_q));
+        ot[i] = malloc(sizeof(float) * (size_t)(padded * hd));
+        lt[i] = malloc(sizeof(float) * (size_t)(padded * heads));
+    }
+    float *o_got = malloc(sizeof(float) * (size_t)(n_q * hd)), *lse_got = malloc(sizeof(float) * (size_t)(heads * n_q));
+#define SAME_AS(i)                                                                          \
+    do {                                                                                    \
+        ctxpar_cpu_attention_tiles_to_rows(o_got, hd, ot[i], n_q, heads, dh);               \
+        lse_tiles_to_rows(lse_got, lt[i], n_q, heads);                                      \
+        ASSERT_EQ_INT(memcmp(o_got, o[i], sizeof(float) * (size_t)(n_q * hd)), 0);          \
+        ASSERT_EQ_INT(memcmp(lse_got, lse[i], sizeof(float) * (size_t)(heads * n_q)), 0);   \
+    } while (0)
     for (int set = 0; set < 2; set++) {
         const float *k = qkv + set * n_kv * ld + hd, *v = qkv + set * n_kv * ld + 2 * hd;
-        ctxpar_cpu_attention_bf16(qkv, ld, k, ld, v, ld, o, hd, lse, n_q, n_kv, heads, dh, 0.125f);
-        ctxpar_cpu_attention_bf16_prepared(qkv, ld, qp, k, ld, v, ld, o1, hd, lse1, n_q, n_kv,
-                                           heads, dh, 0.125f);
-        ASSERT_EQ_INT(memcmp(o, o1, sizeof(float) * (size_t)(n_q * hd)), 0);
-        ASSERT_EQ_INT(memcmp(lse, lse1, sizeof(float) * (size_t)(heads * n_q)), 0);
+        ctxpar_cpu_attention_bf16(qkv, ld, k, ld, v, ld, o[set], hd, lse[set], n_q, n_kv, heads,
+                                  dh, 0.125f);
+        ASSERT_TRUE(ctxpar_cpu_attention_bf16_tiles(qkv, ld, qp, k, ld, v, ld, ot[set], lt[set],
+                                                    n_q, n_kv, heads, dh, 0.125f));
+        SAME_AS(set);
     }
-    free(qkv), free(qp), free(o), free(lse), free(o1), free(lse1);
+    /* no keys: zeros and -inf, as the row kernels give */
+    ctxpar_cpu_attention_bf16(qkv, ld, qkv + hd, ld, qkv + 2 * hd, ld, o[2], hd, lse[2], n_q, 0,
+                              heads, dh, 0.125f);
+    ASSERT_TRUE(ctxpar_cpu_attention_bf16_tiles(qkv, ld, qp, qkv + hd, ld, qkv + 2 * hd, ld, ot[2],
+                                                lt[2], n_q, 0, heads, dh, 0.125f));
+    SAME_AS(2);
+    /* set 0 <- set 1; then the empty one into it (nothing changes); then
+     * it into the empty one (taken as it is) */
+    ctxpar_cpu_attention_merge(o[0], hd, lse[0], o[1], hd, lse[1], n_q, heads, dh);
+    ctxpar_cpu_attention_merge_tiles(ot[0], lt[0], ot[1], lt[1], n_q, heads, dh);
+    SAME_AS(0);
+    ctxpar_cpu_attention_merge(o[0], hd, lse[0], o[2], hd, lse[2], n_q, heads, dh);
+    ctxpar_cpu_attention_merge_tiles(ot[0], lt[0], ot[2], lt[2], n_q, heads, dh);
+    SAME_AS(0);
+    ctxpar_cpu_attention_merge(o[2], hd, lse[2], o[0], hd, lse[0], n_q, heads, dh);
+    ctxpar_cpu_attention_merge_tiles(ot[2], lt[2], ot[0], lt[0], n_q, heads, dh);
+    SAME_AS(2);
+#undef SAME_AS
+    for (int i = 0; i < 3; i++) free(o[i]), free(lse[i]), free(ot[i]), free(lt[i]);
+    free(qkv), free(qp), free(o_got), free(lse_got);
 }
 
 int main(int argc, char **argv) {
@@ -135,8 +183,9 @@ int main(int argc, char **argv) {
         check_row_alone(70, 200, 2, 64);
         check_row_alone(53, 77, 2, 80);
     }
-    check_prepared(130, 100, 3, 64); /* query tiles of 64, the last partial */
-    check_prepared(40, 33, 2, 70);
+    check_tiles(130, 100, 3, 64); /* query tiles of 64, the last partial */
+    check_tiles(40, 33, 2, 70);
+    check_tiles(64, 256, 16, 64); /* a V-JEPA 2 ViT-L granule, one tile */
     ctxpar_attention_bf16_gemm_force_softmax(NULL);
     return test_finish("test_attention_bf16");
 }

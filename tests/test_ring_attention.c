@@ -17,7 +17,13 @@
  * The ring merges granules of GRANULE keys along a tree fixed by the global
  * granule index, so its output must not depend on the split: in the cases
  * marked, rank 0 also runs the whole sequence as ONE rank and every rank's
- * rows must equal that run bit for bit. */
+ * rows must equal that run bit for bit.
+ *
+ * With bf16 products the ring keeps its partials in the kernel's tiles
+ * (where the CPU has the VDPBF16PS kernel): every case then runs twice, with
+ * the tiles and with the row kernel and rows' merge, and the outputs must be
+ * the same bits on every rank; the tiled ring must also equal its one-rank
+ * run. */
 #include <math.h>
 #include <mpi.h>
 #include <stdlib.h>
@@ -73,6 +79,10 @@ static void make_row(const ring_case *c, int owner, int ranks, int64_t row, floa
 
 /* Rank 0 runs ring attention over all rows on a one-rank ring and hands
  * each rank its rows; returns the elements of `out` that differ in any bit. */
+/* The backend the ring runs with: the CPU's, or (bf16 cases) the CPU's with
+ * bf16 attention, tiled or not. */
+static const ctxpar_backend *ring_backend;
+
 static int64_t single_rank_mismatches(ctxpar_comm_t comm, const ring_case *c, const int64_t *rows,
                                       const int64_t *first_of, const float *out) {
     const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
@@ -89,8 +99,8 @@ static int64_t single_rank_mismatches(ctxpar_comm_t comm, const ring_case *c, co
             for (int64_t j = first_of[owner]; j < first_of[owner + 1]; j++)
                 make_row(c, owner, ranks, j, q + j * D, kv + j * 2 * D, kv + j * 2 * D + D);
         ctxpar_ring_stats stats = {0};
-        ctxpar_ring_attention(ctxpar_backend_cpu(), self, q, D, kv, &total, GRANULE, HEADS,
-                              HEAD_DIM, single, 200, &stats);
+        ctxpar_ring_attention(ring_backend, self, q, D, kv, &total, GRANULE, HEADS, HEAD_DIM,
+                              single, 200, &stats);
         ctxpar_comm_free(self);
         free(q), free(kv);
         for (int r = 1; r < ranks; r++)
@@ -106,6 +116,42 @@ static int64_t single_rank_mismatches(ctxpar_comm_t comm, const ring_case *c, co
         fprintf(stderr, "%s: rank %d: %lld of %lld outputs differ from the one-rank ring\n",
                 c->name, rank, (long long)bad, (long long)(n * D));
     free(mine);
+    return bad;
+}
+
+/* The bf16 ring with tiled partials against the same ring with rows, bit
+ * for bit, and against its one-rank run. */
+static int64_t run_bf16_case(ctxpar_comm_t comm, const ring_case *c, const int64_t *rows_in) {
+    ctxpar_backend tiled = *ctxpar_backend_cpu(), plain = tiled;
+    tiled.attention = plain.attention = tiled.attention_bf16;
+    plain.attention_bf16_tiles = NULL;
+    const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
+    int64_t rows[64], first_of[65];
+    for (int r = 0; r < ranks; r++) rows[r] = r == c->empty_rank ? 0 : rows_in[r];
+    first_of[0] = 0;
+    for (int r = 0; r < ranks; r++) first_of[r + 1] = first_of[r] + rows[r];
+    const int64_t n = rows[rank];
+    float *q = calloc((size_t)(n + 1) * D, sizeof(float));
+    float *kv = calloc((size_t)(n + 1) * 2 * D, sizeof(float));
+    float *out = calloc((size_t)(n + 1) * D, sizeof(float));
+    float *out_rows = calloc((size_t)(n + 1) * D, sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        make_row(c, rank, ranks, first_of[rank] + i, q + i * D, kv + i * 2 * D,
+                 kv + i * 2 * D + D);
+    ctxpar_ring_stats stats = {0};
+    ctxpar_ring_attention(&tiled, comm, q, D, kv, rows, GRANULE, HEADS, HEAD_DIM, out, 100, &stats);
+    ctxpar_ring_attention(&plain, comm, q, D, kv, rows, GRANULE, HEADS, HEAD_DIM, out_rows, 100,
+                          &stats);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n * D; i++) bad += memcmp(&out[i], &out_rows[i], sizeof(float)) != 0;
+    if (bad)
+        fprintf(stderr, "%s (bf16): rank %d: %lld of %lld outputs differ between tiles and rows\n",
+                c->name, rank, (long long)bad, (long long)(n * D));
+    ring_backend = &tiled;
+    bad += single_rank_mismatches(comm, c, rows, first_of, out);
+    ring_backend = ctxpar_backend_cpu();
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_SUM, ctxpar_comm_mpi(comm));
+    free(q), free(kv), free(out), free(out_rows);
     return bad;
 }
 
@@ -184,6 +230,7 @@ int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     ctxpar_comm_t comm;
     if (ctxpar_comm_init(&comm, MPI_COMM_WORLD) != CTXPAR_OK) return 1;
+    ring_backend = ctxpar_backend_cpu();
     const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
     int64_t equal[64], uneven[64];
     for (int r = 0; r < ranks; r++) {
@@ -220,6 +267,13 @@ int main(int argc, char **argv) {
     const ring_case first_equal = {"rank 0's block holds all the weight, equal blocks", 1.0f,
                                    dir_first_wins, -1};
     bad += run_case(comm, &first_equal, equal, 0);
+    if (ctxpar_cpu_attention_bf16_queries_values(1, HEADS, HEAD_DIM) > 0) {
+        bad += run_bf16_case(comm, &plain, equal);
+        bad += run_bf16_case(comm, &uneven_plain, uneven);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) bad += run_bf16_case(comm, &cases[i], uneven);
+    } else if (rank == 0) {
+        printf("bf16 ring with tiled partials: skipped (no VDPBF16PS attention on this CPU)\n");
+    }
     ctxpar_comm_free(comm);
     MPI_Finalize();
     if (rank == 0) {

@@ -36,7 +36,7 @@
 #include "kernels/cpu/gemm_bf16.h"
 
 enum {
-    BQ = 64,  /* queries per work item: 4 zmm of 16 */
+    BQ = CTXPAR_ATTENTION_TILE_ROWS, /* queries per work item: 4 zmm of 16 */
     BKV = 64, /* keys per softmax step (even: pairs never straddle steps) */
     RK = 6,   /* keys per QK micro-tile: 24 accumulators */
     RC = 4,   /* output dims per PV micro-tile: 16 accumulators */
@@ -51,7 +51,8 @@ typedef struct bf16_args {
     int64_t n_tiles;
     const ctxpar_bf16 *kb; /* [heads][n_kv][dh] */
     const ctxpar_bf16 *vt; /* [heads][n_kv_pairs][dh][2] */
-    float *o, *lse;
+    float *o, *lse; /* rows, or NULL when the output goes to tiles: */
+    float *ot, *lt; /* [tile][head][dh][BQ] and [tile][head][BQ] (transformer_cpu.h) */
     int64_t ldo, n_q, n_kv, kv_pairs;
     int heads, dh;
     float scale;
@@ -61,6 +62,7 @@ typedef struct bf16_args {
 #include <immintrin.h>
 
 #include "kernels/cpu/attention_exp2_avx512.h"
+#include "kernels/cpu/transpose_avx512.h"
 
 #define BF16_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512bf16,fma")))
 #define BF16_INLINE static inline __attribute__((always_inline)) BF16_TARGET
@@ -92,39 +94,64 @@ BF16_TARGET static void pack_value_pairs(ctxpar_bf16 *out, const float *lo, cons
     }
 }
 
-BF16_INLINE __m512i lane_index(void) {
-    return _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-}
-
 /* The query tile as pairs qp[e][i] = (q[2e], q[2e+1]) of query i, scaled
- * into log2 units; rows past nq are zero. A row's 32 dims are split into
- * even and odd lanes, packed, and scattered down the pair index. The same
- * roundings as a scalar loop over ctxpar_bf16_from_f32 of q * qscale. */
+ * into log2 units; rows past nq are zero. Per 16 queries and 32 dims, each
+ * query's 32 scaled values become its 16 pairs in one VCVTNE2PS2BF16, and
+ * the 16 x 16 pairs are transposed in registers onto the pair rows. The
+ * same roundings as a scalar loop over ctxpar_bf16_from_f32 of q * qscale. */
 BF16_TARGET static void pack_query_pairs(ctxpar_bf16 *qp, const bf16_args *a, int head,
                                          int64_t q0, int64_t nq, float qscale) {
     const int dh = a->dh;
-    const __m512i pair_stride = _mm512_mullo_epi32(lane_index(), _mm512_set1_epi32(BQ));
-    const __m512i even = _mm512_slli_epi32(lane_index(), 1);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const __m512 s = _mm512_set1_ps(qscale);
     int32_t *pairs = (int32_t *)qp; /* [dh/2][BQ] */
-    for (int64_t i = 0; i < BQ; i++) {
-        const float *qrow = a->q + (q0 + i) * a->ldq + (int64_t)head * dh;
-        int c = 0;
-        for (; c + 32 <= dh; c += 32) {
-            __m512i packed = _mm512_setzero_si512();
-            if (i < nq) {
-                const __m512 x0 = _mm512_mul_ps(_mm512_loadu_ps(qrow + c), s);
-                const __m512 x1 = _mm512_mul_ps(_mm512_loadu_ps(qrow + c + 16), s);
-                packed = pack_pairs(_mm512_permutex2var_ps(x0, even, x1),
-                                    _mm512_permutex2var_ps(x0, odd, x1));
+    const float *qtile = a->q + q0 * a->ldq + (int64_t)head * dh;
+    int c = 0;
+    for (; c + 32 <= dh; c += 32)
+        for (int i0 = 0; i0 < BQ; i0 += 16) {
+            __m512i r[16];
+            for (int j = 0; j < 16; j++) {
+                const float *qrow = qtile + (i0 + j) * a->ldq + c;
+                r[j] = i0 + j < nq ? (__m512i)_mm512_cvtne2ps_pbh(
+                                         _mm512_mul_ps(_mm512_loadu_ps(qrow + 16), s),
+                                         _mm512_mul_ps(_mm512_loadu_ps(qrow), s))
+                                   : _mm512_setzero_si512();
             }
-            _mm512_i32scatter_epi32(pairs + (int64_t)(c / 2) * BQ + i, pair_stride, packed, 4);
+            ctxpar_transpose_16x16(r);
+            for (int p = 0; p < 16; p++)
+                _mm512_storeu_si512(pairs + (int64_t)(c / 2 + p) * BQ + i0, r[p]);
         }
+    for (int64_t i = 0; i < BQ; i++) {
+        const float *qrow = qtile + i * a->ldq;
         for (int e = c / 2; e < dh / 2; e++) {
             qp[(e * BQ + i) * 2] = i < nq ? ctxpar_bf16_from_f32(qrow[2 * e] * qscale) : 0;
             qp[(e * BQ + i) * 2 + 1] = i < nq ? ctxpar_bf16_from_f32(qrow[2 * e + 1] * qscale) : 0;
         }
+    }
+}
+
+/* A query's natural-log lse from its running max (log2 units) and sum. */
+BF16_INLINE float lse_of(float m, float l) { return m * 0.6931471805599453f + logf(l); }
+
+/* Rows [0, rows) of the output, row i its dims scaled by inv[i]: o_t is
+ * [dh][BQ], transposed 16 x 16 at a time; inv NULL: unscaled. */
+BF16_TARGET static void store_rows(float *o, int64_t ldo, const float *o_t, const float *inv,
+                                   int64_t rows, int dh) {
+    for (int64_t i0 = 0; i0 < rows; i0 += 16) {
+        const int n = rows - i0 < 16 ? (int)(rows - i0) : 16;
+        int d = 0;
+        for (; d + 16 <= dh; d += 16) {
+            __m512i r[16];
+            for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_si512(o_t + (d + j) * BQ + i0);
+            ctxpar_transpose_16x16(r);
+            for (int j = 0; j < n; j++)
+                _mm512_storeu_ps(o + (i0 + j) * ldo + d,
+                                 inv ? _mm512_mul_ps((__m512)r[j], _mm512_set1_ps(inv[i0 + j]))
+                                     : (__m512)r[j]);
+        }
+        for (int j = 0; j < n; j++)
+            for (int dd = d; dd < dh; dd++)
+                o[(i0 + j) * ldo + dd] = inv ? o_t[dd * BQ + i0 + j] * inv[i0 + j]
+                                             : o_t[dd * BQ + i0 + j];
     }
 }
 
@@ -142,6 +169,12 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
     ctxpar_bf16 *pp = qp + (int64_t)dh * BQ;
     float *s_t = (float *)(pp + (int64_t)BKV * BQ);
     float *o_t = s_t + (int64_t)BKV * BQ;
+    float *lt = NULL;
+    if (a->ot) { /* accumulate in the output tile itself */
+        const int64_t tile = q0 / BQ * a->heads + head;
+        o_t = a->ot + tile * dh * BQ;
+        lt = a->lt + tile * BQ;
+    }
     const float qscale = a->scale * 1.4426950408889634f;
     const ctxpar_bf16 *kh = a->kb + (int64_t)head * a->n_kv * dh;
     const ctxpar_bf16 *vh = a->vt + (int64_t)head * a->kv_pairs * dh * 2;
@@ -215,7 +248,7 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
             __m512 acc[RC][4];
             for (int c = 0; c < RC; c++)
                 for (int w = 0; w < 4; w++)
-                    acc[c][w] = c < C ? _mm512_mul_ps(_mm512_load_ps(o_t + (d0 + c) * BQ + 16 * w),
+                    acc[c][w] = c < C ? _mm512_mul_ps(_mm512_loadu_ps(o_t + (d0 + c) * BQ + 16 * w),
                                                       alpha[w])
                                       : _mm512_setzero_ps();
             for (int64_t jp = 0; jp < np; jp++) {
@@ -230,24 +263,33 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
                 }
             }
             for (int c = 0; c < C; c++)
-                for (int w = 0; w < 4; w++) _mm512_store_ps(o_t + (d0 + c) * BQ + 16 * w, acc[c][w]);
+                for (int w = 0; w < 4; w++) _mm512_storeu_ps(o_t + (d0 + c) * BQ + 16 * w, acc[c][w]);
         }
+    }
+    if (lt) { /* the tile normalised in place, every lane (rows past nq too) */
+        __m512 inv[4];
+        for (int w = 0; w < 4; w++) inv[w] = _mm512_div_ps(_mm512_set1_ps(1.0f), l[w]);
+        for (int d = 0; d < dh; d++)
+            for (int w = 0; w < 4; w++)
+                _mm512_storeu_ps(o_t + d * BQ + 16 * w,
+                                _mm512_mul_ps(_mm512_loadu_ps(o_t + d * BQ + 16 * w), inv[w]));
+        float mv[BQ], lv[BQ];
+        for (int w = 0; w < 4; w++) _mm512_storeu_ps(mv + 16 * w, m[w]), _mm512_storeu_ps(lv + 16 * w, l[w]);
+        for (int i = 0; i < BQ; i++) lt[i] = lse_of(mv[i], lv[i]);
+        return;
     }
     float mv[BQ], lv[BQ];
     for (int w = 0; w < 4; w++) _mm512_storeu_ps(mv + 16 * w, m[w]), _mm512_storeu_ps(lv + 16 * w, l[w]);
-    /* o^T back to rows: 16 dims of a query are one gather */
-    const __m512i dim_stride = _mm512_mullo_epi32(lane_index(), _mm512_set1_epi32(BQ));
+    /* o^T back to rows, 16 queries x 16 dims at a time in registers */
+    float inv[BQ];
     for (int64_t i = 0; i < nq; i++) {
-        float *orow = a->o + (q0 + i) * a->ldo + (int64_t)head * dh;
-        const float inv = 1.0f / lv[i];
-        int d = 0;
-        for (; d + 16 <= dh; d += 16)
-            _mm512_storeu_ps(orow + d, _mm512_mul_ps(_mm512_i32gather_ps(dim_stride, o_t + d * BQ + i, 4),
-                                                     _mm512_set1_ps(inv)));
-        for (; d < dh; d++) orow[d] = o_t[d * BQ + i] * inv;
-        a->lse[(int64_t)head * a->n_q + q0 + i] = mv[i] * 0.6931471805599453f + logf(lv[i]);
+        inv[i] = 1.0f / lv[i];
+        a->lse[(int64_t)head * a->n_q + q0 + i] = lse_of(mv[i], lv[i]);
     }
+    float *otile = a->o + q0 * a->ldo + (int64_t)head * dh;
+    store_rows(otile, a->ldo, o_t, inv, nq, dh);
 }
+
 #define HAVE_BF16_PATH 1
 #else
 #define HAVE_BF16_PATH 0
@@ -310,7 +352,8 @@ int ctxpar_cpu_attention_bf16_force_path(const char *path) {
  * its buffer cannot be had (the caller runs the float32 kernel). */
 static int run_dp(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const float *k,
                   int64_t ldk, const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
-                  int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale) {
+                  float *ot, float *lt, int64_t n_q, int64_t n_kv, int heads, int head_dim,
+                  float scale) {
 #if HAVE_BF16_PATH
     const int64_t hd = (int64_t)heads * head_dim, pairs = (n_kv + 1) / 2;
     int n_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
@@ -336,7 +379,8 @@ static int run_dp(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const floa
                              2 * p + 1 < n_kv ? v + (2 * p + 1) * ldv + h * head_dim : NULL,
                              head_dim);
     const bf16_args args = {.q = q, .ldq = ldq, .qp = qp, .n_tiles = n_tiles, .kb = kb,
-                            .vt = vt, .o = o, .lse = lse, .ldo = ldo, .n_q = n_q, .n_kv = n_kv,
+                            .vt = vt, .o = o, .lse = lse, .ot = ot, .lt = lt, .ldo = ldo,
+                            .n_q = n_q, .n_kv = n_kv,
                             .kv_pairs = pairs, .heads = heads, .dh = head_dim, .scale = scale};
 #pragma omp parallel num_threads(n_threads)
     {
@@ -352,16 +396,9 @@ static int run_dp(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const floa
     return 1;
 #else
     (void)q, (void)ldq, (void)qp, (void)k, (void)ldk, (void)v, (void)ldv, (void)o, (void)ldo;
-    (void)lse, (void)n_q, (void)n_kv, (void)heads, (void)head_dim, (void)scale;
+    (void)lse, (void)ot, (void)lt, (void)n_q, (void)n_kv, (void)heads, (void)head_dim, (void)scale;
     return 0;
 #endif
-}
-
-void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int64_t ldk,
-                               const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
-                               int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale) {
-    ctxpar_cpu_attention_bf16_prepared(q, ldq, NULL, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv,
-                                       heads, head_dim, scale);
 }
 
 int64_t ctxpar_cpu_attention_bf16_queries_values(int64_t n_q, int heads, int head_dim) {
@@ -390,10 +427,9 @@ void ctxpar_cpu_attention_bf16_prepare_queries(ctxpar_bf16 *qp, const float *q, 
 #endif
 }
 
-void ctxpar_cpu_attention_bf16_prepared(const float *q, int64_t ldq, const ctxpar_bf16 *qp,
-                                        const float *k, int64_t ldk, const float *v, int64_t ldv,
-                                        float *o, int64_t ldo, float *lse, int64_t n_q,
-                                        int64_t n_kv, int heads, int head_dim, float scale) {
+void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                               const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
+                               int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale) {
     const char *path = ctxpar_cpu_attention_bf16_path(head_dim);
     if (n_q > 0 && heads > 0 && n_kv > 0 && path && !strcmp(path, "gemm")) {
         ctxpar_cpu_attention_bf16_gemm(q, ldq, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads,
@@ -401,8 +437,44 @@ void ctxpar_cpu_attention_bf16_prepared(const float *q, int64_t ldq, const ctxpa
         return;
     }
     if (n_q > 0 && heads > 0 && n_kv > 0 && path && !strcmp(path, "avx512bf16") &&
-        run_dp(q, ldq, qp, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads, head_dim, scale))
+        run_dp(q, ldq, NULL, k, ldk, v, ldv, o, ldo, lse, NULL, NULL, n_q, n_kv, heads, head_dim,
+               scale))
         return;
     /* no bf16 unit, or out of memory: the float32 kernel needs less */
     ctxpar_cpu_attention(q, ldq, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads, head_dim, scale);
+}
+
+int ctxpar_cpu_attention_bf16_tiles(const float *q, int64_t ldq, const ctxpar_bf16 *qp,
+                                    const float *k, int64_t ldk, const float *v, int64_t ldv,
+                                    float *o_tiles, float *lse_tiles, int64_t n_q, int64_t n_kv,
+                                    int heads, int head_dim, float scale) {
+    if (ctxpar_cpu_attention_bf16_queries_values(n_q, heads, head_dim) == 0) return 0;
+    const int64_t tiles = (n_q + BQ - 1) / BQ * heads;
+    if (n_kv <= 0) { /* no keys: o = 0, lse = -inf, as the row kernels give */
+        memset(o_tiles, 0, sizeof(float) * (size_t)(tiles * head_dim * BQ));
+        for (int64_t i = 0; i < tiles * BQ; i++) lse_tiles[i] = -INFINITY;
+        return 1;
+    }
+    return run_dp(q, ldq, qp, k, ldk, v, ldv, NULL, 0, NULL, o_tiles, lse_tiles, n_q, n_kv, heads,
+                  head_dim, scale);
+}
+
+void ctxpar_cpu_attention_tiles_to_rows(float *o, int64_t ldo, const float *o_tiles, int64_t n_q,
+                                        int heads, int head_dim) {
+    const int64_t n_tiles = (n_q + BQ - 1) / BQ, items = n_tiles * heads;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && n_q * heads * head_dim > (1 << 16))
+    for (int64_t item = 0; item < items; item++) {
+        const int64_t i0 = item / heads * BQ, rows = n_q - i0 < BQ ? n_q - i0 : BQ;
+        const int head = (int)(item % heads);
+        const float *tile = o_tiles + item * head_dim * BQ;
+        float *dst = o + i0 * ldo + (int64_t)head * head_dim;
+#if HAVE_BF16_PATH
+        if (dp_supported(2)) {
+            store_rows(dst, ldo, tile, NULL, rows, head_dim);
+            continue;
+        }
+#endif
+        for (int64_t i = 0; i < rows; i++)
+            for (int dd = 0; dd < head_dim; dd++) dst[i * ldo + dd] = tile[dd * BQ + i];
+    }
 }

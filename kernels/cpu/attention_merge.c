@@ -88,6 +88,13 @@ static merge_weights_fn pick_weights(void) {
     return merge_weights_generic;
 }
 
+/* One value's merge as ctxpar_cpu_attention_merge forms it: the weights of
+ * weights(), or the block's value where the accumulator saw no keys, or the
+ * accumulator's where the block saw none. */
+static inline float blend(float oa, float ob, float wa, float wb, float la, float lb) {
+    return lb == -INFINITY ? oa : la == -INFINITY ? ob : wa * oa + wb * ob;
+}
+
 void ctxpar_cpu_attention_merge(float *o_acc, int64_t ld_acc, float *lse_acc, const float *o_blk,
                                 int64_t ld_blk, const float *lse_blk, int64_t n_q, int heads,
                                 int head_dim) {
@@ -115,5 +122,69 @@ void ctxpar_cpu_attention_merge(float *o_acc, int64_t ld_acc, float *lse_acc, co
             for (int d = 0; d < head_dim; d++) oa[d] = xa * oa[d] + xb * ob[d];
             la[r] = l_new[r];
         }
+    }
+}
+
+/* The tiles' merge (transformer_cpu.h): the same weights, products and sums
+ * per query as the rows' above, with a tile's 64 queries across the lanes.
+ * The AVX-512 blend multiplies and adds with explicit rounding so that the
+ * compiler cannot fuse them into one FMA, which the rows' blend (built for
+ * any x86-64) never does: the same bits either way. */
+enum { TILE = CTXPAR_ATTENTION_TILE_ROWS };
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f"))) static void blend_tile_avx512(float *oa, const float *ob,
+                                                                 const float *wa, const float *wb,
+                                                                 float *la, const float *lb,
+                                                                 const float *l_new, int dh) {
+    enum { R = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC };
+    for (int w = 0; w < TILE; w += 16) {
+        const __m512 a_lse = _mm512_loadu_ps(la + w), b_lse = _mm512_loadu_ps(lb + w);
+        const __m512 ninf = _mm512_set1_ps(-INFINITY);
+        const __mmask16 skip = _mm512_cmp_ps_mask(b_lse, ninf, _CMP_EQ_OQ);
+        const __mmask16 take = _mm512_cmp_ps_mask(a_lse, ninf, _CMP_EQ_OQ) & (__mmask16)~skip;
+        const __m512 xa = _mm512_loadu_ps(wa + w), xb = _mm512_loadu_ps(wb + w);
+        for (int d = 0; d < dh; d++) {
+            const __m512 va = _mm512_loadu_ps(oa + d * TILE + w);
+            const __m512 vb = _mm512_loadu_ps(ob + d * TILE + w);
+            __m512 r = _mm512_add_round_ps(_mm512_mul_round_ps(xa, va, R),
+                                           _mm512_mul_round_ps(xb, vb, R), R);
+            r = _mm512_mask_mov_ps(_mm512_mask_mov_ps(r, skip, va), take, vb);
+            _mm512_storeu_ps(oa + d * TILE + w, r);
+        }
+        __m512 l = _mm512_loadu_ps(l_new + w);
+        l = _mm512_mask_mov_ps(_mm512_mask_mov_ps(l, skip, a_lse), take, b_lse);
+        _mm512_storeu_ps(la + w, l);
+    }
+}
+#endif
+
+void ctxpar_cpu_attention_merge_tiles(float *o_acc, float *lse_acc, const float *o_blk,
+                                      const float *lse_blk, int64_t n_q, int heads,
+                                      int head_dim) {
+    const merge_weights_fn weights = pick_weights();
+    const int64_t items = (n_q + TILE - 1) / TILE * heads;
+#if defined(__x86_64__) && defined(__GNUC__)
+    const int vector = weights == merge_weights_avx512;
+#endif
+#pragma omp parallel for schedule(static) if (n_q * heads * head_dim > (1 << 16))
+    for (int64_t item = 0; item < items; item++) {
+        float *oa = o_acc + item * head_dim * TILE, *la = lse_acc + item * TILE;
+        const float *ob = o_blk + item * head_dim * TILE, *lb = lse_blk + item * TILE;
+        float wa[TILE], wb[TILE], l_new[TILE];
+        weights(la, lb, TILE, wa, wb, l_new);
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (vector) {
+            blend_tile_avx512(oa, ob, wa, wb, la, lb, l_new, head_dim);
+            continue;
+        }
+#endif
+        for (int d = 0; d < head_dim; d++)
+            for (int r = 0; r < TILE; r++)
+                oa[d * TILE + r] = blend(oa[d * TILE + r], ob[d * TILE + r], wa[r], wb[r], la[r], lb[r]);
+        for (int r = 0; r < TILE; r++)
+            la[r] = lb[r] == -INFINITY ? la[r] : la[r] == -INFINITY ? lb[r] : l_new[r];
     }
 }

@@ -32,34 +32,7 @@
 #include <immintrin.h>
 
 #include "base/cpu_features.h"
-
-/* out_j = column j of the 16 x 16 block of 32-bit values r_0..r_15: two
- * rounds of unpacks transpose the 4 x 4 blocks inside each 128-bit lane,
- * then two of lane shuffles move the lanes. */
-__attribute__((target("avx512f"))) static void transpose_16x16(__m512i r[16]) {
-    __m512i t[16], u[16];
-    for (int a = 0; a < 8; a++) {
-        t[2 * a] = _mm512_unpacklo_epi32(r[2 * a], r[2 * a + 1]);
-        t[2 * a + 1] = _mm512_unpackhi_epi32(r[2 * a], r[2 * a + 1]);
-    }
-    /* u[4b + c], lane L: column 4L + c of rows 4b..4b+3 */
-    for (int b = 0; b < 4; b++) {
-        u[4 * b] = _mm512_unpacklo_epi64(t[4 * b], t[4 * b + 2]);
-        u[4 * b + 1] = _mm512_unpackhi_epi64(t[4 * b], t[4 * b + 2]);
-        u[4 * b + 2] = _mm512_unpacklo_epi64(t[4 * b + 1], t[4 * b + 3]);
-        u[4 * b + 3] = _mm512_unpackhi_epi64(t[4 * b + 1], t[4 * b + 3]);
-    }
-    for (int c = 0; c < 4; c++) {
-        const __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44);
-        const __m512i v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xee);
-        const __m512i v2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
-        const __m512i v3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xee);
-        r[c] = _mm512_shuffle_i32x4(v0, v2, 0x88);
-        r[4 + c] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
-        r[8 + c] = _mm512_shuffle_i32x4(v1, v3, 0x88);
-        r[12 + c] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
-    }
-}
+#include "kernels/cpu/transpose_avx512.h"
 
 /* c[t * ldc + i] = tile[i * GEMM_NB + t] for the full 16 x 16 blocks, a
  * token group's blocks one after the other: C's rows are written a run at a
@@ -73,7 +46,7 @@ __attribute__((target("avx512f"))) static void store_blocks_avx512(const float *
             __m512i r[16];
             for (int a = 0; a < 16; a++)
                 r[a] = _mm512_loadu_si512(tile + (int64_t)(i0 + a) * GEMM_NB + t0);
-            transpose_16x16(r);
+            ctxpar_transpose_16x16(r);
             for (int j = 0; j < 16; j++) _mm512_storeu_si512(c + (int64_t)(t0 + j) * ldc + i0, r[j]);
         }
 }
@@ -92,7 +65,7 @@ __attribute__((target("avx512f,avx512bf16"))) static void pack_tokens16(ctxpar_b
             const float *row = x + (j0 + a) * k + 2 * p0;
             r[a] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 16), _mm512_loadu_ps(row));
         }
-        transpose_16x16(r);
+        ctxpar_transpose_16x16(r);
         for (int p = 0; p < 16; p++)
             _mm512_storeu_si512(panel + (p0 + p) * 2 * GEMM_NR + (j0 % GEMM_NR) * 2, r[p]);
     }

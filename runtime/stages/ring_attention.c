@@ -27,7 +27,11 @@
  * attention can take its queries prepared (rounded and packed as its tiles
  * read them), a slice's are prepared once per block instead of once per
  * granule: the same bits, a quarter of that work at V-JEPA 2's 4 granules a
- * block on 2 ranks. */
+ * block on 2 ranks. That backend also keeps the tree's partials as its
+ * kernel leaves them, in tiles of 64 queries (o^T per head), merges them
+ * there and turns only the root back into rows: per granule the kernel then
+ * writes its tile in place instead of transposing it into strided rows, and
+ * the merge reads contiguous tiles, with the same operations per query. */
 #include "runtime/stages/ring_attention.h"
 
 #include <math.h>
@@ -44,13 +48,17 @@
  * the slice. 1024 against 512: the bf16 attention 4-8% faster at V-JEPA 2
  * ViT-L shapes on 2 ranks (Zen 5, three alternating runs each). */
 #define RING_QUERY_SLICE 1024
+_Static_assert(RING_QUERY_SLICE % CTXPAR_ATTENTION_TILE_ROWS == 0,
+               "a slice starts on a tile of the tiled partials");
 
 typedef struct tree_node {
     int level;     /* -1: a leaf being computed, not yet in the tree */
     int64_t index; /* position at its level */
     int live;
     /* [n_q][d] normalised partial output; its lse, per query slice of `rows`
-     * starting at i0 a compact [heads][rows] block at lse + i0 * heads */
+     * starting at i0 a compact [heads][rows] block at lse + i0 * heads. Or,
+     * where the backend keeps tiles: o [tile][head][head_dim][64] and lse
+     * [tile][head][64], so a slice's also start at i0 * d and i0 * heads. */
     float *o, *lse;
 } tree_node;
 
@@ -135,6 +143,12 @@ int64_t ctxpar_ring_prepared_query_bytes(int64_t n_local, int heads, int head_di
     return rows > 0 ? (rows + 63) / 64 * 64 * heads * (int64_t)head_dim * 2 : 0;
 }
 
+int64_t ctxpar_ring_partial_rows(int64_t n_local) {
+    const int64_t rows = n_local > 0 ? n_local : 1;
+    return (rows + CTXPAR_ATTENTION_TILE_ROWS - 1) / CTXPAR_ATTENTION_TILE_ROWS *
+           CTXPAR_ATTENTION_TILE_ROWS;
+}
+
 int ctxpar_ring_tree_slots(const int64_t *block_rows, int ranks, int64_t granule_rows, int rank) {
     int64_t granules = 0;
     for (int r = 0; r < ranks; r++) granules += block_rows[r] / granule_rows;
@@ -189,8 +203,10 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
                                   ? backend->attention_bf16_queries_values(slice_rows, heads,
                                                                            head_dim)
                                   : 0;
+    const int tiles = qp_values > 0 && backend->attention_bf16_tiles &&
+                      backend->attention_merge_tiles && backend->attention_tiles_to_rows;
     ctxpar_bf16 *qp = NULL;
-    const int64_t q_rows = n_q > 0 ? n_q : 1;
+    const int64_t q_rows = ctxpar_ring_partial_rows(n_q);
     const int root_level = root_level_of(granules);
     merge_tree tree = {.granules = granules, .root_level = root_level};
     tree.capacity = ctxpar_ring_tree_slots(block_rows, ranks, granule_rows, rank);
@@ -208,7 +224,7 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
         CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&tree.nodes[i].lse, q_rows * heads,
                                                 CTXPAR_MEM_TRANSFORMER, "ring partial lse"));
     }
-    if (qp_values > 0) {
+    if (tiles) {
         qp = ctxpar_mem_alloc(sizeof(ctxpar_bf16) * (size_t)qp_values, CTXPAR_MEM_TRANSFORMER,
                               "ring prepared queries");
         if (!qp) {
@@ -257,6 +273,12 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
                                                         head_dim, scale);
             for (int i = 0; i < tree.n_ops; i++) {
                 const tree_op *op = &tree.ops[i];
+                if (op->b && tiles) {
+                    backend->attention_merge_tiles(op->a->o + i0 * d, op->a->lse + i0 * heads,
+                                                   op->b->o + i0 * d, op->b->lse + i0 * heads,
+                                                   rows, heads, head_dim);
+                    continue;
+                }
                 if (op->b) {
                     backend->attention_merge(op->a->o + i0 * d, d, op->a->lse + i0 * heads,
                                              op->b->o + i0 * d, d, op->b->lse + i0 * heads,
@@ -264,15 +286,21 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
                     continue;
                 }
                 const float *k = kv_cur + op->key_row * ld_kv;
-                if (qp)
-                    backend->attention_bf16_prepared(q + i0 * ldq, ldq, qp, k, ld_kv, k + d,
-                                                     ld_kv, op->a->o + i0 * d, d,
-                                                     op->a->lse + i0 * heads, rows, granule_rows,
-                                                     heads, head_dim, scale);
-                else
+                if (tiles) {
+                    if (!backend->attention_bf16_tiles(q + i0 * ldq, ldq, qp, k, ld_kv, k + d,
+                                                       ld_kv, op->a->o + i0 * d,
+                                                       op->a->lse + i0 * heads, rows,
+                                                       granule_rows, heads, head_dim, scale)) {
+                        status = ctxpar_error(CTXPAR_ERR_NO_MEMORY,
+                                              "ring attention: no memory for the bf16 "
+                                              "attention's K/V buffer");
+                        goto fail;
+                    }
+                } else {
                     backend->attention(q + i0 * ldq, ldq, k, ld_kv, k + d, ld_kv,
                                        op->a->o + i0 * d, d, op->a->lse + i0 * heads, rows,
                                        granule_rows, heads, head_dim, scale);
+                }
                 ctxpar_comm_exchange_poke(&ex);
             }
         }
@@ -290,7 +318,9 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
     /* All granules seen: one node is left, the root. */
     if (n_q > 0) {
         tree_node *root = tree_find(&tree, tree.root_level, 0);
-        if (root)
+        if (root && tiles)
+            backend->attention_tiles_to_rows(out, d, root->o, n_q, heads, head_dim);
+        else if (root)
             memcpy(out, root->o, sizeof(float) * (size_t)(n_q * d));
         else
             memset(out, 0, sizeof(float) * (size_t)(n_q * d)); /* no keys anywhere */

@@ -38,6 +38,10 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
  * upper bound; the ring allocates them where the backend prepares any). */
 int64_t ctxpar_ring_prepared_query_bytes(int64_t n_local, int heads, int head_dim);
 
+/* Query rows of each partial result the ring holds: n_local rounded up to
+ * whole tiles of the tiled form (CTXPAR_ATTENTION_TILE_ROWS). */
+int64_t ctxpar_ring_partial_rows(int64_t n_local);
+
 /* Partial results rank `rank` holds at once ([n_local][d] each, plus lse):
  * the most tree nodes alive during its ring, from the block sizes alone. */
 int ctxpar_ring_tree_slots(const int64_t *block_rows, int ranks, int64_t granule_rows, int rank);

@@ -34,7 +34,7 @@ int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctx
     if (tf->span == CTXPAR_ATTENTION_VIDEO) {
         /* ring: two K/V buffers, the merge tree's partial outputs and lse, its step list */
         attention_bytes = ((ranks > 1 ? 2 * n_block_max * 2 * d : 0) +
-                           (int64_t)tree_slots * n_local * (d + heads)) *
+                           (int64_t)tree_slots * ctxpar_ring_partial_rows(n_local) * (d + heads)) *
                               (int64_t)sizeof(float) +
                           ctxpar_ring_steps_bytes(n_block_max, granule_rows, tree_slots);
     } else {
