@@ -73,11 +73,15 @@ static inline int32_t pair_at(const ctxpar_bf16 *p) {
     return v;
 }
 
-/* 16 lanes of (lo, hi) as bf16 pairs: lo in the low half of each 32 bits. */
+/* 16 lanes of (lo, hi) as bf16 pairs: lo in the low half of each 32 bits.
+ * One conversion of both (lo's 16 values, then hi's) and one shuffle that
+ * interleaves them. */
 BF16_INLINE __m512i pack_pairs(__m512 lo, __m512 hi) {
-    const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
-    const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
-    return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+    const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+    const __m512i interleave = _mm512_set_epi16(
+        31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+        23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(interleave, both);
 }
 
 /* out[2c] = bf16(lo[c]), out[2c+1] = bf16(hi[c]) (0 without hi), c < n. */
@@ -224,18 +228,19 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
             m[w] = m_new;
             l[w] = _mm512_mul_ps(l[w], alpha[w]);
         }
-        for (int64_t j = 0; j < nk; j++)
-            for (int w = 0; w < 4; w++) {
-                const __m512 p = ctxpar_exp2_512(_mm512_sub_ps(_mm512_load_ps(s_t + j * BQ + 16 * w), m[w]));
-                l[w] = _mm512_add_ps(l[w], p);
-                _mm512_store_ps(s_t + j * BQ + 16 * w, p);
-            }
+        /* the probabilities, summed in key order, packed per key pair */
         const int64_t np = (nk + 1) / 2;
         for (int64_t jp = 0; jp < np; jp++)
             for (int w = 0; w < 4; w++) {
-                const __m512 lo = _mm512_load_ps(s_t + 2 * jp * BQ + 16 * w);
-                const __m512 hi = 2 * jp + 1 < nk ? _mm512_load_ps(s_t + (2 * jp + 1) * BQ + 16 * w)
-                                                  : _mm512_setzero_ps();
+                const __m512 lo =
+                    ctxpar_exp2_512(_mm512_sub_ps(_mm512_load_ps(s_t + 2 * jp * BQ + 16 * w), m[w]));
+                l[w] = _mm512_add_ps(l[w], lo);
+                __m512 hi = _mm512_setzero_ps();
+                if (2 * jp + 1 < nk) {
+                    hi = ctxpar_exp2_512(
+                        _mm512_sub_ps(_mm512_load_ps(s_t + (2 * jp + 1) * BQ + 16 * w), m[w]));
+                    l[w] = _mm512_add_ps(l[w], hi);
+                }
                 _mm512_store_si512(pp + (jp * BQ + 16 * w) * 2, pack_pairs(lo, hi));
             }
         /* PV: o^T rows of RC dims */
