@@ -18,14 +18,14 @@ typedef struct mem_header {
 
 static ctxpar_mem_stats stats;
 
-void *ctxpar_mem_alloc(size_t bytes, ctxpar_mem_stage stage, const char *what) {
+static void *mem_alloc(size_t bytes, ctxpar_mem_stage stage, const char *what, int zero) {
     void *raw = NULL;
     if (posix_memalign(&raw, 64, bytes + MEM_HEADER) != 0 || raw == NULL) {
         ctxpar_error(CTXPAR_ERR_NO_MEMORY, "out of memory allocating %.1f MiB for %s",
                      (double)bytes / (1 << 20), what ? what : "a buffer");
         return NULL;
     }
-    memset(raw, 0, bytes + MEM_HEADER);
+    memset(raw, 0, zero ? bytes + MEM_HEADER : MEM_HEADER);
     mem_header *h = raw;
     h->bytes = (int64_t)bytes;
     h->stage = stage;
@@ -36,6 +36,14 @@ void *ctxpar_mem_alloc(size_t bytes, ctxpar_mem_stage stage, const char *what) {
     if (stats.stage_current[stage] > stats.stage_peak[stage])
         stats.stage_peak[stage] = stats.stage_current[stage];
     return (char *)raw + MEM_HEADER;
+}
+
+void *ctxpar_mem_alloc(size_t bytes, ctxpar_mem_stage stage, const char *what) {
+    return mem_alloc(bytes, stage, what, 1);
+}
+
+void *ctxpar_mem_alloc_unzeroed(size_t bytes, ctxpar_mem_stage stage, const char *what) {
+    return mem_alloc(bytes, stage, what, 0);
 }
 
 void ctxpar_mem_free(void *ptr) {

@@ -24,6 +24,10 @@ typedef enum ctxpar_mem_stage {
 
 /* Zero-initialised, 64-byte aligned; NULL (and an error detail) on failure. */
 void *ctxpar_mem_alloc(size_t bytes, ctxpar_mem_stage stage, const char *what);
+/* The same, not zeroed: for large buffers every reader finds written first
+ * and that are made anew often (ring attention's K/V buffers and partials,
+ * every layer), where zeroing cost a few percent of a bf16 transformer. */
+void *ctxpar_mem_alloc_unzeroed(size_t bytes, ctxpar_mem_stage stage, const char *what);
 void ctxpar_mem_free(void *ptr);
 
 /* Allocate and report CTXPAR_ERR_NO_MEMORY with what/bytes on failure. */

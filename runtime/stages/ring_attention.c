@@ -143,6 +143,13 @@ int64_t ctxpar_ring_prepared_query_bytes(int64_t n_local, int heads, int head_di
     return rows > 0 ? (rows + 63) / 64 * 64 * heads * (int64_t)head_dim * 2 : 0;
 }
 
+/* An unzeroed buffer of the ring; NULL, and status set, when there is no memory. */
+static void *ring_buffer(size_t bytes, const char *what, ctxpar_status *status) {
+    void *p = ctxpar_mem_alloc_unzeroed(bytes, CTXPAR_MEM_TRANSFORMER, what);
+    if (!p) *status = CTXPAR_ERR_NO_MEMORY;
+    return p;
+}
+
 int64_t ctxpar_ring_partial_rows(int64_t n_local) {
     const int64_t rows = n_local > 0 ? n_local : 1;
     return (rows + CTXPAR_ATTENTION_TILE_ROWS - 1) / CTXPAR_ATTENTION_TILE_ROWS *
@@ -218,26 +225,22 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
         status = CTXPAR_ERR_NO_MEMORY;
         goto fail;
     }
-    for (int i = 0; i < tree.capacity; i++) {
-        CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&tree.nodes[i].o, q_rows * d,
-                                                CTXPAR_MEM_TRANSFORMER, "ring partial output"));
-        CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&tree.nodes[i].lse, q_rows * heads,
-                                                CTXPAR_MEM_TRANSFORMER, "ring partial lse"));
+    /* The partials, the prepared queries and the K/V buffers are written
+     * before they are read (a kernel call fills its node's rows or tiles, a
+     * receive its buffer), so they are not zeroed: this runs every layer. */
+    for (int i = 0; i < tree.capacity && status == CTXPAR_OK; i++) {
+        tree.nodes[i].o =
+            ring_buffer(sizeof(float) * (size_t)(q_rows * d), "ring partial output", &status);
+        tree.nodes[i].lse =
+            ring_buffer(sizeof(float) * (size_t)(q_rows * heads), "ring partial lse", &status);
     }
-    if (tiles) {
-        qp = ctxpar_mem_alloc(sizeof(ctxpar_bf16) * (size_t)qp_values, CTXPAR_MEM_TRANSFORMER,
-                              "ring prepared queries");
-        if (!qp) {
-            status = CTXPAR_ERR_NO_MEMORY;
-            goto fail;
-        }
-    }
-    if (ranks > 1) {
-        CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&kv_buf[0], max_rows * ld_kv,
-                                                CTXPAR_MEM_TRANSFORMER, "ring K/V buffer"));
-        CTXPAR_TRY_GOTO(ctxpar_mem_alloc_floats(&kv_buf[1], max_rows * ld_kv,
-                                                CTXPAR_MEM_TRANSFORMER, "ring K/V buffer"));
-    }
+    if (tiles)
+        qp = ring_buffer(sizeof(ctxpar_bf16) * (size_t)qp_values, "ring prepared queries", &status);
+    if (ranks > 1)
+        for (int b = 0; b < 2; b++)
+            kv_buf[b] =
+                ring_buffer(sizeof(float) * (size_t)(max_rows * ld_kv), "ring K/V buffer", &status);
+    if (status != CTXPAR_OK) goto fail;
 
     const float *kv_cur = kv;
     int next_buf = 0;
