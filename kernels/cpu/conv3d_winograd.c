@@ -584,10 +584,12 @@ static void transform_band(const wino_geom *g, const float *src, int64_t src_cst
             else
                 transform_tile_row_f4(g, ph, out);
         }
+        /* the row's padding to 16 tiles (under 16 floats, or the missing
+         * rows of a last chunk): a loop, not a libc call per plane */
         int64_t used = (ti1 - ti0) * tiles_w;
-        for (int p = 0; p < g->n_p; p++)
-            memset(base + p * g->plane_floats + used, 0,
-                   sizeof(float) * (g->chunk_stride - used));
+        if (used < g->chunk_stride)
+            for (int p = 0; p < g->n_p; p++)
+                for (int64_t i = used; i < g->chunk_stride; i++) base[p * g->plane_floats + i] = 0.0f;
     }
 }
 
