@@ -87,17 +87,20 @@ typedef struct ctxpar_backend {
                            const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
                            int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale);
     /* optional (NULL: none): attention_bf16 for ring attention, its queries
-     * prepared once for several calls and its outputs kept in tiles
+     * and K/V prepared once for several calls and its outputs kept in tiles
      * (kernels/cpu/transformer_cpu.h); values 0: the current path has no
      * such form, call attention_bf16. Ring attention uses them when its
      * attention is attention_bf16 (--dtype bf16). */
     int64_t (*attention_bf16_queries_values)(int64_t n_q, int heads, int head_dim);
     void (*attention_bf16_prepare_queries)(ctxpar_bf16 *qp, const float *q, int64_t ldq,
                                            int64_t n_q, int heads, int head_dim, float scale);
+    int64_t (*attention_bf16_kv_values)(int64_t n_kv, int heads, int head_dim);
+    void (*attention_bf16_prepare_kv)(ctxpar_bf16 *kvp, const float *k, int64_t ldk,
+                                      const float *v, int64_t ldv, int64_t n_kv, int heads,
+                                      int head_dim);
     int (*attention_bf16_tiles)(const float *q, int64_t ldq, const ctxpar_bf16 *qp,
-                                const float *k, int64_t ldk, const float *v, int64_t ldv,
-                                float *o_tiles, float *lse_tiles, int64_t n_q, int64_t n_kv,
-                                int heads, int head_dim, float scale);
+                                const ctxpar_bf16 *kvp, float *o_tiles, float *lse_tiles,
+                                int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale);
     void (*attention_merge_tiles)(float *o_acc, float *lse_acc, const float *o_blk,
                                   const float *lse_blk, int64_t n_q, int heads, int head_dim);
     void (*attention_tiles_to_rows)(float *o, int64_t ldo, const float *o_tiles, int64_t n_q,

@@ -17,9 +17,10 @@
  * query tiles, head dims 32, 48, 64, 70 (off the 16-lane vector), 80 and
  * 128, several threads, strided rows (q, k, v in one qkv). On every path a
  * query's result must not depend on the other queries of the call (the
- * ring slices its queries). The ring's tiled form (queries prepared once
- * per block, partials kept and merged in tiles) gives the same bits as the
- * row kernel and the rows' merge, over two key sets and a set of none. */
+ * ring slices its queries). The ring's tiled form (queries and K/V
+ * prepared once per block, partials kept and merged in tiles) gives the
+ * same bits as the row kernel and the rows' merge, over two key sets and a
+ * set of none. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -87,11 +88,12 @@ static void lse_tiles_to_rows(float *lse, const float *lse_tiles, int64_t n_q, i
                                          i % CTXPAR_ATTENTION_TILE_ROWS];
 }
 
-/* The ring's tiled form (queries prepared once, outputs kept in tiles,
- * merged there, turned into rows at the end) equals the row form (plain
- * calls, the rows' merge), bit for bit: each of two key sets (the ring's
- * granules) alone, their merge, and merges with a side that saw no keys
- * (lse -inf) both ways. Queries strided in a qkv. */
+/* The ring's tiled form (queries and K/V prepared once, outputs kept in
+ * tiles, merged there, turned into rows at the end) equals the row form
+ * (plain calls, the rows' merge), bit for bit: each of two key sets (the
+ * ring's granules, prepared one after the other) alone, their merge, and
+ * merges with a side that saw no keys (lse -inf) both ways. Queries
+ * strided in a qkv. */
 static void check_tiles(int64_t n_q, int64_t n_kv, int heads, int dh) {
     const int64_t hd = (int64_t)heads * dh, ld = 3 * hd;
     const int64_t rows = n_q > 2 * n_kv ? n_q : 2 * n_kv;
@@ -122,19 +124,25 @@ static void check_tiles(int64_t n_q, int64_t n_kv, int heads, int dh) {
         ASSERT_EQ_INT(memcmp(o_got, o[i], sizeof(float) * (size_t)(n_q * hd)), 0);          \
         ASSERT_EQ_INT(memcmp(lse_got, lse[i], sizeof(float) * (size_t)(heads * n_q)), 0);   \
     } while (0)
+    /* both key sets prepared one after the other in one buffer, as a
+     * block's granules are */
+    const int64_t kv_values = ctxpar_cpu_attention_bf16_kv_values(n_kv, heads, dh);
+    ASSERT_TRUE(kv_values % 32 == 0 && kv_values >= 2 * n_kv * hd);
+    ctxpar_bf16 *kvp = aligned_alloc(64, sizeof(ctxpar_bf16) * (size_t)(2 * kv_values));
     for (int set = 0; set < 2; set++) {
         const float *k = qkv + set * n_kv * ld + hd, *v = qkv + set * n_kv * ld + 2 * hd;
         ctxpar_cpu_attention_bf16(qkv, ld, k, ld, v, ld, o[set], hd, lse[set], n_q, n_kv, heads,
                                   dh, 0.125f);
-        ASSERT_TRUE(ctxpar_cpu_attention_bf16_tiles(qkv, ld, qp, k, ld, v, ld, ot[set], lt[set],
-                                                    n_q, n_kv, heads, dh, 0.125f));
+        ctxpar_cpu_attention_bf16_prepare_kv(kvp + set * kv_values, k, ld, v, ld, n_kv, heads, dh);
+        ASSERT_TRUE(ctxpar_cpu_attention_bf16_tiles(qkv, ld, qp, kvp + set * kv_values, ot[set],
+                                                    lt[set], n_q, n_kv, heads, dh, 0.125f));
         SAME_AS(set);
     }
     /* no keys: zeros and -inf, as the row kernels give */
     ctxpar_cpu_attention_bf16(qkv, ld, qkv + hd, ld, qkv + 2 * hd, ld, o[2], hd, lse[2], n_q, 0,
                               heads, dh, 0.125f);
-    ASSERT_TRUE(ctxpar_cpu_attention_bf16_tiles(qkv, ld, qp, qkv + hd, ld, qkv + 2 * hd, ld, ot[2],
-                                                lt[2], n_q, 0, heads, dh, 0.125f));
+    ASSERT_TRUE(ctxpar_cpu_attention_bf16_tiles(qkv, ld, qp, kvp, ot[2], lt[2], n_q, 0, heads, dh,
+                                                0.125f));
     SAME_AS(2);
     /* set 0 <- set 1; then the empty one into it (nothing changes); then
      * it into the empty one (taken as it is) */
@@ -149,7 +157,7 @@ static void check_tiles(int64_t n_q, int64_t n_kv, int heads, int dh) {
     SAME_AS(2);
 #undef SAME_AS
     for (int i = 0; i < 3; i++) free(o[i]), free(lse[i]), free(ot[i]), free(lt[i]);
-    free(qkv), free(qp), free(o_got), free(lse_got);
+    free(qkv), free(qp), free(kvp), free(o_got), free(lse_got);
 }
 
 int main(int argc, char **argv) {

@@ -352,28 +352,19 @@ int ctxpar_cpu_attention_bf16_force_path(const char *path) {
     return -1;
 }
 
-/* The VDPBF16PS kernel over every (head, query tile), with the queries
- * packed per tile or prepared (qp). Returns 0, having done nothing, when
- * its buffer cannot be had (the caller runs the float32 kernel). */
-static int run_dp(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const float *k,
-                  int64_t ldk, const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
-                  float *ot, float *lt, int64_t n_q, int64_t n_kv, int heads, int head_dim,
-                  float scale) {
+/* Prepared K/V of n_kv keys (ctxpar_cpu_attention_bf16_prepare_kv): K as
+ * [heads][n_kv][dh], then V as [heads][key pairs][dh][2], each part padded
+ * to whole 64-byte lines so that a block's granules stay aligned. */
+static int64_t kb_values(int64_t n_kv, int64_t hd) { return (n_kv * hd + 31) / 32 * 32; }
+static int64_t kv_values(int64_t n_kv, int64_t hd) {
+    return kb_values(n_kv, hd) + ((n_kv + 1) / 2 * 2 * hd + 31) / 32 * 32;
+}
+
+static void prepare_kv(ctxpar_bf16 *kvp, const float *k, int64_t ldk, const float *v,
+                       int64_t ldv, int64_t n_kv, int heads, int head_dim, int n_threads) {
 #if HAVE_BF16_PATH
     const int64_t hd = (int64_t)heads * head_dim, pairs = (n_kv + 1) / 2;
-    int n_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    const int64_t n_tiles = (n_q + BQ - 1) / BQ, n_items = n_tiles * heads;
-    if (n_threads > n_items) n_threads = (int)n_items;
-    const int64_t share = (scratch_bytes(head_dim) + 63) / 64 * 64;
-    const int64_t kb_bytes = (int64_t)sizeof(ctxpar_bf16) * n_kv * hd;
-    const int64_t vt_bytes = (int64_t)sizeof(ctxpar_bf16) * hd * pairs * 2;
-    /* [K][V][scratch], each 64-byte aligned */
-    const int64_t vt_at = (kb_bytes + 63) / 64 * 64;
-    const int64_t scratch_at = vt_at + (vt_bytes + 63) / 64 * 64;
-    char *buffer = call_buffer_get(scratch_at + share * n_threads);
-    if (!buffer) return 0;
-    ctxpar_bf16 *kb = (ctxpar_bf16 *)buffer, *vt = (ctxpar_bf16 *)(buffer + vt_at);
-    char *scratch = buffer + scratch_at;
+    ctxpar_bf16 *kb = kvp, *vt = kvp + kb_values(n_kv, hd);
     for (int h = 0; h < heads; h++)
         ctxpar_cpu_bf16_rows(kb + h * n_kv * head_dim, head_dim, k + h * head_dim, ldk, n_kv,
                              head_dim);
@@ -383,10 +374,40 @@ static int run_dp(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const floa
             pack_value_pairs(vt + (h * pairs + p) * head_dim * 2, v + 2 * p * ldv + h * head_dim,
                              2 * p + 1 < n_kv ? v + (2 * p + 1) * ldv + h * head_dim : NULL,
                              head_dim);
-    const bf16_args args = {.q = q, .ldq = ldq, .qp = qp, .n_tiles = n_tiles, .kb = kb,
-                            .vt = vt, .o = o, .lse = lse, .ot = ot, .lt = lt, .ldo = ldo,
-                            .n_q = n_q, .n_kv = n_kv,
-                            .kv_pairs = pairs, .heads = heads, .dh = head_dim, .scale = scale};
+#else
+    (void)kvp, (void)k, (void)ldk, (void)v, (void)ldv, (void)n_kv, (void)heads, (void)head_dim;
+    (void)n_threads;
+#endif
+}
+
+/* The VDPBF16PS kernel over every (head, query tile), with the queries
+ * packed per tile or prepared (qp), K/V converted here or prepared (kvp),
+ * the output as rows (o, lse) or tiles (ot, lt). Returns 0, having done
+ * nothing, when its buffer cannot be had (the caller runs the float32
+ * kernel, or reports it). */
+static int run_dp(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const float *k,
+                  int64_t ldk, const float *v, int64_t ldv, const ctxpar_bf16 *kvp, float *o,
+                  int64_t ldo, float *lse, float *ot, float *lt, int64_t n_q, int64_t n_kv,
+                  int heads, int head_dim, float scale) {
+#if HAVE_BF16_PATH
+    const int64_t hd = (int64_t)heads * head_dim, pairs = (n_kv + 1) / 2;
+    int n_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    const int64_t n_tiles = (n_q + BQ - 1) / BQ, n_items = n_tiles * heads;
+    if (n_threads > n_items) n_threads = (int)n_items;
+    const int64_t share = (scratch_bytes(head_dim) + 63) / 64 * 64;
+    /* [K/V, unless prepared][scratch], 64-byte aligned */
+    const int64_t scratch_at = kvp ? 0 : (int64_t)sizeof(ctxpar_bf16) * kv_values(n_kv, hd);
+    char *buffer = call_buffer_get(scratch_at + share * n_threads);
+    if (!buffer) return 0;
+    if (!kvp) {
+        prepare_kv((ctxpar_bf16 *)buffer, k, ldk, v, ldv, n_kv, heads, head_dim, n_threads);
+        kvp = (const ctxpar_bf16 *)buffer;
+    }
+    char *scratch = buffer + scratch_at;
+    const bf16_args args = {.q = q, .ldq = ldq, .qp = qp, .n_tiles = n_tiles, .kb = kvp,
+                            .vt = kvp + kb_values(n_kv, hd), .o = o, .lse = lse, .ot = ot,
+                            .lt = lt, .ldo = ldo, .n_q = n_q, .n_kv = n_kv, .kv_pairs = pairs,
+                            .heads = heads, .dh = head_dim, .scale = scale};
 #pragma omp parallel num_threads(n_threads)
     {
         char *mine = scratch + share * omp_get_thread_num();
@@ -400,8 +421,9 @@ static int run_dp(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const floa
     call_buffer_put(buffer);
     return 1;
 #else
-    (void)q, (void)ldq, (void)qp, (void)k, (void)ldk, (void)v, (void)ldv, (void)o, (void)ldo;
-    (void)lse, (void)ot, (void)lt, (void)n_q, (void)n_kv, (void)heads, (void)head_dim, (void)scale;
+    (void)q, (void)ldq, (void)qp, (void)k, (void)ldk, (void)v, (void)ldv, (void)kvp, (void)o;
+    (void)ldo, (void)lse, (void)ot, (void)lt, (void)n_q, (void)n_kv, (void)heads;
+    (void)head_dim, (void)scale;
     return 0;
 #endif
 }
@@ -442,17 +464,28 @@ void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int6
         return;
     }
     if (n_q > 0 && heads > 0 && n_kv > 0 && path && !strcmp(path, "avx512bf16") &&
-        run_dp(q, ldq, NULL, k, ldk, v, ldv, o, ldo, lse, NULL, NULL, n_q, n_kv, heads, head_dim,
-               scale))
+        run_dp(q, ldq, NULL, k, ldk, v, ldv, NULL, o, ldo, lse, NULL, NULL, n_q, n_kv, heads,
+               head_dim, scale))
         return;
     /* no bf16 unit, or out of memory: the float32 kernel needs less */
     ctxpar_cpu_attention(q, ldq, k, ldk, v, ldv, o, ldo, lse, n_q, n_kv, heads, head_dim, scale);
 }
 
+int64_t ctxpar_cpu_attention_bf16_kv_values(int64_t n_kv, int heads, int head_dim) {
+    return kv_values(n_kv, (int64_t)heads * head_dim);
+}
+
+void ctxpar_cpu_attention_bf16_prepare_kv(ctxpar_bf16 *kvp, const float *k, int64_t ldk,
+                                          const float *v, int64_t ldv, int64_t n_kv, int heads,
+                                          int head_dim) {
+    prepare_kv(kvp, k, ldk, v, ldv, n_kv, heads, head_dim,
+               omp_in_parallel() ? 1 : omp_get_max_threads());
+}
+
 int ctxpar_cpu_attention_bf16_tiles(const float *q, int64_t ldq, const ctxpar_bf16 *qp,
-                                    const float *k, int64_t ldk, const float *v, int64_t ldv,
-                                    float *o_tiles, float *lse_tiles, int64_t n_q, int64_t n_kv,
-                                    int heads, int head_dim, float scale) {
+                                    const ctxpar_bf16 *kvp, float *o_tiles, float *lse_tiles,
+                                    int64_t n_q, int64_t n_kv, int heads, int head_dim,
+                                    float scale) {
     if (ctxpar_cpu_attention_bf16_queries_values(n_q, heads, head_dim) == 0) return 0;
     const int64_t tiles = (n_q + BQ - 1) / BQ * heads;
     if (n_kv <= 0) { /* no keys: o = 0, lse = -inf, as the row kernels give */
@@ -460,8 +493,8 @@ int ctxpar_cpu_attention_bf16_tiles(const float *q, int64_t ldq, const ctxpar_bf
         for (int64_t i = 0; i < tiles * BQ; i++) lse_tiles[i] = -INFINITY;
         return 1;
     }
-    return run_dp(q, ldq, qp, k, ldk, v, ldv, NULL, 0, NULL, o_tiles, lse_tiles, n_q, n_kv, heads,
-                  head_dim, scale);
+    return run_dp(q, ldq, qp, NULL, 0, NULL, 0, kvp, NULL, 0, NULL, o_tiles, lse_tiles, n_q, n_kv,
+                  heads, head_dim, scale);
 }
 
 void ctxpar_cpu_attention_tiles_to_rows(float *o, int64_t ldo, const float *o_tiles, int64_t n_q,

@@ -34,18 +34,23 @@ void ctxpar_cpu_attention_merge(float *o_acc, int64_t ld_acc, float *lse_acc, co
 void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int64_t ldk,
                                const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
                                int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale);
-/* Ring attention's form of the VDPBF16PS kernel: queries prepared once for
- * several calls over different keys (the granules), and outputs kept as the
- * kernel accumulates them, in tiles of CTXPAR_ATTENTION_TILE_ROWS queries,
- * so that neither is converted per call. Same bits as the row form.
+/* Ring attention's form of the VDPBF16PS kernel: queries and K/V prepared
+ * once for several calls (a block's granules, every query slice), and
+ * outputs kept as the kernel accumulates them, in tiles of
+ * CTXPAR_ATTENTION_TILE_ROWS queries, so that none of them is converted per
+ * call. Same bits as the row form.
  * - queries_values: bf16 values for n_q prepared queries; 0 where the
  *   current path is not VDPBF16PS (then none of this applies).
  * - prepare_queries: q rounded to bf16, scaled and packed as the tiles read it.
- * - tiles: the kernel over n_kv keys with qp from prepare_queries (or NULL);
- *   o_tiles [tile][head][head_dim][TILE_ROWS] (o^T of a tile's queries) and
- *   lse_tiles [tile][head][TILE_ROWS], every lane written (those past n_q
- *   hold a zero query's result). Returns 0, having written nothing, when its
- *   buffer cannot be had.
+ * - kv_values, prepare_kv: n_kv keys' K and V rounded to bf16 and laid out
+ *   as the kernel reads them; kv_values is a multiple of 32 (64 bytes), so
+ *   granules prepared one after another stay aligned. The prepared values
+ *   are plain data: ring attention sends them to the next rank as they are.
+ * - tiles: the kernel with qp from prepare_queries (or NULL) and kvp from
+ *   prepare_kv; o_tiles [tile][head][head_dim][TILE_ROWS] (o^T of a tile's
+ *   queries) and lse_tiles [tile][head][TILE_ROWS], every lane written
+ *   (those past n_q hold a zero query's result). Returns 0, having written
+ *   nothing, when its scratch cannot be had.
  * - ctxpar_cpu_attention_merge_tiles: ctxpar_cpu_attention_merge on tiles.
  * - tiles_to_rows: a tile set's queries as rows o [n_q][ldo]. */
 #define CTXPAR_ATTENTION_TILE_ROWS 64
@@ -53,10 +58,14 @@ int64_t ctxpar_cpu_attention_bf16_queries_values(int64_t n_q, int heads, int hea
 void ctxpar_cpu_attention_bf16_prepare_queries(ctxpar_bf16 *qp, const float *q, int64_t ldq,
                                                int64_t n_q, int heads, int head_dim,
                                                float scale);
+int64_t ctxpar_cpu_attention_bf16_kv_values(int64_t n_kv, int heads, int head_dim);
+void ctxpar_cpu_attention_bf16_prepare_kv(ctxpar_bf16 *kvp, const float *k, int64_t ldk,
+                                          const float *v, int64_t ldv, int64_t n_kv, int heads,
+                                          int head_dim);
 int ctxpar_cpu_attention_bf16_tiles(const float *q, int64_t ldq, const ctxpar_bf16 *qp,
-                                    const float *k, int64_t ldk, const float *v, int64_t ldv,
-                                    float *o_tiles, float *lse_tiles, int64_t n_q, int64_t n_kv,
-                                    int heads, int head_dim, float scale);
+                                    const ctxpar_bf16 *kvp, float *o_tiles, float *lse_tiles,
+                                    int64_t n_q, int64_t n_kv, int heads, int head_dim,
+                                    float scale);
 void ctxpar_cpu_attention_merge_tiles(float *o_acc, float *lse_acc, const float *o_blk,
                                       const float *lse_blk, int64_t n_q, int heads,
                                       int head_dim);

@@ -137,10 +137,17 @@ static int64_t first_granule(const int64_t *block_rows, int owner, int64_t granu
     return g;
 }
 
-int64_t ctxpar_ring_prepared_query_bytes(int64_t n_local, int heads, int head_dim) {
+int64_t ctxpar_ring_prepared_bytes(int64_t n_local, int64_t granule_rows, int heads,
+                                   int head_dim) {
+    if (n_local <= 0) return 0;
     const int64_t rows = n_local < RING_QUERY_SLICE ? n_local : RING_QUERY_SLICE;
-    /* an upper bound of every backend's: tiles of up to 64 queries */
-    return rows > 0 ? (rows + 63) / 64 * 64 * heads * (int64_t)head_dim * 2 : 0;
+    const int64_t d = (int64_t)heads * head_dim;
+    const int64_t granules = granule_rows > 0 ? (n_local + granule_rows - 1) / granule_rows : 1;
+    /* an upper bound of every backend's: a slice's queries in tiles of up
+     * to 64, the own block's K and V with each granule's two parts padded
+     * to 64 bytes */
+    return ((rows + 63) / 64 * 64 * d + 2 * n_local * d + granules * 64) *
+           (int64_t)sizeof(ctxpar_bf16);
 }
 
 /* An unzeroed buffer of the ring; NULL, and status set, when there is no memory. */
@@ -201,17 +208,29 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
     }
 
     ctxpar_status status = CTXPAR_OK;
-    float *kv_buf[2] = {NULL, NULL};
-    /* the bf16 attention's prepared queries, one slice's, when the ring's
-     * attention is that kernel (0: none here) */
+    /* The tiled form (the backend's bf16 attention on its VDPBF16PS path):
+     * every rank must take it or none, since it changes what goes round the
+     * ring (prepared bf16 K/V instead of float32 rows). */
+    int64_t not_tiled =
+        !(backend->attention == backend->attention_bf16 &&
+          backend->attention_bf16_queries_values && backend->attention_bf16_prepare_queries &&
+          backend->attention_bf16_kv_values && backend->attention_bf16_prepare_kv &&
+          backend->attention_bf16_tiles && backend->attention_merge_tiles &&
+          backend->attention_tiles_to_rows &&
+          backend->attention_bf16_queries_values(1, heads, head_dim) > 0);
+    if (ranks > 1) CTXPAR_TRY(ctxpar_comm_allreduce_max_i64(comm, &not_tiled, 1));
+    const int tiles = !not_tiled;
+    /* a slice's prepared queries, and a granule's prepared K/V, in values */
     const int64_t slice_rows = n_q < RING_QUERY_SLICE ? n_q : RING_QUERY_SLICE;
-    const int64_t qp_values = backend->attention_bf16_queries_values && n_q > 0 &&
-                                      backend->attention == backend->attention_bf16
-                                  ? backend->attention_bf16_queries_values(slice_rows, heads,
-                                                                           head_dim)
-                                  : 0;
-    const int tiles = qp_values > 0 && backend->attention_bf16_tiles &&
-                      backend->attention_merge_tiles && backend->attention_tiles_to_rows;
+    const int64_t qp_values =
+        tiles && n_q > 0 ? backend->attention_bf16_queries_values(slice_rows, heads, head_dim) : 0;
+    const int64_t granule_kv = tiles ? backend->attention_bf16_kv_values(granule_rows, heads, head_dim) : 0;
+    /* bytes of a block of `rows` keys as it goes round the ring */
+#define BLOCK_BYTES(rows)                                                                      \
+    (tiles ? (rows) / granule_rows * granule_kv * (int64_t)sizeof(ctxpar_bf16)                 \
+           : (rows) * ld_kv * (int64_t)sizeof(float))
+    void *kv_buf[2] = {NULL, NULL};
+    ctxpar_bf16 *own_kv = NULL; /* tiled: this rank's block, prepared */
     ctxpar_bf16 *qp = NULL;
     const int64_t q_rows = ctxpar_ring_partial_rows(n_q);
     const int root_level = root_level_of(granules);
@@ -234,30 +253,36 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
         tree.nodes[i].lse =
             ring_buffer(sizeof(float) * (size_t)(q_rows * heads), "ring partial lse", &status);
     }
-    if (tiles)
+    if (qp_values > 0)
         qp = ring_buffer(sizeof(ctxpar_bf16) * (size_t)qp_values, "ring prepared queries", &status);
+    if (tiles && n_q > 0)
+        own_kv = ring_buffer((size_t)BLOCK_BYTES(n_q), "ring prepared K/V", &status);
     if (ranks > 1)
         for (int b = 0; b < 2; b++)
-            kv_buf[b] =
-                ring_buffer(sizeof(float) * (size_t)(max_rows * ld_kv), "ring K/V buffer", &status);
+            kv_buf[b] = ring_buffer((size_t)BLOCK_BYTES(max_rows), "ring K/V buffer", &status);
     if (status != CTXPAR_OK) goto fail;
+    /* tiled: the own block's granules prepared once, for every slice here
+     * and for the ranks it goes on to */
+    for (int64_t g = 0; own_kv && g < n_q / granule_rows; g++)
+        backend->attention_bf16_prepare_kv(own_kv + g * granule_kv, kv + g * granule_rows * ld_kv,
+                                           ld_kv, kv + g * granule_rows * ld_kv + d, ld_kv,
+                                           granule_rows, heads, head_dim);
 
-    const float *kv_cur = kv;
+    const void *kv_cur = tiles ? (const void *)own_kv : (const void *)kv;
     int next_buf = 0;
     for (int step = 0; step < ranks; step++) {
         const int owner = ((rank - step) % ranks + ranks) % ranks;
         const int64_t n_kv = block_rows[owner];
         ctxpar_comm_exchange ex = {.n_requests = 0};
-        float *kv_next = NULL;
+        void *kv_next = NULL;
         if (step + 1 < ranks) {
             /* Pass on the block in hand; receive the one rank-1 holds now. */
             const int incoming = ((rank - step - 1) % ranks + ranks) % ranks;
             kv_next = kv_buf[next_buf];
             CTXPAR_TRY_GOTO(ctxpar_comm_sendrecv_begin(
-                comm, kv_cur, n_kv * ld_kv * (int64_t)sizeof(float), (rank + 1) % ranks, kv_next,
-                block_rows[incoming] * ld_kv * (int64_t)sizeof(float),
-                (rank - 1 + ranks) % ranks, tag + step, &ex));
-            stats->bytes_sent += n_kv * ld_kv * (int64_t)sizeof(float);
+                comm, kv_cur, BLOCK_BYTES(n_kv), (rank + 1) % ranks, kv_next,
+                BLOCK_BYTES(block_rows[incoming]), (rank - 1 + ranks) % ranks, tag + step, &ex));
+            stats->bytes_sent += BLOCK_BYTES(n_kv);
         }
         double t0 = MPI_Wtime();
         /* The block's granules into the tree: the list of what to compute. */
@@ -288,18 +313,20 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
                                              rows, heads, head_dim);
                     continue;
                 }
-                const float *k = kv_cur + op->key_row * ld_kv;
                 if (tiles) {
-                    if (!backend->attention_bf16_tiles(q + i0 * ldq, ldq, qp, k, ld_kv, k + d,
-                                                       ld_kv, op->a->o + i0 * d,
-                                                       op->a->lse + i0 * heads, rows,
-                                                       granule_rows, heads, head_dim, scale)) {
+                    const ctxpar_bf16 *kvp = (const ctxpar_bf16 *)kv_cur +
+                                             op->key_row / granule_rows * granule_kv;
+                    if (!backend->attention_bf16_tiles(q + i0 * ldq, ldq, qp, kvp,
+                                                       op->a->o + i0 * d, op->a->lse + i0 * heads,
+                                                       rows, granule_rows, heads, head_dim,
+                                                       scale)) {
                         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY,
                                               "ring attention: no memory for the bf16 "
-                                              "attention's K/V buffer");
+                                              "attention's scratch");
                         goto fail;
                     }
                 } else {
+                    const float *k = (const float *)kv_cur + op->key_row * ld_kv;
                     backend->attention(q + i0 * ldq, ldq, k, ld_kv, k + d, ld_kv,
                                        op->a->o + i0 * d, d, op->a->lse + i0 * heads, rows,
                                        granule_rows, heads, head_dim, scale);
@@ -329,8 +356,10 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
             memset(out, 0, sizeof(float) * (size_t)(n_q * d)); /* no keys anywhere */
     }
 
+#undef BLOCK_BYTES
 fail:
     ctxpar_mem_free(qp);
+    ctxpar_mem_free(own_kv);
     ctxpar_mem_free(kv_buf[0]);
     ctxpar_mem_free(kv_buf[1]);
     ctxpar_mem_free(tree.ops);

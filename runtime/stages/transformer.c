@@ -50,15 +50,16 @@ int64_t ctxpar_transformer_estimate_bytes(const ctxpar_model_config *config, ctx
     }
     /* bf16: the linears' converted rows, the attention's bf16 copy of a
      * granule of K/V (the kernel's, for the length of a call) and the ring's
-     * prepared queries */
+     * prepared queries and K/V (its K/V buffers, bf16 then, are counted
+     * above as float32) */
     const int64_t kv_rows = granule_rows;
     int64_t bf16 = dtype == CTXPAR_DTYPE_BF16
                        ? (ctxpar_cpu_linear_bf16_scratch_values(widest_input(config)) +
                           2 * (kv_rows + 1) * d) *
                                  (int64_t)sizeof(ctxpar_bf16) +
                              (tf->span == CTXPAR_ATTENTION_VIDEO
-                                  ? ctxpar_ring_prepared_query_bytes(n_local, (int)heads,
-                                                                     (int)(d / heads))
+                                  ? ctxpar_ring_prepared_bytes(n_local, granule_rows,
+                                                               (int)heads, (int)(d / heads))
                                   : 0)
                        : 0;
     return block * (int64_t)sizeof(float) + attention_bytes + merger + bf16;
