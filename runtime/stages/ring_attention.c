@@ -210,15 +210,16 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
     ctxpar_status status = CTXPAR_OK;
     /* The tiled form (the backend's bf16 attention on its VDPBF16PS path):
      * every rank must take it or none, since it changes what goes round the
-     * ring (prepared bf16 K/V instead of float32 rows). */
-    int64_t not_tiled =
-        !(backend->attention == backend->attention_bf16 &&
-          backend->attention_bf16_queries_values && backend->attention_bf16_prepare_queries &&
-          backend->attention_bf16_kv_values && backend->attention_bf16_prepare_kv &&
-          backend->attention_bf16_tiles && backend->attention_merge_tiles &&
-          backend->attention_tiles_to_rows &&
-          backend->attention_bf16_queries_values(1, heads, head_dim) > 0);
-    if (ranks > 1) CTXPAR_TRY(ctxpar_comm_allreduce_max_i64(comm, &not_tiled, 1));
+     * ring (prepared bf16 K/V instead of float32 rows). The dtype is the
+     * run's, the same everywhere; the CPU's path may differ between nodes,
+     * so bf16 runs agree on it. */
+    const int bf16 = backend->attention == backend->attention_bf16 &&
+                     backend->attention_bf16_queries_values &&
+                     backend->attention_bf16_prepare_queries && backend->attention_bf16_kv_values &&
+                     backend->attention_bf16_prepare_kv && backend->attention_bf16_tiles &&
+                     backend->attention_merge_tiles && backend->attention_tiles_to_rows;
+    int64_t not_tiled = !bf16 || backend->attention_bf16_queries_values(1, heads, head_dim) == 0;
+    if (bf16 && ranks > 1) CTXPAR_TRY(ctxpar_comm_allreduce_max_i64(comm, &not_tiled, 1));
     const int tiles = !not_tiled;
     /* a slice's prepared queries, and a granule's prepared K/V, in values */
     const int64_t slice_rows = n_q < RING_QUERY_SLICE ? n_q : RING_QUERY_SLICE;
