@@ -22,7 +22,13 @@
  *   head-major layout and the kept buffer below made a call 4-7% faster).
  * Odd key counts end in a zero pair. The float32 row sums add the unrounded
  * probabilities; PV multiplies their bf16 roundings. Where the CPU has no
- * AVX512-BF16 or the head dimension is odd, the float32 kernel runs instead. */
+ * AVX512-BF16 or the head dimension is odd, the float32 kernel runs instead.
+ *
+ * Ring attention calls a second form (ctxpar_cpu_attention_bf16_tiles): the
+ * queries and the K/V come prepared, converted once for many calls, and the
+ * output stays a tile's o^T, normalised where it was accumulated, with its
+ * lse beside it; the ring merges those tiles and turns only the result back
+ * into rows. Both forms run the same tile code, so their bits are equal. */
 #include "kernels/cpu/transformer_cpu.h"
 
 #include <math.h>
@@ -500,7 +506,8 @@ int ctxpar_cpu_attention_bf16_tiles(const float *q, int64_t ldq, const ctxpar_bf
 void ctxpar_cpu_attention_tiles_to_rows(float *o, int64_t ldo, const float *o_tiles, int64_t n_q,
                                         int heads, int head_dim) {
     const int64_t n_tiles = (n_q + BQ - 1) / BQ, items = n_tiles * heads;
-#pragma omp parallel for schedule(static) if (!omp_in_parallel() && n_q * heads * head_dim > (1 << 16))
+#pragma omp parallel for schedule(static) \
+    if (!omp_in_parallel() && n_q * heads * head_dim > (1 << 16))
     for (int64_t item = 0; item < items; item++) {
         const int64_t i0 = item / heads * BQ, rows = n_q - i0 < BQ ? n_q - i0 : BQ;
         const int head = (int)(item % heads);

@@ -31,7 +31,11 @@
  * kernel leaves them, in tiles of 64 queries (o^T per head), merges them
  * there and turns only the root back into rows: per granule the kernel then
  * writes its tile in place instead of transposing it into strided rows, and
- * the merge reads contiguous tiles, with the same operations per query. */
+ * the merge reads contiguous tiles, with the same operations per query. And
+ * each rank prepares its own block's K/V (bf16, in the kernel's layout, a
+ * granule at a time) once per layer; the prepared block is what goes round
+ * the ring, half the bytes of float32 rows, and no rank converts another's.
+ * Since that changes what is sent, the ranks agree on the form first. */
 #include "runtime/stages/ring_attention.h"
 
 #include <math.h>
@@ -225,7 +229,8 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
     const int64_t slice_rows = n_q < RING_QUERY_SLICE ? n_q : RING_QUERY_SLICE;
     const int64_t qp_values =
         tiles && n_q > 0 ? backend->attention_bf16_queries_values(slice_rows, heads, head_dim) : 0;
-    const int64_t granule_kv = tiles ? backend->attention_bf16_kv_values(granule_rows, heads, head_dim) : 0;
+    const int64_t granule_kv =
+        tiles ? backend->attention_bf16_kv_values(granule_rows, heads, head_dim) : 0;
     /* bytes of a block of `rows` keys as it goes round the ring */
 #define BLOCK_BYTES(rows)                                                                      \
     (tiles ? (rows) / granule_rows * granule_kv * (int64_t)sizeof(ctxpar_bf16)                 \
