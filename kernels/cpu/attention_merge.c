@@ -183,7 +183,8 @@ void ctxpar_cpu_attention_merge_tiles(float *o_acc, float *lse_acc, const float 
 #endif
         for (int d = 0; d < head_dim; d++)
             for (int r = 0; r < TILE; r++)
-                oa[d * TILE + r] = blend(oa[d * TILE + r], ob[d * TILE + r], wa[r], wb[r], la[r], lb[r]);
+                oa[d * TILE + r] =
+                    blend(oa[d * TILE + r], ob[d * TILE + r], wa[r], wb[r], la[r], lb[r]);
         for (int r = 0; r < TILE; r++)
             la[r] = lb[r] == -INFINITY ? la[r] : la[r] == -INFINITY ? lb[r] : l_new[r];
     }
