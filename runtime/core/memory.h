@@ -26,7 +26,9 @@ typedef enum ctxpar_mem_stage {
 void *ctxpar_mem_alloc(size_t bytes, ctxpar_mem_stage stage, const char *what);
 /* The same, not zeroed: for large buffers every reader finds written first
  * and that are made anew often (ring attention's K/V buffers and partials,
- * every layer), where zeroing cost a few percent of a bf16 transformer. */
+ * every layer), where zeroing cost a few percent of a bf16 transformer.
+ * With CTXPAR_MEM_POISON=1 (set by the test suite) they come filled with
+ * NaN instead, so a read before the first write cannot pass unseen. */
 void *ctxpar_mem_alloc_unzeroed(size_t bytes, ctxpar_mem_stage stage, const char *what);
 void ctxpar_mem_free(void *ptr);
 
