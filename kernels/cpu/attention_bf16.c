@@ -165,6 +165,59 @@ BF16_TARGET static void store_rows(float *o, int64_t ldo, const float *o_t, cons
     }
 }
 
+/* s^T rows [0, real) of keys k0 (rows dh apart) against the query tile
+ * qp, into s (rows BQ apart), and their maxima into tmax: R rows computed
+ * (a compile-time count where the caller passes one), rows past real
+ * repeating the last. */
+BF16_INLINE void qk_rows(const ctxpar_bf16 *k0, int dh, const ctxpar_bf16 *qp, const int R,
+                         int real, float *s, __m512 tmax[4]) {
+    const ctxpar_bf16 *krow[RK];
+    for (int r = 0; r < R; r++) krow[r] = k0 + (r < real ? r : real - 1) * dh;
+    __m512 acc[RK][4];
+    for (int r = 0; r < R; r++)
+        for (int w = 0; w < 4; w++) acc[r][w] = _mm512_setzero_ps();
+    for (int e = 0; e < dh / 2; e++) {
+        __m512bh qv[4];
+        for (int w = 0; w < 4; w++) qv[w] = (__m512bh)_mm512_loadu_si512(qp + (e * BQ + 16 * w) * 2);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const __m512bh kv = (__m512bh)_mm512_set1_epi32(pair_at(krow[r] + 2 * e));
+            for (int w = 0; w < 4; w++) acc[r][w] = _mm512_dpbf16_ps(acc[r][w], kv, qv[w]);
+        }
+    }
+    for (int r = 0; r < real; r++)
+        for (int w = 0; w < 4; w++) {
+            _mm512_store_ps(s + r * BQ + 16 * w, acc[r][w]);
+            tmax[w] = _mm512_max_ps(tmax[w], acc[r][w]);
+        }
+}
+
+/* o^T rows [0, real) (rows BQ apart), rescaled by alpha, plus P V over np
+ * key pairs: V's pairs of those dims at v (a key pair's dims 2*dh values
+ * apart), P's packed pairs at pp. C rows computed (a compile-time count
+ * where the caller passes one), rows past real from zero and not stored. */
+BF16_INLINE void pv_rows(float *o, const ctxpar_bf16 *v, int dh, const ctxpar_bf16 *pp,
+                         int64_t np, const __m512 alpha[4], const int C, int real) {
+    const ctxpar_bf16 *vrow[RC];
+    for (int c = 0; c < C; c++) vrow[c] = v + (c < real ? c : real - 1) * 2;
+    __m512 acc[RC][4];
+    for (int c = 0; c < C; c++)
+        for (int w = 0; w < 4; w++)
+            acc[c][w] = c < real ? _mm512_mul_ps(_mm512_loadu_ps(o + c * BQ + 16 * w), alpha[w])
+                                 : _mm512_setzero_ps();
+    for (int64_t jp = 0; jp < np; jp++) {
+        __m512bh pv[4];
+        for (int w = 0; w < 4; w++) pv[w] = (__m512bh)_mm512_load_si512(pp + (jp * BQ + 16 * w) * 2);
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            const __m512bh vv = (__m512bh)_mm512_set1_epi32(pair_at(vrow[c] + jp * 2 * dh));
+            for (int w = 0; w < 4; w++) acc[c][w] = _mm512_dpbf16_ps(acc[c][w], vv, pv[w]);
+        }
+    }
+    for (int c = 0; c < real; c++)
+        for (int w = 0; w < 4; w++) _mm512_storeu_ps(o + c * BQ + 16 * w, acc[c][w]);
+}
+
 /* Per-thread scratch: q pairs [dh/2][BQ][2] bf16, p pairs [BKV/2][BQ][2]
  * bf16, s^T [BKV][BQ] and o^T [dh][BQ] float32. */
 static int64_t scratch_bytes(int dh) {
@@ -174,7 +227,7 @@ static int64_t scratch_bytes(int dh) {
 
 BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64_t nq,
                                  char *scratch) {
-    const int dh = a->dh, dp_count = dh / 2;
+    const int dh = a->dh;
     ctxpar_bf16 *qp = (ctxpar_bf16 *)scratch;
     ctxpar_bf16 *pp = qp + (int64_t)dh * BQ;
     float *s_t = (float *)(pp + (int64_t)BKV * BQ);
@@ -201,30 +254,17 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
         const int64_t nk = a->n_kv - kv0 < BKV ? a->n_kv - kv0 : BKV;
         __m512 tmax[4];
         for (int w = 0; w < 4; w++) tmax[w] = _mm512_set1_ps(-INFINITY);
-        /* QK: s^T rows of RK keys */
+        /* QK: s^T rows of RK keys; a block's last 4 (64 = 10 x 6 + 4) in a
+         * tile of their own rather than 6 rows with 2 repeated */
         for (int64_t j0 = 0; j0 < nk; j0 += RK) {
-            const int R = (int)(nk - j0 < RK ? nk - j0 : RK);
-            const ctxpar_bf16 *krow[RK];
-            for (int r = 0; r < RK; r++)
-                krow[r] = kh + (kv0 + j0 + (r < R ? r : R - 1)) * dh;
-            __m512 acc[RK][4];
-            for (int r = 0; r < RK; r++)
-                for (int w = 0; w < 4; w++) acc[r][w] = _mm512_setzero_ps();
-            for (int e = 0; e < dp_count; e++) {
-                __m512bh qv[4];
-                for (int w = 0; w < 4; w++)
-                    qv[w] = (__m512bh)_mm512_loadu_si512(qp + (e * BQ + 16 * w) * 2);
-#pragma GCC unroll 6
-                for (int r = 0; r < RK; r++) {
-                    const __m512bh kv = (__m512bh)_mm512_set1_epi32(pair_at(krow[r] + 2 * e));
-                    for (int w = 0; w < 4; w++) acc[r][w] = _mm512_dpbf16_ps(acc[r][w], kv, qv[w]);
-                }
-            }
-            for (int r = 0; r < R; r++)
-                for (int w = 0; w < 4; w++) {
-                    _mm512_store_ps(s_t + (j0 + r) * BQ + 16 * w, acc[r][w]);
-                    tmax[w] = _mm512_max_ps(tmax[w], acc[r][w]);
-                }
+            const ctxpar_bf16 *k0 = kh + (kv0 + j0) * dh;
+            float *s0 = s_t + j0 * BQ;
+            if (nk - j0 >= RK)
+                qk_rows(k0, dh, qp, RK, RK, s0, tmax);
+            else if (nk - j0 == 4)
+                qk_rows(k0, dh, qp, 4, 4, s0, tmax);
+            else
+                qk_rows(k0, dh, qp, RK, (int)(nk - j0), s0, tmax);
         }
         /* online softmax in float32 */
         __m512 alpha[4];
@@ -249,32 +289,13 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
                 }
                 _mm512_store_si512(pp + (jp * BQ + 16 * w) * 2, pack_pairs(lo, hi));
             }
-        /* PV: o^T rows of RC dims */
-        const int64_t pair0 = kv0 / 2;
+        /* PV: o^T rows of RC dims (6 measured no faster) */
+        const ctxpar_bf16 *v0 = vh + kv0 / 2 * dh * 2;
         for (int d0 = 0; d0 < dh; d0 += RC) {
-            const int C = dh - d0 < RC ? dh - d0 : RC;
-            const ctxpar_bf16 *vrow[RC];
-            for (int c = 0; c < RC; c++)
-                vrow[c] = vh + (pair0 * dh + d0 + (c < C ? c : C - 1)) * 2;
-            __m512 acc[RC][4];
-            for (int c = 0; c < RC; c++)
-                for (int w = 0; w < 4; w++)
-                    acc[c][w] = c < C ? _mm512_mul_ps(_mm512_loadu_ps(o_t + (d0 + c) * BQ + 16 * w),
-                                                      alpha[w])
-                                      : _mm512_setzero_ps();
-            for (int64_t jp = 0; jp < np; jp++) {
-                __m512bh pv[4];
-                for (int w = 0; w < 4; w++)
-                    pv[w] = (__m512bh)_mm512_load_si512(pp + (jp * BQ + 16 * w) * 2);
-#pragma GCC unroll 4
-                for (int c = 0; c < RC; c++) {
-                    const __m512bh vv =
-                        (__m512bh)_mm512_set1_epi32(pair_at(vrow[c] + jp * 2 * dh));
-                    for (int w = 0; w < 4; w++) acc[c][w] = _mm512_dpbf16_ps(acc[c][w], vv, pv[w]);
-                }
-            }
-            for (int c = 0; c < C; c++)
-                for (int w = 0; w < 4; w++) _mm512_storeu_ps(o_t + (d0 + c) * BQ + 16 * w, acc[c][w]);
+            if (dh - d0 >= RC)
+                pv_rows(o_t + d0 * BQ, v0 + d0 * 2, dh, pp, np, alpha, RC, RC);
+            else
+                pv_rows(o_t + d0 * BQ, v0 + d0 * 2, dh, pp, np, alpha, RC, dh - d0);
         }
     }
     if (lt) { /* the tile normalised in place, every lane (rows past nq too) */
