@@ -154,8 +154,11 @@ int64_t ctxpar_ring_prepared_bytes(int64_t n_local, int64_t granule_rows, int he
            (int64_t)sizeof(ctxpar_bf16);
 }
 
-/* An unzeroed buffer of the ring; NULL, and status set, when there is no memory. */
+/* An unzeroed buffer of the ring; NULL, and status set, when there is no
+ * memory. Once status is set it allocates nothing more (one error, not one
+ * per buffer). */
 static void *ring_buffer(size_t bytes, const char *what, ctxpar_status *status) {
+    if (*status != CTXPAR_OK) return NULL;
     void *p = ctxpar_mem_alloc_unzeroed(bytes, CTXPAR_MEM_TRANSFORMER, what);
     if (!p) *status = CTXPAR_ERR_NO_MEMORY;
     return p;
@@ -253,7 +256,7 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
     /* The partials, the prepared queries and the K/V buffers are written
      * before they are read (a kernel call fills its node's rows or tiles, a
      * receive its buffer), so they are not zeroed: this runs every layer. */
-    for (int i = 0; i < tree.capacity && status == CTXPAR_OK; i++) {
+    for (int i = 0; i < tree.capacity; i++) {
         tree.nodes[i].o =
             ring_buffer(sizeof(float) * (size_t)(q_rows * d), "ring partial output", &status);
         tree.nodes[i].lse =
