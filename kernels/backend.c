@@ -12,6 +12,16 @@
 #include "kernels/cpu/transformer_cpu.h"
 #include "kernels/cuda/cuda_device.h"
 
+static const ctxpar_attention_tiled cpu_attention_tiled = {
+    .queries_values = ctxpar_cpu_attention_bf16_queries_values,
+    .prepare_queries = ctxpar_cpu_attention_bf16_prepare_queries,
+    .kv_values = ctxpar_cpu_attention_bf16_kv_values,
+    .prepare_kv = ctxpar_cpu_attention_bf16_prepare_kv,
+    .attention = ctxpar_cpu_attention_bf16_tiles,
+    .merge = ctxpar_cpu_attention_merge_tiles,
+    .to_rows = ctxpar_cpu_attention_tiles_to_rows,
+};
+
 static const ctxpar_backend cpu_backend = {
     .name = "cpu",
     .conv3d_scratch_floats = ctxpar_cpu_conv3d_scratch_floats,
@@ -35,13 +45,7 @@ static const ctxpar_backend cpu_backend = {
     .patch_rows = ctxpar_cpu_patch_rows,
     .attention = ctxpar_cpu_attention,
     .attention_bf16 = ctxpar_cpu_attention_bf16,
-    .attention_bf16_queries_values = ctxpar_cpu_attention_bf16_queries_values,
-    .attention_bf16_prepare_queries = ctxpar_cpu_attention_bf16_prepare_queries,
-    .attention_bf16_kv_values = ctxpar_cpu_attention_bf16_kv_values,
-    .attention_bf16_prepare_kv = ctxpar_cpu_attention_bf16_prepare_kv,
-    .attention_bf16_tiles = ctxpar_cpu_attention_bf16_tiles,
-    .attention_merge_tiles = ctxpar_cpu_attention_merge_tiles,
-    .attention_tiles_to_rows = ctxpar_cpu_attention_tiles_to_rows,
+    .attention_tiled = &cpu_attention_tiled,
     .attention_merge = ctxpar_cpu_attention_merge,
     .layer_norm = ctxpar_cpu_layer_norm,
     .rms_norm = ctxpar_cpu_rms_norm,

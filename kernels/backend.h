@@ -18,6 +18,26 @@
 #include "base/device.h"
 #include "base/status.h"
 
+/* The bf16 attention's tiled form (kernels/cpu/transformer_cpu.h): queries
+ * and K/V prepared once for several calls, outputs kept in tiles, merged
+ * there and turned into rows once. All or none: a backend has the group or
+ * not. queries_values 0: the current path has no such form. */
+typedef struct ctxpar_attention_tiled {
+    int64_t (*queries_values)(int64_t n_q, int heads, int head_dim);
+    void (*prepare_queries)(ctxpar_bf16 *qp, const float *q, int64_t ldq, int64_t n_q, int heads,
+                            int head_dim, float scale);
+    int64_t (*kv_values)(int64_t n_kv, int heads, int head_dim);
+    void (*prepare_kv)(ctxpar_bf16 *kvp, const float *k, int64_t ldk, const float *v,
+                       int64_t ldv, int64_t n_kv, int heads, int head_dim);
+    int (*attention)(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const ctxpar_bf16 *kvp,
+                     float *o_tiles, float *lse_tiles, int64_t n_q, int64_t n_kv, int heads,
+                     int head_dim, float scale);
+    void (*merge)(float *o_acc, float *lse_acc, const float *o_blk, const float *lse_blk,
+                  int64_t n_q, int heads, int head_dim);
+    void (*to_rows)(float *o, int64_t ldo, const float *o_tiles, int64_t n_q, int heads,
+                    int head_dim);
+} ctxpar_attention_tiled;
+
 typedef struct ctxpar_backend {
     const char *name;
 
@@ -86,25 +106,10 @@ typedef struct ctxpar_backend {
     void (*attention_bf16)(const float *q, int64_t ldq, const float *k, int64_t ldk,
                            const float *v, int64_t ldv, float *o, int64_t ldo, float *lse,
                            int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale);
-    /* optional (NULL: none): attention_bf16 for ring attention, its queries
-     * and K/V prepared once for several calls and its outputs kept in tiles
-     * (kernels/cpu/transformer_cpu.h); values 0: the current path has no
-     * such form, call attention_bf16. Ring attention uses them when its
-     * attention is attention_bf16 (--dtype bf16). */
-    int64_t (*attention_bf16_queries_values)(int64_t n_q, int heads, int head_dim);
-    void (*attention_bf16_prepare_queries)(ctxpar_bf16 *qp, const float *q, int64_t ldq,
-                                           int64_t n_q, int heads, int head_dim, float scale);
-    int64_t (*attention_bf16_kv_values)(int64_t n_kv, int heads, int head_dim);
-    void (*attention_bf16_prepare_kv)(ctxpar_bf16 *kvp, const float *k, int64_t ldk,
-                                      const float *v, int64_t ldv, int64_t n_kv, int heads,
-                                      int head_dim);
-    int (*attention_bf16_tiles)(const float *q, int64_t ldq, const ctxpar_bf16 *qp,
-                                const ctxpar_bf16 *kvp, float *o_tiles, float *lse_tiles,
-                                int64_t n_q, int64_t n_kv, int heads, int head_dim, float scale);
-    void (*attention_merge_tiles)(float *o_acc, float *lse_acc, const float *o_blk,
-                                  const float *lse_blk, int64_t n_q, int heads, int head_dim);
-    void (*attention_tiles_to_rows)(float *o, int64_t ldo, const float *o_tiles, int64_t n_q,
-                                    int heads, int head_dim);
+    /* optional (NULL: none): attention_bf16's tiled form for ring attention
+     * (below), used when the ring's attention is attention_bf16 (--dtype
+     * bf16) */
+    const struct ctxpar_attention_tiled *attention_tiled;
     void (*attention_merge)(float *o_acc, int64_t ld_acc, float *lse_acc, const float *o_blk,
                             int64_t ld_blk, const float *lse_blk, int64_t n_q, int heads,
                             int head_dim);

@@ -124,7 +124,7 @@ static int64_t single_rank_mismatches(ctxpar_comm_t comm, const ring_case *c, co
 static int64_t run_bf16_case(ctxpar_comm_t comm, const ring_case *c, const int64_t *rows_in) {
     ctxpar_backend tiled = *ctxpar_backend_cpu(), plain = tiled;
     tiled.attention = plain.attention = tiled.attention_bf16;
-    plain.attention_bf16_tiles = NULL;
+    plain.attention_tiled = NULL;
     const int rank = ctxpar_comm_rank(comm), ranks = ctxpar_comm_size(comm);
     int64_t rows[64], first_of[65];
     for (int r = 0; r < ranks; r++) rows[r] = r == c->empty_rank ? 0 : rows_in[r];

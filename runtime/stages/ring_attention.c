@@ -220,20 +220,15 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
      * ring (prepared bf16 K/V instead of float32 rows). The dtype is the
      * run's, the same everywhere; the CPU's path may differ between nodes,
      * so bf16 runs agree on it. */
-    const int bf16 = backend->attention == backend->attention_bf16 &&
-                     backend->attention_bf16_queries_values &&
-                     backend->attention_bf16_prepare_queries && backend->attention_bf16_kv_values &&
-                     backend->attention_bf16_prepare_kv && backend->attention_bf16_tiles &&
-                     backend->attention_merge_tiles && backend->attention_tiles_to_rows;
-    int64_t not_tiled = !bf16 || backend->attention_bf16_queries_values(1, heads, head_dim) == 0;
-    if (bf16 && ranks > 1) CTXPAR_TRY(ctxpar_comm_allreduce_max_i64(comm, &not_tiled, 1));
+    const ctxpar_attention_tiled *tf =
+        backend->attention == backend->attention_bf16 ? backend->attention_tiled : NULL;
+    int64_t not_tiled = !tf || tf->queries_values(1, heads, head_dim) == 0;
+    if (tf && ranks > 1) CTXPAR_TRY(ctxpar_comm_allreduce_max_i64(comm, &not_tiled, 1));
     const int tiles = !not_tiled;
     /* a slice's prepared queries, and a granule's prepared K/V, in values */
     const int64_t slice_rows = n_q < RING_QUERY_SLICE ? n_q : RING_QUERY_SLICE;
-    const int64_t qp_values =
-        tiles && n_q > 0 ? backend->attention_bf16_queries_values(slice_rows, heads, head_dim) : 0;
-    const int64_t granule_kv =
-        tiles ? backend->attention_bf16_kv_values(granule_rows, heads, head_dim) : 0;
+    const int64_t qp_values = tiles && n_q > 0 ? tf->queries_values(slice_rows, heads, head_dim) : 0;
+    const int64_t granule_kv = tiles ? tf->kv_values(granule_rows, heads, head_dim) : 0;
     /* bytes of a block of `rows` keys as it goes round the ring */
 #define BLOCK_BYTES(rows)                                                                      \
     (tiles ? (rows) / granule_rows * granule_kv * (int64_t)sizeof(ctxpar_bf16)                 \
@@ -273,9 +268,8 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
     /* tiled: the own block's granules prepared once, for every slice here
      * and for the ranks it goes on to */
     for (int64_t g = 0; own_kv && g < n_q / granule_rows; g++)
-        backend->attention_bf16_prepare_kv(own_kv + g * granule_kv, kv + g * granule_rows * ld_kv,
-                                           ld_kv, kv + g * granule_rows * ld_kv + d, ld_kv,
-                                           granule_rows, heads, head_dim);
+        tf->prepare_kv(own_kv + g * granule_kv, kv + g * granule_rows * ld_kv, ld_kv,
+                       kv + g * granule_rows * ld_kv + d, ld_kv, granule_rows, heads, head_dim);
 
     const void *kv_cur = tiles ? (const void *)own_kv : (const void *)kv;
     int next_buf = 0;
@@ -306,14 +300,12 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
         for (int64_t i0 = 0; i0 < n_q; i0 += RING_QUERY_SLICE) {
             const int64_t rows = n_q - i0 < RING_QUERY_SLICE ? n_q - i0 : RING_QUERY_SLICE;
             if (qp && tree.n_ops > 0)
-                backend->attention_bf16_prepare_queries(qp, q + i0 * ldq, ldq, rows, heads,
-                                                        head_dim, scale);
+                tf->prepare_queries(qp, q + i0 * ldq, ldq, rows, heads, head_dim, scale);
             for (int i = 0; i < tree.n_ops; i++) {
                 const tree_op *op = &tree.ops[i];
                 if (op->b && tiles) {
-                    backend->attention_merge_tiles(op->a->o + i0 * d, op->a->lse + i0 * heads,
-                                                   op->b->o + i0 * d, op->b->lse + i0 * heads,
-                                                   rows, heads, head_dim);
+                    tf->merge(op->a->o + i0 * d, op->a->lse + i0 * heads, op->b->o + i0 * d,
+                              op->b->lse + i0 * heads, rows, heads, head_dim);
                     continue;
                 }
                 if (op->b) {
@@ -325,10 +317,9 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
                 if (tiles) {
                     const ctxpar_bf16 *kvp = (const ctxpar_bf16 *)kv_cur +
                                              op->key_row / granule_rows * granule_kv;
-                    if (!backend->attention_bf16_tiles(q + i0 * ldq, ldq, qp, kvp,
-                                                       op->a->o + i0 * d, op->a->lse + i0 * heads,
-                                                       rows, granule_rows, heads, head_dim,
-                                                       scale)) {
+                    if (!tf->attention(q + i0 * ldq, ldq, qp, kvp, op->a->o + i0 * d,
+                                       op->a->lse + i0 * heads, rows, granule_rows, heads,
+                                       head_dim, scale)) {
                         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY,
                                               "ring attention: no memory for the bf16 "
                                               "attention's scratch");
@@ -358,7 +349,7 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
     if (n_q > 0) {
         tree_node *root = tree_find(&tree, tree.root_level, 0);
         if (root && tiles)
-            backend->attention_tiles_to_rows(out, d, root->o, n_q, heads, head_dim);
+            tf->to_rows(out, d, root->o, n_q, heads, head_dim);
         else if (root)
             memcpy(out, root->o, sizeof(float) * (size_t)(n_q * d));
         else
