@@ -52,9 +52,8 @@ typedef struct bf16_args {
     const float *q;
     int64_t ldq;
     /* NULL, or the queries prepared (ctxpar_cpu_attention_bf16_prepare_queries):
-     * tile (head, q0 / BQ) at qp + (head * n_tiles + q0 / BQ) * dh * BQ */
+     * tile (head, q0 / BQ) at qp + (q0 / BQ * heads + head) * dh * BQ */
     const ctxpar_bf16 *qp;
-    int64_t n_tiles;
     const ctxpar_bf16 *kb; /* [heads][n_kv][dh] */
     const ctxpar_bf16 *vt; /* [heads][n_kv_pairs][dh][2] */
     float *o, *lse; /* rows, or NULL when the output goes to tiles: */
@@ -243,7 +242,7 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
     const ctxpar_bf16 *vh = a->vt + (int64_t)head * a->kv_pairs * dh * 2;
 
     if (a->qp)
-        qp = (ctxpar_bf16 *)a->qp + ((int64_t)head * a->n_tiles + q0 / BQ) * dh * BQ;
+        qp = (ctxpar_bf16 *)a->qp + (q0 / BQ * a->heads + head) * dh * BQ;
     else
         pack_query_pairs(qp, a, head, q0, nq, qscale);
     memset(o_t, 0, sizeof(float) * (size_t)dh * BQ);
@@ -431,7 +430,7 @@ static int run_dp(const float *q, int64_t ldq, const ctxpar_bf16 *qp, const floa
         kvp = (const ctxpar_bf16 *)buffer;
     }
     char *scratch = buffer + scratch_at;
-    const bf16_args args = {.q = q, .ldq = ldq, .qp = qp, .n_tiles = n_tiles, .kb = kvp,
+    const bf16_args args = {.q = q, .ldq = ldq, .qp = qp, .kb = kvp,
                             .vt = kvp + kb_values(n_kv, hd), .o = o, .lse = lse, .ot = ot,
                             .lt = lt, .ldo = ldo, .n_q = n_q, .n_kv = n_kv, .kv_pairs = pairs,
                             .heads = heads, .dh = head_dim, .scale = scale};
@@ -470,9 +469,9 @@ void ctxpar_cpu_attention_bf16_prepare_queries(ctxpar_bf16 *qp, const float *q, 
     const bf16_args args = {.q = q, .ldq = ldq, .n_q = n_q, .heads = heads, .dh = head_dim};
     const float qscale = scale * 1.4426950408889634f;
 #pragma omp parallel for schedule(static) if (!omp_in_parallel())
-    for (int64_t item = 0; item < n_items; item++) {
-        const int head = (int)(item / n_tiles);
-        const int64_t q0 = (item % n_tiles) * BQ;
+    for (int64_t item = 0; item < n_items; item++) { /* tile-major, as the outputs */
+        const int head = (int)(item % heads);
+        const int64_t q0 = item / heads * BQ;
         pack_query_pairs(qp + item * head_dim * BQ, &args, head, q0,
                          n_q - q0 < BQ ? n_q - q0 : BQ, qscale);
     }

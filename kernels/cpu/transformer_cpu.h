@@ -41,7 +41,9 @@ void ctxpar_cpu_attention_bf16(const float *q, int64_t ldq, const float *k, int6
  * call. Same bits as the row form.
  * - queries_values: bf16 values for n_q prepared queries; 0 where the
  *   current path is not VDPBF16PS (then none of this applies).
- * - prepare_queries: q rounded to bf16, scaled and packed as the tiles read it.
+ * - prepare_queries: q rounded to bf16, scaled and packed as the tiles read
+ *   it, tile-major like o_tiles: the queries from row i0 on (i0 a multiple
+ *   of TILE_ROWS) start at qp + i0 * heads * head_dim.
  * - kv_values, prepare_kv: n_kv keys' K and V rounded to bf16 and laid out
  *   as the kernel reads them; kv_values is a multiple of 32 (64 bytes), so
  *   granules prepared one after another stay aligned. The prepared values

@@ -24,10 +24,9 @@
  * replayed for each query slice. Rows are independent, so the result is the
  * same as walking the tree row by row, while a slice's queries and partials
  * stay in cache across the block's granules. Where the backend's bf16
- * attention can take its queries prepared (rounded and packed as its tiles
- * read them), a slice's are prepared once per block instead of once per
- * granule: the same bits, a quarter of that work at V-JEPA 2's 4 granules a
- * block on 2 ranks. That backend also keeps the tree's partials as its
+ * attention has a tiled form (backend.h), the rank's queries are prepared
+ * once per ring (rounded and packed as its tiles read them) instead of once
+ * per granule call: the same bits. That backend also keeps the tree's partials as its
  * kernel leaves them, in tiles of 64 queries (o^T per head), merges them
  * there and turns only the root back into rows: per granule the kernel then
  * writes its tile in place instead of transposing it into strided rows, and
@@ -144,13 +143,12 @@ static int64_t first_granule(const int64_t *block_rows, int owner, int64_t granu
 int64_t ctxpar_ring_prepared_bytes(int64_t n_local, int64_t granule_rows, int heads,
                                    int head_dim) {
     if (n_local <= 0) return 0;
-    const int64_t rows = n_local < RING_QUERY_SLICE ? n_local : RING_QUERY_SLICE;
     const int64_t d = (int64_t)heads * head_dim;
     const int64_t granules = granule_rows > 0 ? (n_local + granule_rows - 1) / granule_rows : 1;
-    /* an upper bound of every backend's: a slice's queries in tiles of up
-     * to 64, the own block's K and V with each granule's two parts padded
-     * to 64 bytes */
-    return ((rows + 63) / 64 * 64 * d + 2 * n_local * d + granules * 64) *
+    /* an upper bound of every backend's: the queries in tiles of up to 64,
+     * the own block's K and V with each granule's two parts padded to 64
+     * bytes */
+    return ((n_local + 63) / 64 * 64 * d + 2 * n_local * d + granules * 64) *
            (int64_t)sizeof(ctxpar_bf16);
 }
 
@@ -225,9 +223,8 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
     int64_t not_tiled = !tf || tf->queries_values(1, heads, head_dim) == 0;
     if (tf && ranks > 1) CTXPAR_TRY(ctxpar_comm_allreduce_max_i64(comm, &not_tiled, 1));
     const int tiles = !not_tiled;
-    /* a slice's prepared queries, and a granule's prepared K/V, in values */
-    const int64_t slice_rows = n_q < RING_QUERY_SLICE ? n_q : RING_QUERY_SLICE;
-    const int64_t qp_values = tiles && n_q > 0 ? tf->queries_values(slice_rows, heads, head_dim) : 0;
+    /* the rank's prepared queries, and a granule's prepared K/V, in values */
+    const int64_t qp_values = tiles && n_q > 0 ? tf->queries_values(n_q, heads, head_dim) : 0;
     const int64_t granule_kv = tiles ? tf->kv_values(granule_rows, heads, head_dim) : 0;
     /* bytes of a block of `rows` keys as it goes round the ring */
 #define BLOCK_BYTES(rows)                                                                      \
@@ -265,8 +262,10 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
         for (int b = 0; b < 2; b++)
             kv_buf[b] = ring_buffer((size_t)BLOCK_BYTES(max_rows), "ring K/V buffer", &status);
     if (status != CTXPAR_OK) goto fail;
-    /* tiled: the own block's granules prepared once, for every slice here
-     * and for the ranks it goes on to */
+    /* tiled: the queries prepared once for every block and slice, and the
+     * own block's granules once, for every slice here and for the ranks it
+     * goes on to */
+    if (qp) tf->prepare_queries(qp, q, ldq, n_q, heads, head_dim, scale);
     for (int64_t g = 0; own_kv && g < n_q / granule_rows; g++)
         tf->prepare_kv(own_kv + g * granule_kv, kv + g * granule_rows * ld_kv, ld_kv,
                        kv + g * granule_rows * ld_kv + d, ld_kv, granule_rows, heads, head_dim);
@@ -299,8 +298,6 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
         /* ... done slice by slice. lse per slice is [heads][rows] (see tree_node). */
         for (int64_t i0 = 0; i0 < n_q; i0 += RING_QUERY_SLICE) {
             const int64_t rows = n_q - i0 < RING_QUERY_SLICE ? n_q - i0 : RING_QUERY_SLICE;
-            if (qp && tree.n_ops > 0)
-                tf->prepare_queries(qp, q + i0 * ldq, ldq, rows, heads, head_dim, scale);
             for (int i = 0; i < tree.n_ops; i++) {
                 const tree_op *op = &tree.ops[i];
                 if (op->b && tiles) {
@@ -317,7 +314,7 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
                 if (tiles) {
                     const ctxpar_bf16 *kvp = (const ctxpar_bf16 *)kv_cur +
                                              op->key_row / granule_rows * granule_kv;
-                    if (!tf->attention(q + i0 * ldq, ldq, qp, kvp, op->a->o + i0 * d,
+                    if (!tf->attention(q + i0 * ldq, ldq, qp + i0 * d, kvp, op->a->o + i0 * d,
                                        op->a->lse + i0 * heads, rows, granule_rows, heads,
                                        head_dim, scale)) {
                         status = ctxpar_error(CTXPAR_ERR_NO_MEMORY,

@@ -34,8 +34,8 @@ ctxpar_status ctxpar_ring_attention(const ctxpar_backend *backend, ctxpar_comm_t
                                     const int64_t *block_rows, int64_t granule_rows, int heads,
                                     int head_dim, float *out, int tag, ctxpar_ring_stats *stats);
 
-/* Bytes of the bf16 attention's prepared inputs: one query slice's queries
- * and the rank's own block of K/V (an upper bound; the ring allocates them
+/* Bytes of the bf16 attention's prepared inputs: the rank's queries and
+ * its own block of K/V (an upper bound; the ring allocates them
  * where the backend prepares any). */
 int64_t ctxpar_ring_prepared_bytes(int64_t n_local, int64_t granule_rows, int heads,
                                    int head_dim);
