@@ -297,28 +297,24 @@ BF16_TARGET static void run_tile(const bf16_args *a, int head, int64_t q0, int64
                 pv_rows(o_t + d0 * BQ, v0 + d0 * 2, dh, pp, np, alpha, RC, dh - d0);
         }
     }
+    /* a query's running max and sum, and its output's scale 1 / sum */
+    float mv[BQ], lv[BQ], inv[BQ];
+    for (int w = 0; w < 4; w++) {
+        _mm512_storeu_ps(mv + 16 * w, m[w]), _mm512_storeu_ps(lv + 16 * w, l[w]);
+        _mm512_storeu_ps(inv + 16 * w, _mm512_div_ps(_mm512_set1_ps(1.0f), l[w]));
+    }
     if (lt) { /* the tile normalised in place, every lane (rows past nq too) */
-        __m512 inv[4];
-        for (int w = 0; w < 4; w++) inv[w] = _mm512_div_ps(_mm512_set1_ps(1.0f), l[w]);
         for (int d = 0; d < dh; d++)
             for (int w = 0; w < 4; w++)
                 _mm512_storeu_ps(o_t + d * BQ + 16 * w,
-                                _mm512_mul_ps(_mm512_loadu_ps(o_t + d * BQ + 16 * w), inv[w]));
-        float mv[BQ], lv[BQ];
-        for (int w = 0; w < 4; w++) _mm512_storeu_ps(mv + 16 * w, m[w]), _mm512_storeu_ps(lv + 16 * w, l[w]);
+                                 _mm512_mul_ps(_mm512_loadu_ps(o_t + d * BQ + 16 * w),
+                                               _mm512_loadu_ps(inv + 16 * w)));
         for (int i = 0; i < BQ; i++) lt[i] = lse_of(mv[i], lv[i]);
         return;
     }
-    float mv[BQ], lv[BQ];
-    for (int w = 0; w < 4; w++) _mm512_storeu_ps(mv + 16 * w, m[w]), _mm512_storeu_ps(lv + 16 * w, l[w]);
     /* o^T back to rows, 16 queries x 16 dims at a time in registers */
-    float inv[BQ];
-    for (int64_t i = 0; i < nq; i++) {
-        inv[i] = 1.0f / lv[i];
-        a->lse[(int64_t)head * a->n_q + q0 + i] = lse_of(mv[i], lv[i]);
-    }
-    float *otile = a->o + q0 * a->ldo + (int64_t)head * dh;
-    store_rows(otile, a->ldo, o_t, inv, nq, dh);
+    for (int64_t i = 0; i < nq; i++) a->lse[(int64_t)head * a->n_q + q0 + i] = lse_of(mv[i], lv[i]);
+    store_rows(a->o + q0 * a->ldo + (int64_t)head * dh, a->ldo, o_t, inv, nq, dh);
 }
 
 #define HAVE_BF16_PATH 1
